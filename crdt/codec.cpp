@@ -1,0 +1,186 @@
+#include "crdt/codec.hpp"
+
+#define MSGPACK_NO_BOOST 1
+#include <msgpack.hpp>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <vector>
+
+namespace sessionmesh::crdt {
+namespace {
+
+constexpr uint32_t record_fields = 18;
+constexpr uint64_t format_version = 1;
+
+struct string_sink {
+  std::string& out;
+  void write(const char* p, size_t n) { out.append(p, n); }
+};
+
+class node_table {
+ public:
+  explicit node_table(const session_record& r) {
+    auto add = [&](const stamp& s) {
+      if (!s.is_bottom()) tags_.push_back(s.node);
+    };
+    add(r.tombstone); add(r.created); add(r.touched); add(r.ttl_ts); add(r.worker_ts);
+    for (const auto& m : r.sections)
+      for (const auto& kv : m) add(kv.second.ts);
+    std::sort(tags_.begin(), tags_.end());
+    tags_.erase(std::unique(tags_.begin(), tags_.end()), tags_.end());
+  }
+  uint64_t index(const stamp& s) const {
+    if (s.is_bottom()) return 0;
+    SM_ASSERT(s.hlc != 0);  // a non-bottom stamp has a clock value
+    return static_cast<uint64_t>(std::lower_bound(tags_.begin(), tags_.end(), s.node) - tags_.begin());
+  }
+  std::string bytes() const {
+    std::string b;
+    b.reserve(tags_.size() * 8);
+    for (uint64_t t : tags_)
+      for (int i = 7; i >= 0; --i) b.push_back(static_cast<char>((t >> (i * 8)) & 0xff));
+    return b;
+  }
+
+ private:
+  std::vector<uint64_t> tags_;
+};
+
+result<stamp> read_stamp(mp_reader& rd, std::string_view nodes) {
+  auto hlc = rd.read_uint();
+  if (!hlc) return hlc.error();
+  auto ni = rd.read_uint();
+  if (!ni) return ni.error();
+  return resolve_stamp(nodes, *hlc, *ni);
+}
+
+}  // namespace
+
+void encode(const session_record& r, std::string& out) {
+  string_sink sink{out};
+  msgpack::packer<string_sink> pk(sink);
+  const node_table nodes(r);
+  auto put_stamp = [&](const stamp& s) {
+    pk.pack_uint64(s.hlc);
+    pk.pack_uint64(nodes.index(s));
+  };
+  pk.pack_array(record_fields);
+  pk.pack_uint64(format_version);
+  pk.pack_str(static_cast<uint32_t>(r.id.size()));
+  pk.pack_str_body(r.id.data(), static_cast<uint32_t>(r.id.size()));
+  const std::string nb = nodes.bytes();
+  pk.pack_str(static_cast<uint32_t>(nb.size()));
+  pk.pack_str_body(nb.data(), static_cast<uint32_t>(nb.size()));
+  put_stamp(r.tombstone);
+  put_stamp(r.created);
+  put_stamp(r.touched);
+  put_stamp(r.ttl_ts);
+  pk.pack_uint32(r.ttl_s);
+  put_stamp(r.worker_ts);
+  pk.pack_str(static_cast<uint32_t>(r.worker.size()));
+  pk.pack_str_body(r.worker.data(), static_cast<uint32_t>(r.worker.size()));
+  for (const auto& m : r.sections) {
+    pk.pack_map(static_cast<uint32_t>(m.size()));
+    for (const auto& [name, e] : m) {
+      pk.pack_str(static_cast<uint32_t>(name.size()));
+      pk.pack_str_body(name.data(), static_cast<uint32_t>(name.size()));
+      pk.pack_array(3);
+      put_stamp(e.ts);
+      if (e.value) {
+        pk.pack_str(static_cast<uint32_t>(e.value->size()));
+        pk.pack_str_body(e.value->data(), static_cast<uint32_t>(e.value->size()));
+      } else {
+        pk.pack_nil();
+      }
+    }
+  }
+}
+
+std::string encode(const session_record& r) {
+  std::string out;
+  encode(r, out);
+  return out;
+}
+
+result<packed_header> read_header(std::string_view bytes, const codec_limits& lim) {
+  if (bytes.size() > lim.record_bytes) return errc::limit_exceeded;
+  mp_reader rd(bytes);
+  auto n = rd.read_array(record_fields);
+  if (!n) return n.error();
+  if (*n != record_fields) return errc::decode_error;
+  auto fmt = rd.read_uint();
+  if (!fmt) return fmt.error();
+  if (*fmt != format_version) return errc::decode_error;
+  packed_header h;
+  auto id = rd.read_str(lim.id_bytes);
+  if (!id) return id.error();
+  h.id = *id;
+  auto nodes = rd.read_str(size_t{lim.nodes} * 8);
+  if (!nodes) return nodes.error();
+  if (nodes->size() % 8 != 0) return errc::decode_error;
+  for (size_t i = 8; i < nodes->size(); i += 8)  // strictly ascending big-endian tags
+    if (nodes->substr(i - 8, 8) >= nodes->substr(i, 8)) return errc::decode_error;
+  h.nodes = *nodes;
+  for (stamp* s : {&h.tombstone, &h.created, &h.touched, &h.ttl_ts}) {
+    auto st = read_stamp(rd, h.nodes);
+    if (!st) return st.error();
+    *s = *st;
+  }
+  auto ttl = rd.read_uint();
+  if (!ttl) return ttl.error();
+  if (*ttl > UINT32_MAX) return errc::decode_error;
+  h.ttl_s = static_cast<uint32_t>(*ttl);
+  auto wts = read_stamp(rd, h.nodes);
+  if (!wts) return wts.error();
+  h.worker_ts = *wts;
+  auto worker = rd.read_str(lim.worker_bytes);
+  if (!worker) return worker.error();
+  h.worker = *worker;
+  h.maps_offset = static_cast<size_t>(rd.position() - reinterpret_cast<const uint8_t*>(bytes.data()));
+  return h;
+}
+
+result<session_record> decode(std::string_view bytes, const codec_limits& lim) {
+  auto h = read_header(bytes, lim);
+  if (!h) return h.error();
+  session_record r;
+  r.id.assign(h->id);
+  r.tombstone = h->tombstone;
+  r.created = h->created;
+  r.touched = h->touched;
+  r.ttl_ts = h->ttl_ts;
+  r.ttl_s = h->ttl_s;
+  r.worker_ts = h->worker_ts;
+  r.worker.assign(h->worker);
+  bool ordered = true;
+  const std::string* last[section_count] = {nullptr, nullptr, nullptr};
+  auto done = for_each_entry(
+      bytes, *h,
+      [&](section s, std::string_view name, const stamp& ts, std::optional<std::string_view> v) {
+        const int i = static_cast<int>(s);
+        if (last[i] != nullptr && !(*last[i] < name)) {
+          ordered = false;
+          return false;
+        }
+        auto it = r.sections[i].emplace_hint(
+            r.sections[i].end(), std::string(name),
+            entry{ts, v ? std::optional<std::string>(std::string(*v)) : std::nullopt});
+        last[i] = &it->first;
+        return true;
+      },
+      lim);
+  if (!done) return done.error();
+  if (!ordered) return errc::decode_error;
+  // Only the canonical form is accepted (shortest integers, no trailing
+  // bytes), so a decoded record re-encodes to the very same bytes and digest.
+  if (encode(r) != bytes) return errc::decode_error;
+  return r;
+}
+
+uint64_t digest_bytes(std::string_view encoded) { return XXH3_64bits(encoded.data(), encoded.size()); }
+
+uint64_t digest(const session_record& r) { return digest_bytes(encode(r)); }
+
+}  // namespace sessionmesh::crdt
+

@@ -1,0 +1,65 @@
+// The canonical MessagePack encoding of a session_record (format 1).
+//
+//   array(18) [ 1, id:str, nodes:str (8-byte big-endian tags, strictly ascending),
+//               tomb.hlc, tomb.ni, created.hlc, created.ni, touched.hlc, touched.ni,
+//               ttl.hlc, ttl.ni, ttl_s, worker.hlc, worker.ni, worker:str,
+//               metadata:map, variables:map, programs:map ]
+//   map entry: name:str -> array(3) [hlc, ni, value:str | nil (removed)]
+//
+// A stamp is (hlc, index into `nodes`); hlc 0 with index 0 is bottom. Map
+// keys are strictly ascending bytewise. Integers use their shortest form, so
+// equal records encode to equal bytes on every node: digest() is stable.
+// A delta is a record and uses the same encoding.
+// Decoding checks every length and count against codec_limits before use,
+// rejects non-canonical order, and never crashes on garbage.
+// Pure functions; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "crdt/record.hpp"
+#include "sessionmesh/result.hpp"
+
+namespace sessionmesh::crdt {
+
+struct codec_limits {
+  size_t id_bytes = 256;
+  size_t name_bytes = 1024;
+  size_t worker_bytes = 1024;
+  size_t value_bytes = 4u << 20;
+  uint32_t entries_per_map = 1u << 16;
+  uint32_t nodes = 4096;
+  size_t record_bytes = 64u << 20;
+};
+
+void encode(const session_record& r, std::string& out);  // appends
+std::string encode(const session_record& r);
+result<session_record> decode(std::string_view bytes, const codec_limits& lim = {});
+
+// xxh3-64 of the canonical encoding.
+uint64_t digest(const session_record& r);
+uint64_t digest_bytes(std::string_view encoded);
+
+// The fixed part of an encoded record, read without allocating.
+struct packed_header {
+  std::string_view id;
+  stamp tombstone, created, touched, ttl_ts, worker_ts;
+  uint32_t ttl_s = 0;
+  std::string_view worker;
+  std::string_view nodes;  // node table: 8 bytes per tag
+  size_t maps_offset = 0;  // byte offset of the metadata map
+};
+result<packed_header> read_header(std::string_view bytes, const codec_limits& lim = {});
+
+// Calls fn(section, name, stamp, optional<string_view> value) for every
+// entry, in canonical order. Stops early when fn returns false.
+template <class Fn>
+result<void> for_each_entry(std::string_view bytes, const packed_header& h, Fn&& fn,
+                            const codec_limits& lim = {});
+
+}  // namespace sessionmesh::crdt
+
+#include "crdt/codec_inl.hpp"

@@ -1,0 +1,47 @@
+// Template part of codec.hpp; include codec.hpp instead.
+#pragma once
+
+#include "crdt/mp_reader.hpp"
+
+namespace sessionmesh::crdt {
+
+// Resolves (hlc, node index) against a record's node table.
+inline result<stamp> resolve_stamp(std::string_view nodes, uint64_t hlc, uint64_t ni) {
+  if (hlc == 0) {
+    if (ni != 0) return errc::decode_error;
+    return stamp{};
+  }
+  if (ni >= nodes.size() / 8) return errc::decode_error;
+  uint64_t tag = 0;
+  for (size_t i = 0; i < 8; ++i) tag = (tag << 8) | static_cast<uint8_t>(nodes[ni * 8 + i]);
+  return stamp{hlc, tag};
+}
+
+template <class Fn>
+result<void> for_each_entry(std::string_view bytes, const packed_header& h, Fn&& fn,
+                            const codec_limits& lim) {
+  mp_reader rd(bytes.data() + h.maps_offset, bytes.size() - h.maps_offset);
+  for (int s = 0; s < section_count; ++s) {
+    auto n = rd.read_map(lim.entries_per_map);
+    if (!n) return n.error();
+    for (uint32_t i = 0; i < *n; ++i) {
+      auto name = rd.read_str(lim.name_bytes);
+      if (!name) return name.error();
+      auto arr = rd.read_array(3);
+      if (!arr) return arr.error();
+      if (*arr != 3) return errc::decode_error;
+      auto hlc = rd.read_uint();
+      if (!hlc) return hlc.error();
+      auto ni = rd.read_uint();
+      if (!ni) return ni.error();
+      auto value = rd.read_str_or_nil(lim.value_bytes);
+      if (!value) return value.error();
+      auto st = resolve_stamp(h.nodes, *hlc, *ni);
+      if (!st) return st.error();
+      if (!fn(static_cast<section>(s), *name, *st, *value)) return {};
+    }
+  }
+  return {};
+}
+
+}  // namespace sessionmesh::crdt

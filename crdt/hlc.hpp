@@ -1,0 +1,42 @@
+// hybrid_clock: a hybrid logical clock (Kulkarni et al. 2014) for one node.
+// Sans-I/O: the caller passes physical time (ms since the Unix epoch) in.
+// Invariants: every stamp it returns is strictly greater than the previous
+// one; it never runs more than max_offset_ms ahead of the largest physical
+// time it was given; a remote hlc more than max_offset_ms ahead of physical
+// time is refused with errc::clock_skew and not adopted.
+// Thread: not thread-safe; the owner serializes calls.
+#pragma once
+
+#include <cstdint>
+
+#include "crdt/stamp.hpp"
+#include "sessionmesh/result.hpp"
+
+namespace sessionmesh::crdt {
+
+class hybrid_clock {
+ public:
+  explicit hybrid_clock(uint64_t node_tag, uint64_t max_offset_ms = 500)
+      : node_(node_tag), max_offset_ms_(max_offset_ms) {}
+
+  // A fresh stamp for a local event at physical time physical_ms.
+  // Fails (clock_skew) only if the logical counter would carry the clock
+  // more than max_offset_ms past physical time.
+  result<stamp> now(uint64_t physical_ms);
+
+  // Fold in a remote hlc received at physical time physical_ms.
+  result<void> update(uint64_t remote_hlc, uint64_t physical_ms);
+
+  uint64_t last() const { return last_; }
+  uint64_t node() const { return node_; }
+  uint64_t max_offset_ms() const { return max_offset_ms_; }
+  // Restores the clock after restart (e.g. the largest hlc found on disk).
+  void observe_persisted(uint64_t hlc) { if (hlc > last_) last_ = hlc; }
+
+ private:
+  uint64_t node_;
+  uint64_t max_offset_ms_;
+  uint64_t last_ = 0;
+};
+
+}  // namespace sessionmesh::crdt

@@ -1,0 +1,71 @@
+// session_record: the replicated state of one session, as a join-semilattice.
+// Every field is a last-writer-wins register stamped (hlc, node); each entry
+// of metadata / variables / programs is its own register (a removed entry is
+// a register whose value is empty: a per-entry tombstone). `tombstone` is the
+// stamp of the last delete of the whole session: registers stamped at or
+// below it are dead and dropped by normalize().
+// created_at and last_accessed are the physical parts of `created` and
+// `touched`. A delta is a session_record holding only the registers a
+// mutation changed; merge() is the only way state changes.
+// Pure values: no I/O, no clock reads. Thread: plain value type.
+#pragma once
+
+#include <array>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "crdt/stamp.hpp"
+#include "sessionmesh/types.hpp"
+
+namespace sessionmesh::crdt {
+
+struct entry {
+  stamp ts;
+  std::optional<std::string> value;  // compact JSON text; nullopt = removed
+  friend bool operator==(const entry&, const entry&) = default;
+};
+
+using entry_map = std::map<std::string, entry, std::less<>>;
+
+struct session_record {
+  std::string id;
+  stamp tombstone;   // last delete of the whole session
+  stamp created;     // last (re)creation; created_at_ms = created.physical_ms()
+  stamp touched;     // last access that was recorded; max-register
+  stamp ttl_ts;
+  uint32_t ttl_s = 0;
+  stamp worker_ts;
+  std::string worker;
+  std::array<entry_map, section_count> sections;
+
+  entry_map& map(section s) { return sections[static_cast<int>(s)]; }
+  const entry_map& map(section s) const { return sections[static_cast<int>(s)]; }
+  friend bool operator==(const session_record&, const session_record&) = default;
+};
+
+// Join: per-register max by (stamp, value); then normalize.
+// REQUIRES: into.id == from.id.
+void merge_into(session_record& into, const session_record& from);
+session_record merge(session_record a, const session_record& b);
+
+// Drops every register stamped at or below the tombstone.
+void normalize(session_record& r);
+
+// The session was created after its last delete.
+bool exists(const session_record& r);
+uint64_t last_accessed_ms(const session_record& r);
+uint64_t created_at_ms(const session_record& r);
+uint64_t expires_at_ms(const session_record& r);
+// exists and not expired at now_ms.
+bool is_live(const session_record& r, uint64_t now_ms);
+// Largest stamp of a content register (not touched, not tombstone): the
+// session's version. Changes on every content write; equal on every node
+// holding the same state.
+stamp content_version(const session_record& r);
+// Largest stamp anywhere in the record (for restoring a clock).
+stamp max_stamp(const session_record& r);
+// Number of live (non-removed) entries in a section.
+size_t live_entries(const session_record& r, section s);
+
+}  // namespace sessionmesh::crdt

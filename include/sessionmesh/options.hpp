@@ -1,0 +1,42 @@
+// store_options: everything needed to open a store. Plain value type.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace sessionmesh {
+
+enum class fsync_mode { always, batch, off };
+
+struct store_limits {
+  size_t value_bytes = 1u << 20;     // one JSON value
+  size_t entries_per_map = 1024;     // live entries in metadata / variables / programs
+  size_t programs = 200;             // programs per session
+  size_t json_depth = 64;
+  size_t name_bytes = 256;           // entry names and worker ids
+};
+
+struct store_options {
+  std::string node_id = "node";
+  std::optional<std::string> data_dir;   // nullopt: in memory only
+  fsync_mode fsync = fsync_mode::batch;
+  uint32_t batch_interval_ms = 5;        // fsync=batch: at most this long before fsync
+  uint32_t default_ttl_s = 3600;
+  uint64_t max_sessions = 10000;
+  bool strict_quota = false;
+  store_limits limits;
+  uint32_t reaper_interval_ms = 60000;   // 0: no reaper thread
+  uint64_t tombstone_grace_ms = 24ull * 3600 * 1000;
+  size_t feed_capacity = 16384;          // change-feed ring
+  uint64_t max_clock_offset_ms = 500;
+  uint64_t snapshot_wal_bytes = 64ull << 20;  // snapshot once the WAL grew this much
+  uint64_t wal_segment_bytes = 64ull << 20;
+  // Wall clock in ms since the Unix epoch; tests inject their own.
+  std::function<uint64_t()> clock;
+  // Operational warnings (quota at 80% / 100%, ...): name and message.
+  std::function<void(std::string_view name, std::string_view message)> on_warning;
+};
+
+}  // namespace sessionmesh

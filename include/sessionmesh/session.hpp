@@ -1,0 +1,56 @@
+// session: an immutable, reference-counted snapshot of one session as the
+// store held it when it was read. Cheap to copy (one atomic increment); it
+// stays valid and unchanged after the store moves on. Accessors read the
+// canonical encoding in place: values are compact JSON text.
+// Thread: a session may be read and copied from any thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "sessionmesh/types.hpp"
+
+namespace sessionmesh {
+
+namespace detail {
+struct packed_record;
+}
+
+class session {
+ public:
+  session() = default;
+  explicit session(detail::packed_record* adopt) noexcept : p_(adopt) {}  // takes one reference
+  session(const session& o) noexcept;
+  session(session&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
+  session& operator=(session o) noexcept {
+    std::swap(p_, o.p_);
+    return *this;
+  }
+  ~session();
+
+  bool valid() const { return p_ != nullptr; }
+  std::string_view id() const;
+  uint64_t created_at_ms() const;
+  uint64_t last_accessed_at_ms() const;
+  uint64_t expires_at_ms() const;
+  uint32_t ttl_s() const;
+  std::string_view last_worker_id() const;  // empty if never set
+  std::string version() const;              // opaque; changes on every content write
+  // The JSON text of one live entry, or nullopt.
+  std::optional<std::string_view> find(section s, std::string_view name) const;
+  // Calls fn(name, json) for every live entry of a section, in name order.
+  void for_each(section s, const std::function<void(std::string_view, std::string_view)>& fn) const;
+  size_t count(section s) const;
+  // The canonical encoding (crdt/codec.hpp).
+  std::string_view encoded() const;
+
+  const detail::packed_record* raw() const { return p_; }
+
+ private:
+  detail::packed_record* p_ = nullptr;
+};
+
+}  // namespace sessionmesh

@@ -1,0 +1,166 @@
+// session_store: the adapter contract. Every adapter (local, replicated, or a
+// user's own) implements it with exactly these semantics; the suite in
+// tests/conformance/ checks them against this interface only.
+//
+// Thread: every method may be called from any thread concurrently.
+// Values are JSON text; the store validates and keeps it compact.
+// A "live" session exists (created after its last delete) and has not
+// expired (now < last_accessed + ttl).
+//
+// Errors (as errc):
+//   invalid_argument  bad id (1-256 bytes of [A-Za-z0-9._:@-]), bad entry name,
+//                     invalid JSON, JSON nested deeper than limits.json_depth,
+//                     ttl_s of 0, bad list limit or cursor
+//   not_found         no live session (get, patch, touch)
+//   version_mismatch  patch's if_match differs from the current version
+//   too_large         a value past limits.value_bytes or a map past
+//                     limits.entries_per_map live entries
+//   too_many_programs a program added past limits.programs
+//   session_quota_exceeded  create past max_sessions with strict_quota
+//   cursor_expired    read_changes from a cursor that fell off the ring or
+//                     belongs to another store incarnation
+//   io_error          the write could not be logged; it was not applied
+//   unavailable       the store is closed or read-only after a log failure
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sessionmesh/result.hpp"
+#include "sessionmesh/session.hpp"
+
+namespace sessionmesh {
+
+// One entry to set (value = JSON text) or remove (value = nullopt).
+struct entry_update {
+  std::string name;
+  std::optional<std::string> value;
+};
+
+struct create_request {
+  std::string id;  // empty: the store makes one
+  std::optional<uint32_t> ttl_s;
+  std::vector<entry_update> metadata, variables, programs;  // removals ignored
+  std::optional<std::string> last_worker_id;
+};
+
+struct patch_request {
+  std::vector<entry_update> metadata, variables, programs;
+  std::optional<uint32_t> ttl_s;
+  std::optional<std::string> last_worker_id;
+  std::optional<std::string> if_match;  // expected version, raw or quoted
+};
+
+struct create_result {
+  session value;
+  bool created = false;  // false: a live session existed and is returned unchanged
+};
+
+struct session_summary {
+  std::string id;
+  std::string owner;
+  uint64_t expires_at_ms = 0;
+  std::string version;
+};
+
+struct list_page {
+  std::vector<session_summary> sessions;    // ascending by id
+  std::optional<std::string> next_cursor;   // nullopt on the last page
+};
+
+struct store_stats {
+  uint64_t sessions_created = 0;
+  uint64_t sessions_deleted = 0;
+  uint64_t sessions_expired = 0;
+  uint64_t cleanup_runs = 0;
+  uint64_t current_sessions = 0;  // sessions held that are not deleted (expired ones until reaped)
+  uint64_t memory_usage_bytes = 0;
+  uint64_t tombstones = 0;
+};
+
+enum class change_type { put, del, expire };
+
+struct change {
+  uint64_t seq = 0;
+  change_type type = change_type::put;
+  std::string id;
+  std::string version;  // empty for expire
+  std::string origin;   // node id that made the change
+  std::string cursor;   // resume point just after this change
+  session value;        // the state after a put
+};
+
+struct change_batch {
+  std::vector<change> changes;
+  std::string next_cursor;
+};
+
+// Unsubscribes when destroyed.
+class subscription {
+ public:
+  subscription() = default;
+  explicit subscription(std::function<void()> cancel) : cancel_(std::move(cancel)) {}
+  subscription(subscription&&) = default;
+  subscription& operator=(subscription&& o) noexcept {
+    reset();
+    cancel_ = std::move(o.cancel_);
+    return *this;
+  }
+  ~subscription() { reset(); }
+  void reset() {
+    if (cancel_) std::exchange(cancel_, nullptr)();
+  }
+
+ private:
+  std::function<void()> cancel_;
+};
+
+class session_store {
+ public:
+  virtual ~session_store() = default;
+
+  // Idempotent: an existing live id returns that session unchanged.
+  virtual result<create_result> create(create_request req) = 0;
+  // Reads and touches (records the touch only when it moves last_accessed by
+  // more than ttl/10).
+  virtual result<session> get(std::string_view id) = 0;
+  // Exists and live; never touches. Errors only for a bad id.
+  virtual result<bool> exists(std::string_view id) = 0;
+  // Merges the request: set entries, remove entries with nullopt values,
+  // set ttl and worker; touches. Checks if_match first.
+  virtual result<session> patch(std::string_view id, patch_request req) = 0;
+  // Idempotent: deleting a missing session succeeds.
+  virtual result<void> remove(std::string_view id) = 0;
+  virtual result<session> touch(std::string_view id) = 0;
+  // Records worker affinity; creates the session (default ttl) if missing.
+  virtual result<session> set_worker(std::string_view id, std::string_view worker_id) = 0;
+  // Live sessions whose id starts with prefix and is greater than cursor,
+  // ascending, at most limit (1..1000).
+  virtual result<list_page> list(std::string_view prefix, size_t limit, std::string_view cursor) = 0;
+  virtual store_stats stats() = 0;
+  // Removes expired sessions now (the reaper calls it on its interval);
+  // returns how many expired.
+  virtual uint64_t cleanup_expired() = 0;
+
+  // The node that owns the session's work.
+  virtual std::string owner_of(std::string_view id) = 0;
+  virtual const std::string& node_id() const = 0;
+
+  // Change feed. current_cursor() names the point after the last change.
+  // read_changes returns up to max changes after cursor, in apply order.
+  virtual std::string current_cursor() = 0;
+  virtual result<change_batch> read_changes(std::string_view cursor, size_t max) = 0;
+  // fn is called for every change, in order, on the writing thread, after the
+  // change is applied. It must be quick and must not write to the store.
+  virtual subscription subscribe(std::function<void(const change&)> fn) = 0;
+
+  // Makes every acknowledged write durable and stops background work; later
+  // calls answer unavailable. Called by the destructor too.
+  virtual void close() = 0;
+};
+
+}  // namespace sessionmesh

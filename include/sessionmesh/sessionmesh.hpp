@@ -1,0 +1,27 @@
+// The embedded API: open a store in-process and use it without HTTP.
+//
+//   sessionmesh::store_options o;  o.data_dir = "./data";
+//   std::string why;
+//   auto st = sessionmesh::open_store(o, &why);
+//   if (!st) { /* st.error(), why */ }
+//   (*st)->create({.id = "sess-1"});
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "sessionmesh/options.hpp"
+#include "sessionmesh/result.hpp"
+#include "sessionmesh/session.hpp"
+#include "sessionmesh/session_store.hpp"
+
+namespace sessionmesh {
+
+// Opens the local adapter: recovers from data_dir (snapshot + WAL) when set.
+// On failure, *why (if given) names the file and offset or the reason.
+result<std::unique_ptr<session_store>> open_store(const store_options& opts,
+                                                  std::string* why = nullptr);
+
+std::string_view version_string();
+
+}  // namespace sessionmesh

@@ -1,0 +1,130 @@
+#include "store/file_io.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace sessionmesh::store {
+namespace {
+
+std::error_code last_error() { return make_error_code(errc::io_error); }
+
+class posix_file final : public writable_file {
+ public:
+  posix_file(int fd, uint64_t size) : fd_(fd), size_(size) {}
+  ~posix_file() override { ::close(fd_); }
+
+  result<void> append(std::string_view bytes) override {
+    const char* p = bytes.data();
+    size_t left = bytes.size();
+    while (left > 0) {
+      ssize_t n = ::write(fd_, p, left);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return last_error();
+      }
+      p += n;
+      left -= static_cast<size_t>(n);
+      size_ += static_cast<uint64_t>(n);
+    }
+    return {};
+  }
+  result<void> sync() override {
+    if (::fdatasync(fd_) != 0) return last_error();
+    return {};
+  }
+  result<void> truncate(uint64_t size) override {
+    if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) return last_error();
+    size_ = size;
+    return {};
+  }
+  uint64_t size() const override { return size_; }
+
+ private:
+  int fd_;
+  uint64_t size_;
+};
+
+class posix_file_system final : public file_system {
+ public:
+  result<std::unique_ptr<writable_file>> open_append(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return last_error();
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+      ::close(fd);
+      return last_error();
+    }
+    return std::unique_ptr<writable_file>(new posix_file(fd, static_cast<uint64_t>(st.st_size)));
+  }
+
+  result<std::string> read_file(const std::string& path, uint64_t max_bytes) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return last_error();
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || static_cast<uint64_t>(st.st_size) > max_bytes) {
+      ::close(fd);
+      return errc::limit_exceeded;
+    }
+    std::string out(static_cast<size_t>(st.st_size), '\0');
+    size_t got = 0;
+    while (got < out.size()) {
+      ssize_t n = ::read(fd, out.data() + got, out.size() - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+    ::close(fd);
+    out.resize(got);
+    return out;
+  }
+
+  result<std::vector<std::string>> list_dir(const std::string& dir) override {
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) return last_error();
+    std::vector<std::string> names;
+    while (dirent* e = ::readdir(d)) {
+      std::string n = e->d_name;
+      if (n != "." && n != "..") names.push_back(std::move(n));
+    }
+    ::closedir(d);
+    return names;
+  }
+
+  result<void> make_dir(const std::string& dir) override {
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return last_error();
+    return {};
+  }
+  result<void> rename(const std::string& from, const std::string& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0) return last_error();
+    return {};
+  }
+  result<void> remove(const std::string& path) override {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return last_error();
+    return {};
+  }
+  result<void> truncate(const std::string& path, uint64_t size) override {
+    if (::truncate(path.c_str(), static_cast<off_t>(size)) != 0) return last_error();
+    return {};
+  }
+  result<void> sync_dir(const std::string& dir) override {
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return last_error();
+    int rc = ::fsync(fd);
+    ::close(fd);
+    if (rc != 0) return last_error();
+    return {};
+  }
+};
+
+}  // namespace
+
+file_system& posix_fs() {
+  static posix_file_system fs;
+  return fs;
+}
+
+}  // namespace sessionmesh::store

@@ -1,0 +1,46 @@
+// The file seam: every disk access of the WAL and snapshots goes through
+// file_system, so tests can inject write errors (disk full), tear writes and
+// run without a disk. posix_file_system is the real one (real fsync).
+// Thread: a writable_file is used by one thread at a time (the WAL
+// serializes); file_system methods are thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sessionmesh/result.hpp"
+
+namespace sessionmesh::store {
+
+class writable_file {
+ public:
+  virtual ~writable_file() = default;
+  // Writes all bytes or fails; on failure the file may hold a prefix of them.
+  virtual result<void> append(std::string_view bytes) = 0;
+  virtual result<void> sync() = 0;  // fdatasync
+  virtual result<void> truncate(uint64_t size) = 0;
+  virtual uint64_t size() const = 0;
+};
+
+class file_system {
+ public:
+  virtual ~file_system() = default;
+  // Opens for appending, creating it if missing; size() starts at its length.
+  virtual result<std::unique_ptr<writable_file>> open_append(const std::string& path) = 0;
+  // Reads a whole file of at most max_bytes.
+  virtual result<std::string> read_file(const std::string& path, uint64_t max_bytes) = 0;
+  virtual result<std::vector<std::string>> list_dir(const std::string& dir) = 0;  // names only
+  virtual result<void> make_dir(const std::string& dir) = 0;                     // ok if it exists
+  virtual result<void> rename(const std::string& from, const std::string& to) = 0;
+  virtual result<void> remove(const std::string& path) = 0;
+  virtual result<void> truncate(const std::string& path, uint64_t size) = 0;
+  virtual result<void> sync_dir(const std::string& dir) = 0;
+};
+
+// The process-wide POSIX file system.
+file_system& posix_fs();
+
+}  // namespace sessionmesh::store

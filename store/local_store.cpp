@@ -1,0 +1,406 @@
+#include "store/local_store.hpp"
+
+#include <algorithm>
+#include <queue>
+
+#include "crdt/codec.hpp"
+#include "store/validate.hpp"
+
+namespace sessionmesh::store {
+
+using crdt::session_record;
+using crdt::stamp;
+
+namespace {
+
+session_record decode_packed(const detail::packed_record* p) {
+  auto r = crdt::decode(p->bytes());
+  SM_ASSERT(r.has_value());  // the store only holds what it encoded
+  return std::move(r).value();
+}
+
+bool live_header(const crdt::packed_header& h, uint64_t now) {
+  const bool exists = !h.created.is_bottom() && h.created > h.tombstone;
+  return exists && now < std::max(h.touched, h.created).physical_ms() + uint64_t{h.ttl_s} * 1000;
+}
+
+detail::packed_record* find(shard& sh, std::string_view id) {
+  auto it = sh.set.find(id);
+  return it == sh.set.end() ? nullptr : *it;
+}
+
+void put_entries(session_record& delta, section s, const std::vector<entry_update>& ups, const stamp& ts,
+                 const session_record* current) {
+  for (const auto& u : ups) {
+    if (!u.value) {
+      // Removing an entry this node never saw is a no-op (add wins).
+      if (current == nullptr) continue;
+      auto it = current->map(s).find(u.name);
+      if (it == current->map(s).end() || !it->second.value) continue;
+    }
+    delta.map(s)[u.name] = crdt::entry{ts, u.value};
+  }
+}
+
+// Limits a merged state must respect: entries per map and programs.
+// Only growth is refused, so replicas past a limit stay writable.
+result<void> check_limits(const session_record& next, const session_record* current,
+                          const store_limits& lim) {
+  for (int i = 0; i < section_count; ++i) {
+    const auto s = static_cast<section>(i);
+    const size_t after = crdt::live_entries(next, s);
+    const size_t before = current ? crdt::live_entries(*current, s) : 0;
+    if (after <= before) continue;
+    if (s == section::programs && after > lim.programs) return errc::too_many_programs;
+    if (after > lim.entries_per_map) return errc::too_large;
+  }
+  return {};
+}
+
+}  // namespace
+
+uint64_t local_store::now_ms() const { return options_.clock(); }
+
+result<stamp> local_store::tick(uint64_t now) {
+  std::lock_guard lk(clock_mu_);
+  return clock_.now(now);
+}
+
+result<void> local_store::check_entries(std::vector<entry_update>& updates, bool allow_removal) {
+  for (auto& u : updates) {
+    if (!valid_name(u.name, options_.limits.name_bytes)) return errc::invalid_argument;
+    if (!u.value) {
+      if (!allow_removal) return errc::invalid_argument;
+      continue;
+    }
+    auto c = canonical_json(*u.value, options_.limits);
+    if (!c) return c.error();
+    u.value = std::move(c).value();
+  }
+  return {};
+}
+
+result<session> local_store::apply_locked(shard& sh, const session_record* current,
+                                          const session_record& delta, change_type type, uint64_t* lsn) {
+  session_record next = current ? crdt::merge(*current, delta) : crdt::merge(session_record{delta.id}, delta);
+  if (wal_) {
+    auto l = wal_->append(crdt::encode(delta));
+    if (!l) return l.error();
+    *lsn = *l;
+  }
+  const bool was = current && crdt::exists(*current);
+  const bool is = crdt::exists(next);
+  const bool was_tomb = current && !was;
+  const bool is_tomb = !is;
+  current_ += static_cast<int>(is) - static_cast<int>(was);
+  tombstones_ += static_cast<int>(is_tomb) - static_cast<int>(was_tomb);
+
+  auto* p = detail::make_packed(crdt::encode(next));
+  if (auto* old = find(sh, delta.id)) record_bytes_ -= static_cast<int64_t>(detail::packed_footprint(old));
+  record_bytes_ += static_cast<int64_t>(detail::packed_footprint(p));
+  detail::retain(p);
+  session out(p);
+  record_map::put(sh, p);
+
+  change c;
+  c.type = type;
+  c.id = delta.id;
+  c.origin = options_.node_id;
+  if (type == change_type::del) {
+    c.version = detail::format_version(next.tombstone);
+  } else {
+    c.version = detail::format_version(crdt::content_version(next));
+    c.value = out;
+  }
+  feed_.publish(std::move(c));
+  return out;
+}
+
+result<session> local_store::commit(result<session> r, uint64_t lsn) {
+  if (!r || lsn == 0 || !wal_) return r;
+  if (auto c = wal_->commit(lsn); !c) return c.error();
+  return r;
+}
+
+result<session> local_store::create_locked(shard& sh, create_request& req, uint64_t now, uint64_t* lsn,
+                                           bool* created) {
+  auto* p = find(sh, req.id);
+  std::optional<session_record> cur;
+  if (p != nullptr) {
+    auto h = detail::header_of(p);
+    if (live_header(h, now)) {
+      detail::retain(p);
+      *created = false;
+      return session(p);
+    }
+    cur = decode_packed(p);
+  }
+  const uint64_t live_now = static_cast<uint64_t>(std::max<int64_t>(0, current_.load()));
+  if (live_now >= options_.max_sessions && options_.strict_quota) return errc::session_quota_exceeded;
+
+  session_record delta;
+  delta.id = req.id;
+  if (cur && crdt::exists(*cur)) {
+    // An expired session is replaced: a tombstone first hides its old registers.
+    auto t = tick(now);
+    if (!t) return t.error();
+    delta.tombstone = *t;
+  }
+  auto s = tick(now);
+  if (!s) return s.error();
+  delta.created = *s;
+  delta.touched = *s;
+  delta.ttl_ts = *s;
+  delta.ttl_s = req.ttl_s.value_or(options_.default_ttl_s);
+  if (req.last_worker_id) {
+    delta.worker_ts = *s;
+    delta.worker = *req.last_worker_id;
+  }
+  put_entries(delta, section::metadata, req.metadata, *s, nullptr);
+  put_entries(delta, section::variables, req.variables, *s, nullptr);
+  put_entries(delta, section::programs, req.programs, *s, nullptr);
+  if (cur && crdt::exists(*cur)) {
+    change c;
+    c.type = change_type::expire;
+    c.id = req.id;
+    c.origin = options_.node_id;
+    feed_.publish(std::move(c));
+    ++expired_;
+  }
+  auto r = apply_locked(sh, cur ? &*cur : nullptr, delta, change_type::put, lsn);
+  if (r) {
+    *created = true;
+    ++created_;
+    quota_check_warn(static_cast<uint64_t>(std::max<int64_t>(0, current_.load())));
+  }
+  return r;
+}
+
+result<create_result> local_store::create(create_request req) {
+  if (closed_) return errc::unavailable;
+  if (req.id.empty()) {
+    std::lock_guard lk(rng_mu_);
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "sess-%016llx%08llx", static_cast<unsigned long long>(rng_()),
+                  static_cast<unsigned long long>(rng_() & 0xffffffffu));
+    req.id = buf;
+  }
+  if (!valid_id(req.id)) return errc::invalid_argument;
+  if (req.ttl_s && *req.ttl_s == 0) return errc::invalid_argument;
+  if (req.last_worker_id && !valid_name(*req.last_worker_id, options_.limits.name_bytes))
+    return errc::invalid_argument;
+  for (auto* ups : {&req.metadata, &req.variables, &req.programs})
+    if (auto c = check_entries(*ups, false); !c) return c.error();
+  if (req.programs.size() > options_.limits.programs) return errc::too_many_programs;
+  for (auto* ups : {&req.metadata, &req.variables, &req.programs})
+    if (ups->size() > options_.limits.entries_per_map) return errc::too_large;
+
+  shard& sh = map_.shard_for(req.id);
+  uint64_t lsn = 0;
+  bool created = false;
+  result<session> r = errc::internal;
+  {
+    std::unique_lock lk(sh.mu);
+    r = create_locked(sh, req, now_ms(), &lsn, &created);
+  }
+  r = commit(std::move(r), lsn);
+  if (!r) return r.error();
+  return create_result{std::move(r).value(), created};
+}
+
+result<session> local_store::get(std::string_view id) {
+  if (!valid_id(id)) return errc::invalid_argument;
+  shard& sh = map_.shard_for(id);
+  const uint64_t now = now_ms();
+  {
+    std::shared_lock lk(sh.mu);
+    auto* p = find(sh, id);
+    if (p == nullptr) return errc::not_found;
+    auto h = detail::header_of(p);
+    if (!live_header(h, now)) return errc::not_found;
+    const uint64_t last = std::max(h.touched, h.created).physical_ms();
+    if (now <= last + uint64_t{h.ttl_s} * 100 || closed_) {
+      detail::retain(p);
+      return session(p);
+    }
+  }
+  return touch_impl(id, true);
+}
+
+result<bool> local_store::exists(std::string_view id) {
+  if (!valid_id(id)) return errc::invalid_argument;
+  shard& sh = map_.shard_for(id);
+  std::shared_lock lk(sh.mu);
+  auto* p = find(sh, id);
+  return p != nullptr && live_header(detail::header_of(p), now_ms());
+}
+
+result<session> local_store::touch_impl(std::string_view id, bool only_if_due) {
+  if (closed_) return errc::unavailable;
+  shard& sh = map_.shard_for(id);
+  uint64_t lsn = 0;
+  result<session> r = errc::internal;
+  {
+    std::unique_lock lk(sh.mu);
+    const uint64_t now = now_ms();
+    auto* p = find(sh, id);
+    if (p == nullptr) return errc::not_found;
+    auto h = detail::header_of(p);
+    if (!live_header(h, now)) return errc::not_found;
+    const uint64_t last = std::max(h.touched, h.created).physical_ms();
+    if (only_if_due && now <= last + uint64_t{h.ttl_s} * 100) {
+      detail::retain(p);
+      return session(p);
+    }
+    auto s = tick(now);
+    if (!s) return s.error();
+    session_record cur = decode_packed(p);
+    session_record delta;
+    delta.id = cur.id;
+    delta.touched = *s;
+    r = apply_locked(sh, &cur, delta, change_type::put, &lsn);
+  }
+  return commit(std::move(r), lsn);
+}
+
+result<session> local_store::touch(std::string_view id) {
+  if (!valid_id(id)) return errc::invalid_argument;
+  return touch_impl(id, false);
+}
+
+result<session> local_store::patch(std::string_view id, patch_request req) {
+  if (closed_) return errc::unavailable;
+  if (!valid_id(id)) return errc::invalid_argument;
+  if (req.ttl_s && *req.ttl_s == 0) return errc::invalid_argument;
+  if (req.last_worker_id && !valid_name(*req.last_worker_id, options_.limits.name_bytes))
+    return errc::invalid_argument;
+  for (auto* ups : {&req.metadata, &req.variables, &req.programs})
+    if (auto c = check_entries(*ups, true); !c) return c.error();
+  shard& sh = map_.shard_for(id);
+  uint64_t lsn = 0;
+  result<session> r = errc::internal;
+  {
+    std::unique_lock lk(sh.mu);
+    const uint64_t now = now_ms();
+    auto* p = find(sh, id);
+    if (p == nullptr || !live_header(detail::header_of(p), now)) return errc::not_found;
+    session_record cur = decode_packed(p);
+    if (req.if_match &&
+        unquote(*req.if_match) != detail::format_version(crdt::content_version(cur)))
+      return errc::version_mismatch;
+    auto s = tick(now);
+    if (!s) return s.error();
+    session_record delta;
+    delta.id = cur.id;
+    delta.touched = *s;
+    if (req.ttl_s) {
+      delta.ttl_ts = *s;
+      delta.ttl_s = *req.ttl_s;
+    }
+    if (req.last_worker_id) {
+      delta.worker_ts = *s;
+      delta.worker = *req.last_worker_id;
+    }
+    put_entries(delta, section::metadata, req.metadata, *s, &cur);
+    put_entries(delta, section::variables, req.variables, *s, &cur);
+    put_entries(delta, section::programs, req.programs, *s, &cur);
+    if (auto c = check_limits(crdt::merge(cur, delta), &cur, options_.limits); !c) return c.error();
+    r = apply_locked(sh, &cur, delta, change_type::put, &lsn);
+  }
+  return commit(std::move(r), lsn);
+}
+
+result<void> local_store::remove(std::string_view id) {
+  if (closed_) return errc::unavailable;
+  if (!valid_id(id)) return errc::invalid_argument;
+  shard& sh = map_.shard_for(id);
+  uint64_t lsn = 0;
+  result<session> r = errc::internal;
+  {
+    std::unique_lock lk(sh.mu);
+    auto* p = find(sh, id);
+    if (p == nullptr) return {};
+    session_record cur = decode_packed(p);
+    if (!crdt::exists(cur)) return {};
+    auto s = tick(now_ms());
+    if (!s) return s.error();
+    session_record delta;
+    delta.id = cur.id;
+    delta.tombstone = *s;
+    r = apply_locked(sh, &cur, delta, change_type::del, &lsn);
+    if (r) ++deleted_;
+  }
+  r = commit(std::move(r), lsn);
+  if (!r) return r.error();
+  return {};
+}
+
+result<session> local_store::set_worker(std::string_view id, std::string_view worker_id) {
+  if (closed_) return errc::unavailable;
+  if (!valid_id(id) || !valid_name(worker_id, options_.limits.name_bytes)) return errc::invalid_argument;
+  shard& sh = map_.shard_for(id);
+  uint64_t lsn = 0;
+  result<session> r = errc::internal;
+  {
+    std::unique_lock lk(sh.mu);
+    const uint64_t now = now_ms();
+    auto* p = find(sh, id);
+    if (p == nullptr || !live_header(detail::header_of(p), now)) {
+      create_request req;
+      req.id = std::string(id);
+      req.last_worker_id = std::string(worker_id);
+      bool created = false;
+      r = create_locked(sh, req, now, &lsn, &created);
+    } else {
+      session_record cur = decode_packed(p);
+      auto s = tick(now);
+      if (!s) return s.error();
+      session_record delta;
+      delta.id = cur.id;
+      delta.touched = *s;
+      delta.worker_ts = *s;
+      delta.worker = std::string(worker_id);
+      r = apply_locked(sh, &cur, delta, change_type::put, &lsn);
+    }
+  }
+  return commit(std::move(r), lsn);
+}
+
+result<list_page> local_store::list(std::string_view prefix, size_t limit, std::string_view cursor) {
+  if (limit == 0 || limit > 1000) return errc::invalid_argument;
+  if (!cursor.empty() && !valid_id(cursor)) return errc::invalid_argument;
+  const uint64_t now = now_ms();
+  // Keep the limit+1 smallest ids past the cursor: a max-heap of session handles.
+  auto cmp = [](const session& a, const session& b) { return a.id() < b.id(); };
+  std::priority_queue<session, std::vector<session>, decltype(cmp)> heap(cmp);
+  for (size_t i = 0; i < record_map::shard_count; ++i) {
+    shard& sh = map_.at(i);
+    std::shared_lock lk(sh.mu);
+    for (auto* p : sh.set) {
+      const std::string_view id = detail::packed_id(p);
+      if (id.substr(0, prefix.size()) != prefix || id <= cursor) continue;
+      if (heap.size() > limit && !(id < heap.top().id())) continue;
+      if (!live_header(detail::header_of(p), now)) continue;
+      detail::retain(p);
+      heap.emplace(p);
+      if (heap.size() > limit + 1) heap.pop();
+    }
+  }
+  list_page page;
+  const bool more = heap.size() > limit;
+  if (more) heap.pop();
+  std::vector<session> sorted;
+  while (!heap.empty()) {
+    sorted.push_back(heap.top());
+    heap.pop();
+  }
+  std::reverse(sorted.begin(), sorted.end());
+  for (const auto& s : sorted)
+    page.sessions.push_back({std::string(s.id()), options_.node_id, s.expires_at_ms(), s.version()});
+  if (more) page.next_cursor = page.sessions.back().id;
+  return page;
+}
+
+std::string local_store::owner_of(std::string_view) { return options_.node_id; }
+
+}  // namespace sessionmesh::store

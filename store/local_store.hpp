@@ -1,0 +1,107 @@
+// local_store: the local adapter. Sessions live in a sharded in-memory map
+// of packed records (reads are a shard read-lock and a refcount bump); every
+// write is an HLC-stamped delta merged into the map, appended to the WAL
+// under the shard lock, published on the change feed, and acknowledged per
+// fsync mode once the shard lock is released. A maintenance thread reaps
+// expired sessions and old tombstones on the reaper interval and takes a
+// snapshot once the WAL has grown past options.snapshot_wal_bytes.
+// Thread: implements session_store; every method is thread-safe.
+// Lock order: shard -> feed; the HLC lock is a leaf.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "crdt/hlc.hpp"
+#include "crdt/record.hpp"
+#include "sessionmesh/options.hpp"
+#include "sessionmesh/session_store.hpp"
+#include "store/change_feed.hpp"
+#include "store/file_io.hpp"
+#include "store/record_map.hpp"
+#include "store/wal.hpp"
+
+namespace sessionmesh::store {
+
+class local_store final : public session_store {
+ public:
+  // Opens (and recovers from options.data_dir, if set) through fs.
+  static result<std::unique_ptr<local_store>> open(const store_options& options, file_system& fs,
+                                                   std::string* why);
+  ~local_store() override;
+
+  result<create_result> create(create_request req) override;
+  result<session> get(std::string_view id) override;
+  result<bool> exists(std::string_view id) override;
+  result<session> patch(std::string_view id, patch_request req) override;
+  result<void> remove(std::string_view id) override;
+  result<session> touch(std::string_view id) override;
+  result<session> set_worker(std::string_view id, std::string_view worker_id) override;
+  result<list_page> list(std::string_view prefix, size_t limit, std::string_view cursor) override;
+  store_stats stats() override;
+  uint64_t cleanup_expired() override;
+  std::string owner_of(std::string_view id) override;
+  const std::string& node_id() const override { return options_.node_id; }
+  std::string current_cursor() override { return feed_.current_cursor(); }
+  result<change_batch> read_changes(std::string_view cursor, size_t max) override {
+    return feed_.read(cursor, max);
+  }
+  subscription subscribe(std::function<void(const change&)> fn) override {
+    return feed_.subscribe(std::move(fn));
+  }
+  void close() override;
+
+  // Takes a snapshot now (data_dir only). Returns records written.
+  result<uint64_t> snapshot_now();
+  wal_counters wal_stats() const;
+  size_t watchers() const { return feed_.subscribers(); }
+
+ private:
+  local_store(const store_options& options, file_system& fs, uint64_t incarnation);
+
+  uint64_t now_ms() const;
+  result<crdt::stamp> tick(uint64_t now);
+  // Validates and canonicalizes entry updates of one section.
+  result<void> check_entries(std::vector<entry_update>& updates, bool allow_removal);
+  // Merges delta into the record the shard holds for delta.id (if any),
+  // logs it, swaps the map entry and publishes the change.
+  // REQUIRES: unique lock on sh. *lsn receives the WAL position to commit.
+  result<session> apply_locked(shard& sh, const crdt::session_record* current,
+                               const crdt::session_record& delta, change_type type, uint64_t* lsn);
+  result<session> commit(result<session> r, uint64_t lsn);
+  result<session> create_locked(shard& sh, create_request& req, uint64_t now, uint64_t* lsn,
+                                bool* created);
+  result<session> touch_impl(std::string_view id, bool only_if_due);
+  void quota_check_warn(uint64_t current);
+  void maintenance_loop();
+  bool apply_recovered(std::string_view payload);
+
+  store_options options_;
+  file_system& fs_;
+  record_map map_;
+  change_feed feed_;
+  std::unique_ptr<wal> wal_;
+
+  std::mutex clock_mu_;
+  crdt::hybrid_clock clock_;
+  std::mutex rng_mu_;
+  std::mt19937_64 rng_;
+
+  std::atomic<uint64_t> created_{0}, deleted_{0}, expired_{0}, cleanup_runs_{0};
+  std::atomic<int64_t> current_{0}, tombstones_{0}, record_bytes_{0};
+  std::atomic<bool> warned80_{false}, warned100_{false};
+  std::atomic<bool> closed_{false};
+
+  std::mutex maint_mu_;
+  std::condition_variable maint_cv_;
+  bool stop_ = false;
+  std::mutex snapshot_mu_;
+  std::atomic<uint64_t> wal_bytes_at_snapshot_{0};
+  std::thread maint_;
+};
+
+}  // namespace sessionmesh::store

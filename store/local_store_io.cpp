@@ -1,0 +1,215 @@
+// local_store: opening, recovery, maintenance (reaper, snapshots), stats, close.
+#include <chrono>
+#include <mutex>
+
+#include "crdt/codec.hpp"
+#include "store/local_store.hpp"
+#include "store/recovery.hpp"
+
+namespace sessionmesh::store {
+
+using crdt::session_record;
+
+namespace {
+
+uint64_t system_ms() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+uint64_t node_tag(const std::string& node_id) { return XXH3_64bits(node_id.data(), node_id.size()); }
+
+}  // namespace
+
+local_store::local_store(const store_options& options, file_system& fs, uint64_t incarnation)
+    : options_(options),
+      fs_(fs),
+      feed_(options.feed_capacity, incarnation),
+      clock_(node_tag(options.node_id), options.max_clock_offset_ms),
+      rng_(incarnation) {
+  if (!options_.clock) options_.clock = system_ms;
+}
+
+result<std::unique_ptr<local_store>> local_store::open(const store_options& options, file_system& fs,
+                                                       std::string* why) {
+  if (options.node_id.empty()) {
+    if (why) *why = "node id must not be empty";
+    return errc::invalid_argument;
+  }
+  std::random_device rd;
+  const uint64_t incarnation = (uint64_t{rd()} << 32) ^ rd() ^ system_ms();
+  std::unique_ptr<local_store> st(new local_store(options, fs, incarnation));
+  if (options.data_dir) {
+    const std::string& dir = *options.data_dir;
+    auto rep = recover(fs, dir, [&](std::string_view payload) { return st->apply_recovered(payload); }, why);
+    if (!rep) return rep.error();
+    st->wal_ = std::make_unique<wal>(fs, dir, options.fsync, options.batch_interval_ms,
+                                     options.wal_segment_bytes);
+    if (auto r = st->wal_->start(rep->next_segment); !r) {
+      if (why) *why = dir + ": cannot open WAL segment for writing";
+      return r.error();
+    }
+  }
+  (void)st->cleanup_expired();
+  st->cleanup_runs_ = 0;
+  if (options.reaper_interval_ms > 0 || options.data_dir)
+    st->maint_ = std::thread([s = st.get()] { s->maintenance_loop(); });
+  return st;
+}
+
+bool local_store::apply_recovered(std::string_view payload) {
+  auto delta = crdt::decode(payload);
+  if (!delta) return false;
+  clock_.observe_persisted(crdt::max_stamp(*delta).hlc);
+  shard& sh = map_.shard_for(delta->id);
+  std::unique_lock lk(sh.mu);
+  auto it = sh.set.find(delta->id);
+  session_record next;
+  bool was = false, was_tomb = false;
+  if (it != sh.set.end()) {
+    auto cur = crdt::decode((*it)->bytes());
+    SM_ASSERT(cur.has_value());
+    was = crdt::exists(*cur);
+    was_tomb = !was;
+    record_bytes_ -= static_cast<int64_t>(detail::packed_footprint(*it));
+    next = crdt::merge(std::move(cur).value(), *delta);
+  } else {
+    next = crdt::merge(session_record{delta->id}, *delta);
+  }
+  const bool is = crdt::exists(next);
+  current_ += static_cast<int>(is) - static_cast<int>(was);
+  tombstones_ += static_cast<int>(!is) - static_cast<int>(was_tomb);
+  auto* p = detail::make_packed(crdt::encode(next));
+  record_bytes_ += static_cast<int64_t>(detail::packed_footprint(p));
+  record_map::put(sh, p);
+  return true;
+}
+
+local_store::~local_store() { close(); }
+
+void local_store::close() {
+  if (closed_.exchange(true)) return;
+  {
+    std::lock_guard lk(maint_mu_);
+    stop_ = true;
+  }
+  maint_cv_.notify_all();
+  if (maint_.joinable()) maint_.join();
+  if (wal_) wal_->close();
+}
+
+uint64_t local_store::cleanup_expired() {
+  const uint64_t now = now_ms();
+  uint64_t n = 0;
+  for (size_t i = 0; i < record_map::shard_count; ++i) {
+    shard& sh = map_.at(i);
+    std::unique_lock lk(sh.mu);
+    std::vector<detail::packed_record*> gone;
+    for (auto* p : sh.set) {
+      auto h = detail::header_of(p);
+      const bool exists = !h.created.is_bottom() && h.created > h.tombstone;
+      if (exists) {
+        if (now >= std::max(h.touched, h.created).physical_ms() + uint64_t{h.ttl_s} * 1000) gone.push_back(p);
+      } else if (h.tombstone.physical_ms() + options_.tombstone_grace_ms <= now) {
+        gone.push_back(p);
+      }
+    }
+    for (auto* p : gone) {
+      auto h = detail::header_of(p);
+      const bool exists = !h.created.is_bottom() && h.created > h.tombstone;
+      std::string id(h.id);
+      record_bytes_ -= static_cast<int64_t>(detail::packed_footprint(p));
+      record_map::erase(sh, id);
+      if (!exists) {
+        --tombstones_;
+        continue;
+      }
+      --current_;
+      ++n;
+      change c;
+      c.type = change_type::expire;
+      c.id = std::move(id);
+      c.origin = options_.node_id;
+      feed_.publish(std::move(c));
+    }
+  }
+  expired_ += n;
+  ++cleanup_runs_;
+  const auto cur = static_cast<uint64_t>(std::max<int64_t>(0, current_.load()));
+  if (cur * 100 < options_.max_sessions * 80) warned80_ = false;
+  if (cur < options_.max_sessions) warned100_ = false;
+  return n;
+}
+
+void local_store::quota_check_warn(uint64_t current) {
+  if (!options_.on_warning || options_.max_sessions == 0) return;
+  if (current >= options_.max_sessions && !warned100_.exchange(true)) {
+    options_.on_warning("session_quota_full", "sessions reached max_sessions (" +
+                                                  std::to_string(options_.max_sessions) + ")");
+  } else if (current * 100 >= options_.max_sessions * 80 && !warned80_.exchange(true)) {
+    options_.on_warning("session_accumulation_warning",
+                        "sessions reached 80% of max_sessions (" + std::to_string(current) + " of " +
+                            std::to_string(options_.max_sessions) + ")");
+  }
+}
+
+store_stats local_store::stats() {
+  store_stats s;
+  s.sessions_created = created_;
+  s.sessions_deleted = deleted_;
+  s.sessions_expired = expired_;
+  s.cleanup_runs = cleanup_runs_;
+  s.current_sessions = static_cast<uint64_t>(std::max<int64_t>(0, current_.load()));
+  s.tombstones = static_cast<uint64_t>(std::max<int64_t>(0, tombstones_.load()));
+  s.memory_usage_bytes =
+      static_cast<uint64_t>(std::max<int64_t>(0, record_bytes_.load())) + map_.table_bytes();
+  return s;
+}
+
+wal_counters local_store::wal_stats() const { return wal_ ? wal_->counters() : wal_counters{}; }
+
+result<uint64_t> local_store::snapshot_now() {
+  if (!wal_ || !options_.data_dir) return errc::invalid_argument;
+  std::lock_guard snap(snapshot_mu_);
+  // Every record logged to segments <= covered was applied to the map under
+  // its shard lock before the rotation, so the walk below sees it.
+  wal_bytes_at_snapshot_ = wal_->counters().bytes;
+  auto covered = wal_->rotate();
+  if (!covered) return covered.error();
+  return write_snapshot(fs_, *options_.data_dir, *covered, [&](const auto& emit) {
+    for (size_t i = 0; i < record_map::shard_count; ++i) {
+      std::vector<session> held;
+      {
+        shard& sh = map_.at(i);
+        std::shared_lock lk(sh.mu);
+        held.reserve(sh.set.size());
+        for (auto* p : sh.set) {
+          detail::retain(p);
+          held.emplace_back(p);
+        }
+      }
+      for (const auto& s : held) emit(s.encoded());
+    }
+  });
+}
+
+void local_store::maintenance_loop() {
+  const uint64_t reap_ms = options_.reaper_interval_ms;
+  auto next_reap = std::chrono::steady_clock::now() + std::chrono::milliseconds(reap_ms);
+  std::unique_lock lk(maint_mu_);
+  while (!stop_) {
+    maint_cv_.wait_for(lk, std::chrono::milliseconds(reap_ms > 0 ? std::min<uint64_t>(reap_ms, 1000) : 1000));
+    if (stop_) break;
+    lk.unlock();
+    if (reap_ms > 0 && std::chrono::steady_clock::now() >= next_reap) {
+      (void)cleanup_expired();
+      next_reap = std::chrono::steady_clock::now() + std::chrono::milliseconds(reap_ms);
+    }
+    if (wal_ && wal_->counters().bytes - wal_bytes_at_snapshot_ >= options_.snapshot_wal_bytes)
+      (void)snapshot_now();
+    lk.lock();
+  }
+}
+
+}  // namespace sessionmesh::store

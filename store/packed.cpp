@@ -1,0 +1,131 @@
+#include "store/packed.hpp"
+
+#include <malloc.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "crdt/record.hpp"
+
+namespace sessionmesh::detail {
+
+packed_record* make_packed(std::string_view encoded) {
+  SM_ASSERT(encoded.size() <= UINT32_MAX);
+  void* mem = std::malloc(sizeof(packed_record) + encoded.size());
+  if (mem == nullptr) throw std::bad_alloc();
+  auto* p = new (mem) packed_record{{1}, static_cast<uint32_t>(encoded.size())};
+  std::memcpy(p->data(), encoded.data(), encoded.size());
+  return p;
+}
+
+void release(packed_record* p) {
+  if (p->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    p->~packed_record();
+    std::free(p);
+  }
+}
+
+size_t packed_footprint(const packed_record* p) {
+  return malloc_usable_size(const_cast<packed_record*>(p)) + sizeof(size_t);
+}
+
+std::string_view packed_id(const packed_record* p) {
+  // array16 header (3 bytes), format (1 byte), then the id str.
+  crdt::mp_reader rd(p->data() + 4, p->size - 4);
+  auto id = rd.read_str(1u << 16);
+  SM_ASSERT(id.has_value());
+  return *id;
+}
+
+crdt::packed_header header_of(const packed_record* p) {
+  auto h = crdt::read_header(p->bytes());
+  SM_ASSERT(h.has_value());
+  return *h;
+}
+
+std::string format_version(const crdt::stamp& v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(v.hlc),
+                static_cast<unsigned long long>(v.node));
+  return buf;
+}
+
+}  // namespace sessionmesh::detail
+
+namespace sessionmesh {
+
+using detail::header_of;
+
+session::session(const session& o) noexcept : p_(o.p_) {
+  if (p_ != nullptr) detail::retain(p_);
+}
+
+session::~session() {
+  if (p_ != nullptr) detail::release(p_);
+}
+
+std::string_view session::id() const { return detail::packed_id(p_); }
+
+uint64_t session::created_at_ms() const { return header_of(p_).created.physical_ms(); }
+
+uint64_t session::last_accessed_at_ms() const {
+  auto h = header_of(p_);
+  return std::max(h.touched, h.created).physical_ms();
+}
+
+uint64_t session::expires_at_ms() const {
+  auto h = header_of(p_);
+  return std::max(h.touched, h.created).physical_ms() + uint64_t{h.ttl_s} * 1000;
+}
+
+uint32_t session::ttl_s() const { return header_of(p_).ttl_s; }
+
+std::string_view session::last_worker_id() const { return header_of(p_).worker; }
+
+std::string session::version() const {
+  auto h = header_of(p_);
+  crdt::stamp v = std::max({h.created, h.ttl_ts, h.worker_ts});
+  auto ok = crdt::for_each_entry(p_->bytes(), h, [&](section, std::string_view, const crdt::stamp& ts,
+                                                       std::optional<std::string_view>) {
+    v = std::max(v, ts);
+    return true;
+  });
+  SM_ASSERT(ok.has_value());
+  return detail::format_version(v);
+}
+
+std::optional<std::string_view> session::find(section s, std::string_view name) const {
+  std::optional<std::string_view> out;
+  auto h = header_of(p_);
+  auto ok = crdt::for_each_entry(p_->bytes(), h, [&](section sec, std::string_view n, const crdt::stamp&,
+                                                       std::optional<std::string_view> v) {
+    if (sec < s) return true;
+    if (sec == s && n == name) out = v;
+    return sec == s && n < name;  // canonical order: stop once past the name
+  });
+  SM_ASSERT(ok.has_value());
+  return out;
+}
+
+void session::for_each(section s,
+                       const std::function<void(std::string_view, std::string_view)>& fn) const {
+  auto h = header_of(p_);
+  auto ok = crdt::for_each_entry(p_->bytes(), h, [&](section sec, std::string_view n, const crdt::stamp&,
+                                                       std::optional<std::string_view> v) {
+    if (sec == s && v) fn(n, *v);
+    return sec <= s;
+  });
+  SM_ASSERT(ok.has_value());
+}
+
+size_t session::count(section s) const {
+  size_t n = 0;
+  for_each(s, [&](std::string_view, std::string_view) { ++n; });
+  return n;
+}
+
+std::string_view session::encoded() const { return p_->bytes(); }
+
+}  // namespace sessionmesh

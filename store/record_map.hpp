@@ -1,0 +1,66 @@
+// record_map: the sharded in-memory map of packed records, keyed by id.
+// 64 shards chosen by the top bits of xxh3(id); each shard is an
+// absl::flat_hash_set of packed_record pointers (the id lives inside the
+// record, so a slot is one pointer) guarded by its own shared_mutex.
+// The set owns one reference of every record it holds.
+// Thread: lock the shard (shared to read, unique to write) before touching
+// its set.
+#pragma once
+
+#include <absl/container/flat_hash_set.h>
+#include <xxhash.h>
+
+#include <array>
+#include <shared_mutex>
+#include <string_view>
+
+#include "store/packed.hpp"
+
+namespace sessionmesh::store {
+
+inline uint64_t id_hash64(std::string_view id) { return XXH3_64bits(id.data(), id.size()); }
+
+struct packed_id_hash {
+  using is_transparent = void;
+  size_t operator()(std::string_view id) const { return id_hash64(id); }
+  size_t operator()(const detail::packed_record* p) const { return id_hash64(detail::packed_id(p)); }
+};
+
+struct packed_id_eq {
+  using is_transparent = void;
+  static std::string_view key(std::string_view s) { return s; }
+  static std::string_view key(const detail::packed_record* p) { return detail::packed_id(p); }
+  template <class A, class B>
+  bool operator()(const A& a, const B& b) const { return key(a) == key(b); }
+};
+
+using record_set = absl::flat_hash_set<detail::packed_record*, packed_id_hash, packed_id_eq>;
+
+struct shard {
+  mutable std::shared_mutex mu;
+  record_set set;
+};
+
+class record_map {
+ public:
+  static constexpr size_t shard_count = 64;
+  record_map() = default;
+  ~record_map();
+  record_map(const record_map&) = delete;
+  record_map& operator=(const record_map&) = delete;
+
+  shard& shard_for(std::string_view id) { return shards_[id_hash64(id) >> 58]; }
+  shard& at(size_t i) { return shards_[i]; }
+  // Replaces (or inserts) the record with p's id; takes p's reference.
+  // REQUIRES: unique lock on sh.
+  static void put(shard& sh, detail::packed_record* p);
+  // REQUIRES: unique lock on sh.
+  static void erase(shard& sh, std::string_view id);
+  // Heap bytes of the slot arrays (not the records).
+  size_t table_bytes() const;
+
+ private:
+  std::array<shard, shard_count> shards_;
+};
+
+}  // namespace sessionmesh::store

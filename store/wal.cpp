@@ -1,0 +1,157 @@
+#include "store/wal.hpp"
+
+#include <chrono>
+#include <cstdio>
+
+#include "store/framing.hpp"
+
+namespace sessionmesh::store {
+
+std::string wal_segment_name(uint64_t index) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "wal-%020llu.log", static_cast<unsigned long long>(index));
+  return buf;
+}
+
+wal::wal(file_system& fs, std::string dir, fsync_mode mode, uint32_t batch_interval_ms,
+         uint64_t segment_bytes)
+    : fs_(fs), dir_(std::move(dir)), mode_(mode), batch_interval_ms_(batch_interval_ms),
+      segment_bytes_(segment_bytes) {}
+
+wal::~wal() { close(); }
+
+result<void> wal::open_segment_locked(uint64_t index) {
+  auto f = fs_.open_append(dir_ + "/" + wal_segment_name(index));
+  if (!f) return f.error();
+  file_ = std::shared_ptr<writable_file>(std::move(*f));
+  segment_ = index;
+  if (auto r = fs_.sync_dir(dir_); !r) return r;
+  return {};
+}
+
+result<void> wal::start(uint64_t index) {
+  std::lock_guard lk(mu_);
+  if (auto r = open_segment_locked(index); !r) return r;
+  if (mode_ == fsync_mode::batch) flusher_ = std::thread([this] { flusher_loop(); });
+  return {};
+}
+
+result<uint64_t> wal::append(std::string_view payload) {
+  if (payload.size() > frame_payload_max) return errc::too_large;
+  std::unique_lock lk(mu_);
+  if (failed_ || closed_ || !file_) return errc::unavailable;
+  if (file_->size() >= segment_bytes_) {
+    lk.unlock();
+    if (auto r = rotate(); !r) return r.error();
+    lk.lock();
+    if (failed_ || closed_) return errc::unavailable;
+  }
+  frame_buf_.clear();
+  append_frame(frame_buf_, payload);
+  const uint64_t before = file_->size();
+  if (auto r = file_->append(frame_buf_); !r) {
+    // Leave no partial record behind; if even that fails, stop writing.
+    if (!file_->truncate(before)) failed_ = true;
+    return errc::io_error;
+  }
+  ++counters_.appends;
+  counters_.bytes += frame_buf_.size();
+  return ++written_lsn_;
+}
+
+result<void> wal::sync_locked_out(std::unique_lock<std::mutex>& lk) {
+  syncing_ = true;
+  const uint64_t target = written_lsn_;
+  auto f = file_;
+  lk.unlock();
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = f->sync();
+  const auto us = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count());
+  lk.lock();
+  syncing_ = false;
+  ++counters_.fsyncs;
+  counters_.fsync_us_total += us;
+  counters_.fsync_us_last = us;
+  if (us > counters_.fsync_us_max) counters_.fsync_us_max = us;
+  if (!r) failed_ = true;
+  else if (target > synced_lsn_) synced_lsn_ = target;
+  cv_.notify_all();
+  return r;
+}
+
+result<void> wal::commit(uint64_t lsn) {
+  if (mode_ != fsync_mode::always) return {};
+  std::unique_lock lk(mu_);
+  while (synced_lsn_ < lsn) {
+    if (failed_) return errc::io_error;
+    if (!syncing_) {
+      (void)sync_locked_out(lk);
+    } else {
+      cv_.wait(lk);
+    }
+  }
+  return {};
+}
+
+result<uint64_t> wal::rotate() {
+  std::unique_lock lk(mu_);
+  while (syncing_) cv_.wait(lk);
+  if (failed_ || closed_ || !file_) return errc::unavailable;
+  if (auto r = file_->sync(); !r) {
+    failed_ = true;
+    return errc::io_error;
+  }
+  synced_lsn_ = written_lsn_;
+  const uint64_t closed = segment_;
+  if (auto r = open_segment_locked(closed + 1); !r) {
+    failed_ = true;
+    return r.error();
+  }
+  cv_.notify_all();
+  return closed;
+}
+
+uint64_t wal::bytes_in_segment() const {
+  std::lock_guard lk(mu_);
+  return file_ ? file_->size() : 0;
+}
+
+uint64_t wal::current_segment() const {
+  std::lock_guard lk(mu_);
+  return segment_;
+}
+
+wal_counters wal::counters() const {
+  std::lock_guard lk(mu_);
+  return counters_;
+}
+
+bool wal::failed() const {
+  std::lock_guard lk(mu_);
+  return failed_;
+}
+
+void wal::flusher_loop() {
+  std::unique_lock lk(mu_);
+  while (!closed_) {
+    cv_.wait_for(lk, std::chrono::milliseconds(batch_interval_ms_));
+    if (closed_) break;
+    if (!failed_ && !syncing_ && written_lsn_ > synced_lsn_) (void)sync_locked_out(lk);
+  }
+}
+
+void wal::close() {
+  std::unique_lock lk(mu_);
+  if (closed_) return;
+  while (syncing_) cv_.wait(lk);
+  if (file_ && !failed_ && written_lsn_ > synced_lsn_) {
+    if (file_->sync()) synced_lsn_ = written_lsn_;
+  }
+  closed_ = true;
+  cv_.notify_all();
+  lk.unlock();
+  if (flusher_.joinable()) flusher_.join();
+}
+
+}  // namespace sessionmesh::store

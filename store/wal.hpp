@@ -1,0 +1,89 @@
+// wal: the write-ahead log writer. Records go to numbered segment files
+// (wal-<index>.log) in framing.hpp frames.
+//
+// Durability per fsync_mode:
+//   always  commit(lsn) returns once an fsync covering lsn finished; one
+//           fsync covers every record appended before it (group commit:
+//           the first waiter syncs, the others ride along);
+//   batch   commit returns at once (the record is in the OS after append);
+//           a flusher thread fsyncs within batch_interval_ms;
+//   off     commit returns at once; the OS decides.
+// A failed append truncates the partial record away and returns io_error;
+// if that or an fsync fails, the wal turns failed and refuses all appends.
+// Thread: every method is thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "sessionmesh/options.hpp"
+#include "store/file_io.hpp"
+
+namespace sessionmesh::store {
+
+std::string wal_segment_name(uint64_t index);
+
+struct wal_counters {
+  uint64_t appends = 0;
+  uint64_t bytes = 0;
+  uint64_t fsyncs = 0;
+  uint64_t fsync_us_total = 0;
+  uint64_t fsync_us_last = 0;
+  uint64_t fsync_us_max = 0;
+};
+
+class wal {
+ public:
+  wal(file_system& fs, std::string dir, fsync_mode mode, uint32_t batch_interval_ms,
+      uint64_t segment_bytes);
+  ~wal();
+  wal(const wal&) = delete;
+  wal& operator=(const wal&) = delete;
+
+  // Opens segment `index` for appending (created if missing).
+  result<void> start(uint64_t index);
+  // Appends one record; returns its log sequence number.
+  result<uint64_t> append(std::string_view payload);
+  // Waits until lsn is durable per the mode.
+  result<void> commit(uint64_t lsn);
+  // Closes the current segment (fsynced) and opens the next; returns the
+  // index of the segment it closed.
+  result<uint64_t> rotate();
+  // Bytes appended since the last rotate().
+  uint64_t bytes_in_segment() const;
+  uint64_t current_segment() const;
+  wal_counters counters() const;
+  bool failed() const;
+  // Final fsync; stops the flusher. Idempotent.
+  void close();
+
+ private:
+  result<void> sync_locked_out(std::unique_lock<std::mutex>& lk);
+  result<void> open_segment_locked(uint64_t index);
+  void flusher_loop();
+
+  file_system& fs_;
+  std::string dir_;
+  fsync_mode mode_;
+  uint32_t batch_interval_ms_;
+  uint64_t segment_bytes_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::shared_ptr<writable_file> file_;
+  uint64_t segment_ = 0;
+  uint64_t written_lsn_ = 0;
+  uint64_t synced_lsn_ = 0;
+  bool syncing_ = false;
+  bool failed_ = false;
+  bool closed_ = false;
+  wal_counters counters_;
+  std::string frame_buf_;
+  std::thread flusher_;
+};
+
+}  // namespace sessionmesh::store

@@ -1,9 +1,11 @@
 // hybrid_clock: a hybrid logical clock (Kulkarni et al. 2014) for one node.
 // Sans-I/O: the caller passes physical time (ms since the Unix epoch) in.
 // Invariants: every stamp it returns is strictly greater than the previous
-// one; it never runs more than max_offset_ms ahead of the largest physical
-// time it was given; a remote hlc more than max_offset_ms ahead of physical
-// time is refused with errc::clock_skew and not adopted.
+// one; it runs at most max_offset_ms (plus logical carries: one ms per
+// 65,536 events within a millisecond) ahead of the largest physical time it
+// was given; a remote hlc more than max_offset_ms ahead of physical time is
+// refused with errc::clock_skew and not adopted. A physical clock that
+// steps back leaves the HLC where it was: local events keep counting up.
 // Thread: not thread-safe; the owner serializes calls.
 #pragma once
 
@@ -20,8 +22,7 @@ class hybrid_clock {
       : node_(node_tag), max_offset_ms_(max_offset_ms) {}
 
   // A fresh stamp for a local event at physical time physical_ms.
-  // Fails (clock_skew) only if the logical counter would carry the clock
-  // more than max_offset_ms past physical time.
+  // Fails only for a physical time past the 48-bit range.
   result<stamp> now(uint64_t physical_ms);
 
   // Fold in a remote hlc received at physical time physical_ms.

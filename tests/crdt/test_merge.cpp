@@ -1,0 +1,136 @@
+// Property tests of the session record lattice and its encoding.
+#include <ostream>
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <random>
+
+#include "crdt/codec.hpp"
+#include "tests/crdt/gen.hpp"
+#include "tests/test_seed.hpp"
+
+using namespace sessionmesh;
+using namespace sessionmesh::crdt;
+using sessionmesh::testing::random_record;
+
+TEST_CASE("merge is commutative, associative and idempotent") {
+  std::mt19937_64 rng(testing::test_seed("merge laws"));
+  const int n = testing::test_cases(10000);
+  for (int i = 0; i < n; ++i) {
+    auto a = random_record(rng), b = random_record(rng), c = random_record(rng);
+    CHECK(merge(a, b) == merge(b, a));
+    CHECK(merge(merge(a, b), c) == merge(a, merge(b, c)));
+    CHECK(merge(a, a) == a);
+    CHECK(merge(merge(a, b), b) == merge(a, b));
+  }
+}
+
+TEST_CASE("deltas applied in any order, with duplicates, equal the merged states") {
+  std::mt19937_64 rng(testing::test_seed("delta order"));
+  const int n = testing::test_cases(10000);
+  for (int i = 0; i < n; ++i) {
+    std::vector<session_record> deltas(1 + rng() % 6);
+    for (auto& d : deltas) d = random_record(rng);
+    session_record expected{"sess-1"};
+    for (const auto& d : deltas) merge_into(expected, d);
+    auto shuffled = deltas;
+    const size_t dups = rng() % 4;
+    for (size_t k = 0; k < dups; ++k) shuffled.push_back(deltas[rng() % deltas.size()]);
+    std::shuffle(shuffled.begin(), shuffled.end(), rng);
+    session_record got{"sess-1"};
+    for (const auto& d : shuffled) merge_into(got, d);
+    CHECK(got == expected);
+    CHECK(digest(got) == digest(expected));
+  }
+}
+
+TEST_CASE("the encoding round-trips and is canonical") {
+  std::mt19937_64 rng(testing::test_seed("codec roundtrip"));
+  const int n = testing::test_cases(10000);
+  for (int i = 0; i < n; ++i) {
+    auto r = random_record(rng, "id-" + std::to_string(rng() % 1000));
+    const std::string bytes = encode(r);
+    auto back = decode(bytes);
+    REQUIRE(back.has_value());
+    CHECK(*back == r);
+    CHECK(encode(*back) == bytes);
+  }
+}
+
+TEST_CASE("decoding garbage and truncations gives errors, never crashes") {
+  std::mt19937_64 rng(testing::test_seed("codec garbage"));
+  const int n = testing::test_cases(10000);
+  int rejected = 0;
+  for (int i = 0; i < n; ++i) {
+    std::string bytes = encode(random_record(rng));
+    switch (rng() % 3) {
+      case 0: bytes.resize(rng() % bytes.size()); break;
+      case 1: bytes[rng() % bytes.size()] ^= static_cast<char>(1 + rng() % 255); break;
+      default: bytes.insert(rng() % bytes.size(), 1, static_cast<char>(rng())); break;
+    }
+    auto r = decode(bytes);
+    if (!r) ++rejected;
+    else CHECK(encode(*r) == bytes);  // whatever is accepted is canonical
+  }
+  CHECK(rejected > n / 2);
+}
+
+TEST_CASE("decoding checks lengths against limits before allocating") {
+  // array(18), fmt 1, then a str32 claiming 4 GiB.
+  std::string bytes("\xdc\x00\x12\x01\xdb\xff\xff\xff\xff", 9);
+  bytes.resize(64, '\0');
+  auto r = decode(bytes);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error() == errc::limit_exceeded);
+  codec_limits small;
+  small.value_bytes = 2;
+  session_record rec{"x"};
+  rec.created = {hlc_make(5, 0), 1};
+  rec.map(section::variables)["v"] = entry{{hlc_make(5, 0), 1}, std::string("12345")};
+  auto r2 = decode(encode(rec), small);
+  REQUIRE_FALSE(r2.has_value());
+  CHECK(r2.error() == errc::limit_exceeded);
+}
+
+TEST_CASE("a tombstone hides older registers; a later create revives") {
+  session_record r{"s"};
+  r.created = {hlc_make(10, 0), 1};
+  r.touched = r.created;
+  r.ttl_ts = r.created;
+  r.ttl_s = 60;
+  r.map(section::variables)["x"] = entry{r.created, std::string("1")};
+  CHECK(exists(r));
+  session_record del{"s"};
+  del.tombstone = {hlc_make(20, 0), 2};
+  auto after = merge(r, del);
+  CHECK_FALSE(exists(after));
+  CHECK(after.map(section::variables).empty());
+  // A concurrent write stamped before the delete stays dead.
+  session_record late{"s"};
+  late.map(section::variables)["y"] = entry{{hlc_make(15, 0), 3}, std::string("2")};
+  CHECK(merge(after, late) == after);
+  session_record again{"s"};
+  again.created = {hlc_make(30, 0), 1};
+  again.ttl_ts = again.created;
+  again.ttl_s = 5;
+  auto revived = merge(after, again);
+  CHECK(exists(revived));
+  CHECK(expires_at_ms(revived) == 30 + 5000);
+  CHECK(is_live(revived, 30 + 4999));
+  CHECK_FALSE(is_live(revived, 30 + 5000));
+}
+
+TEST_CASE("concurrent writes to different entries both survive; same entry: higher stamp, node breaks ties") {
+  session_record base{"s"};
+  base.created = {hlc_make(1, 0), 1};
+  session_record a = base, b = base;
+  a.map(section::variables)["x"] = entry{{hlc_make(5, 0), 1}, std::string("\"a\"")};
+  b.map(section::variables)["y"] = entry{{hlc_make(5, 0), 2}, std::string("\"b\"")};
+  auto m = merge(a, b);
+  CHECK(m.map(section::variables).size() == 2);
+  session_record c = base, d = base;
+  c.map(section::variables)["x"] = entry{{hlc_make(7, 0), 1}, std::string("1")};
+  d.map(section::variables)["x"] = entry{{hlc_make(7, 0), 2}, std::string("2")};
+  CHECK(*merge(c, d).map(section::variables).at("x").value == "2");
+  CHECK(*merge(d, c).map(section::variables).at("x").value == "2");
+}

@@ -1,0 +1,227 @@
+// Durability of the local adapter: reopen, snapshots, torn tails, corruption, disk full.
+#include <ostream>
+#include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "store/framing.hpp"
+#include "store/local_store.hpp"
+#include "store/wal.hpp"
+#include "tests/store/faulty_fs.hpp"
+
+using namespace sessionmesh;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string fresh_dir() {
+  char tmpl[] = "/tmp/sm-rec-XXXXXX";
+  const char* d = ::mkdtemp(tmpl);
+  REQUIRE(d != nullptr);
+  return d;
+}
+
+store_options disk_opts(const std::string& dir) {
+  store_options o;
+  o.node_id = "n1";
+  o.data_dir = dir;
+  o.fsync = fsync_mode::always;
+  o.reaper_interval_ms = 0;
+  return o;
+}
+
+std::unique_ptr<store::local_store> open_ok(const store_options& o, store::file_system& f = store::posix_fs()) {
+  std::string why;
+  auto st = store::local_store::open(o, f, &why);
+  REQUIRE_MESSAGE(st.has_value(), why);
+  return std::move(st).value();
+}
+
+void write_n(session_store& st, int from, int to) {
+  for (int i = from; i < to; ++i) {
+    create_request req;
+    req.id = "s" + std::to_string(i);
+    req.variables = {{"v", std::to_string(i)}};
+    REQUIRE(st.create(req).has_value());
+  }
+}
+
+void check_n(session_store& st, int from, int to) {
+  for (int i = from; i < to; ++i) {
+    auto s = st.get("s" + std::to_string(i));
+    REQUIRE_MESSAGE(s.has_value(), "s" << i);
+    CHECK(*s->find(section::variables, "v") == std::to_string(i));
+  }
+}
+
+std::vector<fs::path> files_with(const std::string& dir, const std::string& ext) {
+  std::vector<fs::path> out;
+  for (auto& e : fs::directory_iterator(dir))
+    if (e.path().extension() == ext) out.push_back(e.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("frames: torn tails and corruption are told apart") {
+  std::string log;
+  for (int i = 0; i < 5; ++i) store::append_frame(log, "payload-" + std::to_string(i));
+  auto count = [](std::string_view b) { return store::scan_frames(b, [](auto, auto) { return true; }); };
+  auto ok = count(log);
+  CHECK(ok.stop == store::scan_stop::end);
+  CHECK(ok.frames == 5);
+  for (size_t cut = 1; cut < 25; ++cut) {  // a frame here is 16 + 9 bytes
+    auto r = count(std::string_view(log).substr(0, log.size() - cut));
+    CHECK(r.stop == store::scan_stop::torn);
+    CHECK(r.frames == 4);
+  }
+  std::string mid = log;
+  mid[30] ^= 0x40;  // inside the 2nd frame's payload or header
+  auto r = count(mid);
+  CHECK(r.stop == store::scan_stop::corrupt);
+  std::string zeros = log + std::string(100, '\0');
+  CHECK(count(zeros).stop == store::scan_stop::torn);
+}
+
+TEST_CASE("a reopened store holds every acknowledged write, deletes included") {
+  const std::string dir = fresh_dir();
+  std::string version;
+  {
+    auto st = open_ok(disk_opts(dir));
+    write_n(*st, 0, 50);
+    REQUIRE(st->remove("s7").has_value());
+    patch_request pr;
+    pr.variables = {{"v", std::nullopt}, {"w", "\"x\""}};
+    version = st->patch("s8", pr)->version();
+  }
+  auto st = open_ok(disk_opts(dir));
+  check_n(*st, 0, 7);
+  check_n(*st, 9, 50);
+  CHECK(st->get("s7").error() == errc::not_found);
+  auto s8 = st->get("s8");
+  CHECK_FALSE(s8->find(section::variables, "v").has_value());
+  CHECK(s8->version() == version);
+  CHECK(st->stats().current_sessions == 49);
+  // The clock resumes past what is on disk: new writes win over old ones.
+  patch_request pr;
+  pr.variables = {{"w", "\"y\""}};
+  CHECK(st->patch("s8", pr)->version() > version);
+}
+
+TEST_CASE("snapshots bound replay and drop covered segments") {
+  const std::string dir = fresh_dir();
+  {
+    auto st = open_ok(disk_opts(dir));
+    write_n(*st, 0, 100);
+    auto n = st->snapshot_now();
+    REQUIRE(n.has_value());
+    CHECK(*n == 100);
+    write_n(*st, 100, 120);
+    REQUIRE(st->remove("s3").has_value());
+  }
+  CHECK(files_with(dir, ".snap").size() == 1);
+  auto st = open_ok(disk_opts(dir));
+  check_n(*st, 4, 120);
+  CHECK(st->get("s3").error() == errc::not_found);
+  REQUIRE(st->snapshot_now().has_value());
+  st->close();
+  auto st2 = open_ok(disk_opts(dir));
+  check_n(*st2, 4, 120);
+  CHECK(files_with(dir, ".snap").size() == 1);
+}
+
+TEST_CASE("a torn tail is cut at the last good record; later writes append") {
+  const std::string dir = fresh_dir();
+  {
+    auto st = open_ok(disk_opts(dir));
+    write_n(*st, 0, 10);
+  }
+  auto segs = files_with(dir, ".log");
+  REQUIRE(!segs.empty());
+  const auto last = segs.back();
+  const auto size = fs::file_size(last);
+  fs::resize_file(last, size - 7);  // the last record loses its end
+  {
+    auto st = open_ok(disk_opts(dir));
+    check_n(*st, 0, 9);
+    CHECK(st->get("s9").error() == errc::not_found);
+    write_n(*st, 9, 12);
+  }
+  auto st = open_ok(disk_opts(dir));
+  check_n(*st, 0, 12);
+}
+
+TEST_CASE("a flipped byte in the middle stops start-up naming file and offset") {
+  const std::string dir = fresh_dir();
+  {
+    auto st = open_ok(disk_opts(dir));
+    write_n(*st, 0, 10);
+  }
+  const auto seg = files_with(dir, ".log").back();
+  {
+    std::fstream f(seg, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(seg) / 2));
+    char c = 0;
+    f.read(&c, 1);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(seg) / 2));
+    c = static_cast<char>(c ^ 0x10);
+    f.write(&c, 1);
+  }
+  std::string why;
+  auto st = store::local_store::open(disk_opts(dir), store::posix_fs(), &why);
+  REQUIRE_FALSE(st.has_value());
+  CHECK(st.error() == errc::corrupt_data);
+  CHECK(why.find(seg.filename().string()) != std::string::npos);
+  CHECK(why.find("offset") != std::string::npos);
+}
+
+TEST_CASE("a damaged snapshot stops start-up too") {
+  const std::string dir = fresh_dir();
+  {
+    auto st = open_ok(disk_opts(dir));
+    write_n(*st, 0, 10);
+    REQUIRE(st->snapshot_now().has_value());
+  }
+  const auto snap = files_with(dir, ".snap").back();
+  fs::resize_file(snap, fs::file_size(snap) - 3);
+  std::string why;
+  auto st = store::local_store::open(disk_opts(dir), store::posix_fs(), &why);
+  REQUIRE_FALSE(st.has_value());
+  CHECK(why.find(".snap") != std::string::npos);
+}
+
+TEST_CASE("disk full: the caller gets io_error, nothing half-applied, the store stays readable") {
+  const std::string dir = fresh_dir();
+  testing::faulty_fs ffs;
+  {
+    auto st = open_ok(disk_opts(dir), ffs);
+    write_n(*st, 0, 20);
+    ffs.budget = 150;  // room for about one more record
+    int failed = 0, ok = 20;
+    for (int i = 20; i < 40; ++i) {
+      create_request req;
+      req.id = "s" + std::to_string(i);
+      req.variables = {{"v", std::to_string(i)}};
+      auto r = st->create(req);
+      if (r) ++ok;
+      else {
+        CHECK(r.error() == errc::io_error);
+        CHECK(st->get(req.id).error() == errc::not_found);  // not applied
+        ++failed;
+      }
+    }
+    CHECK(failed > 0);
+    check_n(*st, 0, ok);
+    CHECK(st->list("", 100, "")->sessions.size() == static_cast<size_t>(ok));
+    ffs.budget = INT64_MAX;
+    write_n(*st, 100, 105);  // space is back: writes go on
+  }
+  auto st = open_ok(disk_opts(dir));
+  check_n(*st, 0, 20);
+  check_n(*st, 100, 105);
+}

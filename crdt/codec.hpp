@@ -37,7 +37,10 @@ struct codec_limits {
 
 void encode(const session_record& r, std::string& out);  // appends
 std::string encode(const session_record& r);
-result<session_record> decode(std::string_view bytes, const codec_limits& lim = {});
+// verify_canonical: also re-encode and compare (for bytes from the wire or
+// disk); a store decoding records it encoded itself may skip it.
+result<session_record> decode(std::string_view bytes, const codec_limits& lim = {},
+                              bool verify_canonical = true);
 
 // xxh3-64 of the canonical encoding.
 uint64_t digest(const session_record& r);
@@ -58,6 +61,12 @@ result<packed_header> read_header(std::string_view bytes, const codec_limits& li
 // entry, in canonical order. Stops early when fn returns false.
 template <class Fn>
 result<void> for_each_entry(std::string_view bytes, const packed_header& h, Fn&& fn,
+                            const codec_limits& lim = {});
+
+// Like for_each_entry without stamps: fn(section, name, optional value),
+// starting at the maps offset. For the read path.
+template <class Fn>
+result<void> for_each_value(std::string_view bytes, size_t maps_offset, Fn&& fn,
                             const codec_limits& lim = {});
 
 }  // namespace sessionmesh::crdt

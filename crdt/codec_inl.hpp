@@ -44,4 +44,25 @@ result<void> for_each_entry(std::string_view bytes, const packed_header& h, Fn&&
   return {};
 }
 
+template <class Fn>
+result<void> for_each_value(std::string_view bytes, size_t maps_offset, Fn&& fn,
+                            const codec_limits& lim) {
+  mp_reader rd(bytes.data() + maps_offset, bytes.size() - maps_offset);
+  for (int s = 0; s < section_count; ++s) {
+    auto n = rd.read_map(lim.entries_per_map);
+    if (!n) return n.error();
+    for (uint32_t i = 0; i < *n; ++i) {
+      auto name = rd.read_str(lim.name_bytes);
+      if (!name) return name.error();
+      auto arr = rd.read_array(3);
+      if (!arr || *arr != 3) return errc::decode_error;
+      if (!rd.read_uint() || !rd.read_uint()) return errc::decode_error;
+      auto value = rd.read_str_or_nil(lim.value_bytes);
+      if (!value) return value.error();
+      if (!fn(static_cast<section>(s), *name, *value)) return {};
+    }
+  }
+  return {};
+}
+
 }  // namespace sessionmesh::crdt

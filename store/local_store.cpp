@@ -14,14 +14,14 @@ using crdt::stamp;
 namespace {
 
 session_record decode_packed(const detail::packed_record* p) {
-  auto r = crdt::decode(p->bytes());
+  auto r = crdt::decode(p->bytes(), {}, false);
   SM_ASSERT(r.has_value());  // the store only holds what it encoded
   return std::move(r).value();
 }
 
-bool live_header(const crdt::packed_header& h, uint64_t now) {
-  const bool exists = !h.created.is_bottom() && h.created > h.tombstone;
-  return exists && now < std::max(h.touched, h.created).physical_ms() + uint64_t{h.ttl_s} * 1000;
+// A recorded touch is due once it would move last_accessed by more than ttl/10.
+bool touch_due(const detail::packed_record* p, uint64_t now) {
+  return now > p->last_accessed_ms + uint64_t{p->ttl_s} * 100;
 }
 
 detail::packed_record* find(shard& sh, std::string_view id) {
@@ -83,6 +83,11 @@ result<void> local_store::check_entries(std::vector<entry_update>& updates, bool
 result<session> local_store::apply_locked(shard& sh, const session_record* current,
                                           const session_record& delta, change_type type, uint64_t* lsn) {
   session_record next = current ? crdt::merge(*current, delta) : crdt::merge(session_record{delta.id}, delta);
+  return apply_locked(sh, current, std::move(next), delta, type, lsn);
+}
+
+result<session> local_store::apply_locked(shard& sh, const session_record* current, session_record next,
+                                          const session_record& delta, change_type type, uint64_t* lsn) {
   if (wal_) {
     auto l = wal_->append(crdt::encode(delta));
     if (!l) return l.error();
@@ -127,8 +132,7 @@ result<session> local_store::create_locked(shard& sh, create_request& req, uint6
   auto* p = find(sh, req.id);
   std::optional<session_record> cur;
   if (p != nullptr) {
-    auto h = detail::header_of(p);
-    if (live_header(h, now)) {
+    if (p->live(now)) {
       detail::retain(p);
       *created = false;
       return session(p);
@@ -215,11 +219,8 @@ result<session> local_store::get(std::string_view id) {
   {
     std::shared_lock lk(sh.mu);
     auto* p = find(sh, id);
-    if (p == nullptr) return errc::not_found;
-    auto h = detail::header_of(p);
-    if (!live_header(h, now)) return errc::not_found;
-    const uint64_t last = std::max(h.touched, h.created).physical_ms();
-    if (now <= last + uint64_t{h.ttl_s} * 100 || closed_) {
+    if (p == nullptr || !p->live(now)) return errc::not_found;
+    if (!touch_due(p, now) || closed_) {
       detail::retain(p);
       return session(p);
     }
@@ -232,7 +233,7 @@ result<bool> local_store::exists(std::string_view id) {
   shard& sh = map_.shard_for(id);
   std::shared_lock lk(sh.mu);
   auto* p = find(sh, id);
-  return p != nullptr && live_header(detail::header_of(p), now_ms());
+  return p != nullptr && p->live(now_ms());
 }
 
 result<session> local_store::touch_impl(std::string_view id, bool only_if_due) {
@@ -244,11 +245,8 @@ result<session> local_store::touch_impl(std::string_view id, bool only_if_due) {
     std::unique_lock lk(sh.mu);
     const uint64_t now = now_ms();
     auto* p = find(sh, id);
-    if (p == nullptr) return errc::not_found;
-    auto h = detail::header_of(p);
-    if (!live_header(h, now)) return errc::not_found;
-    const uint64_t last = std::max(h.touched, h.created).physical_ms();
-    if (only_if_due && now <= last + uint64_t{h.ttl_s} * 100) {
+    if (p == nullptr || !p->live(now)) return errc::not_found;
+    if (only_if_due && !touch_due(p, now)) {
       detail::retain(p);
       return session(p);
     }
@@ -283,7 +281,7 @@ result<session> local_store::patch(std::string_view id, patch_request req) {
     std::unique_lock lk(sh.mu);
     const uint64_t now = now_ms();
     auto* p = find(sh, id);
-    if (p == nullptr || !live_header(detail::header_of(p), now)) return errc::not_found;
+    if (p == nullptr || !p->live(now)) return errc::not_found;
     session_record cur = decode_packed(p);
     if (req.if_match &&
         unquote(*req.if_match) != detail::format_version(crdt::content_version(cur)))
@@ -304,8 +302,9 @@ result<session> local_store::patch(std::string_view id, patch_request req) {
     put_entries(delta, section::metadata, req.metadata, *s, &cur);
     put_entries(delta, section::variables, req.variables, *s, &cur);
     put_entries(delta, section::programs, req.programs, *s, &cur);
-    if (auto c = check_limits(crdt::merge(cur, delta), &cur, options_.limits); !c) return c.error();
-    r = apply_locked(sh, &cur, delta, change_type::put, &lsn);
+    session_record next = crdt::merge(cur, delta);
+    if (auto c = check_limits(next, &cur, options_.limits); !c) return c.error();
+    r = apply_locked(sh, &cur, std::move(next), delta, change_type::put, &lsn);
   }
   return commit(std::move(r), lsn);
 }
@@ -345,7 +344,7 @@ result<session> local_store::set_worker(std::string_view id, std::string_view wo
     std::unique_lock lk(sh.mu);
     const uint64_t now = now_ms();
     auto* p = find(sh, id);
-    if (p == nullptr || !live_header(detail::header_of(p), now)) {
+    if (p == nullptr || !p->live(now)) {
       create_request req;
       req.id = std::string(id);
       req.last_worker_id = std::string(worker_id);
@@ -380,7 +379,7 @@ result<list_page> local_store::list(std::string_view prefix, size_t limit, std::
       const std::string_view id = detail::packed_id(p);
       if (id.substr(0, prefix.size()) != prefix || id <= cursor) continue;
       if (heap.size() > limit && !(id < heap.top().id())) continue;
-      if (!live_header(detail::header_of(p), now)) continue;
+      if (!p->live(now)) continue;
       detail::retain(p);
       heap.emplace(p);
       if (heap.size() > limit + 1) heap.pop();

@@ -72,6 +72,9 @@ class local_store final : public session_store {
   // REQUIRES: unique lock on sh. *lsn receives the WAL position to commit.
   result<session> apply_locked(shard& sh, const crdt::session_record* current,
                                const crdt::session_record& delta, change_type type, uint64_t* lsn);
+  // Same, with the merged state already computed by the caller.
+  result<session> apply_locked(shard& sh, const crdt::session_record* current, crdt::session_record next,
+                               const crdt::session_record& delta, change_type type, uint64_t* lsn);
   result<session> commit(result<session> r, uint64_t lsn);
   result<session> create_locked(shard& sh, create_request& req, uint64_t now, uint64_t* lsn,
                                 bool* created);

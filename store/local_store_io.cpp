@@ -68,7 +68,7 @@ bool local_store::apply_recovered(std::string_view payload) {
   session_record next;
   bool was = false, was_tomb = false;
   if (it != sh.set.end()) {
-    auto cur = crdt::decode((*it)->bytes());
+    auto cur = crdt::decode((*it)->bytes(), {}, false);
     SM_ASSERT(cur.has_value());
     was = crdt::exists(*cur);
     was_tomb = !was;
@@ -107,18 +107,15 @@ uint64_t local_store::cleanup_expired() {
     std::unique_lock lk(sh.mu);
     std::vector<detail::packed_record*> gone;
     for (auto* p : sh.set) {
-      auto h = detail::header_of(p);
-      const bool exists = !h.created.is_bottom() && h.created > h.tombstone;
-      if (exists) {
-        if (now >= std::max(h.touched, h.created).physical_ms() + uint64_t{h.ttl_s} * 1000) gone.push_back(p);
-      } else if (h.tombstone.physical_ms() + options_.tombstone_grace_ms <= now) {
+      if (p->exists()) {
+        if (now >= p->expires_at_ms()) gone.push_back(p);
+      } else if (detail::header_of(p).tombstone.physical_ms() + options_.tombstone_grace_ms <= now) {
         gone.push_back(p);
       }
     }
     for (auto* p : gone) {
-      auto h = detail::header_of(p);
-      const bool exists = !h.created.is_bottom() && h.created > h.tombstone;
-      std::string id(h.id);
+      const bool exists = p->exists();
+      std::string id(detail::packed_id(p));
       record_bytes_ -= static_cast<int64_t>(detail::packed_footprint(p));
       record_map::erase(sh, id);
       if (!exists) {

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <algorithm>
 
 #include "crdt/record.hpp"
 
@@ -15,7 +16,15 @@ packed_record* make_packed(std::string_view encoded) {
   SM_ASSERT(encoded.size() <= UINT32_MAX);
   void* mem = std::malloc(sizeof(packed_record) + encoded.size());
   if (mem == nullptr) throw std::bad_alloc();
-  auto* p = new (mem) packed_record{{1}, static_cast<uint32_t>(encoded.size())};
+  auto h = crdt::read_header(encoded);
+  SM_ASSERT(h.has_value());
+  SM_ASSERT(h->maps_offset < (1u << 31));
+  const bool exists = !h->created.is_bottom() && h->created > h->tombstone;
+  auto* p = new (mem) packed_record{{1},
+                                    static_cast<uint32_t>(encoded.size()),
+                                    std::max(h->touched, h->created).physical_ms(),
+                                    h->ttl_s,
+                                    static_cast<uint32_t>(h->maps_offset) | (exists ? 1u << 31 : 0u)};
   std::memcpy(p->data(), encoded.data(), encoded.size());
   return p;
 }
@@ -29,14 +38,6 @@ void release(packed_record* p) {
 
 size_t packed_footprint(const packed_record* p) {
   return malloc_usable_size(const_cast<packed_record*>(p)) + sizeof(size_t);
-}
-
-std::string_view packed_id(const packed_record* p) {
-  // array16 header (3 bytes), format (1 byte), then the id str.
-  crdt::mp_reader rd(p->data() + 4, p->size - 4);
-  auto id = rd.read_str(1u << 16);
-  SM_ASSERT(id.has_value());
-  return *id;
 }
 
 crdt::packed_header header_of(const packed_record* p) {
@@ -70,17 +71,11 @@ std::string_view session::id() const { return detail::packed_id(p_); }
 
 uint64_t session::created_at_ms() const { return header_of(p_).created.physical_ms(); }
 
-uint64_t session::last_accessed_at_ms() const {
-  auto h = header_of(p_);
-  return std::max(h.touched, h.created).physical_ms();
-}
+uint64_t session::last_accessed_at_ms() const { return p_->last_accessed_ms; }
 
-uint64_t session::expires_at_ms() const {
-  auto h = header_of(p_);
-  return std::max(h.touched, h.created).physical_ms() + uint64_t{h.ttl_s} * 1000;
-}
+uint64_t session::expires_at_ms() const { return p_->expires_at_ms(); }
 
-uint32_t session::ttl_s() const { return header_of(p_).ttl_s; }
+uint32_t session::ttl_s() const { return p_->ttl_s; }
 
 std::string_view session::last_worker_id() const { return header_of(p_).worker; }
 
@@ -98,9 +93,8 @@ std::string session::version() const {
 
 std::optional<std::string_view> session::find(section s, std::string_view name) const {
   std::optional<std::string_view> out;
-  auto h = header_of(p_);
-  auto ok = crdt::for_each_entry(p_->bytes(), h, [&](section sec, std::string_view n, const crdt::stamp&,
-                                                       std::optional<std::string_view> v) {
+  auto ok = crdt::for_each_value(p_->bytes(), p_->maps_offset(), [&](section sec, std::string_view n,
+                                                                      std::optional<std::string_view> v) {
     if (sec < s) return true;
     if (sec == s && n == name) out = v;
     return sec == s && n < name;  // canonical order: stop once past the name
@@ -111,9 +105,8 @@ std::optional<std::string_view> session::find(section s, std::string_view name) 
 
 void session::for_each(section s,
                        const std::function<void(std::string_view, std::string_view)>& fn) const {
-  auto h = header_of(p_);
-  auto ok = crdt::for_each_entry(p_->bytes(), h, [&](section sec, std::string_view n, const crdt::stamp&,
-                                                       std::optional<std::string_view> v) {
+  auto ok = crdt::for_each_value(p_->bytes(), p_->maps_offset(), [&](section sec, std::string_view n,
+                                                                      std::optional<std::string_view> v) {
     if (sec == s && v) fn(n, *v);
     return sec <= s;
   });

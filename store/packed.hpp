@@ -1,6 +1,8 @@
 // packed_record: one session's canonical encoding in a single allocation,
-// with an intrusive reference count. The store's maps hold one reference;
-// every `session` handle holds one. Immutable after make_packed().
+// with an intrusive reference count and the few fields the read path needs
+// (liveness, expiry, where the maps start) decoded once at packing time.
+// The store's maps hold one reference; every `session` handle holds one.
+// Immutable after make_packed().
 // Thread: refcount is atomic; the bytes are read-only.
 #pragma once
 
@@ -16,20 +18,37 @@ namespace sessionmesh::detail {
 struct packed_record {
   std::atomic<uint32_t> refs;
   uint32_t size;
+  uint64_t last_accessed_ms;
+  uint32_t ttl_s;
+  uint32_t maps_offset_exists;  // bit 31: exists (created after the last delete)
+
+  bool exists() const { return (maps_offset_exists >> 31) != 0; }
+  uint32_t maps_offset() const { return maps_offset_exists & 0x7fffffffu; }
+  uint64_t expires_at_ms() const { return last_accessed_ms + uint64_t{ttl_s} * 1000; }
+  bool live(uint64_t now_ms) const { return exists() && now_ms < expires_at_ms(); }
   char* data() { return reinterpret_cast<char*>(this + 1); }
   const char* data() const { return reinterpret_cast<const char*>(this + 1); }
   std::string_view bytes() const { return {data(), size}; }
 };
 
 // Copies the encoding into a new packed_record holding one reference.
+// REQUIRES: encoded is a valid encoding.
 packed_record* make_packed(std::string_view encoded);
 inline void retain(packed_record* p) { p->refs.fetch_add(1, std::memory_order_relaxed); }
 void release(packed_record* p);
 // Bytes a packed record takes on the heap (for memory accounting).
 size_t packed_footprint(const packed_record* p);
 
-// The id of an encoded record, read without a full header parse.
-std::string_view packed_id(const packed_record* p);
+// The id of an encoded record, read without a full header parse:
+// array16 header (3 bytes), format (1 byte), then the id as fixstr, str8
+// or str16 (ids are at most 256 bytes).
+inline std::string_view packed_id(const packed_record* p) {
+  const auto* b = reinterpret_cast<const uint8_t*>(p->data());
+  const uint8_t tag = b[4];
+  if ((tag & 0xe0) == 0xa0) return {p->data() + 5, static_cast<size_t>(tag & 0x1f)};
+  if (tag == 0xd9) return {p->data() + 6, b[5]};
+  return {p->data() + 7, static_cast<size_t>((b[5] << 8) | b[6])};
+}
 
 // Header of a packed record. REQUIRES: p holds a valid encoding (the store
 // only packs what it encoded itself).

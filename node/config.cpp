@@ -1,0 +1,201 @@
+#include "node/config.hpp"
+
+#include <unistd.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <toml++/toml.h>
+
+namespace sessionmesh::node {
+namespace {
+
+std::string env_name(std::string_view flag) {
+  std::string e = "SESSIONMESH_";
+  for (char c : flag) e.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  return e;
+}
+
+bool parse_u64(const std::string& s, uint64_t& out) {
+  auto r = std::from_chars(s.data(), s.data() + s.size(), out);
+  return r.ec == std::errc{} && r.ptr == s.data() + s.size() && !s.empty();
+}
+
+bool parse_bool(const std::string& s, bool& out) {
+  if (s == "true" || s == "1" || s == "yes" || s == "on") return out = true, true;
+  if (s == "false" || s == "0" || s == "no" || s == "off") return out = false, true;
+  return false;
+}
+
+bool parse_host_port(const std::string& s, host_port& out) {
+  const auto colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  uint64_t port = 0;
+  if (!parse_u64(s.substr(colon + 1), port) || port > 65535) return false;
+  out.host = s.substr(0, colon);
+  if (out.host.size() > 2 && out.host.front() == '[' && out.host.back() == ']')
+    out.host = out.host.substr(1, out.host.size() - 2);
+  out.port = static_cast<uint16_t>(port);
+  return true;
+}
+
+std::string host_name() {
+  char buf[256] = {0};
+  if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "node";
+  return buf;
+}
+
+// Reads the TOML file into name -> string value; unknown keys are errors.
+result<std::map<std::string, std::string>> read_file(const std::string& path, std::string* why) {
+  std::map<std::string, std::string> out;
+  toml::table tbl;
+  try {
+    tbl = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    *why = "config file " + path + ": " + std::string(e.description()) + " at line " +
+           std::to_string(e.source().begin.line);
+    return errc::invalid_argument;
+  }
+  for (const auto& [k, v] : tbl) {
+    std::string key(k.str());
+    for (char& c : key)
+      if (c == '_') c = '-';
+    bool known = false;
+    for (const auto& s : settings()) known |= key == s.name;
+    if (!known || key == "config") {
+      *why = "config file " + path + ": unknown key '" + std::string(k.str()) + "'";
+      return errc::invalid_argument;
+    }
+    if (auto sv = v.value<std::string>()) out[key] = *sv;
+    else if (auto iv = v.value<int64_t>()) out[key] = std::to_string(*iv);
+    else if (auto bv = v.value<bool>()) out[key] = *bv ? "true" : "false";
+    else if (auto arr = v.as_array()) {
+      std::string joined;
+      for (const auto& el : *arr) {
+        auto s = el.value<std::string>();
+        if (!s) {
+          *why = "config file " + path + ": '" + std::string(k.str()) + "' must be a list of strings";
+          return errc::invalid_argument;
+        }
+        joined += (joined.empty() ? "" : ",") + *s;
+      }
+      out[key] = joined;
+    } else {
+      *why = "config file " + path + ": '" + std::string(k.str()) + "' has an unsupported type";
+      return errc::invalid_argument;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+const std::vector<setting_spec>& settings() {
+  static const std::vector<setting_spec> s = {
+      {"config", "", "TOML config file; re-read on SIGHUP and POST /v1/admin/reload", false},
+      {"node-id", "", "unique, stable name of this node (default: host name)", false},
+      {"data-dir", "./data", "embedded durable store (WAL + snapshots)", false},
+      {"in-memory", "false", "keep nothing on disk", true},
+      {"http", "127.0.0.1:7070", "REST + WebSocket + health + metrics address", false},
+      {"gossip", "127.0.0.1:7946", "cluster transport address (replicated adapter only)", false},
+      {"advertise", "", "address peers should dial (default: --gossip)", false},
+      {"seeds", "", "comma-separated host:port list of peers", false},
+      {"adapter", "", "local|replicated (default: local, replicated when --seeds is given)", false},
+      {"fsync", "batch", "WAL durability: always|batch|off", false},
+      {"default-ttl", "3600", "TTL in seconds of sessions created without one", false},
+      {"max-sessions", "10000", "session quota; warnings at 80% and 100%", false},
+      {"strict-quota", "false", "reject creates past the quota (429)", true},
+      {"api-token-file", "", "require Authorization: Bearer <token> on /v1/*", false},
+      {"admin-token-file", "", "token required on /v1/admin/* (falls back to the API token)", false},
+      {"cluster-key-file", "", "shared secret of the cluster transport", false},
+      {"log-level", "info", "trace|debug|info|warn|error", false},
+      {"log-format", "text", "text|json", false},
+      {"reaper-interval", "60", "seconds between TTL reaper runs", false},
+      {"max-clock-offset-ms", "500", "refuse remote clocks further ahead than this", false},
+  };
+  return s;
+}
+
+result<node_config> resolve_config(const std::map<std::string, std::string>& cli, std::string* why) {
+  std::map<std::string, std::string> file;
+  std::string config_path;
+  if (auto it = cli.find("config"); it != cli.end()) config_path = it->second;
+  else if (const char* e = std::getenv("SESSIONMESH_CONFIG")) config_path = e;
+  if (!config_path.empty()) {
+    auto f = read_file(config_path, why);
+    if (!f) return f.error();
+    file = std::move(f).value();
+  }
+  std::map<std::string, std::string> v;
+  std::map<std::string, std::string> origin;
+  for (const auto& s : settings()) {
+    if (auto it = cli.find(s.name); it != cli.end()) {
+      v[s.name] = it->second;
+      origin[s.name] = std::string("--") + s.name;
+    } else if (const char* e = std::getenv(env_name(s.name).c_str())) {
+      v[s.name] = e;
+      origin[s.name] = env_name(s.name);
+    } else if (auto fit = file.find(s.name); fit != file.end()) {
+      v[s.name] = fit->second;
+      origin[s.name] = "config key '" + std::string(s.name) + "'";
+    } else {
+      v[s.name] = s.fallback;
+      origin[s.name] = std::string("--") + s.name;
+    }
+  }
+  auto bad = [&](const char* name, const std::string& expect) {
+    *why = origin[name] + ": invalid value '" + v[name] + "' (expected " + expect + ")";
+    return make_error_code(errc::invalid_argument);
+  };
+
+  node_config c;
+  c.config_file = config_path;
+  c.node_id = v["node-id"].empty() ? host_name() : v["node-id"];
+  if (c.node_id.size() > 256) return bad("node-id", "at most 256 bytes");
+  c.data_dir = v["data-dir"];
+  if (c.data_dir.empty()) return bad("data-dir", "a directory");
+  if (!parse_bool(v["in-memory"], c.in_memory)) return bad("in-memory", "true or false");
+  if (!parse_host_port(v["http"], c.http)) return bad("http", "HOST:PORT");
+  if (!parse_host_port(v["gossip"], c.gossip)) return bad("gossip", "HOST:PORT");
+  c.advertise = c.gossip;
+  if (!v["advertise"].empty() && !parse_host_port(v["advertise"], c.advertise)) return bad("advertise", "HOST:PORT");
+  std::string seeds = v["seeds"];
+  for (size_t pos = 0; pos < seeds.size();) {
+    size_t comma = seeds.find(',', pos);
+    if (comma == std::string::npos) comma = seeds.size();
+    std::string one = seeds.substr(pos, comma - pos);
+    host_port hp;
+    if (!one.empty()) {
+      if (!parse_host_port(one, hp)) return bad("seeds", "comma-separated HOST:PORT");
+      c.seeds.push_back(one);
+    }
+    pos = comma + 1;
+  }
+  c.adapter = v["adapter"].empty() ? (c.seeds.empty() ? "local" : "replicated") : v["adapter"];
+  if (c.adapter != "local" && c.adapter != "replicated") return bad("adapter", "local or replicated");
+  const std::string& f = v["fsync"];
+  if (f == "always") c.fsync = fsync_mode::always;
+  else if (f == "batch") c.fsync = fsync_mode::batch;
+  else if (f == "off") c.fsync = fsync_mode::off;
+  else return bad("fsync", "always, batch or off");
+  uint64_t n = 0;
+  if (!parse_u64(v["default-ttl"], n) || n == 0 || n > 10ull * 365 * 86400) return bad("default-ttl", "seconds, 1 to 315360000");
+  c.default_ttl_s = static_cast<uint32_t>(n);
+  if (!parse_u64(v["max-sessions"], c.max_sessions) || c.max_sessions == 0) return bad("max-sessions", "a positive integer");
+  if (!parse_bool(v["strict-quota"], c.strict_quota)) return bad("strict-quota", "true or false");
+  c.api_token_file = v["api-token-file"];
+  c.admin_token_file = v["admin-token-file"];
+  c.cluster_key_file = v["cluster-key-file"];
+  c.log_level = v["log-level"];
+  if (c.log_level != "trace" && c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
+      c.log_level != "error")
+    return bad("log-level", "trace, debug, info, warn or error");
+  c.log_format = v["log-format"];
+  if (c.log_format != "text" && c.log_format != "json") return bad("log-format", "text or json");
+  if (!parse_u64(v["reaper-interval"], n) || n == 0 || n > 86400) return bad("reaper-interval", "seconds, 1 to 86400");
+  c.reaper_interval_s = static_cast<uint32_t>(n);
+  if (!parse_u64(v["max-clock-offset-ms"], c.max_clock_offset_ms) || c.max_clock_offset_ms == 0)
+    return bad("max-clock-offset-ms", "a positive integer");
+  return c;
+}
+
+}  // namespace sessionmesh::node

@@ -1,0 +1,58 @@
+// node_config: the settings of `sessionmesh serve` (API.md section 1).
+// Every flag is also settable as SESSIONMESH_<FLAG> in the environment and
+// as a key of the TOML config file (`node-id` or `node_id`); precedence is
+// flag > env > file > default. A bad value yields a one-line reason.
+// Thread: plain value type.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "sessionmesh/options.hpp"
+#include "sessionmesh/result.hpp"
+
+namespace sessionmesh::node {
+
+struct host_port {
+  std::string host;
+  uint16_t port = 0;
+  std::string str() const { return host + ":" + std::to_string(port); }
+};
+
+struct node_config {
+  std::string config_file;
+  std::string node_id;
+  std::string data_dir = "./data";
+  bool in_memory = false;
+  host_port http{"127.0.0.1", 7070};
+  host_port gossip{"127.0.0.1", 7946};
+  host_port advertise;
+  std::vector<std::string> seeds;
+  std::string adapter = "local";
+  fsync_mode fsync = fsync_mode::batch;
+  uint32_t default_ttl_s = 3600;
+  uint64_t max_sessions = 10000;
+  bool strict_quota = false;
+  std::string api_token_file, admin_token_file, cluster_key_file;
+  std::string log_level = "info";
+  std::string log_format = "text";
+  uint32_t reaper_interval_s = 60;
+  uint64_t max_clock_offset_ms = 500;
+};
+
+// The raw settings table: name -> (default, help). Names are flag names.
+struct setting_spec {
+  const char* name;
+  const char* fallback;  // "" = none
+  const char* help;
+  bool boolean;
+};
+const std::vector<setting_spec>& settings();
+
+// Resolves raw values (cli wins, then env, then file, then default) and
+// converts them. cli holds only the flags given on the command line.
+result<node_config> resolve_config(const std::map<std::string, std::string>& cli, std::string* why);
+
+}  // namespace sessionmesh::node

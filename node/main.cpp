@@ -1,0 +1,66 @@
+// sessionmesh: the node binary. `serve` runs a node, `version` prints it,
+// `migrate` copies sessions between adapters (not in this build yet).
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <map>
+
+#include "node/config.hpp"
+#include "node/serve.hpp"
+#include "sessionmesh/sessionmesh.hpp"
+
+int main(int argc, char** argv) {
+  using namespace sessionmesh;
+  CLI::App app{"sessionmesh: a replicated session registry"};
+  app.require_subcommand(1);
+  auto* serve = app.add_subcommand("serve", "run a node (the main job)");
+  auto* version = app.add_subcommand("version", "print the version");
+  auto* migrate = app.add_subcommand("migrate", "copy/validate sessions between adapters or nodes");
+  std::map<std::string, std::string> raw;
+  std::map<std::string, bool> flags;
+  std::map<std::string, CLI::Option*> opts;
+  for (const auto& s : node::settings()) {
+    const std::string name = std::string("--") + s.name;
+    if (s.boolean) opts[s.name] = serve->add_flag(name, flags[s.name], s.help);
+    else opts[s.name] = serve->add_option(name, raw[s.name], s.help);
+  }
+  std::string m_from, m_to, m_report;
+  migrate->add_option("--from", m_from, "data dir of a stopped node");
+  migrate->add_option("--to", m_to, "URL of a running node");
+  migrate->add_option("--report", m_report, "where to write the JSON report");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    bool sub_help = false;
+    for (auto* sub : {serve, version, migrate})
+      if (sub->parsed()) sub_help = true, std::fputs(sub->help().c_str(), stdout);
+    if (!sub_help) std::fputs(app.help("", CLI::AppFormatMode::All).c_str(), stdout);
+    return 0;
+  } catch (const CLI::CallForAllHelp&) {
+    std::fputs(app.help("", CLI::AppFormatMode::All).c_str(), stdout);
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "sessionmesh: %s\n", e.what());
+    return 2;
+  }
+  if (version->parsed()) {
+    std::printf("sessionmesh %.*s\n", static_cast<int>(version_string().size()), version_string().data());
+    return 0;
+  }
+  if (migrate->parsed()) {
+    std::fprintf(stderr, "sessionmesh: migrate is not available in this build yet\n");
+    return 2;
+  }
+  std::map<std::string, std::string> given;
+  for (const auto& s : node::settings()) {
+    if (opts[s.name]->count() == 0) continue;
+    given[s.name] = s.boolean ? (flags[s.name] ? "true" : "false") : raw[s.name];
+  }
+  std::string why;
+  auto cfg = node::resolve_config(given, &why);
+  if (!cfg) {
+    std::fprintf(stderr, "sessionmesh: %s\n", why.c_str());
+    return 2;
+  }
+  return node::serve(*cfg);
+}

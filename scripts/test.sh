@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Quick start, command 2: install what is missing, build, and run every test:
+# the full suite (build/), the unit tests again under ASan+UBSan
+# (build-asan/), and the libFuzzer targets for a bounded time (build-fuzz/).
+# The last line is "N passed, M failed" summed from meson's summaries.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh --with-test-tools || { echo "0 passed, 1 failed"; exit 1; }
+
+jobs=$(nproc)
+passed=0
+failed=0
+log=$(mktemp)
+
+run_suite() {  # run_suite DIR [meson test args...]
+  local dir=$1; shift
+  meson test -C "$dir" --print-errorlogs --num-processes "$jobs" "$@" 2>&1 | tee "$log"
+  local ok fail to up
+  ok=$(awk '/^Ok:/ {print $2}' "$log" | tail -1)
+  fail=$(awk '/^Fail:/ {print $2}' "$log" | tail -1)
+  to=$(awk '/^Timeout:/ {print $2}' "$log" | tail -1)
+  up=$(awk '/^Unexpected Pass:/ {print $3}' "$log" | tail -1)
+  if [[ -z "$ok" ]]; then
+    echo "test: no meson summary from $dir (build failed?)"
+    failed=$((failed + 1))
+    return
+  fi
+  passed=$((passed + ok))
+  failed=$((failed + ${fail:-0} + ${to:-0} + ${up:-0}))
+}
+
+build() {  # build DIR [meson setup args...]
+  local dir=$1; shift
+  if [[ ! -f "$dir/build.ninja" ]]; then
+    meson setup "$dir" "$@" >/dev/null || return 1
+  fi
+  ninja -C "$dir" >/dev/null || ninja -C "$dir"
+}
+
+echo "== build/ (debugoptimized): every test"
+if build build; then run_suite build; else echo "build/ failed"; failed=$((failed + 1)); fi
+
+echo "== build-asan/: unit tests under ASan+UBSan"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+if build build-asan -Db_sanitize=address,undefined -Db_lundef=false; then
+  run_suite build-asan --suite unit
+else
+  echo "build-asan/ failed"; failed=$((failed + 1))
+fi
+
+echo "== build-fuzz/: libFuzzer targets (bounded time)"
+if CC=clang CXX=clang++ build build-fuzz -Dfuzz=true -Db_lundef=false; then
+  run_suite build-fuzz --suite fuzz
+else
+  echo "build-fuzz/ failed"; failed=$((failed + 1))
+fi
+
+rm -f "$log"
+echo "${passed} passed, ${failed} failed"
+[[ $failed -eq 0 ]]

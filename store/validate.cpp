@@ -2,16 +2,28 @@
 
 #include <simdjson.h>
 
+#include <array>
+
 namespace sessionmesh::store {
+
+namespace {
+
+constexpr std::array<bool, 256> id_chars = [] {
+  std::array<bool, 256> t{};
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (char c : {'.', '_', ':', '@', '-'}) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+
+}  // namespace
 
 bool valid_id(std::string_view id) {
   if (id.empty() || id.size() > id_bytes_max) return false;
-  for (unsigned char c : id) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == ':' || c == '@' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
+  bool ok = true;
+  for (unsigned char c : id) ok &= id_chars[c];
+  return ok;
 }
 
 bool valid_name(std::string_view name, size_t max_bytes) {

@@ -62,5 +62,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "sessionmesh: %s\n", why.c_str());
     return 2;
   }
-  return node::serve(*cfg);
+  return node::serve(*cfg, given);
 }

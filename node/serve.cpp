@@ -5,7 +5,13 @@
 
 #include <chrono>
 #include <fstream>
+#include <mutex>
+#include <thread>
 
+#include "http/api.hpp"
+#include "http/json_render.hpp"
+#include "http/metrics.hpp"
+#include "http/server.hpp"
 #include "node/logging.hpp"
 #include "sessionmesh/sessionmesh.hpp"
 
@@ -16,15 +22,20 @@ bool loopback(const std::string& host) {
   return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
-bool readable_token(const std::string& path, std::string* why) {
-  if (path.empty()) return true;
+result<std::string> read_token(const std::string& path, std::string* why) {
+  if (path.empty()) return std::string();
   std::ifstream f(path);
   std::string tok;
-  if (!f || !std::getline(f, tok) || tok.empty()) {
+  if (!f || !std::getline(f, tok)) {
     *why = "cannot read a token from " + path;
-    return false;
+    return errc::invalid_argument;
   }
-  return true;
+  while (!tok.empty() && (tok.back() == '\r' || tok.back() == ' ' || tok.back() == '\t')) tok.pop_back();
+  if (tok.empty()) {
+    *why = "the token file " + path + " is empty";
+    return errc::invalid_argument;
+  }
+  return tok;
 }
 
 store_options store_options_of(const node_config& cfg) {
@@ -37,31 +48,122 @@ store_options store_options_of(const node_config& cfg) {
   o.strict_quota = cfg.strict_quota;
   o.reaper_interval_ms = cfg.reaper_interval_s * 1000;
   o.max_clock_offset_ms = cfg.max_clock_offset_ms;
-  o.on_warning = [](std::string_view name, std::string_view msg) {
-    spdlog::warn("{}: {}", name, msg);
-  };
+  o.on_warning = [](std::string_view name, std::string_view msg) { spdlog::warn("{}: {}", name, msg); };
   return o;
 }
 
-}  // namespace
+result<http::api_settings> api_settings_of(const node_config& cfg, std::string* why) {
+  http::api_settings s;
+  auto api_tok = read_token(cfg.api_token_file, why);
+  if (!api_tok) return api_tok.error();
+  auto admin_tok = read_token(cfg.admin_token_file, why);
+  if (!admin_tok) return admin_tok.error();
+  s.api_token = *api_tok;
+  s.admin_token = *admin_tok;
+  s.max_sessions = cfg.max_sessions;
+  return s;
+}
 
-int serve(const node_config& cfg) {
-  setup_logging(cfg.log_format, cfg.log_level);
+// Settings that only take effect after a restart.
+std::vector<std::string> restart_needed(const node_config& a, const node_config& b) {
+  std::vector<std::string> out;
+  auto diff = [&](bool changed, const char* name) {
+    if (changed) out.emplace_back(name);
+  };
+  diff(a.node_id != b.node_id, "node-id");
+  diff(a.data_dir != b.data_dir, "data-dir");
+  diff(a.in_memory != b.in_memory, "in-memory");
+  diff(a.http.str() != b.http.str(), "http");
+  diff(a.gossip.str() != b.gossip.str(), "gossip");
+  diff(a.advertise.str() != b.advertise.str(), "advertise");
+  diff(a.seeds != b.seeds, "seeds");
+  diff(a.adapter != b.adapter, "adapter");
+  diff(a.fsync != b.fsync, "fsync");
+  diff(a.log_format != b.log_format, "log-format");
+  diff(a.cluster_key_file != b.cluster_key_file, "cluster-key-file");
+  diff(a.reaper_interval_s != b.reaper_interval_s, "reaper-interval");
+  diff(a.max_clock_offset_ms != b.max_clock_offset_ms, "max-clock-offset-ms");
+  return out;
+}
+
+class node_runtime {
+ public:
+  node_runtime(node_config cfg, std::map<std::string, std::string> cli)
+      : cfg_(std::move(cfg)), cli_(std::move(cli)) {}
+
+  int run();
+
+ private:
+  std::pair<bool, std::string> reload();
+  std::string drain();
+
+  node_config cfg_;
+  std::map<std::string, std::string> cli_;
+  std::mutex reload_mu_;
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> draining_{false};
+  std::unique_ptr<session_store> store_;
+  http::metrics metrics_;
+  std::unique_ptr<http::api> api_;
+  subscription op_sub_, event_sub_;
+};
+
+std::pair<bool, std::string> node_runtime::reload() {
+  std::lock_guard lk(reload_mu_);
   std::string why;
-  for (const auto* p : {&cfg.api_token_file, &cfg.admin_token_file, &cfg.cluster_key_file}) {
-    if (!readable_token(*p, &why)) {
-      std::fprintf(stderr, "sessionmesh: %s\n", why.c_str());
-      return 2;
-    }
+  auto next = resolve_config(cli_, &why);
+  if (!next) {
+    spdlog::warn("reload refused: {}", why);
+    return {false, why};
   }
-  if (cfg.adapter == "replicated") {
+  auto settings = api_settings_of(*next, &why);
+  if (!settings) {
+    spdlog::warn("reload refused: {}", why);
+    return {false, why};
+  }
+  set_log_level(next->log_level);
+  store_->reconfigure(runtime_settings{next->default_ttl_s, next->max_sessions, next->strict_quota});
+  api_->set_settings(*settings);
+  const auto restart = restart_needed(cfg_, *next);
+  std::string body = "{\"status\":\"reloaded\",\"applied\":[\"log-level\",\"default-ttl\",\"max-sessions\","
+                     "\"strict-quota\",\"api-token-file\",\"admin-token-file\"],\"restart_required\":[";
+  for (size_t i = 0; i < restart.size(); ++i) {
+    if (i) body += ",";
+    http::append_json_string(body, restart[i]);
+  }
+  body += "]}";
+  const auto keep = cfg_;
+  cfg_ = *next;
+  // Restart-only settings keep their running values.
+  cfg_.node_id = keep.node_id;
+  cfg_.data_dir = keep.data_dir;
+  cfg_.http = keep.http;
+  spdlog::info("configuration reloaded{}", restart.empty() ? "" : " (some settings need a restart)");
+  return {true, body};
+}
+
+std::string node_runtime::drain() {
+  if (!draining_.exchange(true)) spdlog::info("draining: refusing new writes");
+  // Local adapter: every acknowledged write is already in the WAL; make it durable.
+  return "{\"status\":\"drained\",\"node_id\":\"" + cfg_.node_id + "\"}";
+}
+
+int node_runtime::run() {
+  std::string why;
+  auto settings = api_settings_of(cfg_, &why);
+  if (!settings) {
+    std::fprintf(stderr, "sessionmesh: %s\n", why.c_str());
+    return 2;
+  }
+  if (cfg_.adapter == "replicated") {
     std::fprintf(stderr, "sessionmesh: --adapter replicated is not available in this build yet\n");
     return 2;
   }
-  if (!loopback(cfg.http.host) && cfg.api_token_file.empty())
+  setup_logging(cfg_.log_format, cfg_.log_level);
+  if (!loopback(cfg_.http.host) && settings->api_token.empty())
     spdlog::warn("serving {} on a non-loopback address without --api-token-file: anyone who can reach it "
                  "can read and change every session",
-                 cfg.http.str());
+                 cfg_.http.str());
 
   sigset_t set;
   sigemptyset(&set);
@@ -69,31 +171,94 @@ int serve(const node_config& cfg) {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before any thread starts
+  signal(SIGPIPE, SIG_IGN);
 
   const auto t0 = std::chrono::steady_clock::now();
-  auto st = open_store(store_options_of(cfg), &why);
+  auto opts = store_options_of(cfg_);
+  opts.telemetry_hub = std::make_shared<telemetry>();
+  op_sub_ = opts.telemetry_hub->on_op([this](const op_event& e) { metrics_.record_op(e.op, e.result, e.duration_us); });
+  event_sub_ = opts.telemetry_hub->on_event([this](const named_event& e) { metrics_.warning(e.name); });
+  auto st = open_store(opts, &why);
   if (!st) {
     spdlog::error("cannot open the store: {}", why.empty() ? st.error().message() : why);
     return 1;
   }
+  store_ = std::move(st).value();
+
+  http::node_hooks hooks;
+  hooks.ready = [this] { return ready_.load(); };
+  hooks.draining = [this] { return draining_.load(); };
+  hooks.drain = [this] { return drain(); };
+  hooks.reload = [this] { return reload(); };
+  api_ = std::make_unique<http::api>(*store_, metrics_, hooks, *settings);
+  api_->http_addr = cfg_.http.str();
+  api_->on_alert = [](std::string_view alert, bool raised) {
+    if (raised) spdlog::warn("alert raised: {}", alert);
+    else spdlog::info("alert cleared: {}", alert);
+  };
+  const bool json = cfg_.log_format == "json";
+  api_->on_request = [json](const http::request_view& rq, const http::response& rs, uint64_t us) {
+    const auto level = rs.status >= 500 ? spdlog::level::warn : spdlog::level::debug;
+    if (!spdlog::should_log(level)) return;
+    const auto path = rq.target.substr(0, rq.target.find('?'));
+    if (json) {
+      std::string line = "{\"request_id\":";
+      http::append_json_string(line, rs.request_id);
+      line += ",\"method\":";
+      http::append_json_string(line, rq.method);
+      line += ",\"path\":";
+      http::append_json_string(line, path);
+      line += ",\"status\":" + std::to_string(rs.status) + ",\"duration_us\":" + std::to_string(us) + "}";
+      spdlog::log(level, "{}", line);
+    } else {
+      spdlog::log(level, "request_id={} {} {} {} {}us", rs.request_id, rq.method, path, rs.status, us);
+    }
+  };
+
+  http::server_options so;
+  so.host = cfg_.http.host;
+  so.port = cfg_.http.port;
+  http::server srv(*api_, so);
+  if (auto r = srv.start(&why); !r) {
+    spdlog::error("{}", why);
+    store_->close();
+    return 1;
+  }
+  ready_ = true;
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
-  spdlog::info("node {} ready: adapter local, {} in {} ms, {} sessions", cfg.node_id,
-               cfg.in_memory ? std::string("in memory") : "data dir " + cfg.data_dir, ms,
-               (*st)->stats().current_sessions);
+  spdlog::info("node {} ready on http://{}: adapter local, {} in {} ms, {} sessions", cfg_.node_id,
+               cfg_.http.str(), cfg_.in_memory ? std::string("in memory") : "data dir " + cfg_.data_dir, ms,
+               store_->stats().current_sessions);
 
   for (;;) {
-    int sig = 0;
-    if (sigwait(&set, &sig) != 0) continue;
+    timespec ts{5, 0};
+    const int sig = sigtimedwait(&set, nullptr, &ts);
+    if (sig < 0) {
+      (void)api_->handle(http::request_view{"GET", "/health/sessions", {}, {}, {}, {}, "health-tick", false});
+      continue;
+    }
     if (sig == SIGHUP) {
       spdlog::info("SIGHUP: reloading configuration");
+      (void)reload();
       continue;
     }
     spdlog::info("signal {}: draining", sig);
     break;
   }
-  (*st)->close();
+  (void)drain();
+  // Give in-flight requests a moment to finish their writes, then stop.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  srv.stop();
+  store_->close();
   spdlog::info("stopped cleanly");
   return 0;
+}
+
+}  // namespace
+
+int serve(const node_config& cfg, const std::map<std::string, std::string>& cli) {
+  node_runtime rt(cfg, cli);
+  return rt.run();
 }
 
 }  // namespace sessionmesh::node

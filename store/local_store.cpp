@@ -140,7 +140,7 @@ result<session> local_store::create_locked(shard& sh, create_request& req, uint6
     cur = decode_packed(p);
   }
   const uint64_t live_now = static_cast<uint64_t>(std::max<int64_t>(0, current_.load()));
-  if (live_now >= options_.max_sessions && options_.strict_quota) return errc::session_quota_exceeded;
+  if (live_now >= max_sessions_.load() && strict_quota_.load()) return errc::session_quota_exceeded;
 
   session_record delta;
   delta.id = req.id;
@@ -155,7 +155,7 @@ result<session> local_store::create_locked(shard& sh, create_request& req, uint6
   delta.created = *s;
   delta.touched = *s;
   delta.ttl_ts = *s;
-  delta.ttl_s = req.ttl_s.value_or(options_.default_ttl_s);
+  delta.ttl_s = req.ttl_s.value_or(default_ttl_s_.load());
   if (req.last_worker_id) {
     delta.worker_ts = *s;
     delta.worker = *req.last_worker_id;
@@ -226,6 +226,16 @@ result<session> local_store::get(std::string_view id) {
     }
   }
   return touch_impl(id, true);
+}
+
+result<session> local_store::peek(std::string_view id) {
+  if (!valid_id(id)) return errc::invalid_argument;
+  shard& sh = map_.shard_for(id);
+  std::shared_lock lk(sh.mu);
+  auto* p = find(sh, id);
+  if (p == nullptr || !p->live(now_ms())) return errc::not_found;
+  detail::retain(p);
+  return session(p);
 }
 
 result<bool> local_store::exists(std::string_view id) {

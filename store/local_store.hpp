@@ -37,6 +37,7 @@ class local_store final : public session_store {
   result<create_result> create(create_request req) override;
   result<session> get(std::string_view id) override;
   result<bool> exists(std::string_view id) override;
+  result<session> peek(std::string_view id) override;
   result<session> patch(std::string_view id, patch_request req) override;
   result<void> remove(std::string_view id) override;
   result<session> touch(std::string_view id) override;
@@ -54,6 +55,8 @@ class local_store final : public session_store {
     return feed_.subscribe(std::move(fn));
   }
   void close() override;
+  void reconfigure(const runtime_settings& s) override;
+  std::string_view adapter_name() const override { return "local"; }
 
   // Takes a snapshot now (data_dir only). Returns records written.
   result<uint64_t> snapshot_now();
@@ -98,6 +101,9 @@ class local_store final : public session_store {
   std::atomic<int64_t> current_{0}, tombstones_{0}, record_bytes_{0};
   std::atomic<bool> warned80_{false}, warned100_{false};
   std::atomic<bool> closed_{false};
+  std::atomic<uint32_t> default_ttl_s_;
+  std::atomic<uint64_t> max_sessions_;
+  std::atomic<bool> strict_quota_;
 
   std::mutex maint_mu_;
   std::condition_variable maint_cv_;

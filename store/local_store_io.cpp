@@ -5,6 +5,7 @@
 #include "crdt/codec.hpp"
 #include "store/local_store.hpp"
 #include "store/recovery.hpp"
+#include "sessionmesh/telemetry.hpp"
 
 namespace sessionmesh::store {
 
@@ -27,8 +28,19 @@ local_store::local_store(const store_options& options, file_system& fs, uint64_t
       fs_(fs),
       feed_(options.feed_capacity, incarnation),
       clock_(node_tag(options.node_id), options.max_clock_offset_ms),
-      rng_(incarnation) {
+      rng_(incarnation),
+      default_ttl_s_(options.default_ttl_s),
+      max_sessions_(options.max_sessions),
+      strict_quota_(options.strict_quota) {
   if (!options_.clock) options_.clock = system_ms;
+}
+
+void local_store::reconfigure(const runtime_settings& s) {
+  default_ttl_s_ = s.default_ttl_s;
+  max_sessions_ = s.max_sessions;
+  strict_quota_ = s.strict_quota;
+  warned80_ = false;
+  warned100_ = false;
 }
 
 result<std::unique_ptr<local_store>> local_store::open(const store_options& options, file_system& fs,
@@ -133,21 +145,26 @@ uint64_t local_store::cleanup_expired() {
   }
   expired_ += n;
   ++cleanup_runs_;
+  if (n > 0 && options_.telemetry_hub)
+    options_.telemetry_hub->emit(named_event{"sessions_pruned", "expired sessions removed", n});
   const auto cur = static_cast<uint64_t>(std::max<int64_t>(0, current_.load()));
-  if (cur * 100 < options_.max_sessions * 80) warned80_ = false;
-  if (cur < options_.max_sessions) warned100_ = false;
+  if (cur * 100 < max_sessions_.load() * 80) warned80_ = false;
+  if (cur < max_sessions_.load()) warned100_ = false;
   return n;
 }
 
 void local_store::quota_check_warn(uint64_t current) {
-  if (!options_.on_warning || options_.max_sessions == 0) return;
-  if (current >= options_.max_sessions && !warned100_.exchange(true)) {
-    options_.on_warning("session_quota_full", "sessions reached max_sessions (" +
-                                                  std::to_string(options_.max_sessions) + ")");
-  } else if (current * 100 >= options_.max_sessions * 80 && !warned80_.exchange(true)) {
-    options_.on_warning("session_accumulation_warning",
-                        "sessions reached 80% of max_sessions (" + std::to_string(current) + " of " +
-                            std::to_string(options_.max_sessions) + ")");
+  const uint64_t max = max_sessions_.load();
+  if (max == 0) return;
+  auto warn = [&](std::string_view name, const std::string& msg) {
+    if (options_.on_warning) options_.on_warning(name, msg);
+    if (options_.telemetry_hub) options_.telemetry_hub->emit(named_event{name, msg, current});
+  };
+  if (current >= max && !warned100_.exchange(true)) {
+    warn("session_quota_full", "sessions reached max_sessions (" + std::to_string(max) + ")");
+  } else if (current * 100 >= max * 80 && !warned80_.exchange(true)) {
+    warn("session_accumulation_warning", "sessions reached 80% of max_sessions (" + std::to_string(current) +
+                                             " of " + std::to_string(max) + ")");
   }
 }
 
@@ -161,6 +178,17 @@ store_stats local_store::stats() {
   s.tombstones = static_cast<uint64_t>(std::max<int64_t>(0, tombstones_.load()));
   s.memory_usage_bytes =
       static_cast<uint64_t>(std::max<int64_t>(0, record_bytes_.load())) + map_.table_bytes();
+  if (wal_) {
+    const auto w = wal_->counters();
+    s.wal_appends = w.appends;
+    s.wal_bytes = w.bytes;
+    s.wal_fsyncs = w.fsyncs;
+    s.wal_fsync_us_total = w.fsync_us_total;
+    s.wal_fsync_us_last = w.fsync_us_last;
+    s.wal_fsync_us_max = w.fsync_us_max;
+    s.wal_failed = wal_->failed();
+  }
+  s.watchers = feed_.subscribers();
   return s;
 }
 

@@ -4,9 +4,12 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <memory>
 #include <string>
 
 namespace sessionmesh {
+
+class telemetry;
 
 enum class fsync_mode { always, batch, off };
 
@@ -37,6 +40,9 @@ struct store_options {
   std::function<uint64_t()> clock;
   // Operational warnings (quota at 80% / 100%, ...): name and message.
   std::function<void(std::string_view name, std::string_view message)> on_warning;
+  // Operation events (open_store wraps the store to emit them) and named
+  // events; nullptr: open_store makes one, reachable through telemetry_of().
+  std::shared_ptr<telemetry> telemetry_hub;
 };
 
 }  // namespace sessionmesh

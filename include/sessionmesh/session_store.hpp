@@ -80,6 +80,22 @@ struct store_stats {
   uint64_t current_sessions = 0;  // sessions held that are not deleted (expired ones until reaped)
   uint64_t memory_usage_bytes = 0;
   uint64_t tombstones = 0;
+  // Durable adapters: the write-ahead log.
+  uint64_t wal_appends = 0;
+  uint64_t wal_bytes = 0;
+  uint64_t wal_fsyncs = 0;
+  uint64_t wal_fsync_us_total = 0;
+  uint64_t wal_fsync_us_last = 0;
+  uint64_t wal_fsync_us_max = 0;
+  bool wal_failed = false;  // the log refused a write: the store is read-only
+  uint64_t watchers = 0;    // change-feed subscribers
+};
+
+// Settings a running store takes without a restart.
+struct runtime_settings {
+  uint32_t default_ttl_s = 3600;
+  uint64_t max_sessions = 10000;
+  bool strict_quota = false;
 };
 
 enum class change_type { put, del, expire };
@@ -128,6 +144,8 @@ class session_store {
   // Reads and touches (records the touch only when it moves last_accessed by
   // more than ttl/10).
   virtual result<session> get(std::string_view id) = 0;
+  // Reads a live session without touching it (snapshots, migration).
+  virtual result<session> peek(std::string_view id) = 0;
   // Exists and live; never touches. Errors only for a bad id.
   virtual result<bool> exists(std::string_view id) = 0;
   // Merges the request: set entries, remove entries with nullopt values,
@@ -157,6 +175,10 @@ class session_store {
   // fn is called for every change, in order, on the writing thread, after the
   // change is applied. It must be quick and must not write to the store.
   virtual subscription subscribe(std::function<void(const change&)> fn) = 0;
+
+  // Applies runtime settings (reload without restart).
+  virtual void reconfigure(const runtime_settings& s) = 0;
+  virtual std::string_view adapter_name() const = 0;
 
   // Makes every acknowledged write durable and stops background work; later
   // calls answer unavailable. Called by the destructor too.

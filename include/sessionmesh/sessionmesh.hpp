@@ -14,6 +14,7 @@
 #include "sessionmesh/result.hpp"
 #include "sessionmesh/session.hpp"
 #include "sessionmesh/session_store.hpp"
+#include "sessionmesh/telemetry.hpp"
 
 namespace sessionmesh {
 
@@ -21,6 +22,10 @@ namespace sessionmesh {
 // On failure, *why (if given) names the file and offset or the reason.
 result<std::unique_ptr<session_store>> open_store(const store_options& opts,
                                                   std::string* why = nullptr);
+
+// The telemetry hub of a store opened by open_store (nullptr otherwise):
+// subscribe to op_event / named_event with it.
+std::shared_ptr<telemetry> telemetry_of(session_store& st);
 
 std::string_view version_string();
 

@@ -1,0 +1,204 @@
+#include "http/api.hpp"
+
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+
+#include "http/json_render.hpp"
+#include "http/path.hpp"
+
+namespace sessionmesh::http {
+namespace {
+
+unsigned status_of(errc e) {
+  switch (e) {
+    case errc::invalid_argument: return 400;
+    case errc::not_found: return 404;
+    case errc::version_mismatch: return 412;
+    case errc::too_large: return 413;
+    case errc::session_quota_exceeded:
+    case errc::too_many_programs: return 429;
+    case errc::unavailable: return 503;
+    case errc::acks_timeout: return 504;
+    default: return 500;
+  }
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  const size_t n = std::max(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) {
+    const unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+    const unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+    diff |= x ^ y;
+  }
+  return diff == 0;
+}
+
+response method_not_allowed(std::string_view allow, const std::string& rid) {
+  auto r = api::error(405, "method_not_allowed", "allowed: " + std::string(allow), rid);
+  r.headers.emplace_back("Allow", std::string(allow));
+  return r;
+}
+
+}  // namespace
+
+api::api(session_store& store, metrics& m, node_hooks hooks, api_settings settings)
+    : store_(store),
+      metrics_(m),
+      hooks_(std::move(hooks)),
+      settings_(std::make_shared<const api_settings>(std::move(settings))),
+      rid_base_(static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) *
+                0x9e3779b97f4a7c15ull) {}
+
+void api::set_settings(api_settings s) {
+  auto p = std::make_shared<const api_settings>(std::move(s));
+  std::lock_guard lk(settings_mu_);
+  settings_ = std::move(p);
+}
+
+std::shared_ptr<const api_settings> api::settings() const {
+  std::lock_guard lk(settings_mu_);
+  return settings_;
+}
+
+std::string api::request_id_for(std::string_view given) {
+  bool sane = !given.empty() && given.size() <= 128;
+  for (unsigned char c : given) sane &= c > 0x20 && c < 0x7f && c != '"' && c != '\\';
+  if (sane) return std::string(given);
+  char buf[40];
+  const uint64_t n = rid_counter_.fetch_add(1, std::memory_order_relaxed);
+  std::snprintf(buf, sizeof buf, "%016llx%08llx", static_cast<unsigned long long>(rid_base_),
+                static_cast<unsigned long long>(n & 0xffffffffu));
+  return buf;
+}
+
+response api::error(unsigned status, std::string_view code, std::string_view message, const std::string& rid) {
+  response r;
+  r.status = status;
+  render_error(r.body, code, message, rid);
+  if (status == 503 || status == 429) r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
+response api::store_error(std::error_code ec, const std::string& rid) {
+  if (ec.category() != error_category()) return error(500, "internal", ec.message(), rid);
+  const auto e = static_cast<errc>(ec.value());
+  switch (e) {
+    case errc::invalid_argument: return error(400, "invalid_argument", "invalid id, name or value", rid);
+    case errc::not_found: return error(404, "not_found", "no such session", rid);
+    case errc::version_mismatch: return error(412, "version_mismatch", "If-Match does not equal the version", rid);
+    case errc::too_large: return error(413, "too_large", "a value or map is past its limit", rid);
+    case errc::session_quota_exceeded:
+      return error(429, "session_quota_exceeded", "max_sessions reached (strict quota)", rid);
+    case errc::too_many_programs: return error(429, "too_many_programs", "a session holds at most 200 programs", rid);
+    case errc::unavailable: return error(503, "unavailable", "the store is not accepting writes", rid);
+    case errc::acks_timeout: return error(504, "acks_timeout", "not enough nodes applied the write in time", rid);
+    case errc::io_error: return error(500, "internal", "the write could not be logged (io_error); not applied", rid);
+    default: return error(status_of(e), "internal", std::string(errc_name(e)), rid);
+  }
+}
+
+response api::session_body(unsigned status, const session& s, const std::string& rid) {
+  response r;
+  r.status = status;
+  r.body.reserve(512);
+  render_session(r.body, s, store_.owner_of(s.id()));
+  r.headers.emplace_back("ETag", "\"" + s.version() + "\"");
+  (void)rid;
+  return r;
+}
+
+response api::handle(const request_view& req) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string rid = request_id_for(req.request_id);
+  response r = dispatch(req, rid);
+  r.request_id = rid;
+  if (req.method == "HEAD") r.head = true;
+  metrics_.http_request(r.status);
+  if (on_request) {
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
+    on_request(req, r, static_cast<uint64_t>(us.count()));
+  }
+  return r;
+}
+
+response api::dispatch(const request_view& req, const std::string& rid) {
+  const size_t q = req.target.find('?');
+  const std::string_view path = req.target.substr(0, q);
+  const std::string_view query = q == std::string_view::npos ? std::string_view{} : req.target.substr(q + 1);
+  const bool get = req.method == "GET" || req.method == "HEAD";
+
+  if (path == "/healthz") {
+    if (!get) return method_not_allowed("GET, HEAD", rid);
+    response r;
+    r.body = "{\"status\":\"ok\"}";
+    return r;
+  }
+  if (path == "/readyz") {
+    if (!get) return method_not_allowed("GET, HEAD", rid);
+    if (hooks_.draining && hooks_.draining()) return error(503, "draining", "the node is draining", rid);
+    if (hooks_.ready && !hooks_.ready()) return error(503, "unavailable", "the node is starting", rid);
+    response r;
+    r.body = "{\"status\":\"ready\"}";
+    return r;
+  }
+  if (path == "/health/sessions") {
+    if (!get) return method_not_allowed("GET, HEAD", rid);
+    return health(rid);
+  }
+  if (path == "/metrics") {
+    if (!get) return method_not_allowed("GET, HEAD", rid);
+    response r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = metrics_.render(store_.stats(), store_.node_id(), !hooks_.ready || hooks_.ready(),
+                             hooks_.draining && hooks_.draining());
+    return r;
+  }
+  if (path.substr(0, 4) != "/v1/") return error(404, "not_found", "no such path", rid);
+
+  // Auth: the API token on /v1/*, the admin token (or the API token) on /v1/admin/*.
+  const auto cfg = settings();
+  const bool admin_path = path.substr(0, 10) == "/v1/admin/" || path == "/v1/admin";
+  const std::string& token = admin_path && !cfg->admin_token.empty() ? cfg->admin_token : cfg->api_token;
+  if (!token.empty()) {
+    std::string_view auth = req.authorization;
+    if (auth.size() < 7 || !(auth.substr(0, 7) == "Bearer " || auth.substr(0, 7) == "bearer "))
+      return error(401, "unauthenticated", "missing bearer token", rid);
+    if (!constant_time_equal(auth.substr(7), token))
+      return error(403, "forbidden", "the token is not valid for this path", rid);
+  }
+
+  auto segs = split_path(path.substr(4));
+  if (!segs) return error(400, "invalid_argument", "bad percent-encoding in the path", rid);
+  const auto& s = *segs;
+  if (s.size() == 1 && s[0] == "sessions") return sessions_collection(req, query, rid);
+  if (s.size() >= 2 && s[0] == "sessions") {
+    if (s.size() == 2) return one_session(req, s[1], rid);
+    if (s.size() == 3) return session_sub(req, s[1], s[2], {}, rid);
+    if (s.size() == 4) return session_sub(req, s[1], s[2], s[3], rid);
+    return error(404, "not_found", "no such path", rid);
+  }
+  if (s.size() == 1 && s[0] == "stats") {
+    if (!get) return method_not_allowed("GET, HEAD", rid);
+    response r;
+    render_stats(r.body, store_.stats());
+    return r;
+  }
+  if (s.size() == 1 && s[0] == "cluster") {
+    if (!get) return method_not_allowed("GET, HEAD", rid);
+    return cluster(rid);
+  }
+  if (s.size() == 1 && s[0] == "watch") {
+    if (req.method != "GET") return method_not_allowed("GET", rid);
+    if (!req.websocket_upgrade) return error(400, "invalid_argument", "expected a WebSocket upgrade", rid);
+    response r;
+    r.watch = true;
+    r.status = 101;
+    return r;
+  }
+  if (s.size() == 2 && s[0] == "admin") return admin(req, s[1], rid);
+  return error(404, "not_found", "no such path", rid);
+}
+
+}  // namespace sessionmesh::http

@@ -1,0 +1,117 @@
+// api: the REST contract of API.md sections 3 and 5 as a pure function from
+// a parsed request to a response: no sockets, no Beast, so it is unit-tested
+// and fuzzed directly. The server (server.hpp) does the I/O around it.
+// Thread: handle() may be called from any thread concurrently; settings
+// swap atomically on reload.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "http/metrics.hpp"
+#include "sessionmesh/session_store.hpp"
+
+namespace sessionmesh::http {
+
+struct api_settings {
+  size_t body_bytes = 4u << 20;
+  size_t value_bytes = 1u << 20;
+  size_t json_depth = 64;
+  std::string api_token;    // empty: no auth on /v1/*
+  std::string admin_token;  // empty: falls back to api_token
+  // Alert thresholds for /health/sessions.
+  uint64_t alert_p99_us = 100000;
+  double alert_quota_ratio = 0.8;
+  uint64_t alert_fsync_us = 100000;
+  uint64_t max_sessions = 10000;  // for the quota alert
+};
+
+struct request_view {
+  std::string_view method;
+  std::string_view target;
+  std::string_view body;
+  std::string_view content_type;
+  std::string_view authorization;
+  std::string_view if_match;
+  std::string_view request_id;  // the caller's X-Request-Id, may be empty
+  bool websocket_upgrade = false;
+};
+
+struct response {
+  unsigned status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string request_id;
+  bool head = false;          // HEAD: send headers (with the body's length) only
+  bool watch = false;         // authorized WebSocket upgrade of /v1/watch
+  bool close = false;
+};
+
+// What the node exposes to the API beyond the store.
+struct node_hooks {
+  std::function<bool()> ready;                   // recovered and serving
+  std::function<bool()> draining;
+  std::function<std::string()> drain;            // starts a drain; returns a JSON body
+  std::function<std::pair<bool, std::string>()> reload;  // ok + JSON body or message
+};
+
+class api {
+ public:
+  api(session_store& store, metrics& m, node_hooks hooks, api_settings settings);
+
+  response handle(const request_view& req);
+  void set_settings(api_settings s);
+  std::shared_ptr<const api_settings> settings() const;
+  session_store& store() { return store_; }
+  metrics& stats_sink() { return metrics_; }
+
+  // A request id: the caller's when it is sane, else a fresh one.
+  std::string request_id_for(std::string_view given);
+  // The JSON error response for a status/code (also used by the server for
+  // transport-level errors such as an oversized body).
+  static response error(unsigned status, std::string_view code, std::string_view message,
+                        const std::string& request_id);
+
+ private:
+  response dispatch(const request_view& req, const std::string& rid);
+  response sessions_collection(const request_view& req, std::string_view query, const std::string& rid);
+  response one_session(const request_view& req, std::string_view id, const std::string& rid);
+  response session_sub(const request_view& req, std::string_view id, std::string_view sub,
+                       std::string_view name, const std::string& rid);
+  response entry(const request_view& req, std::string_view id, section sec, std::string_view name,
+                 const std::string& rid);
+  response health(const std::string& rid);
+  response cluster(const std::string& rid);
+  response admin(const request_view& req, std::string_view what, const std::string& rid);
+  response session_body(unsigned status, const session& s, const std::string& rid);
+  response store_error(std::error_code ec, const std::string& rid);
+  std::vector<std::string> alerts();
+  response method_not_allowed_list(const std::string& rid);
+  std::optional<response> acks_check(std::string_view query, const std::string& rid, unsigned* acks_n);
+  response acks_result(response ok, unsigned acks_n, const std::string& rid);
+
+  session_store& store_;
+  metrics& metrics_;
+  node_hooks hooks_;
+  mutable std::mutex settings_mu_;
+  std::shared_ptr<const api_settings> settings_;
+  std::atomic<uint64_t> rid_counter_{0};
+  uint64_t rid_base_;
+  std::mutex alerts_mu_;
+  std::vector<std::string> raised_;  // alerts currently raised (logged once when raised)
+ public:
+  std::function<void(std::string_view alert, bool raised)> on_alert;  // for logging
+  std::string http_addr;  // this node's HTTP address, for /v1/cluster
+  // Called after every request (access logging): request, response, duration.
+  std::function<void(const request_view&, const response&, uint64_t us)> on_request;
+};
+
+}  // namespace sessionmesh::http

@@ -1,0 +1,117 @@
+// api: health, cluster and admin endpoints (API.md sections 3 and 5).
+#include <algorithm>
+
+#include "http/api.hpp"
+#include "http/json_render.hpp"
+
+namespace sessionmesh::http {
+
+std::vector<std::string> api::alerts() {
+  const auto cfg = settings();
+  const auto st = store_.stats();
+  std::vector<std::string> now;
+  if (st.wal_failed) now.emplace_back("wal_failed");
+  if (metrics_.all_ops().count() >= 100 && metrics_.all_ops().quantile_us(0.99) > cfg->alert_p99_us)
+    now.emplace_back("latency_p99_high");
+  if (cfg->max_sessions > 0) {
+    const double used = static_cast<double>(st.current_sessions) / static_cast<double>(cfg->max_sessions);
+    if (used >= 1.0) now.emplace_back("session_quota_full");
+    else if (used >= cfg->alert_quota_ratio) now.emplace_back("session_quota_high");
+  }
+  if (st.wal_fsyncs > 0 && st.wal_fsync_us_last > cfg->alert_fsync_us) now.emplace_back("wal_fsync_slow");
+  std::lock_guard lk(alerts_mu_);
+  for (const auto& a : now)
+    if (std::find(raised_.begin(), raised_.end(), a) == raised_.end() && on_alert) on_alert(a, true);
+  for (const auto& a : raised_)
+    if (std::find(now.begin(), now.end(), a) == now.end() && on_alert) on_alert(a, false);
+  raised_ = now;
+  return now;
+}
+
+response api::health(const std::string& rid) {
+  (void)rid;
+  const auto st = store_.stats();
+  const auto al = alerts();
+  const bool failing = st.wal_failed;
+  const char* status = failing ? "failing" : al.empty() ? "ok" : "degraded";
+  response r;
+  r.status = failing ? 503 : 200;
+  std::string& o = r.body;
+  o += "{\"status\":\"";
+  o += status;
+  o += "\",\"node_id\":";
+  append_json_string(o, store_.node_id());
+  o += ",\"adapter\":";
+  append_json_string(o, store_.adapter_name());
+  o += ",\"sessions\":{\"live\":" + std::to_string(st.current_sessions) +
+       ",\"tombstones\":" + std::to_string(st.tombstones) + "}";
+  o += ",\"cluster\":{\"alive\":1,\"suspect\":0,\"dead\":0}";
+  o += ",\"replication\":{\"pending\":0,\"peers\":[]}";
+  o += ",\"latency_us\":{\"p50\":" + std::to_string(metrics_.all_ops().quantile_us(0.5)) +
+       ",\"p99\":" + std::to_string(metrics_.all_ops().quantile_us(0.99)) + "}";
+  o += ",\"alerts\":[";
+  for (size_t i = 0; i < al.size(); ++i) {
+    if (i) o.push_back(',');
+    append_json_string(o, al[i]);
+  }
+  o += "]}";
+  return r;
+}
+
+response api::cluster(const std::string& rid) {
+  (void)rid;
+  response r;
+  std::string& o = r.body;
+  const auto st = store_.stats();
+  o += "{\"node_id\":";
+  append_json_string(o, store_.node_id());
+  o += ",\"adapter\":";
+  append_json_string(o, store_.adapter_name());
+  o += ",\"members\":[{\"node_id\":";
+  append_json_string(o, store_.node_id());
+  o += ",\"gossip_addr\":null,\"http_addr\":";
+  append_json_string(o, http_addr);
+  o += ",\"status\":\"alive\",\"incarnation\":0}]";
+  o += ",\"owned_sessions\":{";
+  append_json_string(o, store_.node_id());
+  o += ":" + std::to_string(st.current_sessions) + "}";
+  o += ",\"digest\":null}";
+  return r;
+}
+
+response api::admin(const request_view& req, std::string_view what, const std::string& rid) {
+  if (what == "drain") {
+    if (req.method != "POST") {
+      auto r = error(405, "method_not_allowed", "allowed: POST", rid);
+      r.headers.emplace_back("Allow", "POST");
+      return r;
+    }
+    response r;
+    r.body = hooks_.drain ? hooks_.drain() : "{\"status\":\"drained\"}";
+    return r;
+  }
+  if (what == "reload") {
+    if (req.method != "POST") {
+      auto r = error(405, "method_not_allowed", "allowed: POST", rid);
+      r.headers.emplace_back("Allow", "POST");
+      return r;
+    }
+    if (!hooks_.reload) return error(400, "invalid_argument", "no config file to reload", rid);
+    auto [ok, body] = hooks_.reload();
+    if (!ok) return error(400, "invalid_argument", body, rid);
+    response r;
+    r.body = std::move(body);
+    return r;
+  }
+  if (what == "migrate") {
+    if (req.method != "POST" && req.method != "GET") {
+      auto r = error(405, "method_not_allowed", "allowed: GET, POST", rid);
+      r.headers.emplace_back("Allow", "GET, POST");
+      return r;
+    }
+    return error(501, "not_implemented", "online migration is not available in this build yet", rid);
+  }
+  return error(404, "not_found", "no such admin endpoint", rid);
+}
+
+}  // namespace sessionmesh::http

@@ -1,0 +1,236 @@
+// api: the /v1/sessions endpoints (API.md section 3).
+#include <charconv>
+
+#include "http/api.hpp"
+#include "http/body.hpp"
+#include "http/json_render.hpp"
+#include "http/path.hpp"
+#include "store/validate.hpp"
+
+namespace sessionmesh::http {
+namespace {
+
+bool is_json_type(std::string_view ct) {
+  const auto semi = ct.find(';');
+  std::string_view base = ct.substr(0, semi);
+  while (!base.empty() && (base.back() == ' ' || base.back() == '\t')) base.remove_suffix(1);
+  if (base.size() != 16) return false;
+  for (size_t i = 0; i < 16; ++i)
+    if (std::tolower(static_cast<unsigned char>(base[i])) != "application/json"[i]) return false;
+  return true;
+}
+
+bool is_write(std::string_view m) { return m == "POST" || m == "PUT" || m == "PATCH" || m == "DELETE"; }
+
+response body_error(std::error_code ec, const std::string& why, const std::string& rid) {
+  if (ec == errc::too_large) return api::error(413, "too_large", why, rid);
+  if (ec == errc::invalid_argument) return api::error(400, "invalid_argument", why, rid);
+  return api::error(500, "internal", why, rid);
+}
+
+}  // namespace
+
+// Checks shared by every session write: draining, content type, acks.
+#define SM_WRITE_PREAMBLE(req, rid, needs_body)                                                      \
+  do {                                                                                               \
+    if (hooks_.draining && hooks_.draining())                                                        \
+      return error(503, "draining", "the node is draining and refuses writes", rid);                \
+    if ((needs_body || !(req).body.empty()) && !is_json_type((req).content_type))                   \
+      return error(415, "unsupported_media_type", "Content-Type must be application/json", rid);    \
+  } while (0)
+
+response api::sessions_collection(const request_view& req, std::string_view query, const std::string& rid) {
+  if (req.method == "GET" || req.method == "HEAD") {
+    bool bad = false;
+    const auto prefix = query_param(query, "prefix", &bad).value_or("");
+    const auto limit_s = query_param(query, "limit", &bad);
+    const auto cursor = query_param(query, "cursor", &bad).value_or("");
+    if (bad) return error(400, "invalid_argument", "bad percent-encoding in the query", rid);
+    size_t limit = 100;
+    if (limit_s) {
+      auto r = std::from_chars(limit_s->data(), limit_s->data() + limit_s->size(), limit);
+      if (r.ec != std::errc{} || r.ptr != limit_s->data() + limit_s->size() || limit == 0 || limit > 1000)
+        return error(400, "invalid_argument", "limit must be an integer from 1 to 1000", rid);
+    }
+    if (prefix.size() > store::id_bytes_max)
+      return error(400, "invalid_argument", "prefix longer than an id", rid);
+    auto page = store_.list(prefix, limit, cursor);
+    if (!page) return store_error(page.error(), rid);
+    response r;
+    render_list(r.body, *page);
+    return r;
+  }
+  if (req.method != "POST") return method_not_allowed_list(rid);
+  SM_WRITE_PREAMBLE(req, rid, false);
+  const auto cfg = settings();
+  std::string why;
+  auto cr = parse_create(req.body, *cfg, &why);
+  if (!cr) return body_error(cr.error(), why, rid);
+  if (!cr->id.empty() && !store::valid_id(cr->id))
+    return error(400, "invalid_argument", "id must be 1-256 bytes of [A-Za-z0-9._:@-]", rid);
+  unsigned acks_n = 1;
+  if (auto a = acks_check(query, rid, &acks_n)) return *a;
+  auto res = store_.create(std::move(cr).value());
+  if (!res) return store_error(res.error(), rid);
+  return acks_result(session_body(res->created ? 201 : 200, res->value, rid), acks_n, rid);
+}
+
+response api::one_session(const request_view& req, std::string_view id, const std::string& rid) {
+  if (!store::valid_id(id)) return error(400, "invalid_argument", "id must be 1-256 bytes of [A-Za-z0-9._:@-]", rid);
+  const std::string_view query = req.target.find('?') == std::string_view::npos
+                                     ? std::string_view{}
+                                     : req.target.substr(req.target.find('?') + 1);
+  if (req.method == "GET") {
+    auto s = store_.get(id);
+    if (!s) return store_error(s.error(), rid);
+    return session_body(200, *s, rid);
+  }
+  if (req.method == "HEAD") {
+    auto e = store_.exists(id);
+    if (!e) return store_error(e.error(), rid);
+    if (!*e) return error(404, "not_found", "no such session", rid);
+    return response{};
+  }
+  if (req.method == "PATCH") {
+    SM_WRITE_PREAMBLE(req, rid, false);
+    std::string why;
+    auto pr = parse_patch(req.body, *settings(), &why);
+    if (!pr) return body_error(pr.error(), why, rid);
+    if (!req.if_match.empty()) pr->if_match = std::string(req.if_match);
+    unsigned acks_n = 1;
+    if (auto a = acks_check(query, rid, &acks_n)) return *a;
+    auto s = store_.patch(id, std::move(pr).value());
+    if (!s) return store_error(s.error(), rid);
+    return acks_result(session_body(200, *s, rid), acks_n, rid);
+  }
+  if (req.method == "DELETE") {
+    SM_WRITE_PREAMBLE(req, rid, false);
+    unsigned acks_n = 1;
+    if (auto a = acks_check(query, rid, &acks_n)) return *a;
+    auto r = store_.remove(id);
+    if (!r) return store_error(r.error(), rid);
+    response out;
+    out.status = 204;
+    return acks_result(std::move(out), acks_n, rid);
+  }
+  auto r = error(405, "method_not_allowed", "allowed: GET, HEAD, PATCH, DELETE", rid);
+  r.headers.emplace_back("Allow", "GET, HEAD, PATCH, DELETE");
+  return r;
+}
+
+response api::session_sub(const request_view& req, std::string_view id, std::string_view sub,
+                          std::string_view name, const std::string& rid) {
+  const bool has_name = !name.empty() || req.target.find(std::string(sub) + "/") != std::string_view::npos;
+  if (sub == "variables" && has_name) return entry(req, id, section::variables, name, rid);
+  if (sub == "programs" && has_name) return entry(req, id, section::programs, name, rid);
+  if (has_name) return error(404, "not_found", "no such path", rid);
+  if (!store::valid_id(id)) return error(400, "invalid_argument", "id must be 1-256 bytes of [A-Za-z0-9._:@-]", rid);
+  if (sub == "touch") {
+    if (req.method != "POST") {
+      auto r = error(405, "method_not_allowed", "allowed: POST", rid);
+      r.headers.emplace_back("Allow", "POST");
+      return r;
+    }
+    if (hooks_.draining && hooks_.draining())
+      return error(503, "draining", "the node is draining and refuses writes", rid);
+    auto s = store_.touch(id);
+    if (!s) return store_error(s.error(), rid);
+    return session_body(200, *s, rid);
+  }
+  if (sub == "worker") {
+    if (req.method != "PUT") {
+      auto r = error(405, "method_not_allowed", "allowed: PUT", rid);
+      r.headers.emplace_back("Allow", "PUT");
+      return r;
+    }
+    SM_WRITE_PREAMBLE(req, rid, true);
+    std::string why;
+    auto w = parse_worker(req.body, *settings(), &why);
+    if (!w) return body_error(w.error(), why, rid);
+    if (!store::valid_name(*w, 256)) return error(400, "invalid_argument", "worker_id must be 1-256 bytes", rid);
+    auto s = store_.set_worker(id, *w);
+    if (!s) return store_error(s.error(), rid);
+    return session_body(200, *s, rid);
+  }
+  return error(404, "not_found", "no such path", rid);
+}
+
+response api::entry(const request_view& req, std::string_view id, section sec, std::string_view name,
+                    const std::string& rid) {
+  if (!store::valid_id(id)) return error(400, "invalid_argument", "id must be 1-256 bytes of [A-Za-z0-9._:@-]", rid);
+  if (!store::valid_name(name, 256)) return error(400, "invalid_argument", "entry names are 1-256 bytes", rid);
+  if (req.method == "GET" || req.method == "HEAD") {
+    auto s = store_.get(id);
+    if (!s) return store_error(s.error(), rid);
+    auto v = s->find(sec, name);
+    if (!v) return error(404, "not_found", "no such " + std::string(sec == section::programs ? "program" : "variable"), rid);
+    response r;
+    r.body = std::string(*v);
+    r.headers.emplace_back("ETag", "\"" + s->version() + "\"");
+    return r;
+  }
+  if (req.method == "PUT" || req.method == "DELETE") {
+    SM_WRITE_PREAMBLE(req, rid, req.method == "PUT");
+    patch_request pr;
+    std::vector<entry_update>& ups = sec == section::programs ? pr.programs : pr.variables;
+    if (req.method == "PUT") {
+      std::string why;
+      auto v = parse_value(req.body, *settings(), &why);
+      if (!v) return body_error(v.error(), why, rid);
+      ups.push_back({std::string(name), std::move(v).value()});
+    } else {
+      ups.push_back({std::string(name), std::nullopt});
+    }
+    if (!req.if_match.empty()) pr.if_match = std::string(req.if_match);
+    auto s = store_.patch(id, std::move(pr));
+    if (!s) return store_error(s.error(), rid);
+    if (req.method == "DELETE") {
+      response r;
+      r.status = 204;
+      return r;
+    }
+    return session_body(200, *s, rid);
+  }
+  auto r = error(405, "method_not_allowed", "allowed: GET, HEAD, PUT, DELETE", rid);
+  r.headers.emplace_back("Allow", "GET, HEAD, PUT, DELETE");
+  return r;
+}
+
+response api::method_not_allowed_list(const std::string& rid) {
+  auto r = error(405, "method_not_allowed", "allowed: GET, HEAD, POST", rid);
+  r.headers.emplace_back("Allow", "GET, HEAD, POST");
+  return r;
+}
+
+// acks=N (N >= 2) waits for N nodes. The local adapter is one node: no
+// other node can ever apply the write, so the answer is 504 acks_timeout at
+// once (the write stands), rather than after timeout_ms.
+response api::acks_result(response ok, unsigned acks_n, const std::string& rid) {
+  if (acks_n < 2 || ok.status >= 300) return ok;
+  return error(504, "acks_timeout",
+               "the write is applied here but only 1 of " + std::to_string(acks_n) + " nodes can acknowledge it",
+               rid);
+}
+
+std::optional<response> api::acks_check(std::string_view query, const std::string& rid, unsigned* acks_n) {
+  bool bad = false;
+  auto acks = query_param(query, "acks", &bad);
+  auto timeout = query_param(query, "timeout_ms", &bad);
+  if (bad) return error(400, "invalid_argument", "bad percent-encoding in the query", rid);
+  unsigned n = 1;
+  if (acks) {
+    auto r = std::from_chars(acks->data(), acks->data() + acks->size(), n);
+    if (r.ec != std::errc{} || r.ptr != acks->data() + acks->size() || n == 0 || n > 64)
+      return error(400, "invalid_argument", "acks must be an integer from 1 to 64", rid);
+  }
+  if (timeout) {
+    unsigned t = 0;
+    auto r = std::from_chars(timeout->data(), timeout->data() + timeout->size(), t);
+    if (r.ec != std::errc{} || r.ptr != timeout->data() + timeout->size() || t > 600000)
+      return error(400, "invalid_argument", "timeout_ms must be an integer from 0 to 600000", rid);
+  }
+  *acks_n = n;
+  return std::nullopt;
+}
+
+}  // namespace sessionmesh::http

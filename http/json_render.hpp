@@ -1,0 +1,23 @@
+// JSON rendering of the API's bodies (API.md sections 2-4). Appends to a
+// caller's string; values stored in sessions are already compact JSON text.
+// Pure functions; thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "sessionmesh/session_store.hpp"
+
+namespace sessionmesh::http {
+
+void append_json_string(std::string& out, std::string_view s);
+// The session object as served (owner given by the caller).
+void render_session(std::string& out, const session& s, std::string_view owner);
+void render_error(std::string& out, std::string_view code, std::string_view message,
+                  std::string_view request_id);
+void render_list(std::string& out, const list_page& page);
+void render_stats(std::string& out, const store_stats& st);
+// A change-feed event (section 4); owner is used for put events.
+void render_change(std::string& out, const change& c, std::string_view owner);
+
+}  // namespace sessionmesh::http

@@ -1,0 +1,290 @@
+#include "http/server.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "http/watch.hpp"
+
+namespace sessionmesh::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+const char* reason(unsigned s) {
+  switch (s) {
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 412: return "Precondition Failed";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Unknown";
+  }
+}
+
+// Status line, headers and body in one buffer: one write per response.
+void serialize(std::string& out, const response& r, bool keep_alive) {
+  out.clear();
+  out.reserve(r.body.size() + 256);
+  out += "HTTP/1.1 ";
+  out += std::to_string(r.status);
+  out += ' ';
+  out += reason(r.status);
+  out += "\r\nServer: sessionmesh\r\nX-Request-Id: ";
+  out += r.request_id;
+  if (r.status != 204) {
+    out += "\r\nContent-Type: ";
+    out += r.content_type;
+    out += "\r\nContent-Length: ";
+    out += std::to_string(r.body.size());
+  }
+  for (const auto& [k, v] : r.headers) {
+    out += "\r\n";
+    out += k;
+    out += ": ";
+    out += v;
+  }
+  out += keep_alive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
+  if (!r.head && r.status != 204) out += r.body;
+}
+
+}  // namespace
+
+struct server::impl {
+  api& a;
+  server_options opts;
+  std::vector<std::unique_ptr<asio::io_context>> ctxs;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  std::unique_ptr<tcp::acceptor> acceptor;
+  std::vector<std::thread> threads;
+  std::atomic<size_t> next{0};
+  std::atomic<int64_t> connections{0};
+  std::atomic<bool> stopping{false};
+  uint16_t bound_port = 0;
+  watch_registry watchers;
+
+  impl(api& api_, server_options o) : a(api_), opts(std::move(o)) {}
+
+  void accept();
+};
+
+namespace {
+
+class connection : public std::enable_shared_from_this<connection> {
+ public:
+  connection(server::impl& srv, tcp::socket sock)
+      : srv_(srv), socket_(std::move(sock)), timer_(socket_.get_executor()) {}
+
+  void start(bool overloaded) {
+    srv_.a.stats_sink().connection_opened();
+    if (overloaded) {
+      srv_.a.stats_sink().rejected_overload();
+      response r = api::error(503, "overloaded", "too many connections", srv_.a.request_id_for({}));
+      r.request_id = srv_.a.request_id_for({});
+      close_after_write_ = true;
+      write(r, false);
+      return;
+    }
+    do_read();
+  }
+
+  ~connection() {
+    srv_.a.stats_sink().connection_closed();
+    srv_.connections--;
+  }
+
+ private:
+  void arm_timer(uint32_t ms) {
+    timer_.expires_after(std::chrono::milliseconds(ms));
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec) {
+        beast::error_code ignored;
+        self->socket_.shutdown(tcp::socket::shutdown_both, ignored);
+        self->socket_.close(ignored);
+      }
+    });
+  }
+
+  void do_read() {
+    if (srv_.stopping) return;
+    parser_.emplace();
+    parser_->header_limit(static_cast<uint32_t>(srv_.opts.header_bytes));
+    parser_->body_limit(srv_.a.settings()->body_bytes);
+    arm_timer(buffer_.size() == 0 ? srv_.opts.idle_timeout_ms : srv_.opts.read_timeout_ms);
+    bhttp::async_read(socket_, buffer_, *parser_,
+                      [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    timer_.cancel();
+    if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted ||
+        ec == asio::error::connection_reset || ec == asio::error::bad_descriptor) {
+      return close();
+    }
+    const std::string rid = srv_.a.request_id_for({});
+    if (ec == bhttp::error::body_limit) {
+      auto r = api::error(413, "too_large", "the body is larger than the limit", rid);
+      r.request_id = rid;
+      close_after_write_ = true;
+      return write(r, false);
+    }
+    if (ec == bhttp::error::header_limit) {
+      auto r = api::error(413, "too_large", "the request headers are larger than the limit", rid);
+      r.request_id = rid;
+      close_after_write_ = true;
+      return write(r, false);
+    }
+    if (ec) {
+      if (ec == bhttp::error::partial_message || ec == asio::error::eof) return close();
+      auto r = api::error(400, "invalid_argument", "malformed HTTP request: " + ec.message(), rid);
+      r.request_id = rid;
+      close_after_write_ = true;
+      return write(r, false);
+    }
+    auto& req = parser_->get();
+    request_view v;
+    const auto method = req.method_string();
+    v.method = {method.data(), method.size()};
+    v.target = {req.target().data(), req.target().size()};
+    v.body = req.body();
+    auto hdr = [&](bhttp::field f) {
+      auto it = req.find(f);
+      return it == req.end() ? std::string_view{} : std::string_view(it->value().data(), it->value().size());
+    };
+    v.content_type = hdr(bhttp::field::content_type);
+    v.authorization = hdr(bhttp::field::authorization);
+    v.if_match = hdr(bhttp::field::if_match);
+    auto rid_it = req.find("X-Request-Id");
+    if (rid_it != req.end()) v.request_id = {rid_it->value().data(), rid_it->value().size()};
+    v.websocket_upgrade = beast::websocket::is_upgrade(req);
+    response r = srv_.a.handle(v);
+    if (r.watch) {
+      timer_.cancel();
+      if (!srv_.watchers.try_start(srv_.a, std::move(socket_), parser_->release(), srv_.opts)) {
+        // Registry full: nothing more to do on this socket (it was moved).
+      }
+      return;
+    }
+    const bool keep = req.keep_alive() && !r.close;
+    close_after_write_ = !keep;
+    write(r, keep);
+  }
+
+  void write(const response& r, bool keep) {
+    serialize(out_, r, keep);
+    arm_timer(srv_.opts.read_timeout_ms);
+    asio::async_write(socket_, asio::buffer(out_), [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->timer_.cancel();
+      if (ec || self->close_after_write_) return self->close();
+      self->do_read();
+    });
+  }
+
+  void close() {
+    beast::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    socket_.close(ignored);
+  }
+
+  server::impl& srv_;
+  tcp::socket socket_;
+  asio::steady_timer timer_;
+  beast::flat_buffer buffer_{16 * 1024};
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::string out_;
+  bool close_after_write_ = false;
+};
+
+}  // namespace
+
+void server::impl::accept() {
+  auto& ctx = *ctxs[next++ % ctxs.size()];
+  acceptor->async_accept(ctx, [this](beast::error_code ec, tcp::socket sock) {
+    if (stopping) return;
+    if (!ec) {
+      beast::error_code ignored;
+      sock.set_option(tcp::no_delay(true), ignored);
+      const bool overloaded = static_cast<size_t>(++connections) > opts.max_connections;
+      std::make_shared<connection>(*this, std::move(sock))->start(overloaded);
+    }
+    accept();
+  });
+}
+
+server::server(api& a, server_options opts) : impl_(std::make_unique<impl>(a, std::move(opts))) {}
+
+server::~server() { stop(); }
+
+result<void> server::start(std::string* why) {
+  auto& s = *impl_;
+  unsigned n = s.opts.threads ? s.opts.threads : std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < n; ++i) {
+    s.ctxs.push_back(std::make_unique<asio::io_context>(1));
+    s.guards.emplace_back(s.ctxs.back()->get_executor());
+  }
+  beast::error_code ec;
+  auto addr = asio::ip::make_address(s.opts.host == "localhost" ? "127.0.0.1" : s.opts.host, ec);
+  if (ec) {
+    // A host name: resolve it.
+    asio::ip::tcp::resolver res(*s.ctxs[0]);
+    auto eps = res.resolve(s.opts.host, std::to_string(s.opts.port), ec);
+    if (ec || eps.empty()) {
+      *why = "cannot resolve HTTP address " + s.opts.host;
+      return errc::invalid_argument;
+    }
+    addr = eps.begin()->endpoint().address();
+  }
+  tcp::endpoint ep(addr, s.opts.port);
+  s.acceptor = std::make_unique<tcp::acceptor>(*s.ctxs[0]);
+  s.acceptor->open(ep.protocol(), ec);
+  if (!ec) s.acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) s.acceptor->bind(ep, ec);
+  if (!ec) s.acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    *why = "cannot listen on " + s.opts.host + ":" + std::to_string(s.opts.port) + ": " + ec.message();
+    return errc::io_error;
+  }
+  s.bound_port = s.acceptor->local_endpoint().port();
+  s.accept();
+  for (auto& c : s.ctxs) s.threads.emplace_back([ctx = c.get()] { ctx->run(); });
+  return {};
+}
+
+uint16_t server::port() const { return impl_->bound_port; }
+
+void server::stop() {
+  auto& s = *impl_;
+  if (s.stopping.exchange(true)) return;
+  s.watchers.close_all();
+  s.guards.clear();
+  for (auto& c : s.ctxs) c->stop();
+  for (auto& t : s.threads) t.join();
+  s.threads.clear();
+  // Destroy pending handlers (and with them connections and watchers) while
+  // the rest of impl is still alive.
+  s.acceptor.reset();
+  s.ctxs.clear();
+}
+
+}  // namespace sessionmesh::http

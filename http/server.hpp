@@ -1,0 +1,51 @@
+// server: the HTTP/1.1 + WebSocket front end on Boost.Beast. One io_context
+// per thread; the acceptor hands each connection to the next context, where
+// it lives its whole life (no strands, no locks in a connection). Requests
+// are answered by api::handle(); /v1/watch upgrades to the change feed.
+// No Beast or Asio in this header (pimpl), so node/ stays cheap to build.
+// Limits: header bytes, body bytes (413), read/idle timeouts, connections
+// (past max_connections: 503 with Retry-After, then close).
+// Thread: start/stop from one thread; the server runs its own threads.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "http/api.hpp"
+#include "sessionmesh/result.hpp"
+
+namespace sessionmesh::http {
+
+struct server_options {
+  std::string host = "127.0.0.1";
+  uint16_t port = 7070;  // 0: ephemeral
+  unsigned threads = 0;  // 0: one per core
+  size_t max_connections = 10000;
+  size_t header_bytes = 16 * 1024;
+  uint32_t read_timeout_ms = 30000;  // a request must arrive whole within this
+  uint32_t idle_timeout_ms = 120000; // keep-alive connection with nothing to read
+  size_t watch_queue_messages = 1024;  // a watcher further behind is cut with 4008
+  size_t watchers_max = 1024;
+};
+
+class server {
+ public:
+  server(api& a, server_options opts);
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  // Binds and starts serving. On failure *why says what.
+  result<void> start(std::string* why);
+  uint16_t port() const;
+  // Stops accepting, closes connections and watchers, joins the threads.
+  void stop();
+
+  struct impl;  // public only so the connection type in server.cpp can name it
+
+ private:
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace sessionmesh::http

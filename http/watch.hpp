@@ -1,0 +1,42 @@
+// The WebSocket change feed (API.md section 4). A watcher pulls from the
+// store's bounded change ring at its own pace, so writers never wait for
+// it; a store subscription only wakes it. It keeps at most
+// watch_queue_messages unsent; when it falls off the ring (the store moved
+// on by more than the ring holds) it is closed with 4008 "lagging".
+// Included only by http/ translation units that already use Beast.
+// Thread: a watcher lives on its socket's io_context; the registry is
+// thread-safe.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+namespace sessionmesh::http {
+
+class api;
+struct server_options;
+
+class watch_registry {
+ public:
+  // Takes over an upgraded socket; false (and the socket closed) when the
+  // registry is full.
+  bool try_start(api& a, boost::asio::ip::tcp::socket sock,
+                 boost::beast::http::request<boost::beast::http::string_body> req, const server_options& opts);
+  // Closes every watcher (on their own threads).
+  void close_all();
+  size_t size() const;
+  // Called by a watcher when it ends.
+  void remove(const void* w);
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::pair<const void*, std::function<void()>>> live_;  // closers
+};
+
+}  // namespace sessionmesh::http

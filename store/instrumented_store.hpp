@@ -1,0 +1,52 @@
+// instrumented_store: a session_store decorator that times every call and
+// emits an op_event (name, duration, result, adapter) to a telemetry hub.
+// Owns the inner store. Thread: as the inner store.
+#pragma once
+
+#include <memory>
+
+#include "sessionmesh/session_store.hpp"
+#include "sessionmesh/telemetry.hpp"
+
+namespace sessionmesh::store {
+
+class instrumented_store final : public session_store {
+ public:
+  instrumented_store(std::unique_ptr<session_store> inner, std::shared_ptr<telemetry> hub)
+      : inner_(std::move(inner)), hub_(std::move(hub)) {}
+
+  result<create_result> create(create_request req) override;
+  result<session> get(std::string_view id) override;
+  result<bool> exists(std::string_view id) override;
+  result<session> peek(std::string_view id) override { return inner_->peek(id); }
+  result<session> patch(std::string_view id, patch_request req) override;
+  result<void> remove(std::string_view id) override;
+  result<session> touch(std::string_view id) override;
+  result<session> set_worker(std::string_view id, std::string_view worker_id) override;
+  result<list_page> list(std::string_view prefix, size_t limit, std::string_view cursor) override;
+  store_stats stats() override { return inner_->stats(); }
+  uint64_t cleanup_expired() override;
+  std::string owner_of(std::string_view id) override { return inner_->owner_of(id); }
+  const std::string& node_id() const override { return inner_->node_id(); }
+  std::string current_cursor() override { return inner_->current_cursor(); }
+  result<change_batch> read_changes(std::string_view cursor, size_t max) override {
+    return inner_->read_changes(cursor, max);
+  }
+  subscription subscribe(std::function<void(const change&)> fn) override {
+    return inner_->subscribe(std::move(fn));
+  }
+  void reconfigure(const runtime_settings& s) override { inner_->reconfigure(s); }
+  std::string_view adapter_name() const override { return inner_->adapter_name(); }
+  void close() override { inner_->close(); }
+
+  session_store& inner() { return *inner_; }
+  const std::shared_ptr<telemetry>& hub() const { return hub_; }
+
+ private:
+  template <class F>
+  auto timed(std::string_view op, F&& f);
+  std::unique_ptr<session_store> inner_;
+  std::shared_ptr<telemetry> hub_;
+};
+
+}  // namespace sessionmesh::store

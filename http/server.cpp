@@ -5,6 +5,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <array>
 #include <atomic>
 #include <thread>
 #include <vector>
@@ -196,8 +197,28 @@ class connection : public std::enable_shared_from_this<connection> {
     arm_timer(srv_.opts.read_timeout_ms);
     asio::async_write(socket_, asio::buffer(out_), [self = shared_from_this()](beast::error_code ec, size_t) {
       self->timer_.cancel();
-      if (ec || self->close_after_write_) return self->close();
+      if (ec) return self->close();
+      if (self->close_after_write_) return self->linger();
       self->do_read();
+    });
+  }
+
+  // Lingering close: stop sending, then read and drop what the client still
+  // sends (bounded in time and bytes) so our answer is not lost to a reset.
+  void linger() {
+    beast::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    arm_timer(1000);
+    drain_more(16u << 20);
+  }
+
+  void drain_more(size_t budget) {
+    socket_.async_read_some(asio::buffer(discard_), [self = shared_from_this(), budget](beast::error_code ec, size_t n) {
+      if (ec || n >= budget) {
+        self->timer_.cancel();
+        return self->close();
+      }
+      self->drain_more(budget - n);
     });
   }
 
@@ -213,6 +234,7 @@ class connection : public std::enable_shared_from_this<connection> {
   beast::flat_buffer buffer_{16 * 1024};
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::string out_;
+  std::array<char, 16384> discard_;
   bool close_after_write_ = false;
 };
 

@@ -153,6 +153,7 @@ class watch_session : public std::enable_shared_from_this<watch_session> {
     ws_.async_write(asio::buffer(queue_.front()), [self = shared_from_this()](beast::error_code ec, size_t) {
       self->writing_ = false;
       if (ec) return self->fail();
+      if (self->closed_) return self->send_close();
       self->queue_.pop_front();
       if (self->queue_.size() < self->max_queue_ / 2) self->pump();
       else self->flush();
@@ -172,7 +173,12 @@ class watch_session : public std::enable_shared_from_this<watch_session> {
     closed_ = true;
     sub_.reset();
     queue_.clear();
-    ws_.async_close(websocket::close_reason(code, why), [self = shared_from_this()](beast::error_code) {});
+    close_reason_ = websocket::close_reason(code, why);
+    if (!writing_) send_close();  // else after the write in flight
+  }
+
+  void send_close() {
+    ws_.async_close(close_reason_, [self = shared_from_this()](beast::error_code) {});
   }
 
   void fail() {
@@ -193,6 +199,7 @@ class watch_session : public std::enable_shared_from_this<watch_session> {
   std::deque<std::string> queue_;
   bool writing_ = false;
   bool closed_ = false;
+  websocket::close_reason close_reason_;
   beast::flat_buffer rbuf_;
 };
 

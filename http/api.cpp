@@ -66,11 +66,12 @@ std::string api::request_id_for(std::string_view given) {
   bool sane = !given.empty() && given.size() <= 128;
   for (unsigned char c : given) sane &= c > 0x20 && c < 0x7f && c != '"' && c != '\\';
   if (sane) return std::string(given);
-  char buf[40];
   const uint64_t n = rid_counter_.fetch_add(1, std::memory_order_relaxed);
-  std::snprintf(buf, sizeof buf, "%016llx%08llx", static_cast<unsigned long long>(rid_base_),
-                static_cast<unsigned long long>(n & 0xffffffffu));
-  return buf;
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out(24, '0');
+  for (int i = 0; i < 16; ++i) out[static_cast<size_t>(i)] = hex[(rid_base_ >> (60 - 4 * i)) & 0xf];
+  for (int i = 0; i < 8; ++i) out[16 + static_cast<size_t>(i)] = hex[(n >> (28 - 4 * i)) & 0xf];
+  return out;
 }
 
 response api::error(unsigned status, std::string_view code, std::string_view message, const std::string& rid) {
@@ -103,8 +104,9 @@ response api::session_body(unsigned status, const session& s, const std::string&
   response r;
   r.status = status;
   r.body.reserve(512);
-  render_session(r.body, s, store_.owner_of(s.id()));
-  r.headers.emplace_back("ETag", "\"" + s.version() + "\"");
+  const std::string version = s.version();
+  render_session(r.body, s, store_.owner_of(s.id()), version);
+  r.headers.emplace_back("ETag", "\"" + version + "\"");
   (void)rid;
   return r;
 }

@@ -1,5 +1,6 @@
 #include "http/json_render.hpp"
 
+#include <charconv>
 #include <cstdio>
 
 namespace sessionmesh::http {
@@ -7,8 +8,8 @@ namespace {
 
 void append_u64(std::string& out, uint64_t v) {
   char buf[24];
-  const int n = std::snprintf(buf, sizeof buf, "%llu", static_cast<unsigned long long>(v));
-  out.append(buf, static_cast<size_t>(n));
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, static_cast<size_t>(r.ptr - buf));
 }
 
 void render_section(std::string& out, const session& s, section sec) {
@@ -49,6 +50,10 @@ void append_json_string(std::string& out, std::string_view s) {
 }
 
 void render_session(std::string& out, const session& s, std::string_view owner) {
+  render_session(out, s, owner, s.version());
+}
+
+void render_session(std::string& out, const session& s, std::string_view owner, std::string_view version) {
   out += "{\"id\":";
   append_json_string(out, s.id());
   out += ",\"created_at_ms\":";
@@ -65,7 +70,7 @@ void render_session(std::string& out, const session& s, std::string_view owner) 
   out += ",\"owner\":";
   append_json_string(out, owner);
   out += ",\"version\":";
-  append_json_string(out, s.version());
+  append_json_string(out, version);
   out += ",\"metadata\":";
   render_section(out, s, section::metadata);
   out += ",\"programs\":";

@@ -111,6 +111,7 @@ const std::vector<setting_spec>& settings() {
       {"log-format", "text", "text|json", false},
       {"reaper-interval", "60", "seconds between TTL reaper runs", false},
       {"max-clock-offset-ms", "500", "refuse remote clocks further ahead than this", false},
+      {"http-threads", "0", "HTTP I/O threads (0: one per core)", false},
   };
   return s;
 }
@@ -195,6 +196,8 @@ result<node_config> resolve_config(const std::map<std::string, std::string>& cli
   c.reaper_interval_s = static_cast<uint32_t>(n);
   if (!parse_u64(v["max-clock-offset-ms"], c.max_clock_offset_ms) || c.max_clock_offset_ms == 0)
     return bad("max-clock-offset-ms", "a positive integer");
+  if (!parse_u64(v["http-threads"], n) || n > 256) return bad("http-threads", "0 to 256");
+  c.http_threads = static_cast<unsigned>(n);
   return c;
 }
 

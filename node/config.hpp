@@ -40,6 +40,7 @@ struct node_config {
   std::string log_format = "text";
   uint32_t reaper_interval_s = 60;
   uint64_t max_clock_offset_ms = 500;
+  unsigned http_threads = 0;
 };
 
 // The raw settings table: name -> (default, help). Names are flag names.

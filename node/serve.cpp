@@ -218,6 +218,7 @@ int node_runtime::run() {
   http::server_options so;
   so.host = cfg_.http.host;
   so.port = cfg_.http.port;
+  so.threads = cfg_.http_threads;
   http::server srv(*api_, so);
   if (auto r = srv.start(&why); !r) {
     spdlog::error("{}", why);

@@ -47,10 +47,13 @@ crdt::packed_header header_of(const packed_record* p) {
 }
 
 std::string format_version(const crdt::stamp& v) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(v.hlc),
-                static_cast<unsigned long long>(v.node));
-  return buf;
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out(32, '0');
+  for (int i = 0; i < 16; ++i) {
+    out[static_cast<size_t>(i)] = hex[(v.hlc >> (60 - 4 * i)) & 0xf];
+    out[16 + static_cast<size_t>(i)] = hex[(v.node >> (60 - 4 * i)) & 0xf];
+  }
+  return out;
 }
 
 }  // namespace sessionmesh::detail

@@ -22,6 +22,7 @@
 #include "sessionmesh/session_store.hpp"
 #include "store/change_feed.hpp"
 #include "store/file_io.hpp"
+#include "store/merkle_index.hpp"
 #include "store/record_map.hpp"
 #include "store/wal.hpp"
 
@@ -58,6 +59,25 @@ class local_store final : public session_store {
   void reconfigure(const runtime_settings& s) override;
   std::string_view adapter_name() const override { return "local"; }
 
+  // --- replication seams (used by the replicated adapter; see replication.hpp)
+  // Merges a delta or state from a peer (canonical encoding). Refuses a
+  // remote clock more than max_clock_offset_ms ahead (clock_skew). Returns
+  // whether anything changed; a change is logged and published with origin.
+  result<bool> apply_remote(std::string_view encoded, std::string_view origin);
+  // Called with every local write's encoded delta, under the shard lock (must be quick).
+  void set_replication_sink(std::function<void(std::string_view id, std::string_view delta)> sink);
+  const merkle_index& merkle() const { return merkle_; }
+  struct leaf_entry {
+    std::string id;
+    uint64_t id_hash;
+    uint64_t digest;
+  };
+  std::vector<leaf_entry> leaf_entries(uint32_t leaf);
+  // The encoded records (tombstones and expired ones included) of these ids.
+  std::vector<std::string> raw_records(const std::vector<std::string>& ids);
+  uint64_t clock_refusals() const { return clock_refusals_.load(); }
+  uint64_t now_physical_ms() const { return now_ms(); }
+
   // Takes a snapshot now (data_dir only). Returns records written.
   result<uint64_t> snapshot_now();
   wal_counters wal_stats() const;
@@ -85,10 +105,17 @@ class local_store final : public session_store {
   void quota_check_warn(uint64_t current);
   void maintenance_loop();
   bool apply_recovered(std::string_view payload);
+  // Swaps the record of `id` for p (nullptr: erase), keeping memory
+  // accounting and the Merkle index in step. REQUIRES: unique lock on sh.
+  void swap_locked(shard& sh, std::string_view id, detail::packed_record* p);
+  void expire_locked(shard& sh, detail::packed_record* p);
 
   store_options options_;
   file_system& fs_;
   record_map map_;
+  merkle_index merkle_;
+  std::function<void(std::string_view, std::string_view)> sink_;
+  std::atomic<uint64_t> clock_refusals_{0};
   change_feed feed_;
   std::unique_ptr<wal> wal_;
 

@@ -84,7 +84,6 @@ bool local_store::apply_recovered(std::string_view payload) {
     SM_ASSERT(cur.has_value());
     was = crdt::exists(*cur);
     was_tomb = !was;
-    record_bytes_ -= static_cast<int64_t>(detail::packed_footprint(*it));
     next = crdt::merge(std::move(cur).value(), *delta);
   } else {
     next = crdt::merge(session_record{delta->id}, *delta);
@@ -92,9 +91,7 @@ bool local_store::apply_recovered(std::string_view payload) {
   const bool is = crdt::exists(next);
   current_ += static_cast<int>(is) - static_cast<int>(was);
   tombstones_ += static_cast<int>(!is) - static_cast<int>(was_tomb);
-  auto* p = detail::make_packed(crdt::encode(next));
-  record_bytes_ += static_cast<int64_t>(detail::packed_footprint(p));
-  record_map::put(sh, p);
+  swap_locked(sh, delta->id, detail::make_packed(crdt::encode(next)));
   return true;
 }
 
@@ -126,21 +123,14 @@ uint64_t local_store::cleanup_expired() {
       }
     }
     for (auto* p : gone) {
-      const bool exists = p->exists();
-      std::string id(detail::packed_id(p));
-      record_bytes_ -= static_cast<int64_t>(detail::packed_footprint(p));
-      record_map::erase(sh, id);
-      if (!exists) {
+      if (!p->exists()) {
+        std::string id(detail::packed_id(p));
+        swap_locked(sh, id, nullptr);
         --tombstones_;
         continue;
       }
-      --current_;
+      expire_locked(sh, p);
       ++n;
-      change c;
-      c.type = change_type::expire;
-      c.id = std::move(id);
-      c.origin = options_.node_id;
-      feed_.publish(std::move(c));
     }
   }
   expired_ += n;

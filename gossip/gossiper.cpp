@@ -1,0 +1,284 @@
+// gossiper: dispatch, delta broadcast, anti-entropy and ownership.
+#include "gossip/gossiper.hpp"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <unordered_map>
+
+namespace sessionmesh::gossip {
+
+gossiper::gossiper(config cfg, store_port& store) : cfg_(std::move(cfg)), store_(store), rng_(cfg_.seed) {
+  self_.node_id = cfg_.node_id;
+  self_.gossip_addr = cfg_.gossip_addr;
+  self_.http_addr = cfg_.http_addr;
+  self_.incarnation = cfg_.incarnation;
+  self_.status = member_status::alive;
+}
+
+void gossiper::start(uint64_t now) {
+  next_probe_ms_ = now + cfg_.probe_interval_ms;
+  next_ae_ms_ = now + cfg_.ae_interval_ms;
+  enqueue_update(self_);
+  send_sync(now);
+}
+
+uint64_t gossiper::next_deadline() const {
+  uint64_t d = std::min({next_probe_ms_, next_sync_ms_, next_ae_ms_});
+  if (probe_.active) d = std::min(d, probe_.sent_ms + (probe_.indirect ? cfg_.probe_interval_ms : cfg_.probe_timeout_ms));
+  return d;
+}
+
+void gossiper::on_tick(uint64_t now) {
+  if (self_.status == member_status::left) {
+    flush_deltas();
+    return;
+  }
+  check_probe(now);
+  check_suspects(now);
+  if (now >= next_probe_ms_) probe(now);
+  if (now >= next_sync_ms_) send_sync(now);
+  if (now >= next_ae_ms_) start_exchange(now);
+  flush_deltas();
+}
+
+void gossiper::on_message(const std::string& from, const message& msg, uint64_t now) {
+  if (auto it = members_.find(from); it != members_.end()) {
+    it->second.last_heard_ms = now;
+    // Hearing from a member we thought dead does not revive it (SWIM): it
+    // must refute with a higher incarnation, which its sync carries.
+  }
+  std::visit(
+      [&](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, ping>) {
+          for (const auto& u : m.updates) apply_update(u, now);
+          send(from, ack{m.seq, piggyback()});
+        } else if constexpr (std::is_same_v<T, ack>) {
+          for (const auto& u : m.updates) apply_update(u, now);
+          if (probe_.active && m.seq == probe_.seq) {
+            probe_.active = false;
+          } else if (auto r = relays_.find(m.seq); r != relays_.end()) {
+            send(r->second.first, ack{r->second.second, {}});
+            relays_.erase(r);
+          }
+        } else if constexpr (std::is_same_v<T, ping_req>) {
+          for (const auto& u : m.updates) apply_update(u, now);
+          const uint64_t s = ++seq_;
+          relays_[s] = {from, m.seq};
+          while (relays_.size() > 1024) relays_.erase(relays_.begin());
+          send(m.target, ping{s, piggyback()});
+        } else if constexpr (std::is_same_v<T, sync>) {
+          for (const auto& u : m.members) apply_update(u, now);
+          send(from, sync_reply{table()});
+        } else if constexpr (std::is_same_v<T, sync_reply>) {
+          for (const auto& u : m.members) apply_update(u, now);
+        } else if constexpr (std::is_same_v<T, deltas>) {
+          for (const auto& r : m.records) {
+            if (store_.apply(r, from)) ++stats_.deltas_applied;
+            else ++stats_.deltas_refused;
+          }
+          send(from, deltas_ack{m.batch, m.through});
+        } else if constexpr (std::is_same_v<T, deltas_ack>) {
+          if (auto it = members_.find(from); it != members_.end())
+            it->second.acked_through = std::max(it->second.acked_through, m.through);
+        } else if constexpr (std::is_same_v<T, ae_l2>) {
+          on_ae_l2(from, m);
+        } else if constexpr (std::is_same_v<T, ae_l3>) {
+          if (m.nodes.empty()) {
+            if (auto it = members_.find(from); it != members_.end()) {
+              it->second.in_sync = true;
+              it->second.last_sync_ms = now;
+            }
+            ++stats_.ae_equal;
+          }
+          on_ae_l3(from, m);
+        } else if constexpr (std::is_same_v<T, ae_leaves>) {
+          on_ae_leaves(from, m, now);
+        } else if constexpr (std::is_same_v<T, ae_records>) {
+          on_ae_records(from, m, now);
+        }
+      },
+      msg);
+}
+
+// --- broadcast
+
+uint64_t gossiper::local_delta(std::string encoded) {
+  const uint64_t seq = ++write_seq_;
+  for (const auto& id : alive_peers()) {
+    auto& q = queues_[id].q;
+    if (q.size() >= cfg_.delta_queue_max) {
+      q.pop_front();
+      ++stats_.deltas_dropped;  // anti-entropy repairs what the queue could not hold
+    }
+    q.emplace_back(seq, encoded);
+  }
+  return seq;
+}
+
+void gossiper::flush_deltas() {
+  for (auto& [id, pq] : queues_) {
+    auto it = members_.find(id);
+    if (it == members_.end() || it->second.status == member_status::dead || it->second.status == member_status::left) {
+      stats_.deltas_dropped += pq.q.size();
+      pq.q.clear();
+      continue;
+    }
+    while (!pq.q.empty()) {
+      deltas d;
+      d.batch = ++batch_;
+      size_t bytes = 0;
+      while (!pq.q.empty() && d.records.size() < cfg_.delta_batch_max && bytes < (4u << 20)) {
+        bytes += pq.q.front().second.size();
+        d.through = pq.q.front().first;
+        d.records.push_back(std::move(pq.q.front().second));
+        pq.q.pop_front();
+      }
+      stats_.deltas_sent += d.records.size();
+      send(id, std::move(d));
+    }
+  }
+}
+
+size_t gossiper::pending_deltas() const {
+  size_t n = 0;
+  for (const auto& [_, pq] : queues_) n += pq.q.size();
+  return n;
+}
+
+size_t gossiper::acked(uint64_t seq) const {
+  size_t n = 0;
+  for (const auto& [_, m] : members_)
+    if (m.status == member_status::alive && m.acked_through >= seq) ++n;
+  return n;
+}
+
+void gossiper::leave(uint64_t now) {
+  self_.incarnation += 1;
+  self_.status = member_status::left;
+  self_.since_ms = now;
+  enqueue_update(self_);
+  for (const auto& id : alive_peers()) send(id, sync{table()});
+}
+
+// --- ownership
+
+std::string gossiper::owner_of(std::string_view id) const {
+  std::string buf;
+  auto score = [&](const std::string& node) {
+    buf.assign(id);
+    buf.push_back('\0');
+    buf.append(node);
+    return XXH3_64bits(buf.data(), buf.size());
+  };
+  const std::string* best = nullptr;
+  uint64_t best_score = 0;
+  auto consider = [&](const member& m) {
+    if (m.status != member_status::alive && m.status != member_status::suspect) return;
+    const uint64_t s = score(m.node_id);
+    if (!best || s > best_score || (s == best_score && m.node_id < *best)) {
+      best = &m.node_id;
+      best_score = s;
+    }
+  };
+  consider(self_);
+  for (const auto& [_, m] : members_) consider(m);
+  return best ? *best : self_.node_id;
+}
+
+// --- anti-entropy
+
+void gossiper::start_exchange(uint64_t now) {
+  next_ae_ms_ = now + cfg_.ae_interval_ms;
+  std::vector<std::string> peers;
+  for (const auto& [id, m] : members_)
+    if (m.status == member_status::alive) peers.push_back(id);
+  if (peers.empty()) return;
+  ++stats_.ae_exchanges;
+  send(peers[rng_() % peers.size()], ae_l2{++exchange_, store_.merkle_root(), store_.merkle_level(2)});
+}
+
+void gossiper::on_ae_l2(const std::string& from, const ae_l2& m) {
+  ae_l3 reply{m.exchange, {}, {}};
+  if (m.root != store_.merkle_root() && m.hashes.size() == 256) {
+    const auto mine = store_.merkle_level(2);
+    const auto leaves = store_.merkle_level(3);
+    for (uint32_t i = 0; i < 256 && reply.nodes.size() * 16 < cfg_.ae_max_leaves; ++i) {
+      if (mine[i] == m.hashes[i]) continue;
+      reply.nodes.push_back(i);
+      for (uint32_t k = 0; k < 16; ++k) reply.leaf_hashes.push_back(leaves[i * 16 + k]);
+    }
+    if (reply.nodes.empty()) reply.nodes.push_back(0), reply.leaf_hashes.assign(leaves.begin(), leaves.begin() + 16);
+  }
+  send(from, std::move(reply));
+}
+
+void gossiper::on_ae_l3(const std::string& from, const ae_l3& m) {
+  if (m.nodes.empty() || m.leaf_hashes.size() != m.nodes.size() * 16) return;
+  const auto leaves = store_.merkle_level(3);
+  ae_leaves out{m.exchange, {}};
+  for (size_t n = 0; n < m.nodes.size(); ++n) {
+    if (m.nodes[n] >= 256) return;
+    for (uint32_t k = 0; k < 16; ++k) {
+      const uint32_t leaf = m.nodes[n] * 16 + k;
+      if (leaves[leaf] == m.leaf_hashes[n * 16 + k]) continue;
+      leaf_entries le;
+      le.leaf = leaf;
+      for (const auto& item : store_.leaf(leaf)) {
+        le.id_hashes.push_back(item.id_hash);
+        le.digests.push_back(item.digest);
+      }
+      out.leaves.push_back(std::move(le));
+      if (out.leaves.size() >= cfg_.ae_max_leaves) break;
+    }
+  }
+  if (!out.leaves.empty()) send(from, std::move(out));
+}
+
+void gossiper::on_ae_leaves(const std::string& from, const ae_leaves& m, uint64_t) {
+  ae_records out{m.exchange, {}, {}};
+  std::vector<std::string> send_ids;
+  for (const auto& le : m.leaves) {
+    if (le.leaf >= 4096 || le.id_hashes.size() != le.digests.size()) return;
+    std::unordered_map<uint64_t, uint64_t> theirs;
+    for (size_t i = 0; i < le.id_hashes.size(); ++i) theirs[le.id_hashes[i]] = le.digests[i];
+    std::unordered_map<uint64_t, uint64_t> mine_digest;
+    for (const auto& item : store_.leaf(le.leaf)) {
+      mine_digest[item.id_hash] = item.digest;
+      auto it = theirs.find(item.id_hash);
+      if ((it == theirs.end() || it->second != item.digest) && send_ids.size() < cfg_.ae_max_records)
+        send_ids.push_back(item.id);
+    }
+    for (const auto& [h, d] : theirs) {
+      auto it = mine_digest.find(h);
+      if ((it == mine_digest.end() || it->second != d) && out.want.size() < cfg_.ae_max_records) out.want.push_back(h);
+    }
+  }
+  out.records = store_.records(send_ids);
+  stats_.records_sent += out.records.size();
+  if (!out.records.empty() || !out.want.empty()) send(from, std::move(out));
+}
+
+std::vector<std::string> gossiper::records_by_hash(const std::vector<uint64_t>& hashes) {
+  std::map<uint32_t, std::set<uint64_t>> by_leaf;
+  for (uint64_t h : hashes) by_leaf[static_cast<uint32_t>(h >> 52)].insert(h);
+  std::vector<std::string> ids;
+  for (const auto& [leaf, hs] : by_leaf)
+    for (const auto& item : store_.leaf(leaf))
+      if (hs.count(item.id_hash)) ids.push_back(item.id);
+  return store_.records(ids);
+}
+
+void gossiper::on_ae_records(const std::string& from, const ae_records& m, uint64_t) {
+  for (const auto& r : m.records)
+    if (store_.apply(r, from)) ++stats_.records_repaired;
+  if (!m.want.empty()) {
+    std::vector<uint64_t> want(m.want.begin(), m.want.begin() + std::min(m.want.size(), cfg_.ae_max_records));
+    ae_records back{m.exchange, records_by_hash(want), {}};
+    stats_.records_sent += back.records.size();
+    if (!back.records.empty()) send(from, std::move(back));
+  }
+}
+
+}  // namespace sessionmesh::gossip

@@ -1,0 +1,192 @@
+// gossiper: one node's replication logic, sans-I/O. The driver (node/ or
+// tests/sim) feeds it messages and ticks with the time, and sends what it
+// puts in the outbox; it never reads a clock, opens a socket or logs.
+//
+//   membership   SWIM: a probe per interval, indirect probes through k
+//                members, suspicion with incarnations and refutation,
+//                dissemination piggybacked on probes, push-pull sync with
+//                one member (or the seeds) every sync interval;
+//   broadcast    every local delta goes to every alive peer in batches
+//                (flushed each tick); a full queue drops and counts, and
+//                anti-entropy repairs it;
+//   anti-entropy with one random alive peer per interval: level-2 hashes,
+//                then leaf hashes of differing subtrees, then (id hash,
+//                digest) entries of differing leaves, then only the records
+//                that differ, in both directions, capped per exchange;
+//   ownership    rendezvous hashing of the id over alive members.
+//
+// The store is reached through store_port (the replicated adapter wires it
+// to the local store). Randomness comes from a seeded generator it owns.
+// Thread: not thread-safe; the driver serializes every call.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "gossip/messages.hpp"
+
+namespace sessionmesh::gossip {
+
+struct config {
+  std::string node_id;
+  std::string gossip_addr;  // advertised
+  std::string http_addr;
+  std::vector<std::string> seeds;  // gossip addresses
+  uint64_t incarnation = 1;        // start above any earlier life (e.g. start time in s)
+  // memberlist's LAN preset halved (probe 1 s / 500 ms, suspicion x4) so a
+  // dead node's sessions move within ~3 s on small clusters.
+  uint64_t probe_interval_ms = 500;
+  uint64_t probe_timeout_ms = 250;
+  unsigned indirect_probes = 3;
+  unsigned suspicion_mult = 3;
+  unsigned retransmit_mult = 4;
+  uint64_t sync_interval_ms = 10000;
+  uint64_t ae_interval_ms = 1000;
+  size_t delta_queue_max = 100000;
+  size_t delta_batch_max = 512;
+  size_t ae_max_leaves = 512;
+  size_t ae_max_records = 4096;
+  uint64_t seed = 1;
+};
+
+struct leaf_item {
+  std::string id;
+  uint64_t id_hash;
+  uint64_t digest;
+};
+
+// What the gossiper needs from the store.
+class store_port {
+ public:
+  virtual ~store_port() = default;
+  virtual uint64_t merkle_root() = 0;
+  virtual std::vector<uint64_t> merkle_level(int level) = 0;  // level 2: 256, level 3: 4096
+  virtual std::vector<leaf_item> leaf(uint32_t leaf) = 0;
+  virtual std::vector<std::string> records(const std::vector<std::string>& ids) = 0;
+  // Merges a peer's record/delta; false if refused (bad clock, garbage).
+  virtual bool apply(std::string_view encoded, std::string_view from) = 0;
+};
+
+struct member {
+  std::string node_id;
+  std::string gossip_addr;
+  std::string http_addr;
+  uint64_t incarnation = 0;
+  member_status status = member_status::alive;
+  uint64_t since_ms = 0;          // when status last changed
+  uint64_t last_heard_ms = 0;
+  uint64_t acked_through = 0;     // highest local write seq this peer applied
+  uint64_t last_sync_ms = 0;      // last anti-entropy exchange that found us equal
+  bool in_sync = false;
+};
+
+struct envelope {
+  std::string to_node;  // empty: to_addr (a seed not yet known by id)
+  std::string to_addr;
+  message msg;
+};
+
+struct counters {
+  uint64_t probes = 0, probe_failures = 0, suspicions = 0, deaths = 0, refutations = 0;
+  uint64_t deltas_sent = 0, deltas_applied = 0, deltas_dropped = 0, deltas_refused = 0;
+  uint64_t ae_exchanges = 0, ae_equal = 0, records_repaired = 0, records_sent = 0;
+};
+
+class gossiper {
+ public:
+  gossiper(config cfg, store_port& store);
+
+  void start(uint64_t now_ms);
+  void on_message(const std::string& from_node, const message& m, uint64_t now_ms);
+  // A message from an address whose node id is not known yet (seed replies).
+  void on_tick(uint64_t now_ms);
+  uint64_t next_deadline() const;
+  // A local write: its encoded delta. Returns its write sequence number.
+  uint64_t local_delta(std::string encoded);
+  // Drain leaving: mark self left and tell everyone.
+  void leave(uint64_t now_ms);
+
+  std::vector<envelope> take_outbox() { return std::exchange(outbox_, {}); }
+  // Membership changes since the last call: (node, new status).
+  std::vector<std::pair<std::string, member_status>> take_changes() { return std::exchange(changes_, {}); }
+
+  const std::map<std::string, member>& members() const { return members_; }
+  const member& self() const { return self_; }
+  std::string owner_of(std::string_view id) const;
+  // Alive peers (not self) that applied every local write through seq.
+  size_t acked(uint64_t seq) const;
+  uint64_t last_local_seq() const { return write_seq_; }
+  size_t pending_deltas() const;
+  const counters& stats() const { return stats_; }
+  const std::string& node_id() const { return self_.node_id; }
+  void set_http_addr(std::string a) { self_.http_addr = std::move(a); }
+
+ private:
+  // membership
+  void apply_update(const member_update& u, uint64_t now);
+  void enqueue_update(const member& m);
+  std::vector<member_update> piggyback();
+  member_update update_of(const member& m) const;
+  void set_status(member& m, member_status s, uint64_t now);
+  std::vector<std::string> alive_peers() const;
+  void probe(uint64_t now);
+  void check_probe(uint64_t now);
+  void check_suspects(uint64_t now);
+  void send_sync(uint64_t now);
+  std::vector<member_update> table() const;
+  void send(const std::string& node, message m);
+  // broadcast
+  void flush_deltas();
+  // anti-entropy
+  void start_exchange(uint64_t now);
+  void on_ae_l2(const std::string& from, const ae_l2& m);
+  void on_ae_l3(const std::string& from, const ae_l3& m);
+  void on_ae_leaves(const std::string& from, const ae_leaves& m, uint64_t now);
+  void on_ae_records(const std::string& from, const ae_records& m, uint64_t now);
+  std::vector<std::string> records_by_hash(const std::vector<uint64_t>& hashes);
+
+  config cfg_;
+  store_port& store_;
+  std::mt19937_64 rng_;
+  member self_;
+  std::map<std::string, member> members_;  // peers, not self
+  std::vector<envelope> outbox_;
+  std::vector<std::pair<std::string, member_status>> changes_;
+  counters stats_;
+
+  // dissemination: update + remaining transmissions
+  std::deque<std::pair<member_update, unsigned>> updates_;
+
+  // probing
+  uint64_t next_probe_ms_ = 0;
+  uint64_t seq_ = 0;
+  std::vector<std::string> probe_order_;
+  size_t probe_pos_ = 0;
+  struct pending_probe {
+    std::string target;
+    uint64_t seq = 0;
+    uint64_t sent_ms = 0;
+    bool indirect = false;
+    bool active = false;
+  } probe_;
+  std::map<uint64_t, std::pair<std::string, uint64_t>> relays_;  // our seq -> (requester, their seq)
+
+  uint64_t next_sync_ms_ = 0;
+  uint64_t next_ae_ms_ = 0;
+  uint64_t exchange_ = 0;
+
+  // broadcast
+  uint64_t write_seq_ = 0;
+  uint64_t batch_ = 0;
+  struct peer_queue {
+    std::deque<std::pair<uint64_t, std::string>> q;  // (write seq, delta)
+  };
+  std::map<std::string, peer_queue> queues_;
+};
+
+}  // namespace sessionmesh::gossip

@@ -1,0 +1,29 @@
+// local_port: store_port over the local adapter (store::local_store).
+// Thread: as the local store (any thread).
+#pragma once
+
+#include "gossip/gossiper.hpp"
+#include "store/local_store.hpp"
+
+namespace sessionmesh::gossip {
+
+class local_port final : public store_port {
+ public:
+  explicit local_port(store::local_store& st) : st_(st) {}
+  uint64_t merkle_root() override { return st_.merkle().root(); }
+  std::vector<uint64_t> merkle_level(int level) override { return st_.merkle().level(level); }
+  std::vector<leaf_item> leaf(uint32_t leaf) override {
+    std::vector<leaf_item> out;
+    for (auto& e : st_.leaf_entries(leaf)) out.push_back({std::move(e.id), e.id_hash, e.digest});
+    return out;
+  }
+  std::vector<std::string> records(const std::vector<std::string>& ids) override { return st_.raw_records(ids); }
+  bool apply(std::string_view encoded, std::string_view from) override {
+    return st_.apply_remote(encoded, from).has_value();
+  }
+
+ private:
+  store::local_store& st_;
+};
+
+}  // namespace sessionmesh::gossip

@@ -1,0 +1,193 @@
+// gossiper: membership (SWIM probes, suspicion, dissemination, push-pull).
+#include <algorithm>
+#include <cmath>
+
+#include "gossip/gossiper.hpp"
+
+namespace sessionmesh::gossip {
+
+namespace {
+unsigned log_scale(size_t n) { return std::max(1u, static_cast<unsigned>(std::ceil(std::log10(double(n) + 1)))); }
+}  // namespace
+
+member_update gossiper::update_of(const member& m) const {
+  return {m.node_id, m.gossip_addr, m.http_addr, m.incarnation, m.status};
+}
+
+void gossiper::enqueue_update(const member& m) {
+  const unsigned times = cfg_.retransmit_mult * log_scale(members_.size() + 1);
+  std::erase_if(updates_, [&](const auto& p) { return p.first.node_id == m.node_id; });
+  updates_.emplace_back(update_of(m), times);
+  while (updates_.size() > 256) updates_.pop_front();
+}
+
+std::vector<member_update> gossiper::piggyback() {
+  std::vector<member_update> out;
+  for (auto it = updates_.begin(); it != updates_.end() && out.size() < 8;) {
+    out.push_back(it->first);
+    if (--it->second == 0) it = updates_.erase(it);
+    else ++it;
+  }
+  return out;
+}
+
+void gossiper::set_status(member& m, member_status s, uint64_t now) {
+  if (m.status == s) return;
+  m.status = s;
+  m.since_ms = now;
+  if (s != member_status::alive) m.in_sync = false;
+  changes_.emplace_back(m.node_id, s);
+  if (s == member_status::suspect) ++stats_.suspicions;
+  if (s == member_status::dead) ++stats_.deaths;
+}
+
+void gossiper::apply_update(const member_update& u, uint64_t now) {
+  if (u.node_id == self_.node_id) {
+    // Someone thinks we are suspect or dead: refute with a higher incarnation.
+    if ((u.status == member_status::suspect || u.status == member_status::dead) &&
+        u.incarnation >= self_.incarnation && self_.status == member_status::alive) {
+      self_.incarnation = u.incarnation + 1;
+      ++stats_.refutations;
+      enqueue_update(self_);
+    }
+    return;
+  }
+  auto it = members_.find(u.node_id);
+  if (it == members_.end()) {
+    member m;
+    m.node_id = u.node_id;
+    m.gossip_addr = u.gossip_addr;
+    m.http_addr = u.http_addr;
+    m.incarnation = u.incarnation;
+    m.status = u.status;
+    m.since_ms = now;
+    m.last_heard_ms = now;
+    auto& nm = members_.emplace(u.node_id, std::move(m)).first->second;
+    changes_.emplace_back(nm.node_id, nm.status);
+    enqueue_update(nm);
+    return;
+  }
+  member& m = it->second;
+  bool changed = false;
+  switch (u.status) {
+    case member_status::alive:
+      if (u.incarnation > m.incarnation || (m.status == member_status::alive && u.incarnation == m.incarnation &&
+                                            (m.gossip_addr != u.gossip_addr || m.http_addr != u.http_addr))) {
+        changed = u.incarnation > m.incarnation || m.status != member_status::alive;
+        m.incarnation = u.incarnation;
+        if (!u.gossip_addr.empty()) m.gossip_addr = u.gossip_addr;
+        if (!u.http_addr.empty()) m.http_addr = u.http_addr;
+        set_status(m, member_status::alive, now);
+        m.last_heard_ms = now;
+      }
+      break;
+    case member_status::suspect:
+      if (u.incarnation >= m.incarnation && m.status == member_status::alive) {
+        m.incarnation = u.incarnation;
+        set_status(m, member_status::suspect, now);
+        changed = true;
+      }
+      break;
+    case member_status::dead:
+    case member_status::left:
+      if (u.incarnation >= m.incarnation && m.status != member_status::dead && m.status != member_status::left) {
+        m.incarnation = u.incarnation;
+        set_status(m, u.status, now);
+        changed = true;
+      }
+      break;
+  }
+  if (changed) enqueue_update(m);
+}
+
+std::vector<std::string> gossiper::alive_peers() const {
+  std::vector<std::string> out;
+  for (const auto& [id, m] : members_)
+    if (m.status == member_status::alive || m.status == member_status::suspect) out.push_back(id);
+  return out;
+}
+
+void gossiper::send(const std::string& node, message m) {
+  auto it = members_.find(node);
+  envelope e;
+  e.to_node = node;
+  if (it != members_.end()) e.to_addr = it->second.gossip_addr;
+  e.msg = std::move(m);
+  outbox_.push_back(std::move(e));
+}
+
+void gossiper::probe(uint64_t now) {
+  next_probe_ms_ = now + cfg_.probe_interval_ms;
+  if (probe_.active) return;
+  if (probe_pos_ >= probe_order_.size()) {
+    probe_order_ = alive_peers();
+    std::shuffle(probe_order_.begin(), probe_order_.end(), rng_);
+    probe_pos_ = 0;
+  }
+  while (probe_pos_ < probe_order_.size()) {
+    const std::string target = probe_order_[probe_pos_++];
+    auto it = members_.find(target);
+    if (it == members_.end() || it->second.status == member_status::dead || it->second.status == member_status::left)
+      continue;
+    probe_ = {target, ++seq_, now, false, true};
+    ++stats_.probes;
+    send(target, ping{probe_.seq, piggyback()});
+    return;
+  }
+}
+
+void gossiper::check_probe(uint64_t now) {
+  if (!probe_.active) return;
+  if (!probe_.indirect && now >= probe_.sent_ms + cfg_.probe_timeout_ms) {
+    probe_.indirect = true;
+    auto peers = alive_peers();
+    std::erase(peers, probe_.target);
+    std::shuffle(peers.begin(), peers.end(), rng_);
+    for (size_t i = 0; i < peers.size() && i < cfg_.indirect_probes; ++i)
+      send(peers[i], ping_req{probe_.seq, probe_.target, piggyback()});
+  }
+  if (now >= probe_.sent_ms + cfg_.probe_interval_ms) {
+    probe_.active = false;
+    ++stats_.probe_failures;
+    auto it = members_.find(probe_.target);
+    if (it != members_.end() && it->second.status == member_status::alive) {
+      set_status(it->second, member_status::suspect, now);
+      enqueue_update(it->second);
+    }
+  }
+}
+
+void gossiper::check_suspects(uint64_t now) {
+  const uint64_t timeout = cfg_.suspicion_mult * log_scale(members_.size() + 1) * cfg_.probe_interval_ms;
+  for (auto& [id, m] : members_) {
+    if (m.status == member_status::suspect && now >= m.since_ms + timeout) {
+      set_status(m, member_status::dead, now);
+      enqueue_update(m);
+    }
+  }
+}
+
+std::vector<member_update> gossiper::table() const {
+  std::vector<member_update> out;
+  out.push_back(update_of(self_));
+  for (const auto& [_, m] : members_) out.push_back(update_of(m));
+  return out;
+}
+
+void gossiper::send_sync(uint64_t now) {
+  next_sync_ms_ = now + cfg_.sync_interval_ms;
+  auto peers = alive_peers();
+  if (!peers.empty()) {
+    send(peers[rng_() % peers.size()], sync{table()});
+  }
+  // Until we know an alive peer, keep knocking on every seed.
+  if (peers.empty()) {
+    for (const auto& addr : cfg_.seeds) {
+      if (addr == self_.gossip_addr) continue;
+      outbox_.push_back(envelope{"", addr, sync{table()}});
+    }
+    next_sync_ms_ = now + std::min<uint64_t>(cfg_.sync_interval_ms, 1000);
+  }
+}
+
+}  // namespace sessionmesh::gossip

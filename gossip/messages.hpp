@@ -1,0 +1,63 @@
+// Gossip protocol messages and their MessagePack encoding.
+// WARNING: ONLY APPEND to msg_type: the values are part of the protocol.
+// Every decoder checks counts and lengths against limits before use.
+// Pure values; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "sessionmesh/result.hpp"
+
+namespace sessionmesh::gossip {
+
+inline constexpr uint32_t protocol_version = 1;
+
+enum class msg_type : uint8_t {
+  ping = 1,
+  ack = 2,
+  ping_req = 3,
+  sync = 4,        // push-pull of the member table
+  sync_reply = 5,
+  deltas = 6,
+  deltas_ack = 7,
+  ae_l2 = 8,       // anti-entropy: root + level-2 hashes
+  ae_l3 = 9,       // leaf hashes under differing level-2 nodes
+  ae_leaves = 10,  // (id hash, digest) entries of differing leaves
+  ae_records = 11, // records, and the id hashes wanted back
+};
+
+enum class member_status : uint8_t { alive = 0, suspect = 1, dead = 2, left = 3 };
+const char* status_name(member_status s);
+
+struct member_update {
+  std::string node_id;
+  std::string gossip_addr;
+  std::string http_addr;
+  uint64_t incarnation = 0;
+  member_status status = member_status::alive;
+};
+
+struct ping { uint64_t seq = 0; std::vector<member_update> updates; };
+struct ack { uint64_t seq = 0; std::vector<member_update> updates; };
+struct ping_req { uint64_t seq = 0; std::string target; std::vector<member_update> updates; };
+struct sync { std::vector<member_update> members; };
+struct sync_reply { std::vector<member_update> members; };
+struct deltas { uint64_t batch = 0; uint64_t through = 0; std::vector<std::string> records; };
+struct deltas_ack { uint64_t batch = 0; uint64_t through = 0; };
+struct ae_l2 { uint64_t exchange = 0; uint64_t root = 0; std::vector<uint64_t> hashes; };
+struct ae_l3 { uint64_t exchange = 0; std::vector<uint32_t> nodes; std::vector<uint64_t> leaf_hashes; };
+struct leaf_entries { uint32_t leaf = 0; std::vector<uint64_t> id_hashes; std::vector<uint64_t> digests; };
+struct ae_leaves { uint64_t exchange = 0; std::vector<leaf_entries> leaves; };
+struct ae_records { uint64_t exchange = 0; std::vector<std::string> records; std::vector<uint64_t> want; };
+
+using message = std::variant<ping, ack, ping_req, sync, sync_reply, deltas, deltas_ack, ae_l2, ae_l3,
+                             ae_leaves, ae_records>;
+
+msg_type type_of(const message& m);
+void encode(const message& m, std::string& out);
+result<message> decode(std::string_view bytes);
+
+}  // namespace sessionmesh::gossip

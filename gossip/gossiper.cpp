@@ -164,27 +164,31 @@ void gossiper::leave(uint64_t now) {
 
 // --- ownership
 
-std::string gossiper::owner_of(std::string_view id) const {
+std::string rendezvous_owner(std::string_view id, const std::vector<std::string>& candidates) {
   std::string buf;
-  auto score = [&](const std::string& node) {
+  const std::string* best = nullptr;
+  uint64_t best_score = 0;
+  for (const auto& node : candidates) {
     buf.assign(id);
     buf.push_back('\0');
     buf.append(node);
-    return XXH3_64bits(buf.data(), buf.size());
-  };
-  const std::string* best = nullptr;
-  uint64_t best_score = 0;
-  auto consider = [&](const member& m) {
-    if (m.status != member_status::alive && m.status != member_status::suspect) return;
-    const uint64_t s = score(m.node_id);
-    if (!best || s > best_score || (s == best_score && m.node_id < *best)) {
-      best = &m.node_id;
+    const uint64_t s = XXH3_64bits(buf.data(), buf.size());
+    if (!best || s > best_score || (s == best_score && node < *best)) {
+      best = &node;
       best_score = s;
     }
-  };
-  consider(self_);
-  for (const auto& [_, m] : members_) consider(m);
-  return best ? *best : self_.node_id;
+  }
+  return best ? *best : std::string();
+}
+
+std::string gossiper::owner_of(std::string_view id) const {
+  std::vector<std::string> c;
+  auto live = [](const member& m) { return m.status == member_status::alive || m.status == member_status::suspect; };
+  if (live(self_)) c.push_back(self_.node_id);
+  for (const auto& [_, m] : members_)
+    if (live(m)) c.push_back(m.node_id);
+  if (c.empty()) return self_.node_id;
+  return rendezvous_owner(id, c);
 }
 
 // --- anti-entropy

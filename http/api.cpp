@@ -155,6 +155,7 @@ response api::dispatch(const request_view& req, const std::string& rid) {
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     r.body = metrics_.render(store_.stats(), store_.node_id(), !hooks_.ready || hooks_.ready(),
                              hooks_.draining && hooks_.draining());
+    if (hooks_.metrics_extra) r.body += hooks_.metrics_extra();
     return r;
   }
   if (path.substr(0, 4) != "/v1/") return error(404, "not_found", "no such path", rid);

@@ -61,6 +61,10 @@ struct node_hooks {
   std::function<bool()> draining;
   std::function<std::string()> drain;            // starts a drain; returns a JSON body
   std::function<std::pair<bool, std::string>()> reload;  // ok + JSON body or message
+  std::function<std::string()> cluster_body;     // GET /v1/cluster (replicated)
+  std::function<std::string()> health_cluster;   // "cluster":{..},"replication":{..} (replicated)
+  std::function<std::string(std::string_view)> faults;  // test-only fault switch; empty: off
+  std::function<std::string()> metrics_extra;    // more Prometheus text (cluster)
 };
 
 class api {
@@ -105,6 +109,7 @@ class api {
   std::shared_ptr<const api_settings> settings_;
   std::atomic<uint64_t> rid_counter_{0};
   uint64_t rid_base_;
+  static inline thread_local uint32_t acks_timeout_ms_ = 2000;
   std::mutex alerts_mu_;
   std::vector<std::string> raised_;  // alerts currently raised (logged once when raised)
  public:

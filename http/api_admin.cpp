@@ -45,8 +45,13 @@ response api::health(const std::string& rid) {
   append_json_string(o, store_.adapter_name());
   o += ",\"sessions\":{\"live\":" + std::to_string(st.current_sessions) +
        ",\"tombstones\":" + std::to_string(st.tombstones) + "}";
-  o += ",\"cluster\":{\"alive\":1,\"suspect\":0,\"dead\":0}";
-  o += ",\"replication\":{\"pending\":0,\"peers\":[]}";
+  if (hooks_.health_cluster) {
+    o += ",";
+    o += hooks_.health_cluster();
+  } else {
+    o += ",\"cluster\":{\"alive\":1,\"suspect\":0,\"dead\":0}";
+    o += ",\"replication\":{\"pending\":0,\"peers\":[]}";
+  }
   o += ",\"latency_us\":{\"p50\":" + std::to_string(metrics_.all_ops().quantile_us(0.5)) +
        ",\"p99\":" + std::to_string(metrics_.all_ops().quantile_us(0.99)) + "}";
   o += ",\"alerts\":[";
@@ -61,6 +66,10 @@ response api::health(const std::string& rid) {
 response api::cluster(const std::string& rid) {
   (void)rid;
   response r;
+  if (hooks_.cluster_body) {
+    r.body = hooks_.cluster_body();
+    return r;
+  }
   std::string& o = r.body;
   const auto st = store_.stats();
   o += "{\"node_id\":";
@@ -101,6 +110,12 @@ response api::admin(const request_view& req, std::string_view what, const std::s
     if (!ok) return error(400, "invalid_argument", body, rid);
     response r;
     r.body = std::move(body);
+    return r;
+  }
+  if (what == "faults" && hooks_.faults) {
+    if (req.method != "POST") return error(405, "method_not_allowed", "allowed: POST", rid);
+    response r;
+    r.body = hooks_.faults(req.body);
     return r;
   }
   if (what == "migrate") {

@@ -207,9 +207,12 @@ response api::method_not_allowed_list(const std::string& rid) {
 // once (the write stands), rather than after timeout_ms.
 response api::acks_result(response ok, unsigned acks_n, const std::string& rid) {
   if (acks_n < 2 || ok.status >= 300) return ok;
-  return error(504, "acks_timeout",
-               "the write is applied here but only 1 of " + std::to_string(acks_n) + " nodes can acknowledge it",
-               rid);
+  if (auto w = store_.wait_replicated(acks_n, acks_timeout_ms_); !w)
+    return error(504, "acks_timeout",
+                 "the write is applied here but fewer than " + std::to_string(acks_n) +
+                     " nodes acknowledged it in time; it stands and keeps replicating",
+                 rid);
+  return ok;
 }
 
 std::optional<response> api::acks_check(std::string_view query, const std::string& rid, unsigned* acks_n) {
@@ -223,11 +226,13 @@ std::optional<response> api::acks_check(std::string_view query, const std::strin
     if (r.ec != std::errc{} || r.ptr != acks->data() + acks->size() || n == 0 || n > 64)
       return error(400, "invalid_argument", "acks must be an integer from 1 to 64", rid);
   }
+  acks_timeout_ms_ = 2000;
   if (timeout) {
     unsigned t = 0;
     auto r = std::from_chars(timeout->data(), timeout->data() + timeout->size(), t);
     if (r.ec != std::errc{} || r.ptr != timeout->data() + timeout->size() || t > 600000)
       return error(400, "invalid_argument", "timeout_ms must be an integer from 0 to 600000", rid);
+    acks_timeout_ms_ = t;
   }
   *acks_n = n;
   return std::nullopt;

@@ -111,7 +111,10 @@ const std::vector<setting_spec>& settings() {
       {"log-format", "text", "text|json", false},
       {"reaper-interval", "60", "seconds between TTL reaper runs", false},
       {"max-clock-offset-ms", "500", "refuse remote clocks further ahead than this", false},
-      {"http-threads", "0", "HTTP I/O threads (0: one per core)", false},
+      {"http-threads", "0", "HTTP I/O threads (0: one per core but one)", false},
+      {"cluster-name", "sessionmesh", "peers must share this name to join", false},
+      {"test-faults", "false", "enable POST /v1/admin/faults (a test-only network fault switch)", true},
+      {"test-clock-offset-ms", "0", "testing only: shift this node's wall clock (ms, may be negative)", false},
   };
   return s;
 }
@@ -198,6 +201,15 @@ result<node_config> resolve_config(const std::map<std::string, std::string>& cli
     return bad("max-clock-offset-ms", "a positive integer");
   if (!parse_u64(v["http-threads"], n) || n > 256) return bad("http-threads", "0 to 256");
   c.http_threads = static_cast<unsigned>(n);
+  c.cluster_name = v["cluster-name"];
+  if (c.cluster_name.empty() || c.cluster_name.size() > 128) return bad("cluster-name", "1 to 128 bytes");
+  if (!parse_bool(v["test-faults"], c.test_faults)) return bad("test-faults", "true or false");
+  {
+    const std::string& off = v["test-clock-offset-ms"];
+    char* end = nullptr;
+    c.test_clock_offset_ms = std::strtoll(off.c_str(), &end, 10);
+    if (off.empty() || *end != '\0') return bad("test-clock-offset-ms", "an integer");
+  }
   return c;
 }
 

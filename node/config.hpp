@@ -41,6 +41,9 @@ struct node_config {
   uint32_t reaper_interval_s = 60;
   uint64_t max_clock_offset_ms = 500;
   unsigned http_threads = 0;
+  std::string cluster_name = "sessionmesh";
+  bool test_faults = false;
+  int64_t test_clock_offset_ms = 0;
 };
 
 // The raw settings table: name -> (default, help). Names are flag names.

@@ -12,7 +12,11 @@
 #include "http/json_render.hpp"
 #include "http/metrics.hpp"
 #include "http/server.hpp"
+#include "node/cluster.hpp"
 #include "node/logging.hpp"
+#include "store/instrumented_store.hpp"
+#include "store/replicated_store.hpp"
+#include <simdjson.h>
 #include "sessionmesh/sessionmesh.hpp"
 
 namespace sessionmesh::node {
@@ -49,6 +53,14 @@ store_options store_options_of(const node_config& cfg) {
   o.reaper_interval_ms = cfg.reaper_interval_s * 1000;
   o.max_clock_offset_ms = cfg.max_clock_offset_ms;
   o.on_warning = [](std::string_view name, std::string_view msg) { spdlog::warn("{}: {}", name, msg); };
+  if (cfg.test_clock_offset_ms != 0) {
+    const int64_t off = cfg.test_clock_offset_ms;
+    o.clock = [off] {
+      const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch()).count();
+      return static_cast<uint64_t>(now + off);
+    };
+  }
   return o;
 }
 
@@ -102,7 +114,12 @@ class node_runtime {
   std::mutex reload_mu_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> draining_{false};
+  std::mutex drain_mu_;
+  bool drained_ = false;
+  bool drain_confirmed_ = false;
   std::unique_ptr<session_store> store_;
+  std::unique_ptr<cluster> cluster_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   http::metrics metrics_;
   std::unique_ptr<http::api> api_;
   subscription op_sub_, event_sub_;
@@ -143,9 +160,21 @@ std::pair<bool, std::string> node_runtime::reload() {
 }
 
 std::string node_runtime::drain() {
-  if (!draining_.exchange(true)) spdlog::info("draining: refusing new writes");
-  // Local adapter: every acknowledged write is already in the WAL; make it durable.
-  return "{\"status\":\"drained\",\"node_id\":\"" + cfg_.node_id + "\"}";
+  const bool first = !draining_.exchange(true);
+  if (first) spdlog::info("draining: refusing new writes");
+  if (!cluster_) {
+    // Local adapter: every acknowledged write is already in the WAL.
+    return "{\"status\":\"drained\",\"node_id\":\"" + cfg_.node_id + "\"}";
+  }
+  std::lock_guard lk(drain_mu_);
+  if (!drained_) {
+    drain_confirmed_ = cluster_->drain(10000);
+    drained_ = true;
+    if (drain_confirmed_) spdlog::info("drained: a peer has applied every local change; marked left");
+    else spdlog::warn("drained without confirmation from a peer (none reachable); marked left");
+  }
+  return std::string("{\"status\":\"left\",\"node_id\":\"") + cfg_.node_id + "\",\"confirmed\":" +
+         (drain_confirmed_ ? "true" : "false") + "}";
 }
 
 int node_runtime::run() {
@@ -155,11 +184,19 @@ int node_runtime::run() {
     std::fprintf(stderr, "sessionmesh: %s\n", why.c_str());
     return 2;
   }
-  if (cfg_.adapter == "replicated") {
-    std::fprintf(stderr, "sessionmesh: --adapter replicated is not available in this build yet\n");
-    return 2;
+  std::string cluster_key;
+  if (!cfg_.cluster_key_file.empty()) {
+    auto k = read_token(cfg_.cluster_key_file, &why);
+    if (!k) {
+      std::fprintf(stderr, "sessionmesh: %s\n", why.c_str());
+      return 2;
+    }
+    cluster_key = *k;
   }
   setup_logging(cfg_.log_format, cfg_.log_level);
+  if (cfg_.adapter == "replicated" && cluster_key.empty() && !loopback(cfg_.gossip.host))
+    spdlog::warn("cluster transport on {} without --cluster-key-file: anyone who can reach it can join and "
+                 "inject data", cfg_.gossip.str());
   if (!loopback(cfg_.http.host) && settings->api_token.empty())
     spdlog::warn("serving {} on a non-loopback address without --api-token-file: anyone who can reach it "
                  "can read and change every session",
@@ -178,15 +215,66 @@ int node_runtime::run() {
   opts.telemetry_hub = std::make_shared<telemetry>();
   op_sub_ = opts.telemetry_hub->on_op([this](const op_event& e) { metrics_.record_op(e.op, e.result, e.duration_us); });
   event_sub_ = opts.telemetry_hub->on_event([this](const named_event& e) { metrics_.warning(e.name); });
-  auto st = open_store(opts, &why);
-  if (!st) {
-    spdlog::error("cannot open the store: {}", why.empty() ? st.error().message() : why);
-    return 1;
+  if (cfg_.adapter == "replicated") {
+    auto ls = store::local_store::open(opts, store::posix_fs(), &why);
+    if (!ls) {
+      spdlog::error("cannot open the store: {}", why.empty() ? ls.error().message() : why);
+      return 1;
+    }
+    cluster_options co;
+    co.node_id = cfg_.node_id;
+    co.listen_host = cfg_.gossip.host;
+    co.listen_port = cfg_.gossip.port;
+    co.advertise = cfg_.advertise.str();
+    co.http_addr = cfg_.http.str();
+    co.seeds = cfg_.seeds;
+    co.cluster_key = cluster_key;
+    co.cluster_name = cfg_.cluster_name;
+    cluster_ = std::make_unique<cluster>(co, **ls);
+    if (auto r = cluster_->start(&why); !r) {
+      spdlog::error("{}", why);
+      return 1;
+    }
+    auto rs = std::make_unique<store::replicated_store>(std::move(ls).value(), *cluster_);
+    store_ = std::make_unique<store::instrumented_store>(std::move(rs), opts.telemetry_hub);
+  } else {
+    auto st = open_store(opts, &why);
+    if (!st) {
+      spdlog::error("cannot open the store: {}", why.empty() ? st.error().message() : why);
+      return 1;
+    }
+    store_ = std::move(st).value();
   }
-  store_ = std::move(st).value();
 
   http::node_hooks hooks;
-  hooks.ready = [this] { return ready_.load(); };
+  hooks.ready = [this] {
+    if (!ready_) return false;
+    if (!cluster_ || cfg_.seeds.empty()) return true;
+    // Replicated: joined (an alive peer answered), or alone for 10 s (the first node).
+    return cluster_->health_json().find("\"alive\":1,") == std::string::npos ||
+           std::chrono::steady_clock::now() - started_ > std::chrono::seconds(10);
+  };
+  if (cluster_) {
+    hooks.cluster_body = [this] { return cluster_->cluster_json(); };
+    hooks.health_cluster = [this] { return cluster_->health_json(); };
+    hooks.metrics_extra = [this] { return cluster_->metrics_text(); };
+    if (cfg_.test_faults) {
+      spdlog::warn("--test-faults: POST /v1/admin/faults can cut this node off its peers (testing only)");
+      hooks.faults = [this](std::string_view body) {
+        std::set<std::string> nodes;
+        simdjson::dom::parser p;
+        auto doc = p.parse(body.data(), body.size());
+        if (!doc.error()) {
+          auto arr = doc["block"].get_array();
+          if (!arr.error())
+            for (auto v : arr.value_unsafe())
+              if (v.is_string()) nodes.insert(std::string(v.get_string().value_unsafe()));
+        }
+        cluster_->set_blocked(nodes);
+        return std::string("{\"blocked\":") + std::to_string(nodes.size()) + "}";
+      };
+    }
+  }
   hooks.draining = [this] { return draining_.load(); };
   hooks.drain = [this] { return drain(); };
   hooks.reload = [this] { return reload(); };
@@ -227,9 +315,11 @@ int node_runtime::run() {
   }
   ready_ = true;
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
-  spdlog::info("node {} ready on http://{}: adapter local, {} in {} ms, {} sessions", cfg_.node_id,
-               cfg_.http.str(), cfg_.in_memory ? std::string("in memory") : "data dir " + cfg_.data_dir, ms,
-               store_->stats().current_sessions);
+  spdlog::info("node {} ready on http://{}: adapter {}, {} in {} ms, {} sessions", cfg_.node_id,
+               cfg_.http.str(), cfg_.adapter, cfg_.in_memory ? std::string("in memory") : "data dir " + cfg_.data_dir,
+               ms, store_->stats().current_sessions);
+  if (cluster_) spdlog::info("gossip on {} (advertised {}), seeds: {}", cfg_.gossip.str(), cfg_.advertise.str(),
+                             cfg_.seeds.size());
 
   for (;;) {
     timespec ts{5, 0};
@@ -250,6 +340,7 @@ int node_runtime::run() {
   // Give in-flight requests a moment to finish their writes, then stop.
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   srv.stop();
+  if (cluster_) cluster_->stop();
   store_->close();
   spdlog::info("stopped cleanly");
   return 0;

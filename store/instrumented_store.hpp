@@ -36,6 +36,9 @@ class instrumented_store final : public session_store {
     return inner_->subscribe(std::move(fn));
   }
   void reconfigure(const runtime_settings& s) override { inner_->reconfigure(s); }
+  result<void> wait_replicated(unsigned acks, uint32_t timeout_ms) override {
+    return inner_->wait_replicated(acks, timeout_ms);
+  }
   std::string_view adapter_name() const override { return inner_->adapter_name(); }
   void close() override { inner_->close(); }
 

@@ -176,6 +176,15 @@ class session_store {
   // change is applied. It must be quick and must not write to the store.
   virtual subscription subscribe(std::function<void(const change&)> fn) = 0;
 
+  // Waits until `acks` nodes (this one included) applied the calling
+  // thread's last write (acks=N). acks_timeout past timeout_ms; the write
+  // stands either way. A single-node adapter can only satisfy acks <= 1.
+  virtual result<void> wait_replicated(unsigned acks, uint32_t timeout_ms) {
+    (void)timeout_ms;
+    if (acks <= 1) return {};
+    return errc::acks_timeout;
+  }
+
   // Applies runtime settings (reload without restart).
   virtual void reconfigure(const runtime_settings& s) = 0;
   virtual std::string_view adapter_name() const = 0;

@@ -1,0 +1,369 @@
+#include "node/cluster.hpp"
+
+#include <boost/asio.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "http/json_render.hpp"
+
+namespace sessionmesh::node {
+
+namespace asio = boost::asio;
+
+namespace {
+
+uint64_t wall_ms() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+thread_local uint64_t last_write_seq = 0;
+
+// host:port with a DNS name -> every A/AAAA address (a Kubernetes headless
+// service lists its pods this way).
+std::vector<std::string> expand_seeds(const std::vector<std::string>& seeds) {
+  std::vector<std::string> out;
+  asio::io_context ioc;
+  asio::ip::tcp::resolver r(ioc);
+  for (const auto& s : seeds) {
+    const auto colon = s.rfind(':');
+    const std::string host = s.substr(0, colon), port = s.substr(colon + 1);
+    boost::system::error_code ec;
+    auto addr = asio::ip::make_address(host, ec);
+    if (!ec) {
+      out.push_back(s);
+      continue;
+    }
+    auto res = r.resolve(host, port, ec);
+    if (ec || res.empty()) {
+      spdlog::warn("seed {} does not resolve yet; keeping the name", s);
+      out.push_back(s);
+      continue;
+    }
+    for (const auto& e : res) {
+      const auto a = e.endpoint().address();
+      out.push_back((a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + port);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+struct cluster::io {
+  asio::io_context ctx{1};
+  asio::steady_timer timer{ctx};
+  std::unique_ptr<transport::tcp_transport> transport;
+};
+
+cluster::cluster(cluster_options opts, store::local_store& local)
+    : opts_(std::move(opts)), local_(local), port_(local), io_(std::make_unique<io>()) {}
+
+cluster::~cluster() { stop(); }
+
+result<void> cluster::start(std::string* why) {
+  gossip::config c;
+  c.node_id = opts_.node_id;
+  c.gossip_addr = opts_.advertise;
+  c.http_addr = opts_.http_addr;
+  c.seeds = expand_seeds(opts_.seeds);
+  c.incarnation = wall_ms() / 1000;  // a restarted node outranks its earlier life
+  c.seed = std::random_device{}();
+  g_ = std::make_unique<gossip::gossiper>(c, port_);
+
+  transport::transport_options to;
+  to.listen_host = opts_.listen_host;
+  to.listen_port = opts_.listen_port;
+  to.advertise = opts_.advertise;
+  to.cluster = opts_.cluster_name;
+  to.node_id = opts_.node_id;
+  to.key = opts_.cluster_key;
+  io_->transport = std::make_unique<transport::tcp_transport>(
+      io_->ctx, to,
+      [this](const std::string& from, const std::string&, std::string_view payload) { on_frame(from, payload); },
+      [](const std::string& msg) { spdlog::warn("{}", msg); });
+  if (auto r = io_->transport->listen(why); !r) return r;
+  g_->start(wall_ms());
+  pump();
+  tick();
+  thread_ = std::thread([this] { run(); });
+  return {};
+}
+
+void cluster::run() { io_->ctx.run(); }
+
+void cluster::stop() {
+  if (!thread_.joinable()) return;
+  asio::post(io_->ctx, [this] {
+    io_->timer.cancel();
+    io_->transport->close();
+    io_->ctx.stop();
+  });
+  thread_.join();
+}
+
+void cluster::tick() {
+  io_->timer.expires_after(std::chrono::milliseconds(5));
+  io_->timer.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    {
+      std::lock_guard lk(blocked_mu_);
+      if (blocked_dirty_) {
+        blocked_ = blocked_pending_;
+        io_->transport->set_blocked(blocked_);
+        blocked_dirty_ = false;
+      }
+    }
+    take_deltas();
+    g_->on_tick(wall_ms());
+    pump();
+    tick();
+  });
+}
+
+void cluster::on_frame(const std::string& from, std::string_view payload) {
+  if (blocked_.count(from)) return;
+  auto m = gossip::decode(payload);
+  if (!m) {
+    spdlog::warn("cluster: undecodable message from {} dropped", from);
+    return;
+  }
+  g_->on_message(from, *m, wall_ms());
+  pump();
+}
+
+void cluster::take_deltas() {
+  std::vector<std::pair<uint64_t, std::string>> batch;
+  {
+    std::lock_guard lk(deltas_mu_);
+    batch.swap(deltas_);
+    delta_posted_ = false;
+  }
+  for (auto& [seq, d] : batch) {
+    const uint64_t s = g_->local_delta(std::move(d));
+    SM_ASSERT(s == seq);
+  }
+}
+
+void cluster::pump() {
+  for (auto& e : g_->take_outbox()) {
+    if (blocked_.count(e.to_node)) continue;
+    std::string wire;
+    gossip::encode(e.msg, wire);
+    io_->transport->send(e.to_addr, std::move(wire));
+  }
+  for (auto& [node, st] : g_->take_changes())
+    spdlog::info("member {} is {}", node, gossip::status_name(st));
+  view v;
+  v.self = g_->self();
+  for (const auto& [_, m] : g_->members()) {
+    v.members.push_back(m);
+    if (m.status == gossip::member_status::alive) v.acked[m.node_id] = m.acked_through;
+  }
+  auto live = [](const gossip::member& m) {
+    return m.status == gossip::member_status::alive || m.status == gossip::member_status::suspect;
+  };
+  if (live(v.self)) v.owners.push_back(v.self.node_id);
+  for (const auto& m : v.members)
+    if (live(m)) v.owners.push_back(m.node_id);
+  std::sort(v.owners.begin(), v.owners.end());
+  v.stats = g_->stats();
+  v.pending = g_->pending_deltas();
+  v.root = local_.merkle().root();
+  {
+    std::lock_guard lk(view_mu_);
+    view_ = std::move(v);
+  }
+  view_cv_.notify_all();
+}
+
+void cluster::local_delta(std::string_view, std::string_view delta) {
+  bool post = false;
+  {
+    std::lock_guard lk(deltas_mu_);
+    deltas_.emplace_back(++delta_seq_, std::string(delta));
+    last_write_seq = delta_seq_;
+    post = !delta_posted_;
+    delta_posted_ = true;
+  }
+  if (post)
+    asio::post(io_->ctx, [this] {
+      take_deltas();
+      g_->on_tick(wall_ms());  // flushes the batch now, not at the next tick
+      pump();
+    });
+}
+
+bool cluster::wait_acks(unsigned acks, uint32_t timeout_ms) {
+  const uint64_t seq = last_write_seq;
+  std::unique_lock lk(view_mu_);
+  return view_cv_.wait_for(lk, std::chrono::milliseconds(timeout_ms), [&] {
+    size_t n = 1;
+    for (const auto& [_, through] : view_.acked) n += through >= seq ? 1 : 0;
+    return n >= acks;
+  });
+}
+
+std::string cluster::owner_of(std::string_view id) {
+  std::lock_guard lk(view_mu_);
+  if (view_.owners.empty()) return opts_.node_id;
+  return gossip::rendezvous_owner(id, view_.owners);
+}
+
+bool cluster::drain(uint32_t timeout_ms) {
+  uint64_t seq;
+  {
+    std::lock_guard lk(deltas_mu_);
+    seq = delta_seq_;
+  }
+  bool confirmed = false;
+  {
+    std::unique_lock lk(view_mu_);
+    confirmed = view_cv_.wait_for(lk, std::chrono::milliseconds(timeout_ms), [&] {
+      if (view_.acked.empty()) return false;
+      for (const auto& [_, through] : view_.acked)
+        if (through >= seq && view_.pending == 0) return true;
+      return false;
+    });
+    if (view_.acked.empty() && seq == 0) confirmed = true;  // nothing to hand over
+  }
+  asio::post(io_->ctx, [this] {
+    g_->leave(wall_ms());
+    pump();
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let the leave go out
+  return confirmed;
+}
+
+void cluster::set_blocked(std::set<std::string> nodes) {
+  std::lock_guard lk(blocked_mu_);
+  blocked_pending_ = std::move(nodes);
+  blocked_dirty_ = true;
+}
+
+std::string cluster::cluster_json() {
+  std::lock_guard lk(view_mu_);
+  std::string o = "{\"node_id\":";
+  http::append_json_string(o, opts_.node_id);
+  o += ",\"adapter\":\"replicated\",\"members\":[";
+  auto member_json = [&](const gossip::member& m) {
+    o += "{\"node_id\":";
+    http::append_json_string(o, m.node_id);
+    o += ",\"gossip_addr\":";
+    http::append_json_string(o, m.gossip_addr);
+    o += ",\"http_addr\":";
+    http::append_json_string(o, m.http_addr);
+    o += ",\"status\":";
+    http::append_json_string(o, gossip::status_name(m.status));
+    o += ",\"incarnation\":" + std::to_string(m.incarnation) + "}";
+  };
+  member_json(view_.self);
+  for (const auto& m : view_.members) {
+    o += ",";
+    member_json(m);
+  }
+  o += "],\"owned_sessions\":{";
+  std::map<std::string, uint64_t> owned;
+  for (const auto& n : view_.owners) owned[n] = 0;
+  std::string cursor;
+  for (;;) {
+    auto page = local_.list("", 1000, cursor);
+    if (!page) break;
+    for (const auto& s : page->sessions)
+      if (!view_.owners.empty()) ++owned[gossip::rendezvous_owner(s.id, view_.owners)];
+    if (!page->next_cursor) break;
+    cursor = *page->next_cursor;
+  }
+  bool first = true;
+  for (const auto& [n, c] : owned) {
+    if (!first) o += ",";
+    first = false;
+    http::append_json_string(o, n);
+    o += ":" + std::to_string(c);
+  }
+  char hex[24];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(local_.merkle().root()));
+  o += "},\"digest\":\"";
+  o += hex;
+  o += "\"}";
+  return o;
+}
+
+std::string cluster::health_json() {
+  std::lock_guard lk(view_mu_);
+  size_t alive = 1, suspect = 0, dead = 0;
+  for (const auto& m : view_.members) {
+    if (m.status == gossip::member_status::alive) ++alive;
+    else if (m.status == gossip::member_status::suspect) ++suspect;
+    else if (m.status == gossip::member_status::dead) ++dead;
+  }
+  const uint64_t now = wall_ms();
+  std::string o = "\"cluster\":{\"alive\":" + std::to_string(alive) + ",\"suspect\":" + std::to_string(suspect) +
+                  ",\"dead\":" + std::to_string(dead) + "},\"replication\":{\"pending\":" +
+                  std::to_string(view_.pending) + ",\"peers\":[";
+  bool first = true;
+  for (const auto& m : view_.members) {
+    if (m.status == gossip::member_status::left) continue;
+    if (!first) o += ",";
+    first = false;
+    o += "{\"node_id\":";
+    http::append_json_string(o, m.node_id);
+    o += ",\"status\":";
+    http::append_json_string(o, gossip::status_name(m.status));
+    o += ",\"in_sync\":";
+    o += m.in_sync && now - m.last_sync_ms < 10000 ? "true" : "false";
+    o += ",\"last_sync_ms_ago\":";
+    o += m.last_sync_ms ? std::to_string(now - m.last_sync_ms) : "null";
+    o += "}";
+  }
+  o += "]}";
+  return o;
+}
+
+std::string cluster::metrics_text() {
+  std::lock_guard lk(view_mu_);
+  const auto& s = view_.stats;
+  const auto& t = io_->transport->counters();
+  std::string o;
+  auto c = [&](const char* name, uint64_t v) { o += std::string(name) + " " + std::to_string(v) + "\n"; };
+  o += "# TYPE sessionmesh_gossip_probes_total counter\n";
+  c("sessionmesh_gossip_probes_total", s.probes);
+  c("sessionmesh_gossip_probe_failures_total", s.probe_failures);
+  c("sessionmesh_gossip_suspicions_total", s.suspicions);
+  c("sessionmesh_gossip_deaths_total", s.deaths);
+  c("sessionmesh_gossip_refutations_total", s.refutations);
+  c("sessionmesh_replication_deltas_sent_total", s.deltas_sent);
+  c("sessionmesh_replication_deltas_applied_total", s.deltas_applied);
+  c("sessionmesh_replication_deltas_refused_total", s.deltas_refused);
+  c("sessionmesh_replication_deltas_dropped_total", s.deltas_dropped);
+  c("sessionmesh_antientropy_exchanges_total", s.ae_exchanges);
+  c("sessionmesh_antientropy_equal_total", s.ae_equal);
+  c("sessionmesh_antientropy_records_repaired_total", s.records_repaired);
+  c("sessionmesh_antientropy_records_sent_total", s.records_sent);
+  c("sessionmesh_replication_pending", view_.pending);
+  c("sessionmesh_clock_refusals_total", local_.clock_refusals());
+  c("sessionmesh_transport_bytes_in_total", t.bytes_in);
+  c("sessionmesh_transport_bytes_out_total", t.bytes_out);
+  c("sessionmesh_transport_frames_in_total", t.frames_in);
+  c("sessionmesh_transport_frames_out_total", t.frames_out);
+  c("sessionmesh_transport_refused_auth_total", t.refused_auth);
+  c("sessionmesh_transport_refused_cluster_total", t.refused_cluster);
+  c("sessionmesh_transport_garbage_total", t.garbage);
+  c("sessionmesh_transport_queue_dropped_total", t.queue_dropped);
+  size_t alive = 1, suspect = 0, dead = 0, left = 0;
+  for (const auto& m : view_.members) {
+    if (m.status == gossip::member_status::alive) ++alive;
+    else if (m.status == gossip::member_status::suspect) ++suspect;
+    else if (m.status == gossip::member_status::dead) ++dead;
+    else ++left;
+  }
+  o += "sessionmesh_cluster_members{status=\"alive\"} " + std::to_string(alive) + "\n";
+  o += "sessionmesh_cluster_members{status=\"suspect\"} " + std::to_string(suspect) + "\n";
+  o += "sessionmesh_cluster_members{status=\"dead\"} " + std::to_string(dead) + "\n";
+  o += "sessionmesh_cluster_members{status=\"left\"} " + std::to_string(left) + "\n";
+  return o;
+}
+
+}  // namespace sessionmesh::node

@@ -1,0 +1,96 @@
+// cluster: the driver of replication for one node. It owns one thread with
+// an io_context that runs the TCP transport and a 5 ms tick, and the
+// gossiper, which is only ever called on that thread. Other threads reach
+// it through the replication interface (local deltas are queued in write
+// order under a mutex and handed over in one post) and through snapshots
+// of the member table taken on the gossip thread.
+// Thread: public methods are thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gossip/gossiper.hpp"
+#include "gossip/local_port.hpp"
+#include "store/replication.hpp"
+#include "transport/tcp_transport.hpp"
+
+namespace sessionmesh::node {
+
+struct cluster_options {
+  std::string node_id;
+  std::string listen_host;
+  uint16_t listen_port = 7946;
+  std::string advertise;
+  std::string http_addr;
+  std::vector<std::string> seeds;  // host:port, DNS names expanded at start
+  std::string cluster_key;
+  std::string cluster_name = "sessionmesh";
+};
+
+class cluster final : public store::replication {
+ public:
+  cluster(cluster_options opts, store::local_store& local);
+  ~cluster() override;
+
+  result<void> start(std::string* why);
+  void stop();
+
+  // store::replication
+  void local_delta(std::string_view id, std::string_view delta) override;
+  bool wait_acks(unsigned acks, uint32_t timeout_ms) override;
+  std::string owner_of(std::string_view id) override;
+
+  // Drain: waits (up to timeout) until an alive peer has applied every local
+  // change, then marks this node left. Returns whether a peer confirmed.
+  bool drain(uint32_t timeout_ms);
+  std::string cluster_json();
+  std::string health_json();
+  std::string metrics_text();
+  // Test-only fault switch: drop every frame to and from these node ids.
+  void set_blocked(std::set<std::string> nodes);
+
+ private:
+  struct view {
+    std::vector<gossip::member> members;  // peers
+    gossip::member self;
+    std::vector<std::string> owners;      // alive + suspect node ids, sorted
+    std::map<std::string, uint64_t> acked;  // alive peer -> acked_through
+    gossip::counters stats;
+    size_t pending = 0;
+    uint64_t root = 0;
+  };
+  void run();
+  void tick();
+  void pump();             // outbox -> transport, refresh the view
+  void on_frame(const std::string& from, std::string_view payload);
+  void take_deltas();
+
+  cluster_options opts_;
+  store::local_store& local_;
+  gossip::local_port port_;
+  std::unique_ptr<gossip::gossiper> g_;
+  struct io;
+  std::unique_ptr<io> io_;
+  std::thread thread_;
+
+  std::mutex deltas_mu_;
+  std::vector<std::pair<uint64_t, std::string>> deltas_;
+  uint64_t delta_seq_ = 0;
+  bool delta_posted_ = false;
+
+  mutable std::mutex view_mu_;
+  std::condition_variable view_cv_;
+  view view_;
+  std::set<std::string> blocked_;  // gossip thread only
+  std::mutex blocked_mu_;
+  std::set<std::string> blocked_pending_;
+  bool blocked_dirty_ = false;
+};
+
+}  // namespace sessionmesh::node

@@ -1,0 +1,48 @@
+// replicated_store: the replicated adapter. Every node holds every session
+// in its local store (same WAL, snapshots, feed); each local write's delta
+// goes to the replication layer, which pushes it to peers and repairs by
+// anti-entropy; remote changes come in through local_store::apply_remote.
+// owner is rendezvous hashing over live members; acks=N waits for peers.
+// Owns the local store. Thread: as session_store (any thread).
+#pragma once
+
+#include <memory>
+
+#include "store/local_store.hpp"
+#include "store/replication.hpp"
+
+namespace sessionmesh::store {
+
+class replicated_store final : public session_store {
+ public:
+  replicated_store(std::unique_ptr<local_store> local, replication& repl);
+
+  result<create_result> create(create_request req) override { return local_->create(std::move(req)); }
+  result<session> get(std::string_view id) override { return local_->get(id); }
+  result<session> peek(std::string_view id) override { return local_->peek(id); }
+  result<bool> exists(std::string_view id) override { return local_->exists(id); }
+  result<session> patch(std::string_view id, patch_request req) override { return local_->patch(id, std::move(req)); }
+  result<void> remove(std::string_view id) override { return local_->remove(id); }
+  result<session> touch(std::string_view id) override { return local_->touch(id); }
+  result<session> set_worker(std::string_view id, std::string_view w) override { return local_->set_worker(id, w); }
+  result<list_page> list(std::string_view prefix, size_t limit, std::string_view cursor) override;
+  store_stats stats() override { return local_->stats(); }
+  uint64_t cleanup_expired() override { return local_->cleanup_expired(); }
+  std::string owner_of(std::string_view id) override { return repl_.owner_of(id); }
+  const std::string& node_id() const override { return local_->node_id(); }
+  std::string current_cursor() override { return local_->current_cursor(); }
+  result<change_batch> read_changes(std::string_view c, size_t max) override { return local_->read_changes(c, max); }
+  subscription subscribe(std::function<void(const change&)> fn) override { return local_->subscribe(std::move(fn)); }
+  void reconfigure(const runtime_settings& s) override { local_->reconfigure(s); }
+  std::string_view adapter_name() const override { return "replicated"; }
+  result<void> wait_replicated(unsigned acks, uint32_t timeout_ms) override;
+  void close() override { local_->close(); }
+
+  local_store& local() { return *local_; }
+
+ private:
+  std::unique_ptr<local_store> local_;
+  replication& repl_;
+};
+
+}  // namespace sessionmesh::store

@@ -20,7 +20,10 @@ bool is_json_type(std::string_view ct) {
   return true;
 }
 
-bool is_write(std::string_view m) { return m == "POST" || m == "PUT" || m == "PATCH" || m == "DELETE"; }
+std::string_view query_of(std::string_view target) {
+  const auto q = target.find('?');
+  return q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+}
 
 response body_error(std::error_code ec, const std::string& why, const std::string& rid) {
   if (ec == errc::too_large) return api::error(413, "too_large", why, rid);
@@ -133,9 +136,11 @@ response api::session_sub(const request_view& req, std::string_view id, std::str
     }
     if (hooks_.draining && hooks_.draining())
       return error(503, "draining", "the node is draining and refuses writes", rid);
+    unsigned acks_n = 1;
+    if (auto a = acks_check(query_of(req.target), rid, &acks_n)) return *a;
     auto s = store_.touch(id);
     if (!s) return store_error(s.error(), rid);
-    return session_body(200, *s, rid);
+    return acks_result(session_body(200, *s, rid), acks_n, rid);
   }
   if (sub == "worker") {
     if (req.method != "PUT") {
@@ -148,9 +153,11 @@ response api::session_sub(const request_view& req, std::string_view id, std::str
     auto w = parse_worker(req.body, *settings(), &why);
     if (!w) return body_error(w.error(), why, rid);
     if (!store::valid_name(*w, 256)) return error(400, "invalid_argument", "worker_id must be 1-256 bytes", rid);
+    unsigned acks_n = 1;
+    if (auto a = acks_check(query_of(req.target), rid, &acks_n)) return *a;
     auto s = store_.set_worker(id, *w);
     if (!s) return store_error(s.error(), rid);
-    return session_body(200, *s, rid);
+    return acks_result(session_body(200, *s, rid), acks_n, rid);
   }
   return error(404, "not_found", "no such path", rid);
 }
@@ -171,6 +178,8 @@ response api::entry(const request_view& req, std::string_view id, section sec, s
   }
   if (req.method == "PUT" || req.method == "DELETE") {
     SM_WRITE_PREAMBLE(req, rid, req.method == "PUT");
+    unsigned acks_n = 1;
+    if (auto a = acks_check(query_of(req.target), rid, &acks_n)) return *a;
     patch_request pr;
     std::vector<entry_update>& ups = sec == section::programs ? pr.programs : pr.variables;
     if (req.method == "PUT") {
@@ -187,9 +196,9 @@ response api::entry(const request_view& req, std::string_view id, section sec, s
     if (req.method == "DELETE") {
       response r;
       r.status = 204;
-      return r;
+      return acks_result(std::move(r), acks_n, rid);
     }
-    return session_body(200, *s, rid);
+    return acks_result(session_body(200, *s, rid), acks_n, rid);
   }
   auto r = error(405, "method_not_allowed", "allowed: GET, HEAD, PUT, DELETE", rid);
   r.headers.emplace_back("Allow", "GET, HEAD, PUT, DELETE");

@@ -1,0 +1,251 @@
+#!/usr/bin/env python3
+"""Cluster tests with real `sessionmesh serve` processes on loopback ports.
+
+    test_cluster.py BUILD/sessionmesh
+
+Each scenario prints what it measured; any failed check exits 1.
+"""
+import json, os, random, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.error, urllib.request
+
+BIN = sys.argv[1]
+TMP = tempfile.mkdtemp(prefix="sm-cluster-")
+failures = []
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        failures.append(what)
+
+
+class Node:
+    def __init__(self, name, seeds=(), extra=()):
+        self.name = name
+        self.http = free_port()
+        self.gossip = free_port()
+        self.dir = os.path.join(TMP, name)
+        self.seeds = list(seeds)
+        self.extra = list(extra)
+        self.proc = None
+        self.start()
+
+    def start(self):
+        seeds = ",".join(self.seeds) if self.seeds else f"127.0.0.1:{self.gossip}"
+        args = [BIN, "serve", "--node-id", self.name, "--data-dir", self.dir, "--http", f"127.0.0.1:{self.http}",
+                "--gossip", f"127.0.0.1:{self.gossip}", "--seeds", seeds, "--adapter", "replicated",
+                "--test-faults", "--log-level", "warn"] + self.extra
+        self.log = open(os.path.join(TMP, self.name + ".log"), "ab")
+        self.proc = subprocess.Popen(args, stderr=self.log)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.http}/healthz", timeout=1)
+                return
+            except Exception:
+                time.sleep(0.05)
+        raise SystemExit(f"{self.name} did not start")
+
+    @property
+    def gaddr(self):
+        return f"127.0.0.1:{self.gossip}"
+
+    def req(self, method, path, body=None, timeout=5):
+        data = None if body is None else json.dumps(body).encode()
+        r = urllib.request.Request(f"http://127.0.0.1:{self.http}{path}", data=data, method=method)
+        if data is not None:
+            r.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(r, timeout=timeout) as resp:
+                raw = resp.read()
+                return resp.status, json.loads(raw) if raw and resp.headers.get("Content-Type", "").startswith("application/json") else raw
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            return e.code, json.loads(raw) if raw else None
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def term(self):
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=30)
+
+    def members(self):
+        return {m["node_id"]: m["status"] for m in self.req("GET", "/v1/cluster")[1]["members"]}
+
+    def digest(self):
+        return self.req("GET", "/v1/cluster")[1]["digest"]
+
+
+def wait_until(pred, timeout=15, step=0.05):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if pred():
+            return time.time() - t0
+        time.sleep(step)
+    return None
+
+
+def converged(nodes):
+    ds = {n.digest() for n in nodes}
+    return len(ds) == 1
+
+
+def cluster(n, extra=()):
+    first = Node("a", extra=extra)
+    nodes = [first]
+    for i in range(1, n):
+        nodes.append(Node(chr(ord("a") + i), seeds=[first.gaddr], extra=extra))
+    t = wait_until(lambda: all(sum(1 for s in x.members().values() if s == "alive") == n for x in nodes))
+    check(t is not None, f"{n} nodes see each other alive ({t and round(t, 2)} s)")
+    return nodes
+
+
+def main():
+    nodes = cluster(3)
+    a, b, c = nodes
+
+    # 1. A write on one node is readable on the others.
+    st, s = a.req("POST", "/v1/sessions", {"id": "s1", "variables": {"v": 1}})
+    check(st == 201, "create on a")
+    t = wait_until(lambda: b.req("GET", "/v1/sessions/s1")[0] == 200 and c.req("GET", "/v1/sessions/s1")[0] == 200)
+    check(t is not None, f"write on a readable on b and c after {t and round(t * 1000)} ms")
+    owners = {x.req("GET", "/v1/sessions/s1")[1]["owner"] for x in nodes}
+    check(len(owners) == 1, f"every node names the same owner ({owners})")
+
+    # 2. Concurrent writes to different variables of one session both survive.
+    a.req("PUT", "/v1/sessions/s1/variables/from_a", "A")
+    b.req("PUT", "/v1/sessions/s1/variables/from_b", "B")
+    t = wait_until(lambda: all(set(x.req("GET", "/v1/sessions/s1")[1]["variables"]) >= {"from_a", "from_b"} for x in nodes))
+    check(t is not None, "concurrent writes to different variables both survive on every node")
+
+    # acks=3 is reached; acks=4 times out with 504 and the write stands.
+    st, _ = a.req("PUT", "/v1/sessions/s1/variables/acked?acks=3", 1)
+    check(st == 200, "acks=3 answers 200 on a 3-node cluster")
+    st, body = a.req("PUT", "/v1/sessions/s1/variables/over?acks=4&timeout_ms=300", 1)
+    check(st == 504 and body["error"]["code"] == "acks_timeout", "acks=4 answers 504 acks_timeout")
+    check(a.req("GET", "/v1/sessions/s1/variables/over")[0] == 200, "the timed-out write stands")
+
+    # 3. Partition a | b,c with the fault switch; divergent writes converge with LWW, deletes stay deleted.
+    a.req("POST", "/v1/sessions", {"id": "doomed"})
+    wait_until(lambda: c.req("GET", "/v1/sessions/doomed")[0] == 200)
+    a.req("POST", "/v1/admin/faults", {"block": ["b", "c"]})
+    b.req("POST", "/v1/admin/faults", {"block": ["a"]})
+    c.req("POST", "/v1/admin/faults", {"block": ["a"]})
+    a.req("PUT", "/v1/sessions/s1/variables/same", "from-a")
+    a.req("PUT", "/v1/sessions/s1/variables/only_a", 1)
+    time.sleep(0.05)
+    b.req("PUT", "/v1/sessions/s1/variables/same", "from-b")   # later: wins
+    b.req("DELETE", "/v1/sessions/doomed")
+    a.req("PUT", "/v1/sessions/doomed/variables/x", 1)           # before the delete in HLC order? it is later in time
+    for i in range(50):
+        (a if i % 2 else c).req("POST", "/v1/sessions", {"id": f"p{i}", "variables": {"i": i}})
+    time.sleep(1.0)
+    check(not converged(nodes), "diverged while partitioned")
+    for x in nodes:
+        x.req("POST", "/v1/admin/faults", {"block": []})
+    t = wait_until(lambda: converged(nodes), timeout=20)
+    check(t is not None, f"converged {t and round(t, 2)} s after heal (identical Merkle roots)")
+    views = [x.req("GET", "/v1/sessions/s1")[1] for x in nodes]
+    check(all(v["variables"].get("same") == "from-b" for v in views), "LWW: the later write wins everywhere")
+    check(all("only_a" in v["variables"] for v in views), "a's partitioned write survives")
+    check(len({json.dumps(v, sort_keys=True) for v in [{k: v[k] for k in ("version", "variables")} for v in views]}) == 1,
+          "every node serves the same session")
+    listed = [len(x.req("GET", "/v1/sessions?prefix=p&limit=1000")[1]["sessions"]) for x in nodes]
+    check(listed == [50, 50, 50], f"sessions written on both sides are everywhere ({listed})")
+
+    # 4. kill -9 of a node moves its sessions' owner to the survivors.
+    ids = [f"own{i}" for i in range(60)]
+    for i in ids:
+        a.req("POST", "/v1/sessions", {"id": i})
+    wait_until(lambda: converged(nodes))
+    on_c = [i for i in ids if a.req("GET", f"/v1/sessions/{i}")[1]["owner"] == "c"]
+    check(len(on_c) > 0, f"c owns {len(on_c)} of {len(ids)} sessions")
+    c.kill9()
+    t0 = time.time()
+    t = wait_until(lambda: all(a.req("GET", f"/v1/sessions/{i}")[1]["owner"] != "c" for i in on_c[:5]), timeout=20)
+    print(f"     ownership moved {t and round(t, 2)} s after kill -9", flush=True)
+    check(t is not None and t <= 5, f"ownership moved off the killed node ({t and round(t, 2)} s)")
+    check(all(b.req("GET", f"/v1/sessions/{i}")[1]["owner"] == a.req("GET", f"/v1/sessions/{i}")[1]["owner"]
+              for i in on_c), "survivors agree on the new owners")
+
+    # 5. The killed node restarts on its data dir and catches up.
+    a.req("POST", "/v1/sessions", {"id": "while-down", "variables": {"w": 1}})
+    c.start()
+    t = wait_until(lambda: c.req("GET", "/v1/sessions/while-down")[0] == 200 and converged(nodes), timeout=20)
+    check(t is not None, f"restarted node caught up in {t and round(t, 2)} s")
+
+    # 6. SIGTERM right after a burst of writes loses none of them.
+    burst = [f"burst{i}" for i in range(300)]
+    for i in burst:
+        b.req("POST", "/v1/sessions", {"id": i, "variables": {"n": i}})
+    rc = b.term()
+    check(rc == 0, f"SIGTERM drains and exits 0 (rc {rc})")
+    missing = [i for i in burst if a.req("GET", f"/v1/sessions/{i}")[0] != 200]
+    check(not missing, f"no write of the burst is lost after b's SIGTERM ({len(missing)} missing)")
+    check(a.members().get("b") == "left", "b is marked left")
+
+    # 7. A node with a clock one hour ahead cannot make its writes win.
+    skewed = Node("z", seeds=[a.gaddr], extra=["--test-clock-offset-ms", "3600000"])
+    wait_until(lambda: a.members().get("z") == "alive")
+    a.req("POST", "/v1/sessions", {"id": "skew", "ttl_s": 86400})  # z's clock must not see it expired
+    wait_until(lambda: skewed.req("GET", "/v1/sessions/skew")[0] == 200)
+    a.req("PUT", "/v1/sessions/skew/variables/clock", "honest")
+    st, _ = skewed.req("PUT", "/v1/sessions/skew/variables/clock", "future")
+    check(st == 200, f"the skewed node accepts its own write ({st})")
+    time.sleep(2.5)
+    v = a.req("GET", "/v1/sessions/skew/variables/clock")
+    check(v == (200, "honest"), f"the far-future write did not win on a ({v})")
+    metrics = a.req("GET", "/metrics")[1].decode()
+    refusals = [l for l in metrics.splitlines() if l.startswith("sessionmesh_clock_refusals_total")]
+    check(refusals and int(refusals[0].split()[1]) > 0, f"refused and counted ({refusals})")
+
+    for x in [a, c, skewed]:
+        x.term()
+
+    # 8. A peer without the cluster key cannot join.
+    keyf = os.path.join(TMP, "key")
+    with open(keyf, "w") as f:
+        f.write("s3cret-cluster-key\n")
+    k1 = Node("k1", extra=["--cluster-key-file", keyf])
+    k2 = Node("k2", seeds=[k1.gaddr], extra=["--cluster-key-file", keyf])
+    intruder = Node("evil", seeds=[k1.gaddr])
+    t = wait_until(lambda: k1.members().get("k2") == "alive")
+    check(t is not None, "a peer with the key joins")
+    time.sleep(1.5)
+    check("evil" not in k1.members(), "a peer without the key is refused")
+    m = k1.req("GET", "/metrics")[1].decode()
+    refused = [l for l in m.splitlines() if l.startswith("sessionmesh_transport_refused_auth_total")]
+    check(refused and int(refused[0].split()[1]) > 0, f"refusals are counted ({refused})")
+    for x in [k1, k2, intruder]:
+        x.term()
+
+    # 9. netns partition.
+    if os.geteuid() != 0 or subprocess.run(["ip", "netns", "add", "sm-probe"], capture_output=True).returncode != 0:
+        print("skip network-namespace partition test: needs root and a working `ip netns`", flush=True)
+    else:
+        subprocess.run(["ip", "netns", "del", "sm-probe"], capture_output=True)
+        print("skip network-namespace partition test: not written yet (the fault-switch partition above runs)", flush=True)
+
+
+try:
+    main()
+finally:
+    for p in subprocess.run(["pgrep", "-f", TMP], capture_output=True, text=True).stdout.split():
+        try:
+            os.kill(int(p), signal.SIGKILL)
+        except Exception:
+            pass
+    shutil.rmtree(TMP, ignore_errors=True)
+if failures:
+    print(f"{len(failures)} cluster checks failed")
+    sys.exit(1)
+print("all cluster checks passed")

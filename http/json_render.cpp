@@ -131,11 +131,31 @@ void render_stats(std::string& out, const store_stats& st) {
 }
 
 void render_change(std::string& out, const change& c, std::string_view owner) {
+  if (c.type == change_type::moved) {
+    out += "{\"type\":\"moved\",\"moves\":[";
+    for (size_t i = 0; i < c.moves.size(); ++i) {
+      if (i) out.push_back(',');
+      out += "{\"id\":";
+      append_json_string(out, c.moves[i].id);
+      out += ",\"from\":";
+      append_json_string(out, c.moves[i].from);
+      out += ",\"to\":";
+      append_json_string(out, c.moves[i].to);
+      out.push_back('}');
+    }
+    out += "],\"reason\":";
+    append_json_string(out, c.reason);
+    out += ",\"cursor\":";
+    append_json_string(out, c.cursor);
+    out.push_back('}');
+    return;
+  }
   out += "{\"type\":";
   switch (c.type) {
     case change_type::put: out += "\"put\""; break;
     case change_type::del: out += "\"delete\""; break;
     case change_type::expire: out += "\"expire\""; break;
+    case change_type::moved: break;
   }
   out += ",\"id\":";
   append_json_string(out, c.id);

@@ -131,9 +131,16 @@ class watch_session : public std::enable_shared_from_this<watch_session> {
       }
       if (b->changes.empty()) break;
       for (const auto& c : b->changes) {
-        if (c.id.compare(0, prefix_.size(), prefix_) != 0) continue;
         std::string m;
-        render_change(m, c, st.owner_of(c.id));
+        if (c.type == change_type::moved) {
+          change f = c;
+          std::erase_if(f.moves, [&](const session_move& mv) { return mv.id.compare(0, prefix_.size(), prefix_) != 0; });
+          if (f.moves.empty()) continue;
+          render_change(m, f, {});
+        } else {
+          if (c.id.compare(0, prefix_.size(), prefix_) != 0) continue;
+          render_change(m, c, st.owner_of(c.id));
+        }
         queue_.push_back(std::move(m));
       }
       cursor_ = b->next_cursor;

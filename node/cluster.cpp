@@ -154,8 +154,13 @@ void cluster::pump() {
     gossip::encode(e.msg, wire);
     io_->transport->send(e.to_addr, std::move(wire));
   }
-  for (auto& [node, st] : g_->take_changes())
+  std::string reason;
+  for (auto& [node, st] : g_->take_changes()) {
     spdlog::info("member {} is {}", node, gossip::status_name(st));
+    if (st == gossip::member_status::dead) reason = "node_dead";
+    else if (st == gossip::member_status::left && reason.empty()) reason = "node_left";
+    else if (st == gossip::member_status::alive && reason.empty()) reason = "node_joined";
+  }
   view v;
   v.self = g_->self();
   for (const auto& [_, m] : g_->members()) {
@@ -169,6 +174,10 @@ void cluster::pump() {
   for (const auto& m : v.members)
     if (live(m)) v.owners.push_back(m.node_id);
   std::sort(v.owners.begin(), v.owners.end());
+  if (v.owners != prev_owners_) {
+    publish_moves(prev_owners_, v.owners, reason.empty() ? "node_joined" : reason);
+    prev_owners_ = v.owners;
+  }
   v.stats = g_->stats();
   v.pending = g_->pending_deltas();
   v.root = local_.merkle().root();
@@ -177,6 +186,26 @@ void cluster::pump() {
     view_ = std::move(v);
   }
   view_cv_.notify_all();
+}
+
+// Batched `moved` events for every live session whose owner changed.
+void cluster::publish_moves(const std::vector<std::string>& before, const std::vector<std::string>& after,
+                            const std::string& reason) {
+  if (before.empty() || after.empty()) return;
+  std::vector<session_move> moves;
+  std::string cursor;
+  for (;;) {
+    auto page = local_.list("", 1000, cursor);
+    if (!page) break;
+    for (const auto& s : page->sessions) {
+      auto from = gossip::rendezvous_owner(s.id, before), to = gossip::rendezvous_owner(s.id, after);
+      if (from != to) moves.push_back({s.id, std::move(from), std::move(to)});
+      if (moves.size() == 1000) local_.publish_moved(std::exchange(moves, {}), reason);
+    }
+    if (!page->next_cursor) break;
+    cursor = *page->next_cursor;
+  }
+  if (!moves.empty()) local_.publish_moved(std::move(moves), reason);
 }
 
 void cluster::local_delta(std::string_view, std::string_view delta) {

@@ -70,6 +70,9 @@ class cluster final : public store::replication {
   void pump();             // outbox -> transport, refresh the view
   void on_frame(const std::string& from, std::string_view payload);
   void take_deltas();
+  void publish_moves(const std::vector<std::string>& before, const std::vector<std::string>& after,
+                     const std::string& reason);
+  std::vector<std::string> prev_owners_;  // gossip thread only
 
   cluster_options opts_;
   store::local_store& local_;

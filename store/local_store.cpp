@@ -150,6 +150,15 @@ void local_store::expire_locked(shard& sh, detail::packed_record* p) {
   (void)apply_locked(sh, &cur, delta, change_type::expire, &lsn);
 }
 
+void local_store::publish_moved(std::vector<session_move> moves, std::string reason) {
+  change c;
+  c.type = change_type::moved;
+  c.origin = options_.node_id;
+  c.moves = std::move(moves);
+  c.reason = std::move(reason);
+  feed_.publish(std::move(c));
+}
+
 void local_store::set_replication_sink(std::function<void(std::string_view, std::string_view)> sink) {
   sink_ = std::move(sink);
 }

@@ -76,6 +76,8 @@ class local_store final : public session_store {
   // The encoded records (tombstones and expired ones included) of these ids.
   std::vector<std::string> raw_records(const std::vector<std::string>& ids);
   uint64_t clock_refusals() const { return clock_refusals_.load(); }
+  // Publishes a `moved` event on the change feed (ownership is not stored state).
+  void publish_moved(std::vector<session_move> moves, std::string reason);
   uint64_t now_physical_ms() const { return now_ms(); }
 
   // Takes a snapshot now (data_dir only). Returns records written.

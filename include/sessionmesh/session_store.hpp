@@ -98,7 +98,11 @@ struct runtime_settings {
   bool strict_quota = false;
 };
 
-enum class change_type { put, del, expire };
+enum class change_type { put, del, expire, moved };
+
+struct session_move {
+  std::string id, from, to;
+};
 
 struct change {
   uint64_t seq = 0;
@@ -108,6 +112,10 @@ struct change {
   std::string origin;   // node id that made the change
   std::string cursor;   // resume point just after this change
   session value;        // the state after a put
+  // moved: ownership changes after a membership change (batched), and why:
+  // "node_dead", "node_joined" or "node_left".
+  std::vector<session_move> moves;
+  std::string reason;
 };
 
 struct change_batch {

@@ -5,9 +5,13 @@
 
 Each scenario prints what it measured; any failed check exits 1.
 """
-import json, os, random, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.error, urllib.request
+import importlib.util, json, os, random, threading, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.error, urllib.request
 
 BIN = sys.argv[1]
+_spec = importlib.util.spec_from_file_location(
+    "watch", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "python", "watch.py"))
+watch = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(watch)
 TMP = tempfile.mkdtemp(prefix="sm-cluster-")
 failures = []
 
@@ -169,6 +173,17 @@ def main():
     wait_until(lambda: converged(nodes))
     on_c = [i for i in ids if a.req("GET", f"/v1/sessions/{i}")[1]["owner"] == "c"]
     check(len(on_c) > 0, f"c owns {len(on_c)} of {len(ids)} sessions")
+    events = []
+    ws = watch.connect(f"ws://127.0.0.1:{a.http}/v1/watch?prefix=own", None)
+    def follow():
+        try:
+            for op, payload in watch.frames(ws):
+                if op == 1:
+                    events.append(json.loads(payload))
+        except Exception:
+            pass
+    threading.Thread(target=follow, daemon=True).start()
+    time.sleep(0.2)
     c.kill9()
     t0 = time.time()
     t = wait_until(lambda: all(a.req("GET", f"/v1/sessions/{i}")[1]["owner"] != "c" for i in on_c[:5]), timeout=20)
@@ -176,6 +191,11 @@ def main():
     check(t is not None and t <= 5, f"ownership moved off the killed node ({t and round(t, 2)} s)")
     check(all(b.req("GET", f"/v1/sessions/{i}")[1]["owner"] == a.req("GET", f"/v1/sessions/{i}")[1]["owner"]
               for i in on_c), "survivors agree on the new owners")
+    wait_until(lambda: any(e.get("type") == "moved" for e in events), timeout=5)
+    moved = [m for e in events if e.get("type") == "moved" and e.get("reason") == "node_dead" for m in e["moves"]]
+    check({m["id"] for m in moved} == set(on_c) and all(m["from"] == "c" for m in moved),
+          f"watchers got moved events (reason node_dead) for the {len(moved)} sessions c owned")
+    ws.close()
 
     # 5. The killed node restarts on its data dir and catches up.
     a.req("POST", "/v1/sessions", {"id": "while-down", "variables": {"w": 1}})

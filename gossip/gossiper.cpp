@@ -37,7 +37,10 @@ void gossiper::on_tick(uint64_t now) {
   check_probe(now);
   check_suspects(now);
   if (now >= next_probe_ms_) probe(now);
+  // Alone (every peer dead or unknown): knock on the seeds every second.
+  if (next_sync_ms_ > now + 1000 && alive_peers().empty()) next_sync_ms_ = now;
   if (now >= next_sync_ms_) send_sync(now);
+  if (now >= next_reconnect_ms_) reconnect_dead(now);
   if (now >= next_ae_ms_) start_exchange(now);
   flush_deltas();
 }
@@ -240,7 +243,8 @@ void gossiper::on_ae_l3(const std::string& from, const ae_l3& m) {
   if (!out.leaves.empty()) send(from, std::move(out));
 }
 
-void gossiper::on_ae_leaves(const std::string& from, const ae_leaves& m, uint64_t) {
+void gossiper::on_ae_leaves(const std::string& from, const ae_leaves& m, uint64_t now) {
+  next_ae_ms_ = std::min(next_ae_ms_, now + 50);
   ae_records out{m.exchange, {}, {}};
   std::vector<std::string> send_ids;
   for (const auto& le : m.leaves) {
@@ -274,9 +278,11 @@ std::vector<std::string> gossiper::records_by_hash(const std::vector<uint64_t>& 
   return store_.records(ids);
 }
 
-void gossiper::on_ae_records(const std::string& from, const ae_records& m, uint64_t) {
+void gossiper::on_ae_records(const std::string& from, const ae_records& m, uint64_t now) {
   for (const auto& r : m.records)
     if (store_.apply(r, from)) ++stats_.records_repaired;
+  // Differences found: look again soon instead of a full interval later.
+  next_ae_ms_ = std::min(next_ae_ms_, now + 50);
   if (!m.want.empty()) {
     std::vector<uint64_t> want(m.want.begin(), m.want.begin() + std::min(m.want.size(), cfg_.ae_max_records));
     ae_records back{m.exchange, records_by_hash(want), {}};

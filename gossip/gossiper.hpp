@@ -47,10 +47,11 @@ struct config {
   unsigned suspicion_mult = 2;
   unsigned retransmit_mult = 4;
   uint64_t sync_interval_ms = 10000;
+  uint64_t reconnect_interval_ms = 1000;  // push-pull with one dead member
   uint64_t ae_interval_ms = 1000;
   size_t delta_queue_max = 100000;
   size_t delta_batch_max = 512;
-  size_t ae_max_leaves = 512;
+  size_t ae_max_leaves = 1024;
   size_t ae_max_records = 4096;
   uint64_t seed = 1;
 };
@@ -143,6 +144,7 @@ class gossiper {
   void check_probe(uint64_t now);
   void check_suspects(uint64_t now);
   void send_sync(uint64_t now);
+  void reconnect_dead(uint64_t now);
   std::vector<member_update> table() const;
   void send(const std::string& node, message m);
   // broadcast
@@ -182,6 +184,7 @@ class gossiper {
   std::map<uint64_t, std::pair<std::string, uint64_t>> relays_;  // our seq -> (requester, their seq)
 
   uint64_t next_sync_ms_ = 0;
+  uint64_t next_reconnect_ms_ = 0;
   uint64_t next_ae_ms_ = 0;
   uint64_t exchange_ = 0;
 

@@ -167,6 +167,16 @@ void gossiper::check_suspects(uint64_t now) {
   }
 }
 
+// Push-pull with one dead (not left) member each interval, so the two sides
+// of a healed partition learn of each other and refute (Serf's reconnect).
+void gossiper::reconnect_dead(uint64_t now) {
+  next_reconnect_ms_ = now + cfg_.reconnect_interval_ms;
+  std::vector<std::string> dead;
+  for (const auto& [id, m] : members_)
+    if (m.status == member_status::dead) dead.push_back(id);
+  if (!dead.empty()) send(dead[rng_() % dead.size()], sync{table()});
+}
+
 std::vector<member_update> gossiper::table() const {
   std::vector<member_update> out;
   out.push_back(update_of(self_));

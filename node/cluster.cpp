@@ -193,19 +193,14 @@ void cluster::publish_moves(const std::vector<std::string>& before, const std::v
                             const std::string& reason) {
   if (before.empty() || after.empty()) return;
   std::vector<session_move> moves;
-  std::string cursor;
-  for (;;) {
-    auto page = local_.list("", 1000, cursor);
-    if (!page) break;
-    for (const auto& s : page->sessions) {
-      auto from = gossip::rendezvous_owner(s.id, before), to = gossip::rendezvous_owner(s.id, after);
-      if (from != to) moves.push_back({s.id, std::move(from), std::move(to)});
-      if (moves.size() == 1000) local_.publish_moved(std::exchange(moves, {}), reason);
-    }
-    if (!page->next_cursor) break;
-    cursor = *page->next_cursor;
-  }
-  if (!moves.empty()) local_.publish_moved(std::move(moves), reason);
+  local_.for_each_live([&](std::string_view id) {
+    auto from = gossip::rendezvous_owner(id, before), to = gossip::rendezvous_owner(id, after);
+    if (from != to) moves.push_back({std::string(id), std::move(from), std::move(to)});
+  });
+  for (size_t i = 0; i < moves.size(); i += 1000)
+    local_.publish_moved(std::vector<session_move>(moves.begin() + static_cast<std::ptrdiff_t>(i),
+                                                   moves.begin() + static_cast<std::ptrdiff_t>(std::min(moves.size(), i + 1000))),
+                         reason);
 }
 
 void cluster::local_delta(std::string_view, std::string_view delta) {
@@ -273,7 +268,15 @@ void cluster::set_blocked(std::set<std::string> nodes) {
 }
 
 std::string cluster::cluster_json() {
-  std::lock_guard lk(view_mu_);
+  view v;
+  {
+    std::lock_guard lk(view_mu_);  // copy: never hold the view while walking the store
+    v = view_;
+  }
+  std::map<std::string, uint64_t> owned;
+  for (const auto& n : v.owners) owned[n] = 0;
+  if (!v.owners.empty())
+    local_.for_each_live([&](std::string_view id) { ++owned[gossip::rendezvous_owner(id, v.owners)]; });
   std::string o = "{\"node_id\":";
   http::append_json_string(o, opts_.node_id);
   o += ",\"adapter\":\"replicated\",\"members\":[";
@@ -288,23 +291,12 @@ std::string cluster::cluster_json() {
     http::append_json_string(o, gossip::status_name(m.status));
     o += ",\"incarnation\":" + std::to_string(m.incarnation) + "}";
   };
-  member_json(view_.self);
-  for (const auto& m : view_.members) {
+  member_json(v.self);
+  for (const auto& m : v.members) {
     o += ",";
     member_json(m);
   }
   o += "],\"owned_sessions\":{";
-  std::map<std::string, uint64_t> owned;
-  for (const auto& n : view_.owners) owned[n] = 0;
-  std::string cursor;
-  for (;;) {
-    auto page = local_.list("", 1000, cursor);
-    if (!page) break;
-    for (const auto& s : page->sessions)
-      if (!view_.owners.empty()) ++owned[gossip::rendezvous_owner(s.id, view_.owners)];
-    if (!page->next_cursor) break;
-    cursor = *page->next_cursor;
-  }
   bool first = true;
   for (const auto& [n, c] : owned) {
     if (!first) o += ",";

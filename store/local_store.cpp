@@ -150,6 +150,16 @@ void local_store::expire_locked(shard& sh, detail::packed_record* p) {
   (void)apply_locked(sh, &cur, delta, change_type::expire, &lsn);
 }
 
+void local_store::for_each_live(const std::function<void(std::string_view)>& fn) {
+  const uint64_t now = now_ms();
+  for (size_t i = 0; i < record_map::shard_count; ++i) {
+    shard& sh = map_.at(i);
+    std::shared_lock lk(sh.mu);
+    for (auto* p : sh.set)
+      if (p->live(now)) fn(detail::packed_id(p));
+  }
+}
+
 void local_store::publish_moved(std::vector<session_move> moves, std::string reason) {
   change c;
   c.type = change_type::moved;

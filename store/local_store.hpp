@@ -76,6 +76,9 @@ class local_store final : public session_store {
   // The encoded records (tombstones and expired ones included) of these ids.
   std::vector<std::string> raw_records(const std::vector<std::string>& ids);
   uint64_t clock_refusals() const { return clock_refusals_.load(); }
+  // Calls fn(id) for every live session, shard by shard under read locks
+  // (one pass over the map; no order). fn must not call back into the store.
+  void for_each_live(const std::function<void(std::string_view id)>& fn);
   // Publishes a `moved` event on the change feed (ownership is not stored state).
   void publish_moved(std::vector<session_move> moves, std::string reason);
   uint64_t now_physical_ms() const { return now_ms(); }

@@ -248,12 +248,83 @@ def main():
     for x in [k1, k2, intruder]:
         x.term()
 
-    # 9. netns partition.
+    # 9. A real network partition between network namespaces.
     if os.geteuid() != 0 or subprocess.run(["ip", "netns", "add", "sm-probe"], capture_output=True).returncode != 0:
         print("skip network-namespace partition test: needs root and a working `ip netns`", flush=True)
     else:
         subprocess.run(["ip", "netns", "del", "sm-probe"], capture_output=True)
-        print("skip network-namespace partition test: not written yet (the fault-switch partition above runs)", flush=True)
+        netns_partition()
+
+
+def sh(*cmd):
+    return subprocess.run(list(cmd), capture_output=True, text=True)
+
+
+def netns_partition():
+    ns = {"na": ("smA", "smvA", "10.77.0.1"), "nb": ("smB", "smvB", "10.77.0.2")}
+    for name, (n, dev, ip) in ns.items():
+        sh("ip", "netns", "del", n)
+    sh("ip", "link", "add", "smvA", "type", "veth", "peer", "name", "smvB")
+    procs = []
+    try:
+        for name, (n, dev, ip) in ns.items():
+            sh("ip", "netns", "add", n)
+            sh("ip", "link", "set", dev, "netns", n)
+            sh("ip", "netns", "exec", n, "ip", "addr", "add", ip + "/24", "dev", dev)
+            sh("ip", "netns", "exec", n, "ip", "link", "set", dev, "up")
+            sh("ip", "netns", "exec", n, "ip", "link", "set", "lo", "up")
+        for name, (n, dev, ip) in ns.items():
+            log = open(os.path.join(TMP, name + ".log"), "ab")
+            procs.append(subprocess.Popen(["ip", "netns", "exec", n, BIN, "serve", "--node-id", name, "--data-dir",
+                                           os.path.join(TMP, name), "--http", ip + ":7070", "--gossip", ip + ":7946",
+                                           "--seeds", "10.77.0.1:7946", "--log-level", "warn"], stderr=log))
+
+        def call(name, method, path, body=None):
+            n, _, ip = ns[name]
+            args = ["ip", "netns", "exec", n, "curl", "-s", "-m", "3", "-X", method, f"http://{ip}:7070{path}",
+                    "-H", "Content-Type: application/json", "-w", "\n%{http_code}"]
+            if body is not None:
+                args += ["-d", json.dumps(body)]
+            out = sh(*args).stdout.rsplit("\n", 1)
+            code = int(out[1]) if len(out) == 2 and out[1].isdigit() else 0
+            try:
+                return code, json.loads(out[0]) if out[0] else None
+            except ValueError:
+                return code, out[0]
+
+        def digest(name):
+            c, b = call(name, "GET", "/v1/cluster")
+            return b["digest"] if c == 200 else None
+
+        def alive(name, other):
+            c, b = call(name, "GET", "/v1/cluster")
+            return c == 200 and any(m["node_id"] == other and m["status"] == "alive" for m in b["members"])
+
+        t = wait_until(lambda: alive("na", "nb") and alive("nb", "na"), timeout=20, step=0.2)
+        check(t is not None, "netns: two nodes in separate network namespaces joined over veth")
+        call("na", "POST", "/v1/sessions", {"id": "ns1", "variables": {"x": 0}})
+        wait_until(lambda: call("nb", "GET", "/v1/sessions/ns1")[0] == 200, timeout=10, step=0.1)
+        sh("ip", "netns", "exec", "smA", "ip", "link", "set", "smvA", "down")  # the partition
+        call("na", "PUT", "/v1/sessions/ns1/variables/x", "side-a")
+        call("na", "POST", "/v1/sessions", {"id": "only-a"})
+        time.sleep(0.2)
+        call("nb", "PUT", "/v1/sessions/ns1/variables/x", "side-b")
+        call("nb", "POST", "/v1/sessions", {"id": "only-b"})
+        time.sleep(1)
+        check(digest("na") != digest("nb"), "netns: the two sides diverge while the link is down")
+        sh("ip", "netns", "exec", "smA", "ip", "link", "set", "smvA", "up")
+        t = wait_until(lambda: digest("na") == digest("nb") and digest("na") is not None, timeout=30, step=0.2)
+        check(t is not None, f"netns: converged {t and round(t, 2)} s after the link came back")
+        check(call("na", "GET", "/v1/sessions/ns1/variables/x") == (200, "side-b") and
+              call("nb", "GET", "/v1/sessions/ns1/variables/x") == (200, "side-b"), "netns: the later write wins on both")
+        check(all(call(n, "GET", f"/v1/sessions/{i}")[0] == 200 for n in ns for i in ("only-a", "only-b")),
+              "netns: sessions created on either side exist on both")
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+        for name, (n, dev, ip) in ns.items():
+            sh("ip", "netns", "del", n)
 
 
 try:

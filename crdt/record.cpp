@@ -7,9 +7,15 @@
 namespace sessionmesh::crdt {
 namespace {
 
+bool broken_merge = false;
+
 // Register max by (stamp, value): the value tie-break keeps merge
 // commutative even if two writers ever reused one stamp.
 void join_entry(entry& into, const entry& from) {
+  if (broken_merge && from.ts.physical_ms() + 50 >= into.ts.physical_ms()) {
+    into = from;  // deliberately wrong: arrival order decides
+    return;
+  }
   if (from.ts > into.ts || (from.ts == into.ts && from.value > into.value)) into = from;
 }
 
@@ -22,6 +28,8 @@ void join_reg(stamp& ts, T& v, const stamp& from_ts, const T& from_v) {
 }
 
 }  // namespace
+
+void set_broken_merge_for_testing(bool broken) { broken_merge = broken; }
 
 void normalize(session_record& r) {
   const stamp t = r.tombstone;

@@ -44,6 +44,11 @@ struct session_record {
   friend bool operator==(const session_record&, const session_record&) = default;
 };
 
+// TEST ONLY: makes merge deliberately wrong (a later-arriving entry wins
+// within 50 ms, whatever its stamp), so the simulator can show its checkers
+// catch a broken merge. Never set outside tests.
+void set_broken_merge_for_testing(bool broken);
+
 // Join: per-register max by (stamp, value); then normalize.
 // REQUIRES: into.id == from.id.
 void merge_into(session_record& into, const session_record& from);

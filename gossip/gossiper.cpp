@@ -45,11 +45,15 @@ void gossiper::on_tick(uint64_t now) {
   flush_deltas();
 }
 
-void gossiper::on_message(const std::string& from, const message& msg, uint64_t now) {
+void gossiper::on_message(const std::string& from, const message& msg, uint64_t now, const std::string& from_addr) {
   if (auto it = members_.find(from); it != members_.end()) {
     it->second.last_heard_ms = now;
     // Hearing from a member we thought dead does not revive it (SWIM): it
     // must refute with a higher incarnation, which its sync carries.
+  } else if (from != self_.node_id && !from_addr.empty() && !std::holds_alternative<sync>(msg) &&
+             !std::holds_alternative<sync_reply>(msg) && unknown_synced_.insert(from).second) {
+    // Someone we do not know talks to us: learn the cluster from it.
+    outbox_.push_back(envelope{from, from_addr, sync{table()}});
   }
   std::visit(
       [&](const auto& m) {

@@ -108,8 +108,11 @@ class gossiper {
   gossiper(config cfg, store_port& store);
 
   void start(uint64_t now_ms);
-  void on_message(const std::string& from_node, const message& m, uint64_t now_ms);
-  // A message from an address whose node id is not known yet (seed replies).
+  // from_addr: the sender's advertised gossip address (from the transport
+  // handshake); lets a node that lost its member table (a restarted seed)
+  // push-pull with whoever talks to it.
+  void on_message(const std::string& from_node, const message& m, uint64_t now_ms,
+                  const std::string& from_addr = {});
   void on_tick(uint64_t now_ms);
   uint64_t next_deadline() const;
   // A local write: its encoded delta. Returns its write sequence number.
@@ -195,6 +198,7 @@ class gossiper {
     std::deque<std::pair<uint64_t, std::string>> q;  // (write seq, delta)
   };
   std::map<std::string, peer_queue> queues_;
+  std::set<std::string> unknown_synced_;  // unknown senders we already push-pulled with
 };
 
 }  // namespace sessionmesh::gossip

@@ -82,7 +82,7 @@ result<void> cluster::start(std::string* why) {
   to.key = opts_.cluster_key;
   io_->transport = std::make_unique<transport::tcp_transport>(
       io_->ctx, to,
-      [this](const std::string& from, const std::string&, std::string_view payload) { on_frame(from, payload); },
+      [this](const std::string& from, const std::string& addr, std::string_view payload) { on_frame(from, addr, payload); },
       [](const std::string& msg) { spdlog::warn("{}", msg); });
   if (auto r = io_->transport->listen(why); !r) return r;
   g_->start(wall_ms());
@@ -123,14 +123,14 @@ void cluster::tick() {
   });
 }
 
-void cluster::on_frame(const std::string& from, std::string_view payload) {
+void cluster::on_frame(const std::string& from, const std::string& addr, std::string_view payload) {
   if (blocked_.count(from)) return;
   auto m = gossip::decode(payload);
   if (!m) {
     spdlog::warn("cluster: undecodable message from {} dropped", from);
     return;
   }
-  g_->on_message(from, *m, wall_ms());
+  g_->on_message(from, *m, wall_ms(), addr);
   pump();
 }
 

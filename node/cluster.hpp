@@ -68,7 +68,7 @@ class cluster final : public store::replication {
   void run();
   void tick();
   void pump();             // outbox -> transport, refresh the view
-  void on_frame(const std::string& from, std::string_view payload);
+  void on_frame(const std::string& from, const std::string& addr, std::string_view payload);
   void take_deltas();
   void publish_moves(const std::vector<std::string>& before, const std::vector<std::string>& after,
                      const std::string& reason);

@@ -65,7 +65,7 @@ result<std::unique_ptr<local_store>> local_store::open(const store_options& opti
   }
   (void)st->cleanup_expired();
   st->cleanup_runs_ = 0;
-  if (options.reaper_interval_ms > 0 || options.data_dir)
+  if (options.background_threads && (options.reaper_interval_ms > 0 || options.data_dir))
     st->maint_ = std::thread([s = st.get()] { s->maintenance_loop(); });
   return st;
 }

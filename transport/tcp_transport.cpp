@@ -60,7 +60,7 @@ struct tcp_transport::impl : std::enable_shared_from_this<tcp_transport::impl> {
     frame_reader reader{0};
     std::array<char, 65536> buf{};
     bool greeted = false;
-    std::string peer_node, conn_id;
+    std::string peer_node, peer_advertise, conn_id;
     uint64_t seq = 0;
     std::string out;
     asio::steady_timer timer;
@@ -120,6 +120,7 @@ struct tcp_transport::impl : std::enable_shared_from_this<tcp_transport::impl> {
           greeted = true;
           timer.cancel();
           peer_node = h->node_id;
+          peer_advertise = h->advertise;
           hello mine{t->opts.cluster, t->opts.node_id, t->opts.advertise, random_nonce(t->rng), {}};
           mine.proof = hello_proof(t->opts.key, mine);
           conn_id = h->nonce + mine.nonce;
@@ -137,7 +138,7 @@ struct tcp_transport::impl : std::enable_shared_from_this<tcp_transport::impl> {
         ++seq;
         ++t->counters.frames_in;
         if (t->blocked.count(peer_node)) continue;
-        t->on_frame(peer_node, addr, payload);
+        t->on_frame(peer_node, peer_advertise, payload);
       }
     }
   };

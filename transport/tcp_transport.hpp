@@ -48,6 +48,7 @@ struct transport_counters {
 
 class tcp_transport {
  public:
+  // from_addr is the address the peer advertised in its handshake.
   using frame_fn = std::function<void(const std::string& from_node, const std::string& from_addr, std::string_view payload)>;
   using log_fn = std::function<void(const std::string& message)>;
 

@@ -36,6 +36,9 @@ struct store_options {
   uint64_t max_clock_offset_ms = 500;
   uint64_t snapshot_wal_bytes = 64ull << 20;  // snapshot once the WAL grew this much
   uint64_t wal_segment_bytes = 64ull << 20;
+  // false: no maintenance thread (the deterministic simulator calls
+  // cleanup_expired and snapshots itself).
+  bool background_threads = true;
   // Wall clock in ms since the Unix epoch; tests inject their own.
   std::function<uint64_t()> clock;
   // Operational warnings (quota at 80% / 100%, ...): name and message.

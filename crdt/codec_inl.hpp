@@ -17,10 +17,12 @@ inline result<stamp> resolve_stamp(std::string_view nodes, uint64_t hlc, uint64_
   return stamp{hlc, tag};
 }
 
-template <class Fn>
-result<void> for_each_entry(std::string_view bytes, const packed_header& h, Fn&& fn,
-                            const codec_limits& lim) {
-  mp_reader rd(bytes.data() + h.maps_offset, bytes.size() - h.maps_offset);
+// Walks the three maps from maps_offset; with_stamps resolves each entry's
+// stamp against the node table (for_each_entry), else skips it (the read path).
+template <bool with_stamps, class Fn>
+result<void> walk_entries(std::string_view bytes, size_t maps_offset, std::string_view nodes, Fn&& fn,
+                          const codec_limits& lim) {
+  mp_reader rd(bytes.data() + maps_offset, bytes.size() - maps_offset);
   for (int s = 0; s < section_count; ++s) {
     auto n = rd.read_map(lim.entries_per_map);
     if (!n) return n.error();
@@ -36,33 +38,26 @@ result<void> for_each_entry(std::string_view bytes, const packed_header& h, Fn&&
       if (!ni) return ni.error();
       auto value = rd.read_str_or_nil(lim.value_bytes);
       if (!value) return value.error();
-      auto st = resolve_stamp(h.nodes, *hlc, *ni);
-      if (!st) return st.error();
-      if (!fn(static_cast<section>(s), *name, *st, *value)) return {};
+      if constexpr (with_stamps) {
+        auto st = resolve_stamp(nodes, *hlc, *ni);
+        if (!st) return st.error();
+        if (!fn(static_cast<section>(s), *name, *st, *value)) return {};
+      } else {
+        if (!fn(static_cast<section>(s), *name, *value)) return {};
+      }
     }
   }
   return {};
 }
 
 template <class Fn>
-result<void> for_each_value(std::string_view bytes, size_t maps_offset, Fn&& fn,
-                            const codec_limits& lim) {
-  mp_reader rd(bytes.data() + maps_offset, bytes.size() - maps_offset);
-  for (int s = 0; s < section_count; ++s) {
-    auto n = rd.read_map(lim.entries_per_map);
-    if (!n) return n.error();
-    for (uint32_t i = 0; i < *n; ++i) {
-      auto name = rd.read_str(lim.name_bytes);
-      if (!name) return name.error();
-      auto arr = rd.read_array(3);
-      if (!arr || *arr != 3) return errc::decode_error;
-      if (!rd.read_uint() || !rd.read_uint()) return errc::decode_error;
-      auto value = rd.read_str_or_nil(lim.value_bytes);
-      if (!value) return value.error();
-      if (!fn(static_cast<section>(s), *name, *value)) return {};
-    }
-  }
-  return {};
+result<void> for_each_entry(std::string_view bytes, const packed_header& h, Fn&& fn, const codec_limits& lim) {
+  return walk_entries<true>(bytes, h.maps_offset, h.nodes, std::forward<Fn>(fn), lim);
+}
+
+template <class Fn>
+result<void> for_each_value(std::string_view bytes, size_t maps_offset, Fn&& fn, const codec_limits& lim) {
+  return walk_entries<false>(bytes, maps_offset, {}, std::forward<Fn>(fn), lim);
 }
 
 }  // namespace sessionmesh::crdt

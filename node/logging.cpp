@@ -1,5 +1,7 @@
 #include "node/logging.hpp"
 
+#include "http/json_render.hpp"
+
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -17,35 +19,15 @@ class json_formatter final : public spdlog::formatter {
     std::string line = "{\"ts_ms\":" + std::to_string(ms) + ",\"level\":\"";
     const auto lv = spdlog::level::to_string_view(msg.level);
     line.append(lv.data(), lv.size());
-    line += "\",\"msg\":\"";
-    json_escape(line, std::string_view(msg.payload.data(), msg.payload.size()));
-    line += "\"}\n";
+    line += "\",\"msg\":";
+    http::append_json_string(line, std::string_view(msg.payload.data(), msg.payload.size()));
+    line += "}\n";
     dest.append(line.data(), line.data() + line.size());
   }
   std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<json_formatter>(); }
 };
 
 }  // namespace
-
-void json_escape(std::string& out, std::string_view s) {
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-}
 
 void set_log_level(const std::string& level) { spdlog::set_level(spdlog::level::from_str(level)); }
 

@@ -10,7 +10,5 @@ namespace sessionmesh::node {
 
 void setup_logging(const std::string& format, const std::string& level);
 void set_log_level(const std::string& level);
-// Appends s to out with JSON string escaping (no quotes added).
-void json_escape(std::string& out, std::string_view s);
 
 }  // namespace sessionmesh::node

@@ -224,7 +224,7 @@ class world {
   // A random fault: partition shapes, clogs, heals, crashes, clock jumps.
   void chaos() {
     const auto pick = [&] { return nodes_[rng_() % nodes_.size()]->id; };
-    const int kind = static_cast<int>(rng_() % 8);
+    const int kind = static_cast<int>(rng_() % 9);
     auto cut_both = [&](const std::string& a, const std::string& b) {
       cut_.insert({a, b});
       cut_.insert({b, a});
@@ -265,6 +265,14 @@ class world {
         break;
       case 7:  // clock jump within the tolerated offset
         nodes_[rng_() % nodes_.size()]->clock.jump_ms = static_cast<int64_t>(rng_() % 400) - 200;
+        break;
+      case 8:  // majorities ring: each node hears only its two neighbours
+        if (!p_.partitions || p_.liveness || nodes_.size() < 4) break;
+        for (size_t i = 0; i < nodes_.size(); ++i)
+          for (size_t j = 0; j < nodes_.size(); ++j) {
+            const size_t d = (i + nodes_.size() - j) % nodes_.size();
+            if (d != 0 && d != 1 && d != nodes_.size() - 1) cut_.insert({nodes_[i]->id, nodes_[j]->id});
+          }
         break;
     }
     const uint64_t k = static_cast<uint64_t>(kind);

@@ -19,11 +19,13 @@ TEST_CASE("simulation: default seeds pass safety and liveness checks") {
     sim::params p;
     p.seed = first + static_cast<uint64_t>(i);
     p.liveness = i % 2 == 1;
+    if (i % 4 == 2) p.nodes = 5;  // majorities ring and wider partitions
     const auto r = sim::run(p);
     if (!r.ok) {
       ++failed;
-      std::printf("replay: build/tests/sessionmesh-sim --seed %llu%s\n  %s\n", static_cast<unsigned long long>(p.seed),
-                  p.liveness ? " --liveness" : "", r.describe().c_str());
+      std::printf("replay: build/tests/sim/sessionmesh-sim --seed %llu --nodes %d%s\n  %s\n",
+                  static_cast<unsigned long long>(p.seed), p.nodes, p.liveness ? " --liveness" : "",
+                  r.describe().c_str());
     }
   }
   CHECK(failed == 0);

@@ -119,8 +119,27 @@ void cluster::tick() {
     take_deltas();
     g_->on_tick(wall_ms());
     pump();
+    record_contact();
     tick();
   });
+}
+
+// Every few seconds while some peer is alive, remember that we were in
+// contact (the restart check compares it with the tombstone grace).
+void cluster::record_contact() {
+  if (opts_.contact_file.empty()) return;
+  const uint64_t now = wall_ms();
+  if (now < last_contact_written_ + 5000) return;
+  bool any_alive = false;
+  for (const auto& [_, m] : g_->members()) any_alive |= m.status == gossip::member_status::alive;
+  if (!any_alive) return;
+  last_contact_written_ = now;
+  const std::string tmp = opts_.contact_file + ".tmp";
+  if (FILE* f = std::fopen(tmp.c_str(), "w")) {
+    std::fprintf(f, "%llu\n", static_cast<unsigned long long>(now));
+    std::fclose(f);
+    std::rename(tmp.c_str(), opts_.contact_file.c_str());
+  }
 }
 
 void cluster::on_frame(const std::string& from, const std::string& addr, std::string_view payload) {

@@ -31,6 +31,7 @@ struct cluster_options {
   std::vector<std::string> seeds;  // host:port, DNS names expanded at start
   std::string cluster_key;
   std::string cluster_name = "sessionmesh";
+  std::string contact_file;  // where "last contact with an alive peer" (wall ms) is kept; empty: nowhere
 };
 
 class cluster final : public store::replication {
@@ -73,6 +74,8 @@ class cluster final : public store::replication {
   void publish_moves(const std::vector<std::string>& before, const std::vector<std::string>& after,
                      const std::string& reason);
   std::vector<std::string> prev_owners_;  // gossip thread only
+  uint64_t last_contact_written_ = 0;     // gossip thread only
+  void record_contact();
 
   cluster_options opts_;
   store::local_store& local_;

@@ -112,6 +112,8 @@ const std::vector<setting_spec>& settings() {
       {"reaper-interval", "60", "seconds between TTL reaper runs", false},
       {"max-clock-offset-ms", "500", "refuse remote clocks further ahead than this", false},
       {"http-threads", "0", "HTTP I/O threads (0: one per core but one)", false},
+      {"tombstone-grace", "86400", "seconds deleted and expired sessions are kept for replication; a node out of "
+                                   "contact longer than this resyncs from its peers", false},
       {"cluster-name", "sessionmesh", "peers must share this name to join", false},
       {"test-faults", "false", "enable POST /v1/admin/faults (a test-only network fault switch)", true},
       {"test-clock-offset-ms", "0", "testing only: shift this node's wall clock (ms, may be negative)", false},
@@ -197,6 +199,9 @@ result<node_config> resolve_config(const std::map<std::string, std::string>& cli
   if (c.log_format != "text" && c.log_format != "json") return bad("log-format", "text or json");
   if (!parse_u64(v["reaper-interval"], n) || n == 0 || n > 86400) return bad("reaper-interval", "seconds, 1 to 86400");
   c.reaper_interval_s = static_cast<uint32_t>(n);
+  if (!parse_u64(v["tombstone-grace"], n) || n == 0 || n > 10ull * 365 * 86400)
+    return bad("tombstone-grace", "seconds, 1 to 315360000");
+  c.tombstone_grace_s = n;
   if (!parse_u64(v["max-clock-offset-ms"], c.max_clock_offset_ms) || c.max_clock_offset_ms == 0)
     return bad("max-clock-offset-ms", "a positive integer");
   if (!parse_u64(v["http-threads"], n) || n > 256) return bad("http-threads", "0 to 256");

@@ -39,6 +39,7 @@ struct node_config {
   std::string log_level = "info";
   std::string log_format = "text";
   uint32_t reaper_interval_s = 60;
+  uint64_t tombstone_grace_s = 86400;
   uint64_t max_clock_offset_ms = 500;
   unsigned http_threads = 0;
   std::string cluster_name = "sessionmesh";

@@ -51,6 +51,7 @@ store_options store_options_of(const node_config& cfg) {
   o.max_sessions = cfg.max_sessions;
   o.strict_quota = cfg.strict_quota;
   o.reaper_interval_ms = cfg.reaper_interval_s * 1000;
+  o.tombstone_grace_ms = cfg.tombstone_grace_s * 1000;
   o.max_clock_offset_ms = cfg.max_clock_offset_ms;
   o.on_warning = [](std::string_view name, std::string_view msg) { spdlog::warn("{}: {}", name, msg); };
   if (cfg.test_clock_offset_ms != 0) {
@@ -96,6 +97,27 @@ std::vector<std::string> restart_needed(const node_config& a, const node_config&
   diff(a.reaper_interval_s != b.reaper_interval_s, "reaper-interval");
   diff(a.max_clock_offset_ms != b.max_clock_offset_ms, "max-clock-offset-ms");
   return out;
+}
+
+// A replicated node out of contact with its cluster for longer than the
+// tombstone grace may hold sessions whose deletes the others have purged
+// since: replaying its data would resurrect them. Such a data dir is moved
+// aside (kept for forensics) and the node resyncs from its peers instead.
+void set_aside_if_stale(const std::string& dir, uint64_t grace_ms) {
+  std::ifstream f(dir + "/last_contact");
+  uint64_t last = 0;
+  if (!(f >> last) || last == 0) return;
+  const auto now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count());
+  if (now <= last + grace_ms) return;
+  const std::string aside = dir + ".stale-" + std::to_string(now / 1000);
+  if (std::rename(dir.c_str(), aside.c_str()) == 0)
+    spdlog::warn("last contact with the cluster was {} s ago, past the tombstone grace of {} s: moved {} to {} and "
+                 "resyncing from peers (replaying it could resurrect deleted sessions)",
+                 (now - last) / 1000, grace_ms / 1000, dir, aside);
+  else
+    spdlog::error("data dir {} is stale but could not be moved aside", dir);
 }
 
 class node_runtime {
@@ -216,6 +238,7 @@ int node_runtime::run() {
   op_sub_ = opts.telemetry_hub->on_op([this](const op_event& e) { metrics_.record_op(e.op, e.result, e.duration_us); });
   event_sub_ = opts.telemetry_hub->on_event([this](const named_event& e) { metrics_.warning(e.name); });
   if (cfg_.adapter == "replicated") {
+    if (!cfg_.in_memory) set_aside_if_stale(cfg_.data_dir, cfg_.tombstone_grace_s * 1000);
     auto ls = store::local_store::open(opts, store::posix_fs(), &why);
     if (!ls) {
       spdlog::error("cannot open the store: {}", why.empty() ? ls.error().message() : why);
@@ -230,6 +253,7 @@ int node_runtime::run() {
     co.seeds = cfg_.seeds;
     co.cluster_key = cluster_key;
     co.cluster_name = cfg_.cluster_name;
+    if (!cfg_.in_memory) co.contact_file = cfg_.data_dir + "/last_contact";
     cluster_ = std::make_unique<cluster>(co, **ls);
     if (auto r = cluster_->start(&why); !r) {
       spdlog::error("{}", why);

@@ -248,7 +248,30 @@ def main():
     for x in [k1, k2, intruder]:
         x.term()
 
-    # 9. A real network partition between network namespaces.
+    # 9. A node out of contact longer than the tombstone grace resyncs instead of resurrecting deletes.
+    fast = ["--tombstone-grace", "2", "--reaper-interval", "1"]
+    x = Node("x", extra=fast)
+    y = Node("y", seeds=[x.gaddr], extra=fast)
+    wait_until(lambda: x.members().get("y") == "alive")
+    x.req("POST", "/v1/sessions", {"id": "ghost"})
+    check(wait_until(lambda: y.req("GET", "/v1/sessions/ghost")[0] == 200) is not None, "grace: y has the session")
+    time.sleep(5.5)  # y records its last contact every 5 s
+    y.kill9()
+    wait_until(lambda: x.members().get("y") == "dead")  # nothing more is sent to y, not even queued
+    x.req("DELETE", "/v1/sessions/ghost")
+    t = wait_until(lambda: x.req("GET", "/v1/stats")[1]["tombstones"] == 0, timeout=10)
+    check(t is not None, "grace: x purged the tombstone after the grace")
+    time.sleep(1)
+    y.start()
+    wait_until(lambda: x.members().get("y") == "alive")
+    time.sleep(2.5)
+    check(x.req("GET", "/v1/sessions/ghost")[0] == 404 and y.req("GET", "/v1/sessions/ghost")[0] == 404,
+          "grace: the stale node resynced and did not resurrect the deleted session")
+    check(any(d.startswith("y.stale-") for d in os.listdir(TMP)), "grace: the stale data dir was moved aside")
+    x.term()
+    y.term()
+
+    # 10. A real network partition between network namespaces.
     if os.geteuid() != 0 or subprocess.run(["ip", "netns", "add", "sm-probe"], capture_output=True).returncode != 0:
         print("skip network-namespace partition test: needs root and a working `ip netns`", flush=True)
     else:

@@ -99,7 +99,7 @@ response api::one_session(const request_view& req, std::string_view id, const st
     std::string why;
     auto pr = parse_patch(req.body, *settings(), &why);
     if (!pr) return body_error(pr.error(), why, rid);
-    if (!req.if_match.empty()) pr->if_match = std::string(req.if_match);
+    if (!req.if_match.empty() && req.if_match != "*") pr->if_match = std::string(req.if_match);
     unsigned acks_n = 1;
     if (auto a = acks_check(query, rid, &acks_n)) return *a;
     auto s = store_.patch(id, std::move(pr).value());
@@ -190,7 +190,7 @@ response api::entry(const request_view& req, std::string_view id, section sec, s
     } else {
       ups.push_back({std::string(name), std::nullopt});
     }
-    if (!req.if_match.empty()) pr.if_match = std::string(req.if_match);
+    if (!req.if_match.empty() && req.if_match != "*") pr.if_match = std::string(req.if_match);
     auto s = store_.patch(id, std::move(pr));
     if (!s) return store_error(s.error(), rid);
     if (req.method == "DELETE") {

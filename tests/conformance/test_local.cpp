@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "store/local_store.hpp"
+#include "store/replicated_store.hpp"
 
 namespace {
 
@@ -36,7 +37,37 @@ struct local_on_disk {
   }
 };
 
+// The replicated adapter on a one-node cluster: its replication layer has
+// no peers (every delta handed over, owner = this node, acks <= 1 only).
+class lone_replication final : public store::replication {
+ public:
+  explicit lone_replication(std::string node) : node_(std::move(node)) {}
+  void local_delta(std::string_view, std::string_view delta) override {
+    ++deltas;
+    REQUIRE_FALSE(delta.empty());
+  }
+  bool wait_acks(unsigned acks, uint32_t) override { return acks <= 1; }
+  std::string owner_of(std::string_view) override { return node_; }
+  std::atomic<int> deltas{0};
+
+ private:
+  std::string node_;
+};
+
+struct replicated_on_disk {
+  static std::unique_ptr<session_store> open(store_options o) {
+    o.data_dir = fresh_dir();
+    o.fsync = fsync_mode::batch;
+    std::string why;
+    auto st = store::local_store::open(o, store::posix_fs(), &why);
+    REQUIRE_MESSAGE(st.has_value(), why);
+    static std::vector<std::unique_ptr<lone_replication>> repls;  // outlive the stores
+    repls.push_back(std::make_unique<lone_replication>(o.node_id));
+    return std::make_unique<store::replicated_store>(std::move(st).value(), *repls.back());
+  }
+};
+
 }  // namespace
 
-TEST_CASE_TEMPLATE_INVOKE(sessionmesh_conformance, local_in_memory, local_on_disk);
-TEST_CASE_TEMPLATE_INVOKE(sessionmesh_conformance_quota, local_in_memory, local_on_disk);
+TEST_CASE_TEMPLATE_INVOKE(sessionmesh_conformance, local_in_memory, local_on_disk, replicated_on_disk);
+TEST_CASE_TEMPLATE_INVOKE(sessionmesh_conformance_quota, local_in_memory, local_on_disk, replicated_on_disk);

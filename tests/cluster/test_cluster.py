@@ -284,10 +284,11 @@ def sh(*cmd):
 
 
 def netns_partition():
-    ns = {"na": ("smA", "smvA", "10.77.0.1"), "nb": ("smB", "smvB", "10.77.0.2")}
+    tag = str(os.getpid() % 100000)  # unique names: runs side by side must not collide
+    ns = {"na": ("sm" + tag + "a", "sv" + tag + "a", "10.77.0.1"), "nb": ("sm" + tag + "b", "sv" + tag + "b", "10.77.0.2")}
     for name, (n, dev, ip) in ns.items():
         sh("ip", "netns", "del", n)
-    sh("ip", "link", "add", "smvA", "type", "veth", "peer", "name", "smvB")
+    sh("ip", "link", "add", ns["na"][1], "type", "veth", "peer", "name", ns["nb"][1])
     procs = []
     try:
         for name, (n, dev, ip) in ns.items():
@@ -327,7 +328,7 @@ def netns_partition():
         check(t is not None, "netns: two nodes in separate network namespaces joined over veth")
         call("na", "POST", "/v1/sessions", {"id": "ns1", "variables": {"x": 0}})
         wait_until(lambda: call("nb", "GET", "/v1/sessions/ns1")[0] == 200, timeout=10, step=0.1)
-        sh("ip", "netns", "exec", "smA", "ip", "link", "set", "smvA", "down")  # the partition
+        sh("ip", "netns", "exec", ns["na"][0], "ip", "link", "set", ns["na"][1], "down")  # the partition
         call("na", "PUT", "/v1/sessions/ns1/variables/x", "side-a")
         call("na", "POST", "/v1/sessions", {"id": "only-a"})
         time.sleep(0.2)
@@ -335,7 +336,7 @@ def netns_partition():
         call("nb", "POST", "/v1/sessions", {"id": "only-b"})
         time.sleep(1)
         check(digest("na") != digest("nb"), "netns: the two sides diverge while the link is down")
-        sh("ip", "netns", "exec", "smA", "ip", "link", "set", "smvA", "up")
+        sh("ip", "netns", "exec", ns["na"][0], "ip", "link", "set", ns["na"][1], "up")
         t = wait_until(lambda: digest("na") == digest("nb") and digest("na") is not None, timeout=30, step=0.2)
         check(t is not None, f"netns: converged {t and round(t, 2)} s after the link came back")
         check(call("na", "GET", "/v1/sessions/ns1/variables/x") == (200, "side-b") and

@@ -1,0 +1,163 @@
+// local_store: the seams the replicated adapter and the cluster layer use —
+// map swaps that keep the Merkle index in step, deterministic expiry,
+// merging remote records, leaf enumeration for anti-entropy, moved events.
+#include <optional>
+
+#include "crdt/codec.hpp"
+#include "store/local_store.hpp"
+#include "store/validate.hpp"
+
+namespace sessionmesh::store {
+
+using crdt::session_record;
+
+namespace {
+
+session_record decode_own(const detail::packed_record* p) {
+  auto r = crdt::decode(p->bytes(), {}, false);
+  SM_ASSERT(r.has_value());  // the store only holds what it encoded
+  return std::move(r).value();
+}
+
+detail::packed_record* find_in(shard& sh, std::string_view id) {
+  auto it = sh.set.find(id);
+  return it == sh.set.end() ? nullptr : *it;
+}
+
+}  // namespace
+
+void local_store::swap_locked(shard& sh, std::string_view id, detail::packed_record* p) {
+  const uint64_t h = id_hash64(id);
+  uint64_t old_digest = 0;
+  if (auto* old = find_in(sh, id)) {
+    record_bytes_ -= static_cast<int64_t>(detail::packed_footprint(old));
+    old_digest = crdt::digest_bytes(old->bytes()) | 1;
+  }
+  const uint64_t new_digest = p ? crdt::digest_bytes(p->bytes()) | 1 : 0;
+  merkle_.update(h, old_digest, new_digest);
+  if (p) {
+    record_bytes_ += static_cast<int64_t>(detail::packed_footprint(p));
+    record_map::put(sh, p);
+  } else {
+    record_map::erase(sh, id);
+  }
+}
+
+// TTL expiry as a deterministic tombstone: stamped (expires_at, 0) by node
+// tag 0, so every node that expires the session writes the very same
+// record and their Merkle trees agree; any write after expiry wins over it.
+void local_store::expire_locked(shard& sh, detail::packed_record* p) {
+  session_record cur = decode_own(p);
+  session_record delta;
+  delta.id = cur.id;
+  delta.tombstone = {crdt::hlc_make(crdt::expires_at_ms(cur), 0), 0};
+  uint64_t lsn = 0;
+  (void)apply_locked(sh, &cur, delta, change_type::expire, &lsn);
+}
+
+void local_store::for_each_live(const std::function<void(std::string_view)>& fn) {
+  const uint64_t now = now_ms();
+  for (size_t i = 0; i < record_map::shard_count; ++i) {
+    shard& sh = map_.at(i);
+    std::shared_lock lk(sh.mu);
+    for (auto* p : sh.set)
+      if (p->live(now)) fn(detail::packed_id(p));
+  }
+}
+
+void local_store::publish_moved(std::vector<session_move> moves, std::string reason) {
+  change c;
+  c.type = change_type::moved;
+  c.origin = options_.node_id;
+  c.moves = std::move(moves);
+  c.reason = std::move(reason);
+  feed_.publish(std::move(c));
+}
+
+void local_store::set_replication_sink(std::function<void(std::string_view, std::string_view)> sink) {
+  sink_ = std::move(sink);
+}
+
+result<bool> local_store::apply_remote(std::string_view encoded, std::string_view origin) {
+  if (closed_) return errc::unavailable;
+  crdt::codec_limits lim;
+  auto d = crdt::decode(encoded, lim);
+  if (!d) return d.error();
+  if (!valid_id(d->id)) return errc::invalid_argument;
+  const uint64_t now = now_ms();
+  {
+    std::lock_guard lk(clock_mu_);
+    if (auto u = clock_.update(crdt::max_stamp(*d).hlc, now); !u) {
+      ++clock_refusals_;
+      return u.error();
+    }
+  }
+  shard& sh = map_.shard_for(d->id);
+  uint64_t lsn = 0;
+  {
+    std::unique_lock lk(sh.mu);
+    auto* p = find_in(sh, d->id);
+    std::optional<session_record> cur;
+    if (p) cur = decode_own(p);
+    session_record next = cur ? crdt::merge(*cur, *d) : crdt::merge(session_record{d->id}, *d);
+    if (cur && next == *cur) return false;
+    const bool was = cur && crdt::exists(*cur);
+    const bool is = crdt::exists(next);
+    if (wal_) {
+      auto l = wal_->append(encoded);
+      if (!l) return l.error();
+      lsn = *l;
+    }
+    current_ += static_cast<int>(is) - static_cast<int>(was);
+    tombstones_ += static_cast<int>(!is) - static_cast<int>(cur && !was);
+    auto* np = detail::make_packed(crdt::encode(next));
+    detail::retain(np);
+    session out(np);
+    swap_locked(sh, d->id, np);
+    if (is || was) {
+      change c;
+      c.id = d->id;
+      c.origin = std::string(origin);
+      if (is) {
+        c.type = change_type::put;
+        c.version = detail::format_version(crdt::content_version(next));
+        c.value = out;
+      } else {
+        c.type = next.tombstone.node == 0 ? change_type::expire : change_type::del;
+        c.version = detail::format_version(next.tombstone);
+        if (c.type == change_type::expire) ++expired_;
+      }
+      feed_.publish(std::move(c));
+    }
+  }
+  if (lsn && wal_) {
+    if (auto c = wal_->commit(lsn); !c) return c.error();
+  }
+  return true;
+}
+
+std::vector<local_store::leaf_entry> local_store::leaf_entries(uint32_t leaf) {
+  std::vector<leaf_entry> out;
+  shard& sh = map_.at(leaf >> (merkle_index::leaf_bits - 6));
+  std::shared_lock lk(sh.mu);
+  for (auto* p : sh.set) {
+    const std::string_view id = detail::packed_id(p);
+    const uint64_t h = id_hash64(id);
+    if (merkle_index::leaf_of(h) != leaf) continue;
+    out.push_back({std::string(id), h, crdt::digest_bytes(p->bytes()) | 1});
+  }
+  return out;
+}
+
+std::vector<std::string> local_store::raw_records(const std::vector<std::string>& ids) {
+  std::vector<std::string> out;
+  out.reserve(ids.size());
+  for (const auto& id : ids) {
+    shard& sh = map_.shard_for(id);
+    std::shared_lock lk(sh.mu);
+    if (auto* p = find_in(sh, id)) out.emplace_back(p->bytes());
+  }
+  return out;
+}
+
+}  // namespace sessionmesh::store

@@ -45,6 +45,10 @@ class watch_session : public std::enable_shared_from_this<watch_session> {
     resume_ = cursor;
     ws_.read_message_max(64 * 1024);
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    // The feed starts here, before the handshake answer goes out: a client
+    // that writes right after its handshake completes must see that write.
+    start_cursor_ = a_.store().current_cursor();
+    subscribe();
     ws_.async_accept(req, [self = shared_from_this()](beast::error_code ec) {
       if (ec) return;
       self->on_accept();
@@ -57,20 +61,24 @@ class watch_session : public std::enable_shared_from_this<watch_session> {
   }
 
  private:
-  void on_accept() {
-    auto& st = a_.store();
+  void subscribe() {
     std::weak_ptr<watch_session> weak = shared_from_this();
     auto ex = ws_.get_executor();
     // Wake-ups only: the data comes from the ring, pulled here.
-    sub_ = st.subscribe([weak, ex, this](const change&) {
+    sub_ = a_.store().subscribe([weak, ex, this](const change&) {
       if (wake_pending_.exchange(true)) return;
       asio::post(ex, [weak] {
         if (auto self = weak.lock()) {
           self->wake_pending_ = false;
-          self->pump();
+          if (self->accepted_) self->pump();
         }
       });
     });
+  }
+
+  void on_accept() {
+    auto& st = a_.store();
+    accepted_ = true;
     if (resume_) {
       auto b = st.read_changes(*resume_, 0);
       if (b) {
@@ -85,7 +93,7 @@ class watch_session : public std::enable_shared_from_this<watch_session> {
     } else if (snapshot_) {
       send_snapshot();
     } else {
-      cursor_ = st.current_cursor();
+      cursor_ = start_cursor_;
     }
     do_read();
     pump();
@@ -93,7 +101,7 @@ class watch_session : public std::enable_shared_from_this<watch_session> {
 
   void send_snapshot() {
     auto& st = a_.store();
-    cursor_ = st.current_cursor();  // changes during the walk replay after it
+    cursor_ = start_cursor_;  // changes since the handshake replay after the snapshot
     std::string after;
     for (;;) {
       auto page = st.list(prefix_, 1000, after);
@@ -160,8 +168,8 @@ class watch_session : public std::enable_shared_from_this<watch_session> {
     ws_.async_write(asio::buffer(queue_.front()), [self = shared_from_this()](beast::error_code ec, size_t) {
       self->writing_ = false;
       if (ec) return self->fail();
-      if (self->closed_) return self->send_close();
       self->queue_.pop_front();
+      if (self->closed_) return self->send_close();
       if (self->queue_.size() < self->max_queue_ / 2) self->pump();
       else self->flush();
     });
@@ -179,7 +187,8 @@ class watch_session : public std::enable_shared_from_this<watch_session> {
     if (closed_) return;
     closed_ = true;
     sub_.reset();
-    queue_.clear();
+    // The front message may be in an async_write: keep it alive.
+    while (queue_.size() > (writing_ ? 1u : 0u)) queue_.pop_back();
     close_reason_ = websocket::close_reason(code, why);
     if (!writing_) send_close();  // else after the write in flight
   }
@@ -201,6 +210,8 @@ class watch_session : public std::enable_shared_from_this<watch_session> {
   bool snapshot_ = false;
   std::optional<std::string> resume_;
   std::string cursor_;
+  std::string start_cursor_;
+  bool accepted_ = false;
   subscription sub_;
   std::atomic<bool> wake_pending_{false};
   std::deque<std::string> queue_;

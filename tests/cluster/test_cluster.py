@@ -192,9 +192,14 @@ def main():
     check(all(b.req("GET", f"/v1/sessions/{i}")[1]["owner"] == a.req("GET", f"/v1/sessions/{i}")[1]["owner"]
               for i in on_c), "survivors agree on the new owners")
     wait_until(lambda: any(e.get("type") == "moved" for e in events), timeout=5)
+    # SWIM may revive c once when a peer's table carries a newer incarnation
+    # of it (refuted during the partition above) and then declare it dead
+    # again, so a session can move off c more than once: compare id sets.
     moved = [m for e in events if e.get("type") == "moved" and e.get("reason") == "node_dead" for m in e["moves"]]
-    check({m["id"] for m in moved} == set(on_c) and all(m["from"] == "c" for m in moved),
-          f"watchers got moved events (reason node_dead) for the {len(moved)} sessions c owned")
+    ids_moved = {m["id"] for m in moved}
+    check(ids_moved == set(on_c) and all(m["from"] == "c" for m in moved),
+          f"watchers got moved events (reason node_dead) for the {len(ids_moved)} sessions c owned "
+          f"({len(moved)} moves, {len(on_c)} owned)")
     ws.close()
 
     # 5. The killed node restarts on its data dir and catches up.

@@ -36,6 +36,7 @@ void gossiper::on_tick(uint64_t now) {
   }
   check_probe(now);
   check_suspects(now);
+  evaluate_clock(now);
   if (now >= next_probe_ms_) probe(now);
   // Alone (every peer dead or unknown): knock on the seeds every second.
   if (next_sync_ms_ > now + 1000 && alive_peers().empty()) next_sync_ms_ = now;
@@ -60,11 +61,13 @@ void gossiper::on_message(const std::string& from, const message& msg, uint64_t 
         using T = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<T, ping>) {
           for (const auto& u : m.updates) apply_update(u, now);
-          send(from, ack{m.seq, piggyback()});
+          send(from, ack{m.seq, piggyback(), now});
         } else if constexpr (std::is_same_v<T, ack>) {
           for (const auto& u : m.updates) apply_update(u, now);
           if (probe_.active && m.seq == probe_.seq) {
             probe_.active = false;
+            if (auto it = members_.find(from); it != members_.end() && from == probe_.target && m.clock_ms)
+              sample_clock(it->second, m.clock_ms, probe_.sent_ms, now);
           } else if (auto r = relays_.find(m.seq); r != relays_.end()) {
             send(r->second.first, ack{r->second.second, {}});
             relays_.erase(r);
@@ -74,18 +77,30 @@ void gossiper::on_message(const std::string& from, const message& msg, uint64_t 
           const uint64_t s = ++seq_;
           relays_[s] = {from, m.seq};
           while (relays_.size() > 1024) relays_.erase(relays_.begin());
-          send(m.target, ping{s, piggyback()});
+          send(m.target, ping{s, piggyback(), now});
         } else if constexpr (std::is_same_v<T, sync>) {
           for (const auto& u : m.members) apply_update(u, now);
           send(from, sync_reply{table()});
         } else if constexpr (std::is_same_v<T, sync_reply>) {
           for (const auto& u : m.members) apply_update(u, now);
         } else if constexpr (std::is_same_v<T, deltas>) {
+          size_t refused = 0;
           for (const auto& r : m.records) {
             if (store_.apply(r, from)) ++stats_.deltas_applied;
-            else ++stats_.deltas_refused;
+            else ++refused;
           }
-          send(from, deltas_ack{m.batch, m.through});
+          stats_.deltas_refused += refused;
+          // An ack says "applied every write through `through`" (acks=N
+          // counts on it): after a refusal, acks stop below that batch
+          // until anti-entropy finds the two stores equal again.
+          if (refused) {
+            const uint64_t below = m.through - std::min<uint64_t>(m.through, m.records.size());
+            auto [it, fresh] = ack_caps_.try_emplace(from, below);
+            if (!fresh) it->second = std::min(it->second, below);
+          }
+          uint64_t through = m.through;
+          if (auto it = ack_caps_.find(from); it != ack_caps_.end()) through = std::min(through, it->second);
+          send(from, deltas_ack{m.batch, through});
         } else if constexpr (std::is_same_v<T, deltas_ack>) {
           if (auto it = members_.find(from); it != members_.end())
             it->second.acked_through = std::max(it->second.acked_through, m.through);
@@ -93,6 +108,7 @@ void gossiper::on_message(const std::string& from, const message& msg, uint64_t 
           on_ae_l2(from, m);
         } else if constexpr (std::is_same_v<T, ae_l3>) {
           if (m.nodes.empty()) {
+            ack_caps_.erase(from);
             if (auto it = members_.find(from); it != members_.end()) {
               it->second.in_sync = true;
               it->second.last_sync_ms = now;
@@ -212,6 +228,7 @@ void gossiper::start_exchange(uint64_t now) {
 
 void gossiper::on_ae_l2(const std::string& from, const ae_l2& m) {
   ae_l3 reply{m.exchange, {}, {}};
+  if (m.root == store_.merkle_root()) ack_caps_.erase(from);
   if (m.root != store_.merkle_root() && m.hashes.size() == 256) {
     const auto mine = store_.merkle_level(2);
     const auto leaves = store_.merkle_level(3);

@@ -13,7 +13,14 @@
 //                then leaf hashes of differing subtrees, then (id hash,
 //                digest) entries of differing leaves, then only the records
 //                that differ, in both directions, capped per exchange;
-//   ownership    rendezvous hashing of the id over alive members.
+//   ownership    rendezvous hashing of the id over alive members;
+//   clock check  pings and acks carry the sender's clock; from each direct
+//                ack the prober estimates how far its write clock (the HLC)
+//                runs ahead of that peer's clock. When it runs more than
+//                max_clock_offset_ms ahead of most measured peers, those
+//                peers would refuse its stamps: clock_ahead() turns true and
+//                the driver makes the store refuse local writes until it
+//                falls back in range.
 //
 // The store is reached through store_port (the replicated adapter wires it
 // to the local store). Randomness comes from a seeded generator it owns.
@@ -53,6 +60,8 @@ struct config {
   size_t delta_batch_max = 512;
   size_t ae_max_leaves = 1024;
   size_t ae_max_records = 4096;
+  uint64_t max_clock_offset_ms = 500;     // as the store's HLC
+  uint64_t clock_sample_max_age_ms = 30000;
   uint64_t seed = 1;
 };
 
@@ -72,6 +81,8 @@ class store_port {
   virtual std::vector<std::string> records(const std::vector<std::string>& ids) = 0;
   // Merges a peer's record/delta; false if refused (bad clock, garbage).
   virtual bool apply(std::string_view encoded, std::string_view from) = 0;
+  // The physical part (ms) of the last stamp the store issued or adopted.
+  virtual uint64_t clock_ms() = 0;
 };
 
 struct member {
@@ -85,6 +96,8 @@ struct member {
   uint64_t acked_through = 0;     // highest local write seq this peer applied
   uint64_t last_sync_ms = 0;      // last anti-entropy exchange that found us equal
   bool in_sync = false;
+  int64_t clock_lead_ms = 0;      // how far our write clock ran ahead of its clock
+  uint64_t clock_sampled_ms = 0;  // when that was measured (0: never)
 };
 
 struct envelope {
@@ -97,6 +110,7 @@ struct counters {
   uint64_t probes = 0, probe_failures = 0, suspicions = 0, deaths = 0, refutations = 0;
   uint64_t deltas_sent = 0, deltas_applied = 0, deltas_dropped = 0, deltas_refused = 0;
   uint64_t ae_exchanges = 0, ae_equal = 0, records_repaired = 0, records_sent = 0;
+  uint64_t clock_ahead_episodes = 0;
 };
 
 // Rendezvous (highest random weight) hashing: the candidate with the
@@ -132,6 +146,15 @@ class gossiper {
   uint64_t last_local_seq() const { return write_seq_; }
   size_t pending_deltas() const;
   const counters& stats() const { return stats_; }
+  // Our write clock runs more than max_clock_offset_ms ahead of most peers
+  // measured in the last clock_sample_max_age_ms: they would refuse our
+  // stamps, so local writes should be refused. Re-evaluated every tick.
+  bool clock_ahead() const { return clock_ahead_; }
+  // It runs that far behind most of them: their fresh writes are refused
+  // here until our clock passes them (replication into this node lags).
+  bool clock_behind() const { return clock_behind_; }
+  // Median lead over the measured peers (ms; negative: behind).
+  int64_t clock_lead_ms() const { return clock_lead_ms_; }
   const std::string& node_id() const { return self_.node_id; }
   void set_http_addr(std::string a) { self_.http_addr = std::move(a); }
 
@@ -150,6 +173,8 @@ class gossiper {
   void reconnect_dead(uint64_t now);
   std::vector<member_update> table() const;
   void send(const std::string& node, message m);
+  void sample_clock(member& m, uint64_t their_clock, uint64_t sent, uint64_t now);
+  void evaluate_clock(uint64_t now);
   // broadcast
   void flush_deltas();
   // anti-entropy
@@ -199,6 +224,12 @@ class gossiper {
   };
   std::map<std::string, peer_queue> queues_;
   std::set<std::string> unknown_synced_;  // unknown senders we already push-pulled with
+  // sender -> highest write seq we may ack after refusing some
+  // of its deltas; cleared when anti-entropy finds us equal.
+  std::map<std::string, uint64_t> ack_caps_;
+
+  bool clock_ahead_ = false, clock_behind_ = false;
+  int64_t clock_lead_ms_ = 0;
 };
 
 }  // namespace sessionmesh::gossip

@@ -21,6 +21,7 @@ class local_port final : public store_port {
   bool apply(std::string_view encoded, std::string_view from) override {
     return st_.apply_remote(encoded, from).has_value();
   }
+  uint64_t clock_ms() override { return st_.clock_ms(); }
 
  private:
   store::local_store& st_;

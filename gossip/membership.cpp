@@ -131,7 +131,7 @@ void gossiper::probe(uint64_t now) {
       continue;
     probe_ = {target, ++seq_, now, false, true};
     ++stats_.probes;
-    send(target, ping{probe_.seq, piggyback()});
+    send(target, ping{probe_.seq, piggyback(), now});
     return;
   }
 }
@@ -197,6 +197,41 @@ void gossiper::send_sync(uint64_t now) {
       outbox_.push_back(envelope{"", addr, sync{table()}});
     }
     next_sync_ms_ = now + std::min<uint64_t>(cfg_.sync_interval_ms, 1000);
+  }
+}
+
+// NTP's estimate from one round trip: the peer read its clock about half
+// the round trip before the ack arrived. Our side is the write clock: the
+// HLC (which may run ahead of the physical clock after a jump back) or the
+// physical clock, whichever is later, since the next stamp takes that.
+void gossiper::sample_clock(member& m, uint64_t their_clock, uint64_t sent, uint64_t now) {
+  const uint64_t rtt = now >= sent ? now - sent : 0;
+  const uint64_t mine = std::max(store_.clock_ms(), now);
+  m.clock_lead_ms = static_cast<int64_t>(mine) - static_cast<int64_t>(their_clock + rtt / 2);
+  m.clock_sampled_ms = now;
+}
+
+void gossiper::evaluate_clock(uint64_t now) {
+  std::vector<int64_t> leads;
+  size_t ahead = 0, behind = 0;
+  const auto limit = static_cast<int64_t>(cfg_.max_clock_offset_ms);
+  for (const auto& [_, m] : members_) {
+    if (m.status != member_status::alive && m.status != member_status::suspect) continue;
+    if (m.clock_sampled_ms == 0 || now > m.clock_sampled_ms + cfg_.clock_sample_max_age_ms) continue;
+    const int64_t lead = m.clock_lead_ms;
+    leads.push_back(lead);
+    if (lead > limit) ++ahead;
+    if (lead < -limit) ++behind;
+  }
+  const bool was = clock_ahead_;
+  clock_ahead_ = !leads.empty() && 2 * ahead > leads.size();
+  clock_behind_ = !leads.empty() && 2 * behind > leads.size();
+  if (clock_ahead_ && !was) ++stats_.clock_ahead_episodes;
+  if (leads.empty()) {
+    clock_lead_ms_ = 0;
+  } else {
+    std::nth_element(leads.begin(), leads.begin() + static_cast<std::ptrdiff_t>(leads.size() / 2), leads.end());
+    clock_lead_ms_ = leads[leads.size() / 2];
   }
 }
 

@@ -128,9 +128,10 @@ void encode(const message& m, std::string& out) {
       [&](const auto& v) {
         using T = std::decay_t<decltype(v)>;
         if constexpr (std::is_same_v<T, ping> || std::is_same_v<T, ack>) {
-          pk.pack_array(2);
+          pk.pack_array(3);
           pk.pack_uint64(v.seq);
           put_updates(pk, v.updates);
+          pk.pack_uint64(v.clock_ms);
         } else if constexpr (std::is_same_v<T, ping_req>) {
           pk.pack_array(3);
           pk.pack_uint64(v.seq);
@@ -189,11 +190,16 @@ result<message> decode(std::string_view bytes) {
   switch (static_cast<msg_type>(type)) {
     case msg_type::ping:
     case msg_type::ack: {
-      if (!need(2)) return errc::decode_error;
+      if (!need(2) && !need(3)) return errc::decode_error;
       TRY(seq, rd.read_uint());
       TRY(us, get_updates(rd));
-      if (type == 1) m = ping{seq, std::move(us)};
-      else m = ack{seq, std::move(us)};
+      uint64_t clock = 0;
+      if (n == 3) {
+        TRY(c, rd.read_uint());
+        clock = c;
+      }
+      if (type == 1) m = ping{seq, std::move(us), clock};
+      else m = ack{seq, std::move(us), clock};
       break;
     }
     case msg_type::ping_req: {

@@ -40,8 +40,12 @@ struct member_update {
   member_status status = member_status::alive;
 };
 
-struct ping { uint64_t seq = 0; std::vector<member_update> updates; };
-struct ack { uint64_t seq = 0; std::vector<member_update> updates; };
+// clock_ms: the sender's physical clock when it sent (0: not measured, as
+// in a relayed ack). A prober compares the ack's clock with its own to see
+// whether its peers would refuse its stamps (see gossiper::clock_ahead).
+// Decoders accept the older two-field form.
+struct ping { uint64_t seq = 0; std::vector<member_update> updates; uint64_t clock_ms = 0; };
+struct ack { uint64_t seq = 0; std::vector<member_update> updates; uint64_t clock_ms = 0; };
 struct ping_req { uint64_t seq = 0; std::string target; std::vector<member_update> updates; };
 struct sync { std::vector<member_update> members; };
 struct sync_reply { std::vector<member_update> members; };

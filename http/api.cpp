@@ -18,7 +18,8 @@ unsigned status_of(errc e) {
     case errc::too_large: return 413;
     case errc::session_quota_exceeded:
     case errc::too_many_programs: return 429;
-    case errc::unavailable: return 503;
+    case errc::unavailable:
+    case errc::clock_skew: return 503;
     case errc::acks_timeout: return 504;
     default: return 500;
   }
@@ -95,6 +96,11 @@ response api::store_error(std::error_code ec, const std::string& rid) {
     case errc::too_many_programs: return error(429, "too_many_programs", "a session holds at most 200 programs", rid);
     case errc::unavailable: return error(503, "unavailable", "the store is not accepting writes", rid);
     case errc::acks_timeout: return error(504, "acks_timeout", "not enough nodes applied the write in time", rid);
+    case errc::clock_skew:
+      return error(503, "clock_skew",
+                   "this node's clock runs more than the max clock offset ahead of most peers; writes are "
+                   "refused until it is back in range (reads still work)",
+                   rid);
     case errc::io_error: return error(500, "internal", "the write could not be logged (io_error); not applied", rid);
     default: return error(status_of(e), "internal", std::string(errc_name(e)), rid);
   }

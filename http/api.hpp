@@ -65,6 +65,7 @@ struct node_hooks {
   std::function<std::string()> health_cluster;   // "cluster":{..},"replication":{..} (replicated)
   std::function<std::string(std::string_view)> faults;  // test-only fault switch; empty: off
   std::function<std::string()> metrics_extra;    // more Prometheus text (cluster)
+  std::function<std::vector<std::string>()> cluster_alerts;  // e.g. clock_skew (replicated)
 };
 
 class api {

@@ -19,6 +19,8 @@ std::vector<std::string> api::alerts() {
     else if (used >= cfg->alert_quota_ratio) now.emplace_back("session_quota_high");
   }
   if (st.wal_fsyncs > 0 && st.wal_fsync_us_last > cfg->alert_fsync_us) now.emplace_back("wal_fsync_slow");
+  if (hooks_.cluster_alerts)
+    for (auto& a : hooks_.cluster_alerts()) now.push_back(std::move(a));
   std::lock_guard lk(alerts_mu_);
   for (const auto& a : now)
     if (std::find(raised_.begin(), raised_.end(), a) == raised_.end() && on_alert) on_alert(a, true);

@@ -31,7 +31,7 @@ std::vector<std::string> expand_seeds(const std::vector<std::string>& seeds) {
     const auto colon = s.rfind(':');
     const std::string host = s.substr(0, colon), port = s.substr(colon + 1);
     boost::system::error_code ec;
-    auto addr = asio::ip::make_address(host, ec);
+    (void)asio::ip::make_address(host, ec);
     if (!ec) {
       out.push_back(s);
       continue;
@@ -71,6 +71,7 @@ result<void> cluster::start(std::string* why) {
   c.seeds = expand_seeds(opts_.seeds);
   c.incarnation = wall_ms() / 1000;  // a restarted node outranks its earlier life
   c.seed = std::random_device{}();
+  c.max_clock_offset_ms = opts_.max_clock_offset_ms;
   g_ = std::make_unique<gossip::gossiper>(c, port_);
 
   transport::transport_options to;
@@ -85,7 +86,7 @@ result<void> cluster::start(std::string* why) {
       [this](const std::string& from, const std::string& addr, std::string_view payload) { on_frame(from, addr, payload); },
       [](const std::string& msg) { spdlog::warn("{}", msg); });
   if (auto r = io_->transport->listen(why); !r) return r;
-  g_->start(wall_ms());
+  g_->start(local_.now_physical_ms());
   pump();
   tick();
   thread_ = std::thread([this] { run(); });
@@ -117,7 +118,7 @@ void cluster::tick() {
       }
     }
     take_deltas();
-    g_->on_tick(wall_ms());
+    g_->on_tick(local_.now_physical_ms());
     pump();
     record_contact();
     tick();
@@ -149,7 +150,7 @@ void cluster::on_frame(const std::string& from, const std::string& addr, std::st
     spdlog::warn("cluster: undecodable message from {} dropped", from);
     return;
   }
-  g_->on_message(from, *m, wall_ms(), addr);
+  g_->on_message(from, *m, local_.now_physical_ms(), addr);
   pump();
 }
 
@@ -198,6 +199,18 @@ void cluster::pump() {
     prev_owners_ = v.owners;
   }
   v.stats = g_->stats();
+  v.clock_ahead = g_->clock_ahead();
+  v.clock_behind = g_->clock_behind();
+  v.clock_lead_ms = g_->clock_lead_ms();
+  if (v.clock_ahead != local_.clock_ahead()) {
+    local_.set_clock_ahead(v.clock_ahead);
+    if (v.clock_ahead)
+      spdlog::error("this node's clock runs {} ms ahead of most peers (max offset {} ms): refusing writes "
+                    "until it is back in range",
+                    v.clock_lead_ms, opts_.max_clock_offset_ms);
+    else
+      spdlog::info("clock back in range ({} ms from the peers' median): accepting writes", v.clock_lead_ms);
+  }
   v.pending = g_->pending_deltas();
   v.root = local_.merkle().root();
   {
@@ -234,7 +247,7 @@ void cluster::local_delta(std::string_view, std::string_view delta) {
   if (post)
     asio::post(io_->ctx, [this] {
       take_deltas();
-      g_->on_tick(wall_ms());  // flushes the batch now, not at the next tick
+      g_->on_tick(local_.now_physical_ms());  // flushes the batch now, not at the next tick
       pump();
     });
 }
@@ -273,7 +286,7 @@ bool cluster::drain(uint32_t timeout_ms) {
     if (view_.acked.empty() && seq == 0) confirmed = true;  // nothing to hand over
   }
   asio::post(io_->ctx, [this] {
-    g_->leave(wall_ms());
+    g_->leave(local_.now_physical_ms());
     pump();
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let the leave go out
@@ -331,6 +344,14 @@ std::string cluster::cluster_json() {
   return o;
 }
 
+std::vector<std::string> cluster::alerts() {
+  std::lock_guard lk(view_mu_);
+  std::vector<std::string> out;
+  if (view_.clock_ahead) out.emplace_back("clock_skew");
+  if (view_.clock_behind) out.emplace_back("clock_behind");
+  return out;
+}
+
 std::string cluster::health_json() {
   std::lock_guard lk(view_mu_);
   size_t alive = 1, suspect = 0, dead = 0;
@@ -339,7 +360,7 @@ std::string cluster::health_json() {
     else if (m.status == gossip::member_status::suspect) ++suspect;
     else if (m.status == gossip::member_status::dead) ++dead;
   }
-  const uint64_t now = wall_ms();
+  const uint64_t now = local_.now_physical_ms();
   std::string o = "\"cluster\":{\"alive\":" + std::to_string(alive) + ",\"suspect\":" + std::to_string(suspect) +
                   ",\"dead\":" + std::to_string(dead) + "},\"replication\":{\"pending\":" +
                   std::to_string(view_.pending) + ",\"peers\":[";
@@ -384,6 +405,11 @@ std::string cluster::metrics_text() {
   c("sessionmesh_antientropy_records_sent_total", s.records_sent);
   c("sessionmesh_replication_pending", view_.pending);
   c("sessionmesh_clock_refusals_total", local_.clock_refusals());
+  c("sessionmesh_clock_ahead_episodes_total", s.clock_ahead_episodes);
+  o += "# TYPE sessionmesh_clock_lead_ms gauge\n";
+  o += "sessionmesh_clock_lead_ms " + std::to_string(view_.clock_lead_ms) + "\n";
+  c("sessionmesh_clock_ahead", view_.clock_ahead ? 1 : 0);
+  c("sessionmesh_clock_behind", view_.clock_behind ? 1 : 0);
   c("sessionmesh_transport_bytes_in_total", t.bytes_in);
   c("sessionmesh_transport_bytes_out_total", t.bytes_out);
   c("sessionmesh_transport_frames_in_total", t.frames_in);

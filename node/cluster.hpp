@@ -31,6 +31,7 @@ struct cluster_options {
   std::vector<std::string> seeds;  // host:port, DNS names expanded at start
   std::string cluster_key;
   std::string cluster_name = "sessionmesh";
+  uint64_t max_clock_offset_ms = 500;
   std::string contact_file;  // where "last contact with an alive peer" (wall ms) is kept; empty: nowhere
 };
 
@@ -52,6 +53,7 @@ class cluster final : public store::replication {
   bool drain(uint32_t timeout_ms);
   std::string cluster_json();
   std::string health_json();
+  std::vector<std::string> alerts();  // clock_skew, clock_behind
   std::string metrics_text();
   // Test-only fault switch: drop every frame to and from these node ids.
   void set_blocked(std::set<std::string> nodes);
@@ -65,6 +67,8 @@ class cluster final : public store::replication {
     gossip::counters stats;
     size_t pending = 0;
     uint64_t root = 0;
+    bool clock_ahead = false, clock_behind = false;
+    int64_t clock_lead_ms = 0;
   };
   void run();
   void tick();

@@ -253,6 +253,7 @@ int node_runtime::run() {
     co.seeds = cfg_.seeds;
     co.cluster_key = cluster_key;
     co.cluster_name = cfg_.cluster_name;
+    co.max_clock_offset_ms = cfg_.max_clock_offset_ms;
     if (!cfg_.in_memory) co.contact_file = cfg_.data_dir + "/last_contact";
     cluster_ = std::make_unique<cluster>(co, **ls);
     if (auto r = cluster_->start(&why); !r) {
@@ -282,6 +283,7 @@ int node_runtime::run() {
     hooks.cluster_body = [this] { return cluster_->cluster_json(); };
     hooks.health_cluster = [this] { return cluster_->health_json(); };
     hooks.metrics_extra = [this] { return cluster_->metrics_text(); };
+    hooks.cluster_alerts = [this] { return cluster_->alerts(); };
     if (cfg_.test_faults) {
       spdlog::warn("--test-faults: POST /v1/admin/faults can cut this node off its peers (testing only)");
       hooks.faults = [this](std::string_view body) {

@@ -62,6 +62,11 @@ result<void> check_limits(const session_record& next, const session_record* curr
 
 uint64_t local_store::now_ms() const { return options_.clock(); }
 
+uint64_t local_store::clock_ms() {
+  std::lock_guard lk(clock_mu_);
+  return crdt::hlc_physical_ms(clock_.last());
+}
+
 result<stamp> local_store::tick(uint64_t now) {
   std::lock_guard lk(clock_mu_);
   return clock_.now(now);
@@ -182,6 +187,7 @@ result<session> local_store::create_locked(shard& sh, create_request& req, uint6
 
 result<create_result> local_store::create(create_request req) {
   if (closed_) return errc::unavailable;
+  if (clock_ahead()) return errc::clock_skew;
   if (req.id.empty()) {
     std::lock_guard lk(rng_mu_);
     char buf[40];
@@ -220,7 +226,7 @@ result<session> local_store::get(std::string_view id) {
     std::shared_lock lk(sh.mu);
     auto* p = find(sh, id);
     if (p == nullptr || !p->live(now)) return errc::not_found;
-    if (!touch_due(p, now) || closed_) {
+    if (!touch_due(p, now) || closed_ || clock_ahead()) {
       detail::retain(p);
       return session(p);
     }
@@ -248,6 +254,7 @@ result<bool> local_store::exists(std::string_view id) {
 
 result<session> local_store::touch_impl(std::string_view id, bool only_if_due) {
   if (closed_) return errc::unavailable;
+  if (clock_ahead()) return errc::clock_skew;
   shard& sh = map_.shard_for(id);
   uint64_t lsn = 0;
   result<session> r = errc::internal;
@@ -278,6 +285,7 @@ result<session> local_store::touch(std::string_view id) {
 
 result<session> local_store::patch(std::string_view id, patch_request req) {
   if (closed_) return errc::unavailable;
+  if (clock_ahead()) return errc::clock_skew;
   if (!valid_id(id)) return errc::invalid_argument;
   if (req.ttl_s && *req.ttl_s == 0) return errc::invalid_argument;
   if (req.last_worker_id && !valid_name(*req.last_worker_id, options_.limits.name_bytes))
@@ -321,6 +329,7 @@ result<session> local_store::patch(std::string_view id, patch_request req) {
 
 result<void> local_store::remove(std::string_view id) {
   if (closed_) return errc::unavailable;
+  if (clock_ahead()) return errc::clock_skew;
   if (!valid_id(id)) return errc::invalid_argument;
   shard& sh = map_.shard_for(id);
   uint64_t lsn = 0;
@@ -346,6 +355,7 @@ result<void> local_store::remove(std::string_view id) {
 
 result<session> local_store::set_worker(std::string_view id, std::string_view worker_id) {
   if (closed_) return errc::unavailable;
+  if (clock_ahead()) return errc::clock_skew;
   if (!valid_id(id) || !valid_name(worker_id, options_.limits.name_bytes)) return errc::invalid_argument;
   shard& sh = map_.shard_for(id);
   uint64_t lsn = 0;

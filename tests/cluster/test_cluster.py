@@ -98,6 +98,24 @@ def wait_until(pred, timeout=15, step=0.05):
     return None
 
 
+def settled(nodes, hold=2.0, timeout=20):
+    """Waits until every node sees every node alive and that lasts `hold` s:
+    a suspicion raised during a partition can still become a death after
+    the heal, before the refutation lands (SWIM), and would move sessions."""
+    t0 = time.time()
+    since = None
+    while time.time() - t0 < timeout:
+        ok = all(all(s == "alive" for s in x.members().values()) and len(x.members()) == len(nodes) for x in nodes)
+        if ok and since is None:
+            since = time.time()
+        if not ok:
+            since = None
+        if since is not None and time.time() - since >= hold:
+            return time.time() - t0
+        time.sleep(0.1)
+    return None
+
+
 def converged(nodes):
     ds = {n.digest() for n in nodes}
     return len(ds) == 1
@@ -166,6 +184,9 @@ def main():
     listed = [len(x.req("GET", "/v1/sessions?prefix=p&limit=1000")[1]["sessions"]) for x in nodes]
     check(listed == [50, 50, 50], f"sessions written on both sides are everywhere ({listed})")
 
+    t = settled(nodes)
+    check(t is not None, f"membership settled after the heal ({t and round(t, 2)} s)")
+
     # 4. kill -9 of a node moves its sessions' owner to the survivors.
     ids = [f"own{i}" for i in range(60)]
     for i in ids:
@@ -197,6 +218,10 @@ def main():
     # again, so a session can move off c more than once: compare id sets.
     moved = [m for e in events if e.get("type") == "moved" and e.get("reason") == "node_dead" for m in e["moves"]]
     ids_moved = {m["id"] for m in moved}
+    if ids_moved != set(on_c):
+        import collections
+        print("     moves seen:", dict(collections.Counter((e.get("reason"), m["from"], m["to"])
+                                                      for e in events if e.get("type") == "moved" for m in e["moves"])))
     check(ids_moved == set(on_c) and all(m["from"] == "c" for m in moved),
           f"watchers got moved events (reason node_dead) for the {len(ids_moved)} sessions c owned "
           f"({len(moved)} moves, {len(on_c)} owned)")
@@ -218,20 +243,30 @@ def main():
     check(not missing, f"no write of the burst is lost after b's SIGTERM ({len(missing)} missing)")
     check(a.members().get("b") == "left", "b is marked left")
 
-    # 7. A node with a clock one hour ahead cannot make its writes win.
-    skewed = Node("z", seeds=[a.gaddr], extra=["--test-clock-offset-ms", "3600000"])
+    # 7. A node with a clock one hour ahead notices (it measures its peers'
+    #    clocks on every probe), refuses writes with 503 clock_skew and
+    #    cannot make any stamp of its own win or expire sessions early.
+    skewed = Node("z", seeds=[a.gaddr], extra=["--test-clock-offset-ms", "3600000", "--reaper-interval", "1"])
     wait_until(lambda: a.members().get("z") == "alive")
     a.req("POST", "/v1/sessions", {"id": "skew", "ttl_s": 86400})  # z's clock must not see it expired
+    a.req("POST", "/v1/sessions", {"id": "short", "ttl_s": 600})   # z's clock sees this one expired
     wait_until(lambda: skewed.req("GET", "/v1/sessions/skew")[0] == 200)
+    t = wait_until(lambda: "clock_skew" in skewed.req("GET", "/health/sessions")[1]["alerts"], timeout=10)
+    check(t is not None, f"the skewed node raises the clock_skew alert ({t and round(t, 2)} s)")
     a.req("PUT", "/v1/sessions/skew/variables/clock", "honest")
-    st, _ = skewed.req("PUT", "/v1/sessions/skew/variables/clock", "future")
-    check(st == 200, f"the skewed node accepts its own write ({st})")
+    st, body = skewed.req("PUT", "/v1/sessions/skew/variables/clock", "future")
+    check(st == 503 and body["error"]["code"] == "clock_skew", f"the skewed node refuses writes (503 clock_skew): {st}")
+    check(skewed.req("GET", "/v1/sessions/skew")[0] == 200, "the skewed node still serves reads")
     time.sleep(2.5)
     v = a.req("GET", "/v1/sessions/skew/variables/clock")
-    check(v == (200, "honest"), f"the far-future write did not win on a ({v})")
+    check(v == (200, "honest"), f"no far-future write won on a ({v})")
+    check(a.req("GET", "/v1/sessions/short")[0] == 200, "the skewed node's early expiry did not reach a")
+    check("clock_skew" not in a.req("GET", "/health/sessions")[1]["alerts"], "the honest nodes raise no clock alert")
     metrics = a.req("GET", "/metrics")[1].decode()
     refusals = [l for l in metrics.splitlines() if l.startswith("sessionmesh_clock_refusals_total")]
-    check(refusals and int(refusals[0].split()[1]) > 0, f"refused and counted ({refusals})")
+    check(refusals and int(refusals[0].split()[1]) > 0, f"its stamps are refused and counted ({refusals})")
+    zm = skewed.req("GET", "/metrics")[1].decode()
+    check("sessionmesh_clock_ahead 1" in zm, "the skewed node's metrics say sessionmesh_clock_ahead 1")
 
     for x in [a, c, skewed]:
         x.term()

@@ -30,6 +30,7 @@ struct cluster {
   uint64_t now = 1'764'225'600'000ull;
   std::map<std::string, sim_node> nodes;
   std::set<std::pair<std::string, std::string>> cut;  // (from, to) dropped
+  std::map<std::string, int64_t> offset;               // node clock = now + offset
   std::mt19937_64 rng;
   uint64_t bytes = 0;
 
@@ -58,14 +59,19 @@ struct cluster {
     for (auto& [_, n] : nodes) n.g->start(now);
   }
 
+  uint64_t clock_of(const std::string& id) {
+    auto it = offset.find(id);
+    return it == offset.end() ? now : static_cast<uint64_t>(static_cast<int64_t>(now) + it->second);
+  }
+
   std::string node_at(const std::string& addr) { return addr.substr(0, addr.find(':')); }
 
   void step(uint64_t ms) {
     for (uint64_t t = 0; t < ms; t += 5) {
       now += 5;
       for (auto& [id, n] : nodes) {
-        *n.now = now;
-        if (n.up) n.g->on_tick(now);
+        *n.now = clock_of(id);
+        if (n.up) n.g->on_tick(clock_of(id));
       }
       // Deliver (zero latency, in order) everything sent this step.
       bool more = true;
@@ -85,7 +91,7 @@ struct cluster {
             bytes += wire.size();
             auto m = decode(wire);
             REQUIRE(m.has_value());
-            it->second.g->on_message(id, *m, now);
+            it->second.g->on_message(id, *m, clock_of(to));
             more = true;
           }
         }
@@ -192,4 +198,58 @@ TEST_CASE("gossip: wire messages round-trip and garbage is refused") {
       (void)decode(std::string_view(w).substr(0, rng() % w.size()));
     }
   }
+}
+
+TEST_CASE("gossip: a node whose clock runs beyond the max offset ahead of most peers knows it") {
+  cluster c(3, testing::test_seed("gossip clock"));
+  c.step(3000);
+  for (auto& [id, n] : c.nodes) {
+    CHECK_FALSE(n.g->clock_ahead());
+    CHECK(std::abs(n.g->clock_lead_ms()) < 20);
+  }
+  c.offset["n2"] = 2000;  // n2's clock jumps 2 s ahead
+  c.step(3000);
+  auto& n2 = *c.nodes.at("n2").g;
+  CHECK(n2.clock_ahead());
+  CHECK(n2.clock_lead_ms() >= 1900);
+  CHECK(n2.stats().clock_ahead_episodes == 1);
+  for (const char* id : {"n0", "n1"}) {
+    CHECK_FALSE(c.nodes.at(id).g->clock_ahead());  // behind one peer of two: not a majority
+    CHECK_FALSE(c.nodes.at(id).g->clock_behind());
+  }
+  // A write n2 stamped while ahead is refused by the others, and they do
+  // not ack it (acks=N must not count a node that did not apply it).
+  REQUIRE(c.nodes.at("n2").st->create(create_request{"ahead", 60, {}, {}, {}, {}}).has_value());
+  const uint64_t seq = n2.last_local_seq();
+  c.step(200);
+  CHECK_FALSE(c.nodes.at("n0").st->peek("ahead").has_value());
+  CHECK(n2.acked(seq) == 0);
+  // The clock is fixed: n2's HLC still runs ahead until real time passes
+  // its last stamp, then it measures itself back in range, and the write
+  // reaches everyone through anti-entropy.
+  c.offset["n2"] = 0;
+  c.step(1000);
+  CHECK(n2.clock_ahead());
+  c.step(4000);
+  CHECK_FALSE(n2.clock_ahead());
+  CHECK(c.nodes.at("n0").st->peek("ahead").has_value());
+  CHECK(c.converged());
+
+  // Two nodes: the one ahead knows it is ahead, the other that it is behind.
+  cluster d(2, testing::test_seed("gossip clock pair"));
+  d.offset["n1"] = -1500;
+  d.step(3000);
+  CHECK(d.nodes.at("n0").g->clock_ahead());
+  CHECK(d.nodes.at("n1").g->clock_behind());
+  CHECK_FALSE(d.nodes.at("n1").g->clock_ahead());
+}
+
+TEST_CASE("gossip: pings and acks without the clock field (older peers) still decode") {
+  // [type, [seq, updates]]: the two-field form.
+  const std::string old_ack = "\x92\x02\x92\x05\x90";
+  auto m = decode(old_ack);
+  REQUIRE(m.has_value());
+  REQUIRE(std::holds_alternative<ack>(*m));
+  CHECK(std::get<ack>(*m).seq == 5);
+  CHECK(std::get<ack>(*m).clock_ms == 0);
 }

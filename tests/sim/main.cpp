@@ -2,6 +2,8 @@
 //
 //   sessionmesh-sim --seed S [--nodes N] [--liveness] [--ops N] [--duration-ms MS]
 //   sessionmesh-sim --seeds K [--first S]    K seeds, safety and liveness alternating
+//   sessionmesh-sim --seed S --skew-ms 2000 --no-faults --duration-ms 12000 --ops 300
+//                    a node's clock jumps 2 s ahead: it must refuse writes until it is back in range
 //   --broken-merge   (demo) break the CRDT merge on purpose: the checkers must fail
 //
 // Every run prints its seed and parameters; the same seed prints the same
@@ -28,6 +30,10 @@ int main(int argc, char** argv) {
   app.add_option("--ops", p.ops, "client operations");
   app.add_option("--duration-ms", p.duration_ms, "simulated chaos time");
   app.add_flag("--liveness", p.liveness, "keep a stable majority connected and check progress");
+  app.add_option("--skew-ms", p.skew_ms, "scripted: the last node's clock jumps this far ahead at 0.5 s");
+  app.add_option("--skew-fix-ms", p.skew_fix_ms, "scripted: and is fixed at this time (default 4000)");
+  app.add_flag("--no-faults", [&](int64_t) { p.partitions = p.crashes = false; p.loss = p.duplicate = 0; },
+               "no partitions, crashes, loss or duplicates (clock scenarios)");
   app.add_flag("--broken-merge", broken, "break merge on purpose (the checkers must catch it)");
   app.add_flag("-v,--verbose", verbose, "print every run");
   try {

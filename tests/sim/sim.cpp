@@ -107,6 +107,11 @@ class world {
     if (!converged_at) fail("no convergence within " + std::to_string(p_.quiet_ms) + " ms after heal");
     check_model();
     check_ownership();
+    if (p_.skew_ms > static_cast<int64_t>(p_.max_clock_offset_ms) && !p_.partitions && !p_.crashes) {
+      if (refused_while_ahead_ == 0) fail("the skewed node never refused a write while its clock ran ahead");
+      if (!in_range_since_) fail("the skewed node's clock never came back in range");
+      else if (acked_after_range_ == 0) fail("the skewed node acknowledged no write after its clock came back");
+    }
     for (auto& n : nodes_) rep_.records_repaired += n->g->stats().records_repaired;
     rep_.trace_hash = hash_;
     return rep_;
@@ -148,6 +153,7 @@ class world {
     c.seeds = {"n0"};
     c.incarnation = 1 + n.restarts;
     c.seed = p_.seed * 1000 + std::hash<std::string>{}(n.id) + n.restarts;
+    c.max_clock_offset_ms = p_.max_clock_offset_ms;
     n.g = std::make_unique<gossip::gossiper>(c, *n.port);
     auto* g = n.g.get();
     n.st->set_replication_sink([g](std::string_view, std::string_view d) { g->local_delta(std::string(d)); });
@@ -177,9 +183,13 @@ class world {
 
   void step() {
     now_ += tick_ms;
+    scripted_skew();
     for (auto& n : nodes_) {
       *n->now = n->clock.read(now_);
-      if (n->up) n->g->on_tick(*n->now);
+      if (n->up) {
+        n->g->on_tick(*n->now);
+        n->st->set_clock_ahead(n->g->clock_ahead());  // as node/cluster does
+      }
     }
     collect();
     while (!net_.empty() && net_.top().at <= now_) {
@@ -224,7 +234,7 @@ class world {
   // A random fault: partition shapes, clogs, heals, crashes, clock jumps.
   void chaos() {
     const auto pick = [&] { return nodes_[rng_() % nodes_.size()]->id; };
-    const int kind = static_cast<int>(rng_() % 9);
+    const int kind = static_cast<int>(rng_() % 10);
     auto cut_both = [&](const std::string& a, const std::string& b) {
       cut_.insert({a, b});
       cut_.insert({b, a});
@@ -263,8 +273,18 @@ class world {
           else restart(n);
         }
         break;
-      case 7:  // clock jump within the tolerated offset
-        nodes_[rng_() % nodes_.size()]->clock.jump_ms = static_cast<int64_t>(rng_() % 400) - 200;
+      case 7:  // clock jump within the tolerated offset (with the initial offsets,
+               // clocks stay less than max_clock_offset_ms apart)
+        nodes_[rng_() % nodes_.size()]->clock.jump_ms = static_cast<int64_t>(rng_() % 200) - 100;
+        break;
+      case 9:  // a clock jump beyond it, forward or back (in liveness mode
+               // on the node outside the stable majority)
+        if (p_.skew_ms) break;
+        {
+          node& n = p_.liveness ? *nodes_.back() : *nodes_[rng_() % nodes_.size()];
+          const auto j = static_cast<int64_t>(p_.max_clock_offset_ms + 100 + rng_() % 2500);
+          n.clock.jump_ms = rng_() % 3 == 0 ? -j : j;
+        }
         break;
       case 8:  // majorities ring: each node hears only its two neighbours
         if (!p_.partitions || p_.liveness || nodes_.size() < 4) break;
@@ -301,6 +321,8 @@ class world {
       patch_request pr;
       pr.variables = {{var, value}};
       auto r = n.st->patch(sid, pr);
+      if (!r && r.error() == errc::clock_skew) ++rep_.clock_refused;
+      if (p_.skew_ms && &n == nodes_.back().get()) check_skew_rule(n, r.has_value());
       if (r) {
         const std::string v = r->version();
         a.back().hlc = parse_hex(v.substr(0, 16));
@@ -327,6 +349,39 @@ class world {
       if (n.st->create(cr)) expiring_.insert(eid);
     }
     mix(sid.data(), sid.size());
+  }
+
+  // The scripted skew (params::skew_ms) and the ground truth the checkers
+  // hold the node to: whether its write clock (HLC or physical, the later)
+  // runs more than max_clock_offset_ms ahead of most other up nodes' clocks.
+  void scripted_skew() {
+    if (!p_.skew_ms) return;
+    node& n = *nodes_.back();
+    if (now_ == t0_ms + 500) n.clock.jump_ms = p_.skew_ms;
+    if (now_ == t0_ms + p_.skew_fix_ms) n.clock.jump_ms = 0;
+    if (!n.up) return;
+    size_t others = 0, ahead = 0;
+    const uint64_t mine = std::max(n.st->clock_ms(), n.now->load());
+    for (auto& o : nodes_) {
+      if (o.get() == &n || !o->up) continue;
+      ++others;
+      if (mine > *o->now + p_.max_clock_offset_ms) ++ahead;
+    }
+    const bool truly = others > 0 && 2 * ahead > others;
+    if (truly && !ahead_since_) ahead_since_ = now_;
+    if (!truly && ahead_since_) ahead_since_ = 0, in_range_since_ = now_;
+  }
+  void check_skew_rule(node& n, bool acked) {
+    if (p_.partitions || p_.crashes || p_.skew_ms <= static_cast<int64_t>(p_.max_clock_offset_ms)) return;
+    if (acked && ahead_since_ && now_ >= ahead_since_ + p_.skew_detect_ms)
+      fail(n.id + ": a write was acknowledged " + std::to_string(now_ - ahead_since_) +
+           " ms after its clock ran ahead of most peers beyond max_clock_offset_ms");
+    if (!acked && !ahead_since_ && in_range_since_ && now_ >= in_range_since_ + p_.skew_detect_ms)
+      fail(n.id + ": writes still refused " + std::to_string(now_ - in_range_since_) +
+           " ms after its clock came back in range");
+    if (acked && ahead_since_) ++acked_while_ahead_;
+    if (acked && !ahead_since_ && in_range_since_) ++acked_after_range_;
+    if (!acked && ahead_since_) ++refused_while_ahead_;
   }
 
   void check_liveness() {
@@ -446,6 +501,8 @@ class world {
   uint64_t hash_ = 0;
   uint64_t counter_ = 0;
   uint64_t next_liveness_ = t0_ms + 3000;
+  uint64_t ahead_since_ = 0, in_range_since_ = 0;
+  uint64_t acked_while_ahead_ = 0, refused_while_ahead_ = 0, acked_after_range_ = 0;
   std::priority_queue<msg_event, std::vector<msg_event>, std::greater<>> net_;
   std::set<std::pair<std::string, std::string>> cut_;
   std::map<std::pair<std::string, std::string>, uint64_t> clog_until_;
@@ -462,7 +519,7 @@ std::string report::describe() const {
   s += " trace=" + std::to_string(trace_hash) + " converge_ms=" + std::to_string(converge_ms) +
        " messages=" + std::to_string(messages) + " bytes=" + std::to_string(bytes) +
        " acked=" + std::to_string(acked_writes) + " lost=" + std::to_string(lost) +
-       " repaired=" + std::to_string(records_repaired);
+       " repaired=" + std::to_string(records_repaired) + " clock_refused=" + std::to_string(clock_refused);
   for (const auto& f : failures) s += "\n    " + f;
   return s;
 }

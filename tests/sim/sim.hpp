@@ -24,6 +24,14 @@ struct params {
   bool partitions = true;
   double loss = 0.02, duplicate = 0.01;
   uint64_t max_clock_offset_ms = 500;
+  // Scripted skew: the last node's clock jumps this far ahead 500 ms into
+  // the run and is fixed (jumps back) at skew_fix_ms. Past max_clock_offset_ms
+  // the checkers then require that, once the node had time to measure its
+  // peers (skew_detect_ms), it acknowledges no write until its clock is back
+  // in range, and that it accepts writes again within skew_detect_ms of that.
+  int64_t skew_ms = 0;
+  uint64_t skew_fix_ms = 4000;
+  uint64_t skew_detect_ms = 3000;
 };
 
 struct report {
@@ -33,6 +41,7 @@ struct report {
   uint64_t converge_ms = 0;          // simulated time from heal to identical roots
   uint64_t messages = 0, bytes = 0;  // delivered
   uint64_t acked_writes = 0, lost = 0, records_repaired = 0;
+  uint64_t clock_refused = 0;        // client writes refused with clock_skew
   std::string describe() const;
 };
 

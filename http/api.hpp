@@ -66,6 +66,14 @@ struct node_hooks {
   std::function<std::string(std::string_view)> faults;  // test-only fault switch; empty: off
   std::function<std::string()> metrics_extra;    // more Prometheus text (cluster)
   std::function<std::vector<std::string>()> cluster_alerts;  // e.g. clock_skew (replicated)
+  // Online migration (API.md section 6): (status, error code, body or message).
+  struct migrate_answer {
+    unsigned status;
+    std::string code;
+    std::string body;
+  };
+  std::function<migrate_answer(std::string_view body)> migrate_start;
+  std::function<migrate_answer()> migrate_status;
 };
 
 class api {

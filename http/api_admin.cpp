@@ -47,9 +47,9 @@ response api::health(const std::string& rid) {
   append_json_string(o, store_.adapter_name());
   o += ",\"sessions\":{\"live\":" + std::to_string(st.current_sessions) +
        ",\"tombstones\":" + std::to_string(st.tombstones) + "}";
-  if (hooks_.health_cluster) {
+  if (const std::string hc = hooks_.health_cluster ? hooks_.health_cluster() : std::string(); !hc.empty()) {
     o += ",";
-    o += hooks_.health_cluster();
+    o += hc;
   } else {
     o += ",\"cluster\":{\"alive\":1,\"suspect\":0,\"dead\":0}";
     o += ",\"replication\":{\"pending\":0,\"peers\":[]}";
@@ -70,7 +70,7 @@ response api::cluster(const std::string& rid) {
   response r;
   if (hooks_.cluster_body) {
     r.body = hooks_.cluster_body();
-    return r;
+    if (!r.body.empty()) return r;
   }
   std::string& o = r.body;
   const auto st = store_.stats();
@@ -126,7 +126,14 @@ response api::admin(const request_view& req, std::string_view what, const std::s
       r.headers.emplace_back("Allow", "GET, POST");
       return r;
     }
-    return error(501, "not_implemented", "online migration is not available in this build yet", rid);
+    if (!hooks_.migrate_start || !hooks_.migrate_status)
+      return error(501, "not_implemented", "online migration is not available on this node", rid);
+    auto a = req.method == "POST" ? hooks_.migrate_start(req.body) : hooks_.migrate_status();
+    if (a.status >= 400) return error(a.status, a.code, a.body, rid);
+    response r;
+    r.status = a.status;
+    r.body = std::move(a.body);
+    return r;
   }
   return error(404, "not_found", "no such admin endpoint", rid);
 }

@@ -26,12 +26,14 @@ const char* reason(unsigned s) {
     case 101: return "Switching Protocols";
     case 200: return "OK";
     case 201: return "Created";
+    case 202: return "Accepted";
     case 204: return "No Content";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
     case 412: return "Precondition Failed";
     case 413: return "Payload Too Large";
     case 415: return "Unsupported Media Type";

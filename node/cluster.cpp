@@ -344,6 +344,13 @@ std::string cluster::cluster_json() {
   return o;
 }
 
+size_t cluster::alive_peers() {
+  std::lock_guard lk(view_mu_);
+  size_t n = 0;
+  for (const auto& m : view_.members) n += m.status == gossip::member_status::alive ? 1 : 0;
+  return n;
+}
+
 std::vector<std::string> cluster::alerts() {
   std::lock_guard lk(view_mu_);
   std::vector<std::string> out;

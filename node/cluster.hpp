@@ -54,6 +54,7 @@ class cluster final : public store::replication {
   std::string cluster_json();
   std::string health_json();
   std::vector<std::string> alerts();  // clock_skew, clock_behind
+  size_t alive_peers();
   std::string metrics_text();
   // Test-only fault switch: drop every frame to and from these node ids.
   void set_blocked(std::set<std::string> nodes);

@@ -1,11 +1,12 @@
 // sessionmesh: the node binary. `serve` runs a node, `version` prints it,
-// `migrate` copies sessions between adapters (not in this build yet).
+// `migrate` copies a stopped node's sessions into a running node.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <map>
 
 #include "node/config.hpp"
+#include "node/migrate_offline.hpp"
 #include "node/serve.hpp"
 #include "sessionmesh/sessionmesh.hpp"
 
@@ -24,10 +25,11 @@ int main(int argc, char** argv) {
     if (s.boolean) opts[s.name] = serve->add_flag(name, flags[s.name], s.help);
     else opts[s.name] = serve->add_option(name, raw[s.name], s.help);
   }
-  std::string m_from, m_to, m_report;
+  std::string m_from, m_to, m_report, m_token;
   migrate->add_option("--from", m_from, "data dir of a stopped node");
   migrate->add_option("--to", m_to, "URL of a running node");
   migrate->add_option("--report", m_report, "where to write the JSON report");
+  migrate->add_option("--api-token-file", m_token, "the target's API token, if it needs one");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -47,10 +49,7 @@ int main(int argc, char** argv) {
     std::printf("sessionmesh %.*s\n", static_cast<int>(version_string().size()), version_string().data());
     return 0;
   }
-  if (migrate->parsed()) {
-    std::fprintf(stderr, "sessionmesh: migrate is not available in this build yet\n");
-    return 2;
-  }
+  if (migrate->parsed()) return node::migrate_offline({m_from, m_to, m_report, m_token});
   std::map<std::string, std::string> given;
   for (const auto& s : node::settings()) {
     if (opts[s.name]->count() == 0) continue;

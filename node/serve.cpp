@@ -13,6 +13,9 @@
 #include "http/metrics.hpp"
 #include "http/server.hpp"
 #include "node/cluster.hpp"
+#include "node/data_dir_lock.hpp"
+#include "node/migrator.hpp"
+#include "store/migrating_store.hpp"
 #include "node/logging.hpp"
 #include "store/instrumented_store.hpp"
 #include "store/replicated_store.hpp"
@@ -103,21 +106,24 @@ std::vector<std::string> restart_needed(const node_config& a, const node_config&
 // tombstone grace may hold sessions whose deletes the others have purged
 // since: replaying its data would resurrect them. Such a data dir is moved
 // aside (kept for forensics) and the node resyncs from its peers instead.
-void set_aside_if_stale(const std::string& dir, uint64_t grace_ms) {
+// Returns whether the dir was moved aside.
+bool set_aside_if_stale(const std::string& dir, uint64_t grace_ms) {
   std::ifstream f(dir + "/last_contact");
   uint64_t last = 0;
-  if (!(f >> last) || last == 0) return;
+  if (!(f >> last) || last == 0) return false;
   const auto now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                              std::chrono::system_clock::now().time_since_epoch())
                                              .count());
-  if (now <= last + grace_ms) return;
+  if (now <= last + grace_ms) return false;
   const std::string aside = dir + ".stale-" + std::to_string(now / 1000);
-  if (std::rename(dir.c_str(), aside.c_str()) == 0)
+  if (std::rename(dir.c_str(), aside.c_str()) == 0) {
     spdlog::warn("last contact with the cluster was {} s ago, past the tombstone grace of {} s: moved {} to {} and "
                  "resyncing from peers (replaying it could resurrect deleted sessions)",
                  (now - last) / 1000, grace_ms / 1000, dir, aside);
-  else
-    spdlog::error("data dir {} is stale but could not be moved aside", dir);
+    return true;
+  }
+  spdlog::error("data dir {} is stale but could not be moved aside", dir);
+  return false;
 }
 
 class node_runtime {
@@ -139,8 +145,14 @@ class node_runtime {
   std::mutex drain_mu_;
   bool drained_ = false;
   bool drain_confirmed_ = false;
+  // Declared before store_: the migrating store's subscriptions reach into
+  // the migrator's targets when store_ is destroyed.
+  std::unique_ptr<migrator> migrator_;
   std::unique_ptr<session_store> store_;
   std::unique_ptr<cluster> cluster_;
+  // The cluster the node runs: cluster_ (started replicated) or the one an
+  // online migration switched to. Read by HTTP threads.
+  std::atomic<cluster*> active_{nullptr};
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   http::metrics metrics_;
   std::unique_ptr<http::api> api_;
@@ -184,13 +196,14 @@ std::pair<bool, std::string> node_runtime::reload() {
 std::string node_runtime::drain() {
   const bool first = !draining_.exchange(true);
   if (first) spdlog::info("draining: refusing new writes");
-  if (!cluster_) {
+  cluster* cl = active_.load();
+  if (!cl) {
     // Local adapter: every acknowledged write is already in the WAL.
     return "{\"status\":\"drained\",\"node_id\":\"" + cfg_.node_id + "\"}";
   }
   std::lock_guard lk(drain_mu_);
   if (!drained_) {
-    drain_confirmed_ = cluster_->drain(10000);
+    drain_confirmed_ = cl->drain(10000);
     drained_ = true;
     if (drain_confirmed_) spdlog::info("drained: a peer has applied every local change; marked left");
     else spdlog::warn("drained without confirmation from a peer (none reachable); marked left");
@@ -233,12 +246,30 @@ int node_runtime::run() {
   signal(SIGPIPE, SIG_IGN);
 
   const auto t0 = std::chrono::steady_clock::now();
+  std::unique_ptr<data_dir_lock> dir_lock;
+  const std::string locked_dir = cfg_.data_dir;
+  if (!cfg_.in_memory) {
+    dir_lock = data_dir_lock::acquire(cfg_.data_dir, &why);
+    if (!dir_lock) {
+      spdlog::error("{}", why);
+      return 1;
+    }
+    apply_migrated_marker(cfg_);  // an online migration switched this node to replicated
+  }
   auto opts = store_options_of(cfg_);
   opts.telemetry_hub = std::make_shared<telemetry>();
   op_sub_ = opts.telemetry_hub->on_op([this](const op_event& e) { metrics_.record_op(e.op, e.result, e.duration_us); });
   event_sub_ = opts.telemetry_hub->on_event([this](const named_event& e) { metrics_.warning(e.name); });
   if (cfg_.adapter == "replicated") {
-    if (!cfg_.in_memory) set_aside_if_stale(cfg_.data_dir, cfg_.tombstone_grace_s * 1000);
+    if (!cfg_.in_memory && set_aside_if_stale(cfg_.data_dir, cfg_.tombstone_grace_s * 1000) &&
+        cfg_.data_dir == locked_dir) {
+      dir_lock.reset();  // it moved aside with the dir: lock the fresh one
+      dir_lock = data_dir_lock::acquire(cfg_.data_dir, &why);
+      if (!dir_lock) {
+        spdlog::error("{}", why);
+        return 1;
+      }
+    }
     auto ls = store::local_store::open(opts, store::posix_fs(), &why);
     if (!ls) {
       spdlog::error("cannot open the store: {}", why.empty() ? ls.error().message() : why);
@@ -262,13 +293,22 @@ int node_runtime::run() {
     }
     auto rs = std::make_unique<store::replicated_store>(std::move(ls).value(), *cluster_);
     store_ = std::make_unique<store::instrumented_store>(std::move(rs), opts.telemetry_hub);
+    active_ = cluster_.get();
   } else {
-    auto st = open_store(opts, &why);
-    if (!st) {
-      spdlog::error("cannot open the store: {}", why.empty() ? st.error().message() : why);
+    auto ls = store::local_store::open(opts, store::posix_fs(), &why);
+    if (!ls) {
+      spdlog::error("cannot open the store: {}", why.empty() ? ls.error().message() : why);
       return 1;
     }
-    store_ = std::move(st).value();
+    auto ms = std::make_unique<store::migrating_store>(std::move(ls).value());
+    migrator::deps d;
+    d.cfg = cfg_;
+    d.cluster_key = cluster_key;
+    d.target_options = opts;
+    d.store = ms.get();
+    d.on_switched = [this](cluster* c) { active_ = c; };
+    migrator_ = std::make_unique<migrator>(std::move(d));
+    store_ = std::make_unique<store::instrumented_store>(std::move(ms), opts.telemetry_hub);
   }
 
   http::node_hooks hooks;
@@ -276,14 +316,35 @@ int node_runtime::run() {
     if (!ready_) return false;
     if (!cluster_ || cfg_.seeds.empty()) return true;
     // Replicated: joined (an alive peer answered), or alone for 10 s (the first node).
-    return cluster_->health_json().find("\"alive\":1,") == std::string::npos ||
-           std::chrono::steady_clock::now() - started_ > std::chrono::seconds(10);
+    return cluster_->alive_peers() > 0 || std::chrono::steady_clock::now() - started_ > std::chrono::seconds(10);
   };
-  if (cluster_) {
-    hooks.cluster_body = [this] { return cluster_->cluster_json(); };
-    hooks.health_cluster = [this] { return cluster_->health_json(); };
-    hooks.metrics_extra = [this] { return cluster_->metrics_text(); };
-    hooks.cluster_alerts = [this] { return cluster_->alerts(); };
+  // Cluster hooks follow active_ (a local node may switch online); empty
+  // answers mean "single node" to the api.
+  hooks.cluster_body = [this] { auto* c = active_.load(); return c ? c->cluster_json() : std::string(); };
+  hooks.health_cluster = [this] { auto* c = active_.load(); return c ? c->health_json() : std::string(); };
+  hooks.metrics_extra = [this] { auto* c = active_.load(); return c ? c->metrics_text() : std::string(); };
+  hooks.cluster_alerts = [this] {
+    auto* c = active_.load();
+    return c ? c->alerts() : std::vector<std::string>{};
+  };
+  if (migrator_) {
+    hooks.migrate_start = [this](std::string_view body) {
+      auto a = migrator_->start(body);
+      return http::node_hooks::migrate_answer{a.status, a.code, a.body};
+    };
+    hooks.migrate_status = [this] {
+      auto a = migrator_->status();
+      return http::node_hooks::migrate_answer{a.status, a.code, a.body};
+    };
+  } else {
+    hooks.migrate_start = [](std::string_view) {
+      return http::node_hooks::migrate_answer{409, "already_replicated", "the node serves the replicated adapter"};
+    };
+    hooks.migrate_status = [] {
+      return http::node_hooks::migrate_answer{404, "not_found", "no migration has run on this node"};
+    };
+  }
+  if (active_.load()) {
     if (cfg_.test_faults) {
       spdlog::warn("--test-faults: POST /v1/admin/faults can cut this node off its peers (testing only)");
       hooks.faults = [this](std::string_view body) {
@@ -367,6 +428,7 @@ int node_runtime::run() {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   srv.stop();
   if (cluster_) cluster_->stop();
+  if (migrator_) migrator_->stop();
   store_->close();
   spdlog::info("stopped cleanly");
   return 0;

@@ -31,8 +31,9 @@ def check(cond, what):
 
 
 class Node:
-    def __init__(self, name, seeds=(), extra=()):
+    def __init__(self, name, seeds=(), extra=(), adapter="replicated"):
         self.name = name
+        self.adapter = adapter
         self.http = free_port()
         self.gossip = free_port()
         self.dir = os.path.join(TMP, name)
@@ -44,7 +45,7 @@ class Node:
     def start(self):
         seeds = ",".join(self.seeds) if self.seeds else f"127.0.0.1:{self.gossip}"
         args = [BIN, "serve", "--node-id", self.name, "--data-dir", self.dir, "--http", f"127.0.0.1:{self.http}",
-                "--gossip", f"127.0.0.1:{self.gossip}", "--seeds", seeds, "--adapter", "replicated",
+                "--gossip", f"127.0.0.1:{self.gossip}", "--seeds", seeds, "--adapter", self.adapter,
                 "--test-faults", "--log-level", "warn"] + self.extra
         self.log = open(os.path.join(TMP, self.name + ".log"), "ab")
         self.proc = subprocess.Popen(args, stderr=self.log)
@@ -311,12 +312,110 @@ def main():
     x.term()
     y.term()
 
-    # 10. A real network partition between network namespaces.
+    migration()
+
+    # 12. A real network partition between network namespaces.
     if os.geteuid() != 0 or subprocess.run(["ip", "netns", "add", "sm-probe"], capture_output=True).returncode != 0:
         print("skip network-namespace partition test: needs root and a working `ip netns`", flush=True)
     else:
         subprocess.run(["ip", "netns", "del", "sm-probe"], capture_output=True)
         netns_partition()
+
+
+def migration():
+    # 10. Online: a local node switches to the replicated adapter and joins
+    #     a running node while a client keeps writing to it: every write is
+    #     answered 2xx, every acknowledged write ends up on the cluster.
+    p = Node("p")
+    m = Node("m", adapter="local")
+    for i in range(300):
+        m.req("POST", "/v1/sessions", {"id": f"mig{i}", "metadata": {"n": i}, "variables": {"v": [i, "x"]}})
+    m.req("PUT", "/v1/sessions/mig0/worker", {"worker_id": "w-7"})
+    for k in range(50):
+        m.req("POST", "/v1/sessions", {"id": f"live{k}"})
+    st, _ = m.req("GET", "/v1/admin/migrate")
+    check(st == 404, f"migrate: GET before any migration answers 404 ({st})")
+    acked, bad, stop = [], [], threading.Event()
+
+    def writer():
+        i = 0
+        while not stop.is_set():
+            st, _ = m.req("PUT", f"/v1/sessions/live{i % 50}/variables/k", i)
+            (acked if st == 200 else bad).append((i, st))
+            i += 1
+    th = threading.Thread(target=writer)
+    th.start()
+    time.sleep(0.2)
+    st, body = m.req("POST", "/v1/admin/migrate", {"to": "replicated", "seeds": p.gaddr})
+    check(st == 202 and body["result"] == "running", f"migrate: POST answers 202 with a running report ({st})")
+    st2, body2 = m.req("POST", "/v1/admin/migrate", {"to": "replicated", "seeds": p.gaddr})
+    check(st2 == 409 or body2.get("result") == "ok", f"migrate: a second POST while running answers 409 ({st2})")
+    t = wait_until(lambda: m.req("GET", "/v1/admin/migrate")[1]["result"] != "running", timeout=30)
+    time.sleep(0.3)
+    stop.set()
+    th.join()
+    rep = m.req("GET", "/v1/admin/migrate")[1]
+    print(f"     online migration took {rep['duration_ms']} ms: {json.dumps(rep)[:300]}", flush=True)
+    check(rep["result"] == "ok" and rep["missing"] == [] and rep["mismatched"] == [] and rep["reason"] is None,
+          "migrate: the report says ok, nothing missing or mismatched")
+    check(rep["source_sessions"] >= 350 and rep["copied"] >= 350, f"migrate: counts ({rep['source_sessions']}, {rep['copied']})")
+    check(not bad and len(acked) > 0, f"migrate: no downtime ({len(acked)} writes acknowledged, failed: {bad[:3]})")
+    check(m.req("GET", "/v1/cluster")[1]["adapter"] == "replicated", "migrate: the node now serves the replicated adapter")
+    last = {}
+    for i, _ in acked:
+        last[i % 50] = i
+    t = wait_until(lambda: all(p.req("GET", f"/v1/sessions/live{k}/variables/k") == (200, v) for k, v in last.items())
+                   and p.req("GET", "/v1/stats")[1]["current_sessions"] >= 350, timeout=15)
+    check(t is not None, "migrate: every acknowledged write, before and during the switch, is on the other node")
+    s0 = p.req("GET", "/v1/sessions/mig0")[1]
+    check(s0["last_worker_id"] == "w-7" and s0["metadata"] == {"n": 0} and s0["variables"] == {"v": [0, "x"]},
+          "migrate: content, worker affinity included, is intact")
+    m.req("PUT", "/v1/sessions/mig1/variables/after", "switch")
+    check(wait_until(lambda: p.req("GET", "/v1/sessions/mig1/variables/after") == (200, "switch")) is not None,
+          "migrate: writes after the switch replicate")
+    m.term()
+    m.start()  # the same flags (--adapter local): the data dir says it was migrated
+    check(m.req("GET", "/v1/cluster")[1]["adapter"] == "replicated" and
+          m.req("GET", "/v1/sessions/mig1/variables/after") == (200, "switch"),
+          "migrate: after a restart the node comes back replicated with its data")
+    st, body = m.req("POST", "/v1/admin/migrate", {"to": "replicated", "seeds": p.gaddr})
+    check(st == 409, f"migrate: a replicated node answers 409 ({st})")
+    m.term()
+
+    # A migration that cannot join rolls back by itself; the node keeps serving.
+    r = Node("r", adapter="local")
+    r.req("POST", "/v1/sessions", {"id": "keep"})
+    for body, code in [({"to": "nosql"}, 400), ([1], 400), ({"to": "replicated", "seeds": "no-port"}, 400)]:
+        st, b = r.req("POST", "/v1/admin/migrate", body)
+        check(st == code and b["error"]["code"] == "invalid_argument", f"migrate: bad body {json.dumps(body)} answers {code} ({st})")
+    dead = f"127.0.0.1:{free_port()}"
+    st, _ = r.req("POST", "/v1/admin/migrate", {"to": "replicated", "seeds": dead, "join_timeout_ms": 1500})
+    t = wait_until(lambda: r.req("GET", "/v1/admin/migrate")[1]["result"] != "running", timeout=10)
+    rep = r.req("GET", "/v1/admin/migrate")[1]
+    check(rep["result"] == "rolled_back" and "join" in (rep["reason"] or ""), f"migrate: rolled back ({rep['reason']})")
+    check(r.req("GET", "/v1/cluster")[1]["adapter"] == "local" and r.req("GET", "/v1/sessions/keep")[0] == 200
+          and r.req("POST", "/v1/sessions", {"id": "after-rollback"})[0] == 201,
+          "migrate: after the rollback the node serves the local adapter, reads and writes")
+    check(not os.path.exists(os.path.join(r.dir, "replicated")), "migrate: the rolled-back target dir is removed")
+    r.term()
+
+    # 11. Offline: a stopped local node's data dir into the running node.
+    rep_path = os.path.join(TMP, "offline-report.json")
+    rc = subprocess.run([BIN, "migrate", "--from", r.dir, "--to", f"http://127.0.0.1:{p.http}", "--report", rep_path],
+                        capture_output=True, text=True)
+    rep = json.load(open(rep_path))
+    check(rc.returncode == 0 and rep["result"] == "ok" and rep["source_sessions"] == 2 and rep["copied"] == 2
+          and rep["missing"] == [],
+          f"offline migrate: exit 0 and an ok report ({rc.returncode}, {rep})")
+    check(p.req("GET", "/v1/sessions/after-rollback")[0] == 200, "offline migrate: the sessions are on the target")
+    r.start()
+    rc = subprocess.run([BIN, "migrate", "--from", r.dir, "--to", f"http://127.0.0.1:{p.http}"], capture_output=True, text=True)
+    check(rc.returncode == 2 and "in use" in rc.stderr, f"offline migrate: a running node's data dir is refused ({rc.stderr.strip()})")
+    r.term()
+    rc = subprocess.run([BIN, "migrate", "--from", os.path.join(TMP, "nope"), "--to", "http://127.0.0.1:1"],
+                        capture_output=True, text=True)
+    check(rc.returncode == 2 and rc.stderr.count("\n") == 1, f"offline migrate: a bad data dir exits 2 with one line ({rc.stderr.strip()})")
+    p.term()
 
 
 def sh(*cmd):

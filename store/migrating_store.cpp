@@ -14,7 +14,7 @@ void migrating_store::attach_target(session_store* target, local_store* target_l
   target_local_.store(target_local);
   target_.store(target, std::memory_order_release);
   std::lock_guard lk(subs_mu_);
-  for (auto& [_, e] : subs_) e->on_target = target->subscribe(e->fn);
+  for (auto& [_, e] : subs_) e->on_target = target->subscribe(on_target_fn(e->fn));
 }
 
 void migrating_store::detach_target() {
@@ -37,6 +37,12 @@ result<bool> migrating_store::copy(std::string_view id) {
     changed |= *r;
   }
   return changed;
+}
+
+std::function<void(const change&)> migrating_store::on_target_fn(std::function<void(const change&)> f) {
+  return [this, f = std::move(f)](const change& c) {
+    if (current_phase() == phase::target) f(c);
+  };
 }
 
 template <typename R>
@@ -93,11 +99,13 @@ uint64_t migrating_store::cleanup_expired() {
 subscription migrating_store::subscribe(std::function<void(const change&)> fn) {
   auto e = std::make_shared<sub_entry>();
   e->fn = std::move(fn);
-  e->on_source = source_->subscribe(e->fn);
+  e->on_source = source_->subscribe([this, f = e->fn](const change& c) {
+    if (current_phase() != phase::target) f(c);
+  });
   uint64_t key;
   {
     std::lock_guard lk(subs_mu_);
-    if (auto* t = target_.load()) e->on_target = t->subscribe(e->fn);
+    if (auto* t = target_.load()) e->on_target = t->subscribe(on_target_fn(e->fn));
     key = ++next_sub_;
     subs_.emplace(key, e);
   }

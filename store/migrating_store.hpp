@@ -12,9 +12,10 @@
 // finishes on it (a dual write forwards even if the phase moved on).
 // Neither store is destroyed while this object lives: the owner keeps them,
 // so a late call never touches freed memory.
-// Change-feed subscriptions are wake-ups: each one is attached to both
-// feeds (the target's from when it is attached), and read_changes goes to
-// the phase's store; a cursor of the source read against the target
+// Change-feed subscriptions are attached to both feeds (the target's from
+// when it is attached) and deliver from the phase's store only — the
+// source's until the switch (the target's copies in dual are duplicates),
+// the target's after — as read_changes does; a cursor of the source read against the target
 // answers as an unknown cursor (watchers get reset + snapshot).
 // Thread: as session_store (any thread).
 #pragma once
@@ -82,6 +83,7 @@ class migrating_store final : public session_store {
   // After a source write in phase dual: forward the session to the target.
   template <typename R>
   R forward(R r, std::string_view id, bool dual);
+  std::function<void(const change&)> on_target_fn(std::function<void(const change&)> f);
 
   std::unique_ptr<local_store> source_;
   std::atomic<session_store*> target_{nullptr};

@@ -73,4 +73,11 @@ for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null &&
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v1/sessions/a3")
 [[ $code == 200 ]] && echo "ok   sessions survive a restart on the data dir" || { echo "FAIL after restart: $code"; fail=1; }
 kill -TERM $pid; wait $pid
+# migrate (offline): bad usage exits 2 with one line
+check "migrate without --from exits 2" 2 "$bin" migrate --to http://127.0.0.1:1
+[[ $(wc -l <<<"$LAST_OUT") -eq 1 ]] || { echo "FAIL migrate reason is not one line: $LAST_OUT"; fail=1; }
+check "migrate from a missing dir exits 2" 2 "$bin" migrate --from "$tmp/none" --to http://127.0.0.1:1
+mkdir -p "$tmp/empty"
+check "migrate from a dir without data exits 2" 2 "$bin" migrate --from "$tmp/empty" --to http://127.0.0.1:1
+check "migrate to a non-http URL exits 2" 2 "$bin" migrate --from "$tmp/empty" --to ftp://x
 exit $fail

@@ -110,6 +110,8 @@ void gossiper::on_message(const std::string& from, const message& msg, uint64_t 
           if (m.nodes.empty()) {
             ack_caps_.erase(from);
             if (auto it = members_.find(from); it != members_.end()) {
+              // Equal to what we had when this exchange began.
+              if (m.exchange == exchange_) it->second.acked_through = std::max(it->second.acked_through, ae_seq_);
               it->second.in_sync = true;
               it->second.last_sync_ms = now;
             }
@@ -223,12 +225,19 @@ void gossiper::start_exchange(uint64_t now) {
     if (m.status == member_status::alive) peers.push_back(id);
   if (peers.empty()) return;
   ++stats_.ae_exchanges;
+  ae_seq_ = write_seq_;
   send(peers[rng_() % peers.size()], ae_l2{++exchange_, store_.merkle_root(), store_.merkle_level(2)});
 }
 
 void gossiper::on_ae_l2(const std::string& from, const ae_l2& m) {
   ae_l3 reply{m.exchange, {}, {}};
-  if (m.root == store_.merkle_root()) ack_caps_.erase(from);
+  if (m.root == store_.merkle_root()) {
+    ack_caps_.erase(from);
+    // Equal stores: the peer holds every local write so far (acks=N counts
+    // it even for writes that reached it by anti-entropy, not as deltas).
+    if (auto it = members_.find(from); it != members_.end())
+      it->second.acked_through = std::max(it->second.acked_through, write_seq_);
+  }
   if (m.root != store_.merkle_root() && m.hashes.size() == 256) {
     const auto mine = store_.merkle_level(2);
     const auto leaves = store_.merkle_level(3);

@@ -215,6 +215,7 @@ class gossiper {
   uint64_t next_reconnect_ms_ = 0;
   uint64_t next_ae_ms_ = 0;
   uint64_t exchange_ = 0;
+  uint64_t ae_seq_ = 0;  // write_seq_ when exchange_ began
 
   // broadcast
   uint64_t write_seq_ = 0;

@@ -40,7 +40,19 @@ class instrumented_store final : public session_store {
     return inner_->wait_replicated(acks, timeout_ms);
   }
   std::string_view adapter_name() const override { return inner_->adapter_name(); }
-  void close() override { inner_->close(); }
+  void close() override {
+    if (before_close_) std::exchange(before_close_, nullptr)();
+    inner_->close();
+  }
+  ~instrumented_store() override { close(); }
+
+  // Takes ownership of something that uses the inner store (the embedded
+  // replicated adapter's cluster driver): before_close runs first on close
+  // (it stops that thing), and it is destroyed before the inner store.
+  void own(std::shared_ptr<void> owned, std::function<void()> before_close) {
+    owned_ = std::move(owned);
+    before_close_ = std::move(before_close);
+  }
 
   session_store& inner() { return *inner_; }
   const std::shared_ptr<telemetry>& hub() const { return hub_; }
@@ -50,6 +62,8 @@ class instrumented_store final : public session_store {
   auto timed(std::string_view op, F&& f);
   std::unique_ptr<session_store> inner_;
   std::shared_ptr<telemetry> hub_;
+  std::function<void()> before_close_;
+  std::shared_ptr<void> owned_;  // declared after inner_: destroyed first
 };
 
 }  // namespace sessionmesh::store

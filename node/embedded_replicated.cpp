@@ -1,0 +1,46 @@
+// open_replicated_store: the embedded replicated adapter (see
+// include/sessionmesh/replicated.hpp).
+#include "sessionmesh/replicated.hpp"
+
+#include "node/cluster.hpp"
+#include "store/instrumented_store.hpp"
+#include "store/replicated_store.hpp"
+
+namespace sessionmesh {
+
+result<std::unique_ptr<session_store>> open_replicated_store(const store_options& opts,
+                                                             const replication_options& repl,
+                                                             std::string* why) {
+  std::string reason;
+  store_options o = opts;
+  if (!o.telemetry_hub) o.telemetry_hub = std::make_shared<telemetry>();
+  auto ls = store::local_store::open(o, store::posix_fs(), &reason);
+  if (!ls) {
+    if (why) *why = reason;
+    return ls.error();
+  }
+  node::cluster_options co;
+  co.node_id = o.node_id;
+  co.listen_host = repl.gossip_host;
+  co.listen_port = repl.gossip_port;
+  co.advertise = repl.advertise.empty() ? repl.gossip_host + ":" + std::to_string(repl.gossip_port) : repl.advertise;
+  co.http_addr = repl.http_addr;
+  co.seeds = repl.seeds;
+  co.cluster_key = repl.cluster_key;
+  co.cluster_name = repl.cluster_name;
+  co.max_clock_offset_ms = o.max_clock_offset_ms;
+  if (o.data_dir) co.contact_file = *o.data_dir + "/last_contact";
+  auto cl = std::make_shared<node::cluster>(co, **ls);
+  if (auto r = cl->start(&reason); !r) {
+    if (why) *why = reason;
+    (*ls)->close();
+    return r.error();
+  }
+  auto rs = std::make_unique<store::replicated_store>(std::move(ls).value(), *cl);
+  auto inst = std::make_unique<store::instrumented_store>(std::move(rs), o.telemetry_hub);
+  node::cluster* raw = cl.get();
+  inst->own(std::move(cl), [raw] { raw->stop(); });
+  return std::unique_ptr<session_store>(std::move(inst));
+}
+
+}  // namespace sessionmesh

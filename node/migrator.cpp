@@ -278,15 +278,13 @@ void migrator::run(std::vector<std::string> seeds, std::string seeds_text, uint6
     if (!in_source.count(std::string(id))) v.add_extra(std::string(id));
   });
   {
+    v.source_sessions = source.stats().current_sessions;
+    v.target_sessions = local->stats().current_sessions;
     std::lock_guard lk(mu_);
-    report_.source_sessions = source.stats().current_sessions;
-    report_.target_sessions = local->stats().current_sessions;
-    report_.missing = v.missing;
-    report_.missing_count = v.missing_count;
-    report_.mismatched = v.mismatched;
-    report_.mismatched_count = v.mismatched_count;
-    report_.extra = v.extra;
-    report_.extra_count = v.extra_count;
+    v.copied = report_.copied;
+    v.result = report_.result;
+    v.phase = report_.phase;
+    report_ = v;
   }
   if (v.missing_count || v.mismatched_count)
     return (void)rollback("validation failed: " + std::to_string(v.missing_count) + " sessions missing and " +

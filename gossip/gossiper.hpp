@@ -146,8 +146,9 @@ class gossiper {
   uint64_t last_local_seq() const { return write_seq_; }
   size_t pending_deltas() const;
   const counters& stats() const { return stats_; }
-  // Our write clock runs more than max_clock_offset_ms ahead of most peers
-  // measured in the last clock_sample_max_age_ms: they would refuse our
+  // Our write clock runs more than max_clock_offset_ms ahead of more than
+  // half of the known (not left) peers (as measured in the last
+  // clock_sample_max_age_ms): they would refuse our
   // stamps, so local writes should be refused. Re-evaluated every tick.
   bool clock_ahead() const { return clock_ahead_; }
   // It runs that far behind most of them: their fresh writes are refused

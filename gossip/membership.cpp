@@ -213,10 +213,12 @@ void gossiper::sample_clock(member& m, uint64_t their_clock, uint64_t sent, uint
 
 void gossiper::evaluate_clock(uint64_t now) {
   std::vector<int64_t> leads;
-  size_t ahead = 0, behind = 0;
+  size_t ahead = 0, behind = 0, peers = 0;
   const auto limit = static_cast<int64_t>(cfg_.max_clock_offset_ms);
   for (const auto& [_, m] : members_) {
-    if (m.status != member_status::alive && m.status != member_status::suspect) continue;
+    if (m.status == member_status::left) continue;
+    ++peers;
+    if (m.status == member_status::dead) continue;
     if (m.clock_sampled_ms == 0 || now > m.clock_sampled_ms + cfg_.clock_sample_max_age_ms) continue;
     const int64_t lead = m.clock_lead_ms;
     leads.push_back(lead);
@@ -224,8 +226,11 @@ void gossiper::evaluate_clock(uint64_t now) {
     if (lead < -limit) ++behind;
   }
   const bool was = clock_ahead_;
-  clock_ahead_ = !leads.empty() && 2 * ahead > leads.size();
-  clock_behind_ = !leads.empty() && 2 * behind > leads.size();
+  // More than half of the known peers (dead ones included), not of those
+  // measured so far: one sample of a peer that is itself far off, early on
+  // or while the others are out of reach, must not decide.
+  clock_ahead_ = 2 * ahead > peers;
+  clock_behind_ = 2 * behind > peers;
   if (clock_ahead_ && !was) ++stats_.clock_ahead_episodes;
   if (leads.empty()) {
     clock_lead_ms_ = 0;

@@ -346,7 +346,7 @@ class world {
       create_request cr;
       cr.id = eid;
       cr.ttl_s = 1;
-      if (n.st->create(cr)) expiring_.insert(eid);
+      if (auto r = n.st->create(cr)) expiring_[eid] = r->value.expires_at_ms();
     }
     mix(sid.data(), sid.size());
   }
@@ -479,8 +479,12 @@ class world {
       }
       for (const auto& d : deleted_)
         if (n->st->peek(d)) fail(n->id + ": deleted session " + d + " came back");
-      for (const auto& e : expiring_)
-        if (n->st->peek(e)) fail(n->id + ": expired session " + e + " came back");
+      // Nothing touches these: their expiry never moves, and once a node's
+      // own clock passed it they are gone there (a node whose clock runs
+      // behind may still serve one: TTLs are wall-clock time).
+      for (const auto& [e, expiry] : expiring_)
+        if (auto s = n->st->peek(e); s && (s->expires_at_ms() != expiry || n->now->load() >= expiry))
+          fail(n->id + ": expired session " + e + " came back");
     }
   }
 
@@ -507,7 +511,8 @@ class world {
   std::set<std::pair<std::string, std::string>> cut_;
   std::map<std::pair<std::string, std::string>, uint64_t> clog_until_;
   std::map<std::pair<std::string, std::string>, std::vector<attempted>> writes_;
-  std::set<std::string> deleted_, expiring_;
+  std::set<std::string> deleted_;
+  std::map<std::string, uint64_t> expiring_;  // id -> expires_at_ms when created
   std::vector<std::pair<std::string, uint64_t>> pending_live_;
   report rep_;
 };

@@ -34,9 +34,17 @@ TEST_CASE("simulation: default seeds pass safety and liveness checks") {
 TEST_CASE("simulation: regression seeds") {
   // 659: a restarted seed node with an empty member table never learned the
   // cluster back (fixed: an unknown sender triggers a push-pull).
-  for (uint64_t seed : {659ull}) {
+  // 1003245 (liveness): a majority node that saw its one other majority
+  // peer dead for a moment and measured only the far-behind node thought
+  // its own clock ran ahead and refused writes (fixed: a majority of the
+  // known peers must be measured behind it).
+  // 1013270: a node whose clock ran far behind still served a 1 s session
+  // it had not yet seen expire; the checker now holds each node to its own
+  // clock for TTLs.
+  for (auto [seed, liveness] : {std::pair{659ull, false}, std::pair{1003245ull, true}, std::pair{1013270ull, false}}) {
     sim::params p;
     p.seed = seed;
+    p.liveness = liveness;
     const auto r = sim::run(p);
     CHECK_MESSAGE(r.ok, "seed " << seed << ": " << r.describe());
   }

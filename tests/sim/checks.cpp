@@ -1,0 +1,93 @@
+// world: the checkers (see world.hpp).
+#include "tests/sim/world.hpp"
+
+namespace sessionmesh::sim::detail {
+
+std::set<std::string> world::view_of(node& n) {
+  std::set<std::string> v;
+  if (n.g->self().status == gossip::member_status::alive) v.insert(n.id);
+  for (const auto& [id, m] : n.g->members())
+    if (m.status == gossip::member_status::alive) v.insert(id);
+  return v;
+}
+
+bool world::views_agree() {
+  for (auto& n : nodes_)
+    if (!n->up || view_of(*n).size() != nodes_.size()) return false;
+  return true;
+}
+
+std::string world::views() {
+  std::string s;
+  for (auto& n : nodes_) {
+    s += n->id + ":{";
+    if (n->up) {
+      for (const auto& [id, m] : n->g->members()) s += id + "=" + gossip::status_name(m.status) + " ";
+    }
+    s += "} ";
+  }
+  return s;
+}
+
+bool world::converged() {
+  uint64_t root = 0;
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (!nodes_[i]->up) return false;
+    const uint64_t r = nodes_[i]->st->merkle().root();
+    if (i == 0) root = r;
+    else if (r != root) return false;
+  }
+  return true;
+}
+
+void world::check_model() {
+  for (auto& n : nodes_) {
+    n->st->cleanup_expired();
+    for (const auto& [key, as] : writes_) {
+      const auto& [sid, var] = key;
+      uint64_t best_hlc = 0, best_node = 0;
+      bool any_acked = false;
+      for (const auto& a : as)
+        if (a.acked && std::tie(a.hlc, a.node) > std::tie(best_hlc, best_node))
+          best_hlc = a.hlc, best_node = a.node, any_acked = true;
+      if (!any_acked) continue;
+      auto s = n->st->peek(sid);
+      if (!s) {
+        fail(n->id + ": lost session " + sid);
+        ++rep_.lost;
+        continue;
+      }
+      auto v = s->find(section::variables, var);
+      if (!v) {
+        fail(n->id + ": lost " + sid + "." + var);
+        ++rep_.lost;
+        continue;
+      }
+      // The value must be the acknowledged write with the highest stamp,
+      // or a write (acked or in flight at a crash) stamped above it.
+      bool fine = false;
+      for (const auto& a : as)
+        if (a.value == *v && (!a.acked || std::tie(a.hlc, a.node) >= std::tie(best_hlc, best_node))) fine = true;
+      if (!fine) fail(n->id + ": " + sid + "." + var + " = " + std::string(*v) + " is not the last write");
+    }
+    for (const auto& d : deleted_)
+      if (n->st->peek(d)) fail(n->id + ": deleted session " + d + " came back");
+    // Nothing touches these: their expiry never moves, and once a node's
+    // own clock passed it they are gone there (a node whose clock runs
+    // behind may still serve one: TTLs are wall-clock time).
+    for (const auto& [e, expiry] : expiring_)
+      if (auto s = n->st->peek(e); s && (s->expires_at_ms() != expiry || n->now->load() >= expiry))
+        fail(n->id + ": expired session " + e + " came back");
+  }
+}
+
+void world::check_ownership() {
+  for (int i = 0; i < 20; ++i) {
+    const std::string id = "own" + std::to_string(i);
+    std::set<std::string> owners;
+    for (auto& n : nodes_) owners.insert(n->g->owner_of(id));
+    if (owners.size() != 1) fail("nodes disagree on the owner of " + id);
+  }
+}
+
+}  // namespace sessionmesh::sim::detail

@@ -1,0 +1,121 @@
+// world: the simulated cluster — N real nodes (the production local store
+// on a simulated file system + the production gossiper), the network
+// between them, their clocks, the fault schedule, the client workload and
+// the checkers. One seed decides everything. Internal to tests/sim: the
+// public entry point is sim.hpp's run(). Split by concern:
+//   world.cpp     nodes (boot, crash, restart), time steps, the network;
+//   faults.cpp    the fault schedule (partitions, clogs, crashes, clocks);
+//   workload.cpp  client operations and what was acknowledged, liveness;
+//   checks.cpp    convergence, the model of acknowledged writes, ownership.
+// Thread: one thread; not thread-safe.
+#pragma once
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <memory>
+#include <queue>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "gossip/local_port.hpp"
+#include "store/mem_fs.hpp"
+#include "tests/sim/sim.hpp"
+
+namespace sessionmesh::sim::detail {
+
+constexpr uint64_t t0_ms = 1'764'225'600'000ull;
+constexpr uint64_t tick_ms = 5;
+
+struct clock_model {
+  int64_t offset_ms = 0;
+  double drift = 0;  // ms per ms
+  int64_t jump_ms = 0;
+  uint64_t read(uint64_t true_ms) const {
+    const double d = drift * static_cast<double>(true_ms - t0_ms);
+    return static_cast<uint64_t>(static_cast<int64_t>(true_ms) + offset_ms + jump_ms + static_cast<int64_t>(d));
+  }
+};
+
+struct node {
+  std::string id;
+  store::mem_fs fs;
+  std::shared_ptr<std::atomic<uint64_t>> now = std::make_shared<std::atomic<uint64_t>>(t0_ms);
+  std::unique_ptr<store::local_store> st;
+  std::unique_ptr<gossip::local_port> port;
+  std::unique_ptr<gossip::gossiper> g;
+  clock_model clock;
+  bool up = true;
+  uint64_t restarts = 0;
+  uint64_t last_stamp = 0;
+};
+
+struct msg_event {
+  uint64_t at, seq;
+  std::string from, to, wire;
+  bool operator>(const msg_event& o) const { return at != o.at ? at > o.at : seq > o.seq; }
+};
+
+struct attempted {
+  std::string value;
+  uint64_t hlc = 0, node = 0;
+  bool acked = false;
+};
+
+uint64_t parse_hex(std::string_view s);
+
+class world {
+ public:
+  explicit world(const params& p);
+  report run();
+
+ private:
+  void fail(std::string what);
+  void mix(const void* data, size_t n);
+  void boot(node& n);
+  void crash(node& n);
+  void restart(node& n);
+  node* by_id(const std::string& id);
+  void step();
+  void collect();
+  // A random fault: partition shapes, clogs, heals, crashes, clock jumps.
+  void chaos();
+  void client_op();
+  // The scripted skew (params::skew_ms) and the ground truth the checkers
+  // hold the node to: whether its write clock (HLC or physical, the later)
+  // runs more than max_clock_offset_ms ahead of most other up nodes' clocks.
+  void scripted_skew();
+  void check_skew_rule(node& n, bool acked);
+  void check_liveness();
+  std::set<std::string> view_of(node& n);
+  bool views_agree();
+  std::string views();
+  bool converged();
+  void check_model();
+  void check_ownership();
+
+  params p_;
+  std::mt19937_64 rng_;
+  std::vector<std::unique_ptr<node>> nodes_;
+  uint64_t now_ = t0_ms;
+  uint64_t seq_ = 0;
+  uint64_t hash_ = 0;
+  uint64_t counter_ = 0;
+  uint64_t next_liveness_ = t0_ms + 3000;
+  uint64_t ahead_since_ = 0, in_range_since_ = 0;
+  uint64_t acked_while_ahead_ = 0, refused_while_ahead_ = 0, acked_after_range_ = 0;
+  std::priority_queue<msg_event, std::vector<msg_event>, std::greater<>> net_;
+  std::set<std::pair<std::string, std::string>> cut_;
+  std::map<std::pair<std::string, std::string>, uint64_t> clog_until_;
+  std::map<std::pair<std::string, std::string>, std::vector<attempted>> writes_;
+  std::set<std::string> deleted_;
+  std::map<std::string, uint64_t> expiring_;  // id -> expires_at_ms when created
+  std::vector<std::pair<std::string, uint64_t>> pending_live_;
+  report rep_;
+};
+
+}  // namespace sessionmesh::sim::detail

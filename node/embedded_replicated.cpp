@@ -23,7 +23,8 @@ result<std::unique_ptr<session_store>> open_replicated_store(const store_options
   co.node_id = o.node_id;
   co.listen_host = repl.gossip_host;
   co.listen_port = repl.gossip_port;
-  co.advertise = repl.advertise.empty() ? repl.gossip_host + ":" + std::to_string(repl.gossip_port) : repl.advertise;
+  co.advertise =
+      repl.advertise.empty() ? repl.gossip_host + ":" + std::to_string(repl.gossip_port) : repl.advertise;
   co.http_addr = repl.http_addr;
   co.seeds = repl.seeds;
   co.cluster_key = repl.cluster_key;

@@ -72,8 +72,9 @@ struct http_client::impl {
   bool once(std::string_view method, std::string_view target, std::string_view body, http_reply* out,
             std::string* why) {
     try {
-      bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(beast::string_view(method.data(), method.size())),
-                                             beast::string_view(target.data(), target.size()), 11};
+      bhttp::request<bhttp::string_body> req{
+          bhttp::string_to_verb(beast::string_view(method.data(), method.size())),
+          beast::string_view(target.data(), target.size()), 11};
       req.set(bhttp::field::host, url.host);
       req.set(bhttp::field::user_agent, "sessionmesh-migrate");
       if (!token.empty()) req.set(bhttp::field::authorization, "Bearer " + token);
@@ -100,7 +101,8 @@ struct http_client::impl {
   }
 };
 
-http_client::http_client(http_url url, std::string token, uint32_t timeout_ms) : p_(std::make_unique<impl>()) {
+http_client::http_client(http_url url, std::string token, uint32_t timeout_ms)
+    : p_(std::make_unique<impl>()) {
   p_->url = std::move(url);
   p_->token = std::move(token);
   p_->timeout_ms = timeout_ms;

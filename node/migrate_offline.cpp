@@ -35,8 +35,9 @@ std::string create_body(const session& s) {
   std::string o = "{\"id\":";
   http::append_json_string(o, s.id());
   o += ",\"ttl_s\":" + std::to_string(s.ttl_s());
-  for (auto [sec, name] : {std::pair{section::metadata, "metadata"}, std::pair{section::variables, "variables"},
-                           std::pair{section::programs, "programs"}}) {
+  for (auto [sec, name] :
+       {std::pair{section::metadata, "metadata"}, std::pair{section::variables, "variables"},
+        std::pair{section::programs, "programs"}}) {
     o += ",\"";
     o += name;
     o += "\":{";
@@ -86,11 +87,13 @@ int migrate_offline(const offline_migration& m) {
   if (!parse_http_url(m.to, &url, &why)) return usage(why);
   std::error_code ec;
   if (!std::filesystem::is_directory(m.from, ec)) return usage("no such data dir: " + m.from);
-  if (!has_store_files(m.from)) return usage(m.from + " holds no sessionmesh data (no wal-* or snap-* files)");
+  if (!has_store_files(m.from))
+    return usage(m.from + " holds no sessionmesh data (no wal-* or snap-* files)");
   std::string token;
   if (!m.api_token_file.empty()) {
     std::ifstream f(m.api_token_file);
-    if (!f || !std::getline(f, token) || token.empty()) return usage("cannot read a token from " + m.api_token_file);
+    if (!f || !std::getline(f, token) || token.empty())
+      return usage("cannot read a token from " + m.api_token_file);
     while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
   }
   auto lock = data_dir_lock::acquire(m.from, &why);
@@ -145,7 +148,8 @@ int migrate_offline(const offline_migration& m) {
       ++rep.copied;
     } else if (r->status != 200) {
       if (first_refusal.empty())
-        first_refusal = id + ": the target answered " + std::to_string(r->status) + " " + r->body.substr(0, 200);
+        first_refusal =
+            id + ": the target answered " + std::to_string(r->status) + " " + r->body.substr(0, 200);
       continue;
     }
     if (r->status == 201 && !s->last_worker_id().empty()) {
@@ -172,8 +176,10 @@ int migrate_offline(const offline_migration& m) {
   if (rep.missing_count || rep.mismatched_count) {
     std::string reason = std::to_string(rep.missing_count) + " sessions missing and " +
                          std::to_string(rep.mismatched_count) + " with other content on the target";
-    if (!first_refusal.empty()) reason += "; first refusal: " + first_refusal;
-    else if (rep.mismatched_count) reason += " (a session that already existed there is left as it was)";
+    if (!first_refusal.empty())
+      reason += "; first refusal: " + first_refusal;
+    else if (rep.mismatched_count)
+      reason += " (a session that already existed there is left as it was)";
     return finish("failed", reason);
   }
   return finish("ok", "");

@@ -14,10 +14,10 @@
 namespace sessionmesh::node {
 
 struct offline_migration {
-  std::string from;             // data dir of a stopped node
-  std::string to;               // http://host:port of a running node
-  std::string report;           // where the JSON report goes; empty: stdout only
-  std::string api_token_file;   // the target's API token, if it needs one
+  std::string from;            // data dir of a stopped node
+  std::string to;              // http://host:port of a running node
+  std::string report;          // where the JSON report goes; empty: stdout only
+  std::string api_token_file;  // the target's API token, if it needs one
 };
 
 int migrate_offline(const offline_migration& m);

@@ -41,8 +41,10 @@ std::string migration_report::to_json() const {
        ",\"mismatched_count\":" + std::to_string(mismatched_count) +
        ",\"extra_count\":" + std::to_string(extra_count) + ",\"duration_ms\":" + std::to_string(duration_ms) +
        ",\"reason\":";
-  if (reason.empty()) o += "null";
-  else http::append_json_string(o, reason);
+  if (reason.empty())
+    o += "null";
+  else
+    http::append_json_string(o, reason);
   if (!phase.empty()) {
     o += ",\"phase\":";
     http::append_json_string(o, phase);

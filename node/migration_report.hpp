@@ -18,7 +18,7 @@ namespace sessionmesh::node {
 
 struct migration_report {
   static constexpr size_t max_listed = 1000;  // ids listed per array (counts stay exact)
-  std::string result = "failed";  // ok | rolled_back | failed | running
+  std::string result = "failed";              // ok | rolled_back | failed | running
   uint64_t source_sessions = 0, target_sessions = 0, copied = 0;
   std::vector<std::string> missing, mismatched, extra;
   uint64_t missing_count = 0, mismatched_count = 0, extra_count = 0;

@@ -7,8 +7,8 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
-#include <set>
 #include <fstream>
+#include <set>
 
 #include "http/json_render.hpp"
 #include "store/file_io.hpp"
@@ -44,7 +44,8 @@ bool write_durably(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return false;
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+  const bool ok =
+      ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
   ::close(fd);
   if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) return false;
   const std::string dir = std::filesystem::path(path).parent_path().string();
@@ -75,9 +76,10 @@ bool apply_migrated_marker(node_config& cfg) {
   if (cfg.seeds.empty() && !doc["seeds"].get(seeds)) cfg.seeds = split_seeds(seeds);
   cfg.adapter = "replicated";
   cfg.data_dir = cfg.data_dir + "/replicated";
-  spdlog::warn("this data dir was migrated online to the replicated adapter: serving it from {} (start with "
-               "--adapter replicated --data-dir {} to say so explicitly)",
-               cfg.data_dir, cfg.data_dir);
+  spdlog::warn(
+      "this data dir was migrated online to the replicated adapter: serving it from {} (start with "
+      "--adapter replicated --data-dir {} to say so explicitly)",
+      cfg.data_dir, cfg.data_dir);
   return true;
 }
 
@@ -95,7 +97,8 @@ migrator::answer migrator::start(std::string_view body) {
   simdjson::dom::parser p;
   simdjson::dom::element doc;
   if (p.parse(body.data(), body.size()).get(doc) || !doc.is_object())
-    return {400, "invalid_argument", "the body must be a JSON object {\"to\": \"replicated\", \"seeds\": ...}"};
+    return {400, "invalid_argument",
+            "the body must be a JSON object {\"to\": \"replicated\", \"seeds\": ...}"};
   std::string_view to;
   if (doc["to"].get(to)) return {400, "invalid_argument", "\"to\" is required (\"replicated\")"};
   if (to == "local") return {409, "already_local", "the node already serves the local adapter"};
@@ -135,8 +138,9 @@ migrator::answer migrator::start(std::string_view body) {
   report_.result = "running";
   report_.phase = "starting";
   t0_ = std::chrono::steady_clock::now();
-  thread_ = std::thread(
-      [this, seeds = std::move(seeds), seeds_text, join_timeout_ms] { run(seeds, seeds_text, join_timeout_ms); });
+  thread_ = std::thread([this, seeds = std::move(seeds), seeds_text, join_timeout_ms] {
+    run(seeds, seeds_text, join_timeout_ms);
+  });
   return {202, "", report_.to_json()};
 }
 
@@ -146,7 +150,8 @@ migrator::answer migrator::status() {
   migration_report r = report_;
   if (running_)
     r.duration_ms = static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0_).count());
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0_)
+            .count());
   return {200, "", r.to_json()};
 }
 
@@ -184,7 +189,8 @@ void migrator::run(std::vector<std::string> seeds, std::string seeds_text, uint6
   auto& ms = *d_.store;
   auto& source = ms.source();
   const auto& cfg = d_.cfg;
-  spdlog::info("migration to the replicated adapter started (seeds: {})", seeds_text.empty() ? "none" : seeds_text);
+  spdlog::info("migration to the replicated adapter started (seeds: {})",
+               seeds_text.empty() ? "none" : seeds_text);
 
   // 1. The target: a fresh local store and the cluster driver.
   store_options o = d_.target_options;
@@ -195,7 +201,8 @@ void migrator::run(std::vector<std::string> seeds, std::string seeds_text, uint6
   }
   std::string why;
   auto ls = store::local_store::open(o, store::posix_fs(), &why);
-  if (!ls) return (void)rollback("cannot open the target store: " + (why.empty() ? ls.error().message() : why));
+  if (!ls)
+    return (void)rollback("cannot open the target store: " + (why.empty() ? ls.error().message() : why));
   cluster_options co;
   co.node_id = cfg.node_id;
   co.listen_host = cfg.gossip.host;
@@ -271,8 +278,10 @@ void migrator::run(std::vector<std::string> seeds, std::string seeds_text, uint6
       present = t.has_value();
       ok = present && content_digest(*s) == content_digest(*t);
     }
-    if (!ok && !present) v.add_missing(id);
-    else if (!ok) v.add_mismatched(id);
+    if (!ok && !present)
+      v.add_missing(id);
+    else if (!ok)
+      v.add_mismatched(id);
   }
   local->for_each_live([&](std::string_view id) {
     if (!in_source.count(std::string(id))) v.add_extra(std::string(id));
@@ -310,7 +319,8 @@ void migrator::run(std::vector<std::string> seeds, std::string seeds_text, uint6
     report_.result = "ok";
     report_.phase = "done";
     report_.duration_ms = static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0_).count());
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0_)
+            .count());
     running_ = false;
     switched_ = true;
   }

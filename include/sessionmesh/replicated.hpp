@@ -27,10 +27,10 @@ namespace sessionmesh {
 struct replication_options {
   std::string gossip_host = "127.0.0.1";
   uint16_t gossip_port = 7946;
-  std::string advertise;             // host:port peers dial; empty: gossip_host:gossip_port
-  std::string http_addr;             // shown to peers in /v1/cluster (optional)
-  std::vector<std::string> seeds;    // host:port; a DNS name expands to all its addresses
-  std::string cluster_key;           // shared secret; empty: frames are not authenticated
+  std::string advertise;           // host:port peers dial; empty: gossip_host:gossip_port
+  std::string http_addr;           // shown to peers in /v1/cluster (optional)
+  std::vector<std::string> seeds;  // host:port; a DNS name expands to all its addresses
+  std::string cluster_key;         // shared secret; empty: frames are not authenticated
   std::string cluster_name = "sessionmesh";
 };
 

@@ -2,8 +2,8 @@
 // embedder would: two stores in one process on loopback TCP ports join,
 // replicate a write each way and agree on the owner. Real sockets and
 // threads, so it waits on the wall clock (bounded polling).
-#include <ostream>
 #include <doctest/doctest.h>
+#include <ostream>
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -68,7 +68,8 @@ TEST_CASE("embedded replicated adapter: two in-process nodes replicate over TCP"
     auto s = (*a)->peek("e1");
     return s && s->find(section::variables, "w") == std::optional<std::string_view>("\"from-b\"");
   }));
-  CHECK(eventually([&] { return (*a)->owner_of("e1") == (*b)->owner_of("e1") && (*a)->owner_of("e1") != ""; }));
+  CHECK(
+      eventually([&] { return (*a)->owner_of("e1") == (*b)->owner_of("e1") && (*a)->owner_of("e1") != ""; }));
   CHECK((*a)->wait_replicated(2, 5000).has_value());  // acks=2: b applied a's last write
   CHECK(telemetry_of(**a) != nullptr);
 

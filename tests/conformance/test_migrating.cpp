@@ -84,7 +84,7 @@ TEST_CASE("migrating store: dual writes reach the target; copy merges the rest; 
   CHECK_FALSE(target.peek("before").has_value());
   auto c = ms.copy("before");
   REQUIRE(c.has_value());
-  CHECK(*c);                    // the target changed
+  CHECK(*c);                        // the target changed
   CHECK_FALSE(*ms.copy("before"));  // and a second copy changes nothing
   CHECK(target.raw_records({"before"}) == ms.source().raw_records({"before"}));
   CHECK(ms.adapter_name() == "local");

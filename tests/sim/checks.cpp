@@ -34,8 +34,10 @@ bool world::converged() {
   for (size_t i = 0; i < nodes_.size(); ++i) {
     if (!nodes_[i]->up) return false;
     const uint64_t r = nodes_[i]->st->merkle().root();
-    if (i == 0) root = r;
-    else if (r != root) return false;
+    if (i == 0)
+      root = r;
+    else if (r != root)
+      return false;
   }
   return true;
 }
@@ -67,7 +69,8 @@ void world::check_model() {
       // or a write (acked or in flight at a crash) stamped above it.
       bool fine = false;
       for (const auto& a : as)
-        if (a.value == *v && (!a.acked || std::tie(a.hlc, a.node) >= std::tie(best_hlc, best_node))) fine = true;
+        if (a.value == *v && (!a.acked || std::tie(a.hlc, a.node) >= std::tie(best_hlc, best_node)))
+          fine = true;
       if (!fine) fail(n->id + ": " + sid + "." + var + " = " + std::string(*v) + " is not the last write");
     }
     for (const auto& d : deleted_)

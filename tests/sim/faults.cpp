@@ -40,8 +40,10 @@ void world::chaos() {
       if (!p_.crashes) break;
       {
         node& n = p_.liveness ? *nodes_.back() : *nodes_[rng_() % nodes_.size()];
-        if (n.up) crash(n);
-        else restart(n);
+        if (n.up)
+          crash(n);
+        else
+          restart(n);
       }
       break;
     case 7:  // clock jump within the tolerated offset (with the initial offsets,

@@ -32,8 +32,13 @@ int main(int argc, char** argv) {
   app.add_flag("--liveness", p.liveness, "keep a stable majority connected and check progress");
   app.add_option("--skew-ms", p.skew_ms, "scripted: the last node's clock jumps this far ahead at 0.5 s");
   app.add_option("--skew-fix-ms", p.skew_fix_ms, "scripted: and is fixed at this time (default 4000)");
-  app.add_flag("--no-faults", [&](int64_t) { p.partitions = p.crashes = false; p.loss = p.duplicate = 0; },
-               "no partitions, crashes, loss or duplicates (clock scenarios)");
+  app.add_flag(
+      "--no-faults",
+      [&](int64_t) {
+        p.partitions = p.crashes = false;
+        p.loss = p.duplicate = 0;
+      },
+      "no partitions, crashes, loss or duplicates (clock scenarios)");
   app.add_flag("--broken-merge", broken, "break merge on purpose (the checkers must catch it)");
   app.add_flag("-v,--verbose", verbose, "print every run");
   try {
@@ -56,20 +61,25 @@ int main(int argc, char** argv) {
     repaired += r.records_repaired;
     if (!r.ok) ++failed;
     if (verbose || !r.ok || seeds == 0)
-      std::printf("seed=%llu nodes=%d ops=%d duration_ms=%llu liveness=%d: %s\n", static_cast<unsigned long long>(s),
-                  q.nodes, q.ops, static_cast<unsigned long long>(q.duration_ms), q.liveness ? 1 : 0,
-                  r.describe().c_str());
+      std::printf("seed=%llu nodes=%d ops=%d duration_ms=%llu liveness=%d: %s\n",
+                  static_cast<unsigned long long>(s), q.nodes, q.ops,
+                  static_cast<unsigned long long>(q.duration_ms), q.liveness ? 1 : 0, r.describe().c_str());
   };
-  if (seeds == 0) one(seed, false);
+  if (seeds == 0)
+    one(seed, false);
   else
     for (uint64_t i = 0; i < seeds; ++i) one(first + i, i % 2 == 1);
   std::sort(converge.begin(), converge.end());
-  auto pct = [&](double q) { return converge.empty() ? 0 : converge[std::min(converge.size() - 1, size_t(q * converge.size()))]; };
-  std::printf("%llu runs, %llu failed; convergence after heal (simulated ms): p50 %llu, p99 %llu, max %llu; "
-              "%.0f messages and %.0f bytes per repaired record\n",
-              static_cast<unsigned long long>(runs), static_cast<unsigned long long>(failed),
-              static_cast<unsigned long long>(pct(0.5)), static_cast<unsigned long long>(pct(0.99)),
-              static_cast<unsigned long long>(converge.empty() ? 0 : converge.back()),
-              repaired ? double(messages) / double(repaired) : 0.0, repaired ? double(bytes) / double(repaired) : 0.0);
+  auto pct = [&](double q) {
+    return converge.empty() ? 0 : converge[std::min(converge.size() - 1, size_t(q * converge.size()))];
+  };
+  std::printf(
+      "%llu runs, %llu failed; convergence after heal (simulated ms): p50 %llu, p99 %llu, max %llu; "
+      "%.0f messages and %.0f bytes per repaired record\n",
+      static_cast<unsigned long long>(runs), static_cast<unsigned long long>(failed),
+      static_cast<unsigned long long>(pct(0.5)), static_cast<unsigned long long>(pct(0.99)),
+      static_cast<unsigned long long>(converge.empty() ? 0 : converge.back()),
+      repaired ? double(messages) / double(repaired) : 0.0,
+      repaired ? double(bytes) / double(repaired) : 0.0);
   return failed ? 1 : 0;
 }

@@ -1,7 +1,7 @@
 // The simulator in the test suite: many seeds across safety and liveness,
 // exact replay, and a deliberately broken merge that the checkers catch.
-#include <ostream>
 #include <doctest/doctest.h>
+#include <ostream>
 
 #include <cstdlib>
 
@@ -41,7 +41,8 @@ TEST_CASE("simulation: regression seeds") {
   // 1013270: a node whose clock ran far behind still served a 1 s session
   // it had not yet seen expire; the checker now holds each node to its own
   // clock for TTLs.
-  for (auto [seed, liveness] : {std::pair{659ull, false}, std::pair{1003245ull, true}, std::pair{1013270ull, false}}) {
+  for (auto [seed, liveness] :
+       {std::pair{659ull, false}, std::pair{1003245ull, true}, std::pair{1013270ull, false}}) {
     sim::params p;
     p.seed = seed;
     p.liveness = liveness;
@@ -94,10 +95,11 @@ TEST_CASE("simulation: a node whose clock jumps beyond the max offset refuses wr
     p.ops = 400;
     p.skew_ms = 2500;
     const auto r = sim::run(p);
-    CHECK_MESSAGE(r.ok, "replay: build/tests/sim/sessionmesh-sim --seed " << p.seed << " --nodes " << p.nodes
-                                                                          << " --skew-ms 2500 --no-faults "
-                                                                             "--duration-ms 12000 --ops 400\n  "
-                                                                          << r.describe());
+    CHECK_MESSAGE(r.ok, "replay: build/tests/sim/sessionmesh-sim --seed "
+                            << p.seed << " --nodes " << p.nodes
+                            << " --skew-ms 2500 --no-faults "
+                               "--duration-ms 12000 --ops 400\n  "
+                            << r.describe());
     CHECK(r.clock_refused > 0);
   }
 }

@@ -49,8 +49,10 @@ void world::client_op() {
     cr.ttl_s = 86400;
     if (n.st->create(cr) && n.st->remove(did)) deleted_.insert(did);
   } else if (kind == 8 && rng_() % 2 == 0) {  // reads (lazy touch) and explicit touches
-    if (rng_() % 2) (void)n.st->get(sid);
-    else (void)n.st->touch(sid);
+    if (rng_() % 2)
+      (void)n.st->get(sid);
+    else
+      (void)n.st->touch(sid);
   } else {  // a short-lived session: must expire everywhere
     const std::string eid = "e" + std::to_string(++counter_);
     create_request cr;

@@ -45,15 +45,18 @@ report world::run() {
     if (!views_agree()) agreed_at = 0;
     if (converged_at && agreed_at && now_ >= std::max(converged_at, agreed_at) + 2000) break;
   }
-  if (!agreed_at) fail("membership views did not agree within " + std::to_string(p_.quiet_ms) + " ms: " + views());
+  if (!agreed_at)
+    fail("membership views did not agree within " + std::to_string(p_.quiet_ms) + " ms: " + views());
   rep_.converge_ms = converged_at ? converged_at - heal_at : p_.quiet_ms;
   if (!converged_at) fail("no convergence within " + std::to_string(p_.quiet_ms) + " ms after heal");
   check_model();
   check_ownership();
   if (p_.skew_ms > static_cast<int64_t>(p_.max_clock_offset_ms) && !p_.partitions && !p_.crashes) {
     if (refused_while_ahead_ == 0) fail("the skewed node never refused a write while its clock ran ahead");
-    if (!in_range_since_) fail("the skewed node's clock never came back in range");
-    else if (acked_after_range_ == 0) fail("the skewed node acknowledged no write after its clock came back");
+    if (!in_range_since_)
+      fail("the skewed node's clock never came back in range");
+    else if (acked_after_range_ == 0)
+      fail("the skewed node acknowledged no write after its clock came back");
   }
   for (auto& n : nodes_) rep_.records_repaired += n->g->stats().records_repaired;
   rep_.trace_hash = hash_;

@@ -37,7 +37,8 @@ struct clock_model {
   int64_t jump_ms = 0;
   uint64_t read(uint64_t true_ms) const {
     const double d = drift * static_cast<double>(true_ms - t0_ms);
-    return static_cast<uint64_t>(static_cast<int64_t>(true_ms) + offset_ms + jump_ms + static_cast<int64_t>(d));
+    return static_cast<uint64_t>(static_cast<int64_t>(true_ms) + offset_ms + jump_ms +
+                                 static_cast<int64_t>(d));
   }
 };
 

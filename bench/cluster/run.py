@@ -11,6 +11,10 @@
    encoded size of the differing records (WAL bytes of those writes on a) and
    beside a full-state exchange (the snapshot size of one node).
 3. kill -9 of c: seconds until its sessions' owner moves (default settings).
+4. online migration: a local node with SESSIONS sessions switches to the
+   replicated adapter and joins a and b (POST /v1/admin/migrate) while a
+   client writes to it; the migration's duration, and the client's write
+   latency p50/p99 during it beside the same client before it (baseline).
 """
 import importlib.util, json, os, signal, socket, statistics, subprocess, sys, tempfile, threading, time, urllib.request
 
@@ -28,12 +32,12 @@ def free_port():
 
 
 class Node:
-    def __init__(self, name, seed=None):
+    def __init__(self, name, seed=None, adapter="replicated"):
         self.name, self.http, self.gossip = name, free_port(), free_port()
         seeds = seed or f"127.0.0.1:{self.gossip}"
         self.proc = subprocess.Popen([BIN, "serve", "--node-id", name, "--data-dir", os.path.join(TMP, name),
                                       "--http", f"127.0.0.1:{self.http}", "--gossip", f"127.0.0.1:{self.gossip}",
-                                      "--seeds", seeds, "--adapter", "replicated", "--fsync", "batch",
+                                      "--seeds", seeds, "--adapter", adapter, "--fsync", "batch",
                                       "--max-sessions", str(N * 2), "--test-faults", "--log-level", "error"])
         for _ in range(200):
             try:
@@ -171,6 +175,44 @@ def main():
     c.proc.send_signal(signal.SIGKILL); c.proc.wait()
     t = wait(lambda: all(json.loads(a.get(f"/v1/sessions/{i}"))["owner"] != "c" for i in owned), timeout=30, step=0.01)
     print(f"ownership moved {t and round(t, 2)} s after kill -9 (default settings)", flush=True)
+
+    # 4. online migration of a local node with N sessions into a, b
+    m = Node("m", adapter="local")
+    for k in range(0, N, 5000):
+        pipeline(m.http, [create_req(f"m{i:07d}") for i in range(k, min(N, k + 5000))])
+    lat, phase, stop, failed = {"before": [], "during": []}, ["before"], threading.Event(), [0]
+    def writer():
+        conn = socket.create_connection(("127.0.0.1", m.http))
+        i = 0
+        while not stop.is_set():
+            t1 = time.time()
+            conn.sendall(put_req(f"m{i % N:07d}", "w", i))
+            buf = b""
+            while b"\r\n\r\n" not in buf: buf += conn.recv(65536)
+            h = buf.find(b"\r\n\r\n")
+            ln = int([l.split(":")[1] for l in buf[:h].decode().split("\r\n") if l.lower().startswith("content-length")][0])
+            while len(buf) < h + 4 + ln: buf += conn.recv(65536)
+            lat[phase[0]].append((time.time() - t1) * 1000)
+            if not buf.split(b" ", 2)[1].startswith(b"2"): failed[0] += 1
+            i += 1
+            time.sleep(0.001)
+        conn.close()
+    th = threading.Thread(target=writer); th.start()
+    time.sleep(2)
+    phase[0] = "during"
+    t0 = time.time()
+    m.post("/v1/admin/migrate", {"to": "replicated", "seeds": f"127.0.0.1:{a.gossip}"})
+    wait(lambda: json.loads(m.get("/v1/admin/migrate"))["result"] != "running", timeout=600, step=0.01)
+    took = time.time() - t0
+    stop.set(); th.join()
+    rep_ = json.loads(m.get("/v1/admin/migrate"))
+    def pct(v, q): v = sorted(v); return v[min(len(v) - 1, int(len(v) * q))]
+    b0, d0 = lat["before"], lat["during"]
+    print(f"online migration of {rep_['source_sessions']} sessions: {rep_['result']} in {rep_['duration_ms']} ms "
+          f"({took:.2f} s seen by the client); writes meanwhile p50 {pct(d0, .5):.2f} ms, p99 {pct(d0, .99):.2f} ms "
+          f"vs before p50 {pct(b0, .5):.2f} ms, p99 {pct(b0, .99):.2f} ms "
+          f"(p99 {pct(d0, .99) / max(pct(b0, .99), 1e-9):.1f}x; {len(d0)} writes, {failed[0]} not 2xx)", flush=True)
+    m.proc.send_signal(signal.SIGTERM); m.proc.wait()
     for x in (a, b):
         x.proc.send_signal(signal.SIGTERM); x.proc.wait()
 

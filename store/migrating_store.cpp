@@ -64,6 +64,14 @@ result<create_result> migrating_store::create(create_request req) {
   return forward(std::move(r), id, p == phase::dual);
 }
 
+result<session> migrating_store::get(std::string_view id) {
+  const phase p = current_phase();
+  if (p == phase::target) return target_.load()->get(id);
+  auto r = source_->get(id);
+  if (p == phase::dual && r) (void)copy(id);  // a read never fails because of the target
+  return r;
+}
+
 result<session> migrating_store::patch(std::string_view id, patch_request req) {
   const phase p = current_phase();
   if (p == phase::target) return target_.load()->patch(id, std::move(req));

@@ -50,7 +50,9 @@ class migrating_store final : public session_store {
   local_store& source() { return *source_; }
 
   result<create_result> create(create_request req) override;
-  result<session> get(std::string_view id) override { return reader().get(id); }
+  // In dual, a read's touch (when it records one) is forwarded too, so the
+  // target does not expire the session earlier than the source would.
+  result<session> get(std::string_view id) override;
   result<session> peek(std::string_view id) override { return reader().peek(id); }
   result<bool> exists(std::string_view id) override { return reader().exists(id); }
   result<session> patch(std::string_view id, patch_request req) override;

@@ -3,9 +3,14 @@
 // session, watches changes with a callback, prints stats.
 //
 //   build/examples/embedded_example [DATA_DIR]
+//   build/examples/embedded_example DATA_DIR GOSSIP_PORT [SEED_HOST:PORT]
+//       the replicated adapter instead: joins through the seed (none: it
+//       starts a cluster of its own) on 127.0.0.1:GOSSIP_PORT
+#include <sessionmesh/replicated.hpp>
 #include <sessionmesh/sessionmesh.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 
 int main(int argc, char** argv) {
   sessionmesh::store_options opts;
@@ -14,7 +19,14 @@ int main(int argc, char** argv) {
   opts.fsync = sessionmesh::fsync_mode::always;
 
   std::string why;
-  auto opened = sessionmesh::open_store(opts, &why);
+  auto opened = [&] {
+    if (argc <= 2) return sessionmesh::open_store(opts, &why);
+    sessionmesh::replication_options repl;
+    repl.gossip_port = static_cast<uint16_t>(std::atoi(argv[2]));
+    repl.seeds = {argc > 3 ? argv[3] : "127.0.0.1:" + std::string(argv[2])};
+    opts.node_id = "embedded-" + std::string(argv[2]);
+    return sessionmesh::open_replicated_store(opts, repl, &why);
+  }();
   if (!opened) {
     std::fprintf(stderr, "open failed: %s (%s)\n", opened.error().message().c_str(), why.c_str());
     return 1;
@@ -22,8 +34,10 @@ int main(int argc, char** argv) {
   sessionmesh::session_store& store = **opened;
 
   auto sub = store.subscribe([](const sessionmesh::change& c) {
-    const char* kind = c.type == sessionmesh::change_type::put ? "put"
-                       : c.type == sessionmesh::change_type::del ? "delete" : "expire";
+    const char* kind = c.type == sessionmesh::change_type::put   ? "put"
+                       : c.type == sessionmesh::change_type::del   ? "delete"
+                       : c.type == sessionmesh::change_type::moved ? "moved"
+                                                                   : "expire";
     std::printf("change %s %s (cursor %s)\n", kind, c.id.c_str(), c.cursor.c_str());
   });
 

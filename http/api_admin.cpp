@@ -128,6 +128,8 @@ response api::admin(const request_view& req, std::string_view what, const std::s
     }
     if (!hooks_.migrate_start || !hooks_.migrate_status)
       return error(501, "not_implemented", "online migration is not available on this node", rid);
+    if (req.method == "POST" && hooks_.draining && hooks_.draining())
+      return error(503, "draining", "the node is draining", rid);
     auto a = req.method == "POST" ? hooks_.migrate_start(req.body) : hooks_.migrate_status();
     if (a.status >= 400) return error(a.status, a.code, a.body, rid);
     response r;

@@ -373,7 +373,8 @@ def migration():
     m.req("PUT", "/v1/sessions/mig1/variables/after", "switch")
     check(wait_until(lambda: p.req("GET", "/v1/sessions/mig1/variables/after") == (200, "switch")) is not None,
           "migrate: writes after the switch replicate")
-    m.term()
+    rc = m.term()
+    check(rc == 0, f"migrate: the switched node drains and exits 0 on SIGTERM ({rc})")
     m.start()  # the same flags (--adapter local): the data dir says it was migrated
     check(m.req("GET", "/v1/cluster")[1]["adapter"] == "replicated" and
           m.req("GET", "/v1/sessions/mig1/variables/after") == (200, "switch"),
@@ -397,7 +398,8 @@ def migration():
           and r.req("POST", "/v1/sessions", {"id": "after-rollback"})[0] == 201,
           "migrate: after the rollback the node serves the local adapter, reads and writes")
     check(not os.path.exists(os.path.join(r.dir, "replicated")), "migrate: the rolled-back target dir is removed")
-    r.term()
+    rc = r.term()
+    check(rc == 0, f"migrate: a rolled-back node exits 0 on SIGTERM ({rc})")
 
     # 11. Offline: a stopped local node's data dir into the running node.
     rep_path = os.path.join(TMP, "offline-report.json")

@@ -60,6 +60,17 @@ bool write_durably(const std::string& path, const std::string& text) {
 }  // namespace
 
 std::string migrated_marker(const std::string& data_dir) { return data_dir + "/MIGRATED"; }
+std::string report_file(const std::string& data_dir) { return data_dir + "/migration-report.json"; }
+
+std::string read_last_report(const std::string& data_dir) {
+  std::ifstream f(report_file(data_dir));
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  simdjson::dom::parser p;
+  simdjson::dom::element doc;
+  if (text.empty() || text.size() > (1u << 20) || p.parse(text).get(doc) || !doc.is_object()) return {};
+  return text;
+}
 
 bool apply_migrated_marker(node_config& cfg) {
   if (cfg.in_memory || cfg.adapter != "local") return false;
@@ -146,7 +157,12 @@ migrator::answer migrator::start(std::string_view body) {
 
 migrator::answer migrator::status() {
   std::lock_guard lk(mu_);
-  if (!ran_) return {404, "not_found", "no migration has run on this node"};
+  if (!ran_) {
+    if (std::string last = d_.cfg.in_memory ? std::string() : read_last_report(d_.cfg.data_dir);
+        !last.empty())
+      return {200, "", last};  // from before a restart
+    return {404, "not_found", "no migration has run on this node"};
+  }
   migration_report r = report_;
   if (running_)
     r.duration_ms = static_cast<uint64_t>(
@@ -174,14 +190,20 @@ bool migrator::rollback(const std::string& reason) {
   }
   spdlog::error("migration rolled back: {}", reason);
   const uint64_t source_now = d_.store->source().stats().current_sessions;
-  std::lock_guard lk(mu_);
-  report_.source_sessions = source_now;
-  report_.result = "rolled_back";
-  report_.reason = reason;
-  report_.phase = "rolled_back";
-  report_.duration_ms = static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0_).count());
-  running_ = false;
+  std::string json;
+  {
+    std::lock_guard lk(mu_);
+    report_.source_sessions = source_now;
+    report_.result = "rolled_back";
+    report_.reason = reason;
+    report_.phase = "rolled_back";
+    report_.duration_ms = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0_)
+            .count());
+    running_ = false;
+    json = report_.to_json();
+  }
+  if (!d_.cfg.in_memory) (void)write_durably(report_file(d_.cfg.data_dir), json + "\n");
   return false;
 }
 
@@ -300,8 +322,20 @@ void migrator::run(std::vector<std::string> seeds, std::string seeds_text, uint6
                           std::to_string(v.mismatched_count) + " with other content on the target");
 
   // 5. Switch: first the marker (a restart from here on serves the target,
-  //    which holds every write so far), then reads and writes.
+  //    which holds every write so far), then reads and writes. The report
+  //    is written first, as it will read once done.
   if (!cfg.in_memory) {
+    migration_report done;
+    {
+      std::lock_guard lk(mu_);
+      done = report_;
+    }
+    done.result = "ok";
+    done.phase = "done";
+    done.duration_ms = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0_)
+            .count());
+    (void)write_durably(report_file(cfg.data_dir), done.to_json() + "\n");
     std::string marker = "{\"adapter\":\"replicated\",\"data_dir\":";
     http::append_json_string(marker, *o.data_dir);
     marker += ",\"seeds\":";

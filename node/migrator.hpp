@@ -39,6 +39,11 @@ namespace sessionmesh::node {
 
 // DATA_DIR/MIGRATED: written when a node switched to the replicated adapter.
 std::string migrated_marker(const std::string& data_dir);
+// DATA_DIR/migration-report.json: the last report, kept across restarts
+// (GET /v1/admin/migrate answers it on a node that switched earlier).
+std::string report_file(const std::string& data_dir);
+// Its contents, or empty.
+std::string read_last_report(const std::string& data_dir);
 // If the marker exists: switches cfg to the replicated adapter on
 // DATA_DIR/replicated (seeds from the marker unless cfg has some) and
 // returns true.

@@ -340,7 +340,10 @@ int node_runtime::run() {
     hooks.migrate_start = [](std::string_view) {
       return http::node_hooks::migrate_answer{409, "already_replicated", "the node serves the replicated adapter"};
     };
-    hooks.migrate_status = [] {
+    hooks.migrate_status = [dir = locked_dir, mem = cfg_.in_memory] {
+      // A node that switched online and restarted: the report it kept.
+      if (std::string last = mem ? std::string() : read_last_report(dir); !last.empty())
+        return http::node_hooks::migrate_answer{200, "", last};
       return http::node_hooks::migrate_answer{404, "not_found", "no migration has run on this node"};
     };
   }

@@ -381,6 +381,9 @@ def migration():
           "migrate: after a restart the node comes back replicated with its data")
     st, body = m.req("POST", "/v1/admin/migrate", {"to": "replicated", "seeds": p.gaddr})
     check(st == 409, f"migrate: a replicated node answers 409 ({st})")
+    st, body = m.req("GET", "/v1/admin/migrate")
+    check(st == 200 and body["result"] == "ok" and body["copied"] == rep["copied"],
+          f"migrate: after the restart GET still answers the last report ({st})")
     m.term()
 
     # A migration that cannot join rolls back by itself; the node keeps serving.

@@ -25,7 +25,8 @@ void gossiper::start(uint64_t now) {
 
 uint64_t gossiper::next_deadline() const {
   uint64_t d = std::min({next_probe_ms_, next_sync_ms_, next_ae_ms_});
-  if (probe_.active) d = std::min(d, probe_.sent_ms + (probe_.indirect ? cfg_.probe_interval_ms : cfg_.probe_timeout_ms));
+  if (probe_.active)
+    d = std::min(d, probe_.sent_ms + (probe_.indirect ? cfg_.probe_interval_ms : cfg_.probe_timeout_ms));
   return d;
 }
 
@@ -41,12 +42,16 @@ void gossiper::on_tick(uint64_t now) {
   // Alone (every peer dead or unknown): knock on the seeds every second.
   if (next_sync_ms_ > now + 1000 && alive_peers().empty()) next_sync_ms_ = now;
   if (now >= next_sync_ms_) send_sync(now);
-  if (now >= next_reconnect_ms_) reconnect_dead(now);
+  if (now >= next_reconnect_ms_) {
+    reconnect_dead(now);
+    reap_dead(now);
+  }
   if (now >= next_ae_ms_) start_exchange(now);
   flush_deltas();
 }
 
-void gossiper::on_message(const std::string& from, const message& msg, uint64_t now, const std::string& from_addr) {
+void gossiper::on_message(const std::string& from, const message& msg, uint64_t now,
+                          const std::string& from_addr) {
   if (auto it = members_.find(from); it != members_.end()) {
     it->second.last_heard_ms = now;
     // Hearing from a member we thought dead does not revive it (SWIM): it
@@ -86,8 +91,10 @@ void gossiper::on_message(const std::string& from, const message& msg, uint64_t 
         } else if constexpr (std::is_same_v<T, deltas>) {
           size_t refused = 0;
           for (const auto& r : m.records) {
-            if (store_.apply(r, from)) ++stats_.deltas_applied;
-            else ++refused;
+            if (store_.apply(r, from))
+              ++stats_.deltas_applied;
+            else
+              ++refused;
           }
           stats_.deltas_refused += refused;
           // An ack says "applied every write through `through`" (acks=N
@@ -111,7 +118,8 @@ void gossiper::on_message(const std::string& from, const message& msg, uint64_t 
             ack_caps_.erase(from);
             if (auto it = members_.find(from); it != members_.end()) {
               // Equal to what we had when this exchange began.
-              if (m.exchange == exchange_) it->second.acked_through = std::max(it->second.acked_through, ae_seq_);
+              if (m.exchange == exchange_)
+                it->second.acked_through = std::max(it->second.acked_through, ae_seq_);
               it->second.in_sync = true;
               it->second.last_sync_ms = now;
             }
@@ -145,7 +153,8 @@ uint64_t gossiper::local_delta(std::string encoded) {
 void gossiper::flush_deltas() {
   for (auto& [id, pq] : queues_) {
     auto it = members_.find(id);
-    if (it == members_.end() || it->second.status == member_status::dead || it->second.status == member_status::left) {
+    if (it == members_.end() || it->second.status == member_status::dead ||
+        it->second.status == member_status::left) {
       stats_.deltas_dropped += pq.q.size();
       pq.q.clear();
       continue;
@@ -208,7 +217,9 @@ std::string rendezvous_owner(std::string_view id, const std::vector<std::string>
 
 std::string gossiper::owner_of(std::string_view id) const {
   std::vector<std::string> c;
-  auto live = [](const member& m) { return m.status == member_status::alive || m.status == member_status::suspect; };
+  auto live = [](const member& m) {
+    return m.status == member_status::alive || m.status == member_status::suspect;
+  };
   if (live(self_)) c.push_back(self_.node_id);
   for (const auto& [_, m] : members_)
     if (live(m)) c.push_back(m.node_id);
@@ -246,7 +257,8 @@ void gossiper::on_ae_l2(const std::string& from, const ae_l2& m) {
       reply.nodes.push_back(i);
       for (uint32_t k = 0; k < 16; ++k) reply.leaf_hashes.push_back(leaves[i * 16 + k]);
     }
-    if (reply.nodes.empty()) reply.nodes.push_back(0), reply.leaf_hashes.assign(leaves.begin(), leaves.begin() + 16);
+    if (reply.nodes.empty())
+      reply.nodes.push_back(0), reply.leaf_hashes.assign(leaves.begin(), leaves.begin() + 16);
   }
   send(from, std::move(reply));
 }
@@ -290,7 +302,8 @@ void gossiper::on_ae_leaves(const std::string& from, const ae_leaves& m, uint64_
     }
     for (const auto& [h, d] : theirs) {
       auto it = mine_digest.find(h);
-      if ((it == mine_digest.end() || it->second != d) && out.want.size() < cfg_.ae_max_records) out.want.push_back(h);
+      if ((it == mine_digest.end() || it->second != d) && out.want.size() < cfg_.ae_max_records)
+        out.want.push_back(h);
     }
   }
   out.records = store_.records(send_ids);

@@ -60,8 +60,14 @@ struct config {
   size_t delta_batch_max = 512;
   size_t ae_max_leaves = 1024;
   size_t ae_max_records = 4096;
-  uint64_t max_clock_offset_ms = 500;     // as the store's HLC
+  uint64_t max_clock_offset_ms = 500;  // as the store's HLC
   uint64_t clock_sample_max_age_ms = 30000;
+  // Dead and left members are forgotten this long after they died or left
+  // (long after every node has heard), so a table under node churn (pods
+  // with fresh names) stays bounded; a forgotten node that comes back
+  // simply joins again.
+  uint64_t dead_reap_ms = 3600000;
+  size_t max_members = 4096;  // beyond: unknown members are not added
   uint64_t seed = 1;
 };
 
@@ -91,10 +97,10 @@ struct member {
   std::string http_addr;
   uint64_t incarnation = 0;
   member_status status = member_status::alive;
-  uint64_t since_ms = 0;          // when status last changed
+  uint64_t since_ms = 0;  // when status last changed
   uint64_t last_heard_ms = 0;
-  uint64_t acked_through = 0;     // highest local write seq this peer applied
-  uint64_t last_sync_ms = 0;      // last anti-entropy exchange that found us equal
+  uint64_t acked_through = 0;  // highest local write seq this peer applied
+  uint64_t last_sync_ms = 0;   // last anti-entropy exchange that found us equal
   bool in_sync = false;
   int64_t clock_lead_ms = 0;      // how far our write clock ran ahead of its clock
   uint64_t clock_sampled_ms = 0;  // when that was measured (0: never)
@@ -110,6 +116,7 @@ struct counters {
   uint64_t probes = 0, probe_failures = 0, suspicions = 0, deaths = 0, refutations = 0;
   uint64_t deltas_sent = 0, deltas_applied = 0, deltas_dropped = 0, deltas_refused = 0;
   uint64_t ae_exchanges = 0, ae_equal = 0, records_repaired = 0, records_sent = 0;
+  uint64_t members_reaped = 0, members_refused = 0;
   uint64_t clock_ahead_episodes = 0;
 };
 
@@ -172,6 +179,7 @@ class gossiper {
   void check_suspects(uint64_t now);
   void send_sync(uint64_t now);
   void reconnect_dead(uint64_t now);
+  void reap_dead(uint64_t now);
   std::vector<member_update> table() const;
   void send(const std::string& node, message m);
   void sample_clock(member& m, uint64_t their_clock, uint64_t sent, uint64_t now);

@@ -7,7 +7,9 @@
 namespace sessionmesh::gossip {
 
 namespace {
-unsigned log_scale(size_t n) { return std::max(1u, static_cast<unsigned>(std::ceil(std::log10(double(n) + 1)))); }
+unsigned log_scale(size_t n) {
+  return std::max(1u, static_cast<unsigned>(std::ceil(std::log10(double(n) + 1))));
+}
 }  // namespace
 
 member_update gossiper::update_of(const member& m) const {
@@ -25,8 +27,10 @@ std::vector<member_update> gossiper::piggyback() {
   std::vector<member_update> out;
   for (auto it = updates_.begin(); it != updates_.end() && out.size() < 8;) {
     out.push_back(it->first);
-    if (--it->second == 0) it = updates_.erase(it);
-    else ++it;
+    if (--it->second == 0)
+      it = updates_.erase(it);
+    else
+      ++it;
   }
   return out;
 }
@@ -54,6 +58,12 @@ void gossiper::apply_update(const member_update& u, uint64_t now) {
   }
   auto it = members_.find(u.node_id);
   if (it == members_.end()) {
+    // A dead or left node we never knew (or already forgot) is not news.
+    if (u.status == member_status::dead || u.status == member_status::left) return;
+    if (members_.size() >= cfg_.max_members) {
+      ++stats_.members_refused;
+      return;
+    }
     member m;
     m.node_id = u.node_id;
     m.gossip_addr = u.gossip_addr;
@@ -71,8 +81,9 @@ void gossiper::apply_update(const member_update& u, uint64_t now) {
   bool changed = false;
   switch (u.status) {
     case member_status::alive:
-      if (u.incarnation > m.incarnation || (m.status == member_status::alive && u.incarnation == m.incarnation &&
-                                            (m.gossip_addr != u.gossip_addr || m.http_addr != u.http_addr))) {
+      if (u.incarnation > m.incarnation ||
+          (m.status == member_status::alive && u.incarnation == m.incarnation &&
+           (m.gossip_addr != u.gossip_addr || m.http_addr != u.http_addr))) {
         changed = u.incarnation > m.incarnation || m.status != member_status::alive;
         m.incarnation = u.incarnation;
         if (!u.gossip_addr.empty()) m.gossip_addr = u.gossip_addr;
@@ -90,7 +101,8 @@ void gossiper::apply_update(const member_update& u, uint64_t now) {
       break;
     case member_status::dead:
     case member_status::left:
-      if (u.incarnation >= m.incarnation && m.status != member_status::dead && m.status != member_status::left) {
+      if (u.incarnation >= m.incarnation && m.status != member_status::dead &&
+          m.status != member_status::left) {
         m.incarnation = u.incarnation;
         set_status(m, u.status, now);
         changed = true;
@@ -127,7 +139,8 @@ void gossiper::probe(uint64_t now) {
   while (probe_pos_ < probe_order_.size()) {
     const std::string target = probe_order_[probe_pos_++];
     auto it = members_.find(target);
-    if (it == members_.end() || it->second.status == member_status::dead || it->second.status == member_status::left)
+    if (it == members_.end() || it->second.status == member_status::dead ||
+        it->second.status == member_status::left)
       continue;
     probe_ = {target, ++seq_, now, false, true};
     ++stats_.probes;
@@ -175,6 +188,23 @@ void gossiper::reconnect_dead(uint64_t now) {
   for (const auto& [id, m] : members_)
     if (m.status == member_status::dead) dead.push_back(id);
   if (!dead.empty()) send(dead[rng_() % dead.size()], sync{table()});
+}
+
+void gossiper::reap_dead(uint64_t now) {
+  for (auto it = members_.begin(); it != members_.end();) {
+    const member& m = it->second;
+    if ((m.status == member_status::dead || m.status == member_status::left) &&
+        now > m.since_ms + cfg_.dead_reap_ms) {
+      queues_.erase(it->first);
+      ack_caps_.erase(it->first);
+      unknown_synced_.erase(it->first);
+      std::erase_if(updates_, [&](const auto& p) { return p.first.node_id == it->first; });
+      ++stats_.members_reaped;
+      it = members_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 std::vector<member_update> gossiper::table() const {
@@ -235,7 +265,8 @@ void gossiper::evaluate_clock(uint64_t now) {
   if (leads.empty()) {
     clock_lead_ms_ = 0;
   } else {
-    std::nth_element(leads.begin(), leads.begin() + static_cast<std::ptrdiff_t>(leads.size() / 2), leads.end());
+    std::nth_element(leads.begin(), leads.begin() + static_cast<std::ptrdiff_t>(leads.size() / 2),
+                     leads.end());
     clock_lead_ms_ = leads[leads.size() / 2];
   }
 }

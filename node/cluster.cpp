@@ -402,6 +402,8 @@ std::string cluster::metrics_text() {
   c("sessionmesh_gossip_suspicions_total", s.suspicions);
   c("sessionmesh_gossip_deaths_total", s.deaths);
   c("sessionmesh_gossip_refutations_total", s.refutations);
+  c("sessionmesh_gossip_members_reaped_total", s.members_reaped);
+  c("sessionmesh_gossip_members_refused_total", s.members_refused);
   c("sessionmesh_replication_deltas_sent_total", s.deltas_sent);
   c("sessionmesh_replication_deltas_applied_total", s.deltas_applied);
   c("sessionmesh_replication_deltas_refused_total", s.deltas_refused);

@@ -34,7 +34,7 @@ struct cluster {
   std::mt19937_64 rng;
   uint64_t bytes = 0;
 
-  explicit cluster(int n, uint64_t seed) : rng(seed) {
+  explicit cluster(int n, uint64_t seed, uint64_t dead_reap_ms = 3600000) : rng(seed) {
     for (int i = 0; i < n; ++i) {
       const std::string id = "n" + std::to_string(i);
       sim_node sn;
@@ -51,6 +51,7 @@ struct cluster {
       c.gossip_addr = id + ":7946";
       c.seeds = {"n0:7946"};
       c.seed = seed + static_cast<uint64_t>(i);
+      c.dead_reap_ms = dead_reap_ms;
       sn.g = std::make_unique<gossiper>(c, *sn.port);
       auto* g = sn.g.get();
       sn.st->set_replication_sink([g](std::string_view, std::string_view delta) { g->local_delta(std::string(delta)); });
@@ -252,4 +253,23 @@ TEST_CASE("gossip: pings and acks without the clock field (older peers) still de
   REQUIRE(std::holds_alternative<ack>(*m));
   CHECK(std::get<ack>(*m).seq == 5);
   CHECK(std::get<ack>(*m).clock_ms == 0);
+}
+
+TEST_CASE("gossip: dead members are forgotten after the reap time, everywhere, and stay forgotten") {
+  cluster c(4, testing::test_seed("gossip reap"), 20000);
+  c.step(3000);
+  c.nodes.at("n3").up = false;
+  c.step(5000);
+  for (const char* id : {"n0", "n1", "n2"}) {
+    REQUIRE(c.nodes.at(id).g->members().count("n3"));
+    CHECK(c.nodes.at(id).g->members().at("n3").status == member_status::dead);
+  }
+  c.step(25000);  // past the reap time on every node; syncs carry no dead stranger back
+  for (const char* id : {"n0", "n1", "n2"}) {
+    CHECK_MESSAGE(c.nodes.at(id).g->members().count("n3") == 0, id);
+    CHECK(c.nodes.at(id).g->stats().members_reaped == 1);
+  }
+  c.step(30000);
+  for (const char* id : {"n0", "n1", "n2"}) CHECK(c.nodes.at(id).g->members().count("n3") == 0);
+  CHECK(c.nodes.at("n0").g->owner_of("any") != "n3");
 }

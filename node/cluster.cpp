@@ -1,7 +1,7 @@
 #include "node/cluster.hpp"
 
-#include <boost/asio.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/asio.hpp>
 
 #include <chrono>
 
@@ -83,7 +83,9 @@ result<void> cluster::start(std::string* why) {
   to.key = opts_.cluster_key;
   io_->transport = std::make_unique<transport::tcp_transport>(
       io_->ctx, to,
-      [this](const std::string& from, const std::string& addr, std::string_view payload) { on_frame(from, addr, payload); },
+      [this](const std::string& from, const std::string& addr, std::string_view payload) {
+        on_frame(from, addr, payload);
+      },
       [](const std::string& msg) { spdlog::warn("{}", msg); });
   if (auto r = io_->transport->listen(why); !r) return r;
   g_->start(local_.now_physical_ms());
@@ -177,9 +179,12 @@ void cluster::pump() {
   std::string reason;
   for (auto& [node, st] : g_->take_changes()) {
     spdlog::info("member {} is {}", node, gossip::status_name(st));
-    if (st == gossip::member_status::dead) reason = "node_dead";
-    else if (st == gossip::member_status::left && reason.empty()) reason = "node_left";
-    else if (st == gossip::member_status::alive && reason.empty()) reason = "node_joined";
+    if (st == gossip::member_status::dead)
+      reason = "node_dead";
+    else if (st == gossip::member_status::left && reason.empty())
+      reason = "node_left";
+    else if (st == gossip::member_status::alive && reason.empty())
+      reason = "node_joined";
   }
   view v;
   v.self = g_->self();
@@ -205,9 +210,10 @@ void cluster::pump() {
   if (v.clock_ahead != local_.clock_ahead()) {
     local_.set_clock_ahead(v.clock_ahead);
     if (v.clock_ahead)
-      spdlog::error("this node's clock runs {} ms ahead of most peers (max offset {} ms): refusing writes "
-                    "until it is back in range",
-                    v.clock_lead_ms, opts_.max_clock_offset_ms);
+      spdlog::error(
+          "this node's clock runs {} ms ahead of most peers (max offset {} ms): refusing writes "
+          "until it is back in range",
+          v.clock_lead_ms, opts_.max_clock_offset_ms);
     else
       spdlog::info("clock back in range ({} ms from the peers' median): accepting writes", v.clock_lead_ms);
   }
@@ -230,8 +236,9 @@ void cluster::publish_moves(const std::vector<std::string>& before, const std::v
     if (from != to) moves.push_back({std::string(id), std::move(from), std::move(to)});
   });
   for (size_t i = 0; i < moves.size(); i += 1000)
-    local_.publish_moved(std::vector<session_move>(moves.begin() + static_cast<std::ptrdiff_t>(i),
-                                                   moves.begin() + static_cast<std::ptrdiff_t>(std::min(moves.size(), i + 1000))),
+    local_.publish_moved(std::vector<session_move>(
+                             moves.begin() + static_cast<std::ptrdiff_t>(i),
+                             moves.begin() + static_cast<std::ptrdiff_t>(std::min(moves.size(), i + 1000))),
                          reason);
 }
 
@@ -299,97 +306,6 @@ void cluster::set_blocked(std::set<std::string> nodes) {
   blocked_dirty_ = true;
 }
 
-std::string cluster::cluster_json() {
-  view v;
-  {
-    std::lock_guard lk(view_mu_);  // copy: never hold the view while walking the store
-    v = view_;
-  }
-  std::map<std::string, uint64_t> owned;
-  for (const auto& n : v.owners) owned[n] = 0;
-  if (!v.owners.empty())
-    local_.for_each_live([&](std::string_view id) { ++owned[gossip::rendezvous_owner(id, v.owners)]; });
-  std::string o = "{\"node_id\":";
-  http::append_json_string(o, opts_.node_id);
-  o += ",\"adapter\":\"replicated\",\"members\":[";
-  auto member_json = [&](const gossip::member& m) {
-    o += "{\"node_id\":";
-    http::append_json_string(o, m.node_id);
-    o += ",\"gossip_addr\":";
-    http::append_json_string(o, m.gossip_addr);
-    o += ",\"http_addr\":";
-    http::append_json_string(o, m.http_addr);
-    o += ",\"status\":";
-    http::append_json_string(o, gossip::status_name(m.status));
-    o += ",\"incarnation\":" + std::to_string(m.incarnation) + "}";
-  };
-  member_json(v.self);
-  for (const auto& m : v.members) {
-    o += ",";
-    member_json(m);
-  }
-  o += "],\"owned_sessions\":{";
-  bool first = true;
-  for (const auto& [n, c] : owned) {
-    if (!first) o += ",";
-    first = false;
-    http::append_json_string(o, n);
-    o += ":" + std::to_string(c);
-  }
-  char hex[24];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(local_.merkle().root()));
-  o += "},\"digest\":\"";
-  o += hex;
-  o += "\"}";
-  return o;
-}
-
-size_t cluster::alive_peers() {
-  std::lock_guard lk(view_mu_);
-  size_t n = 0;
-  for (const auto& m : view_.members) n += m.status == gossip::member_status::alive ? 1 : 0;
-  return n;
-}
-
-std::vector<std::string> cluster::alerts() {
-  std::lock_guard lk(view_mu_);
-  std::vector<std::string> out;
-  if (view_.clock_ahead) out.emplace_back("clock_skew");
-  if (view_.clock_behind) out.emplace_back("clock_behind");
-  return out;
-}
-
-std::string cluster::health_json() {
-  std::lock_guard lk(view_mu_);
-  size_t alive = 1, suspect = 0, dead = 0;
-  for (const auto& m : view_.members) {
-    if (m.status == gossip::member_status::alive) ++alive;
-    else if (m.status == gossip::member_status::suspect) ++suspect;
-    else if (m.status == gossip::member_status::dead) ++dead;
-  }
-  const uint64_t now = local_.now_physical_ms();
-  std::string o = "\"cluster\":{\"alive\":" + std::to_string(alive) + ",\"suspect\":" + std::to_string(suspect) +
-                  ",\"dead\":" + std::to_string(dead) + "},\"replication\":{\"pending\":" +
-                  std::to_string(view_.pending) + ",\"peers\":[";
-  bool first = true;
-  for (const auto& m : view_.members) {
-    if (m.status == gossip::member_status::left) continue;
-    if (!first) o += ",";
-    first = false;
-    o += "{\"node_id\":";
-    http::append_json_string(o, m.node_id);
-    o += ",\"status\":";
-    http::append_json_string(o, gossip::status_name(m.status));
-    o += ",\"in_sync\":";
-    o += m.in_sync && now - m.last_sync_ms < 10000 ? "true" : "false";
-    o += ",\"last_sync_ms_ago\":";
-    o += m.last_sync_ms ? std::to_string(now - m.last_sync_ms) : "null";
-    o += "}";
-  }
-  o += "]}";
-  return o;
-}
-
 std::string cluster::metrics_text() {
   std::lock_guard lk(view_mu_);
   const auto& s = view_.stats;
@@ -429,10 +345,14 @@ std::string cluster::metrics_text() {
   c("sessionmesh_transport_queue_dropped_total", t.queue_dropped);
   size_t alive = 1, suspect = 0, dead = 0, left = 0;
   for (const auto& m : view_.members) {
-    if (m.status == gossip::member_status::alive) ++alive;
-    else if (m.status == gossip::member_status::suspect) ++suspect;
-    else if (m.status == gossip::member_status::dead) ++dead;
-    else ++left;
+    if (m.status == gossip::member_status::alive)
+      ++alive;
+    else if (m.status == gossip::member_status::suspect)
+      ++suspect;
+    else if (m.status == gossip::member_status::dead)
+      ++dead;
+    else
+      ++left;
   }
   o += "sessionmesh_cluster_members{status=\"alive\"} " + std::to_string(alive) + "\n";
   o += "sessionmesh_cluster_members{status=\"suspect\"} " + std::to_string(suspect) + "\n";

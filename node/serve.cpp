@@ -8,123 +8,23 @@
 #include <mutex>
 #include <thread>
 
+#include <simdjson.h>
 #include "http/api.hpp"
 #include "http/json_render.hpp"
 #include "http/metrics.hpp"
 #include "http/server.hpp"
 #include "node/cluster.hpp"
 #include "node/data_dir_lock.hpp"
-#include "node/migrator.hpp"
-#include "store/migrating_store.hpp"
 #include "node/logging.hpp"
-#include "store/instrumented_store.hpp"
-#include "store/replicated_store.hpp"
-#include <simdjson.h>
+#include "node/migrator.hpp"
+#include "node/serve_setup.hpp"
 #include "sessionmesh/sessionmesh.hpp"
+#include "store/instrumented_store.hpp"
+#include "store/migrating_store.hpp"
+#include "store/replicated_store.hpp"
 
 namespace sessionmesh::node {
 namespace {
-
-bool loopback(const std::string& host) {
-  return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
-
-result<std::string> read_token(const std::string& path, std::string* why) {
-  if (path.empty()) return std::string();
-  std::ifstream f(path);
-  std::string tok;
-  if (!f || !std::getline(f, tok)) {
-    *why = "cannot read a token from " + path;
-    return errc::invalid_argument;
-  }
-  while (!tok.empty() && (tok.back() == '\r' || tok.back() == ' ' || tok.back() == '\t')) tok.pop_back();
-  if (tok.empty()) {
-    *why = "the token file " + path + " is empty";
-    return errc::invalid_argument;
-  }
-  return tok;
-}
-
-store_options store_options_of(const node_config& cfg) {
-  store_options o;
-  o.node_id = cfg.node_id;
-  if (!cfg.in_memory) o.data_dir = cfg.data_dir;
-  o.fsync = cfg.fsync;
-  o.default_ttl_s = cfg.default_ttl_s;
-  o.max_sessions = cfg.max_sessions;
-  o.strict_quota = cfg.strict_quota;
-  o.reaper_interval_ms = cfg.reaper_interval_s * 1000;
-  o.tombstone_grace_ms = cfg.tombstone_grace_s * 1000;
-  o.max_clock_offset_ms = cfg.max_clock_offset_ms;
-  o.on_warning = [](std::string_view name, std::string_view msg) { spdlog::warn("{}: {}", name, msg); };
-  if (cfg.test_clock_offset_ms != 0) {
-    const int64_t off = cfg.test_clock_offset_ms;
-    o.clock = [off] {
-      const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                           std::chrono::system_clock::now().time_since_epoch()).count();
-      return static_cast<uint64_t>(now + off);
-    };
-  }
-  return o;
-}
-
-result<http::api_settings> api_settings_of(const node_config& cfg, std::string* why) {
-  http::api_settings s;
-  auto api_tok = read_token(cfg.api_token_file, why);
-  if (!api_tok) return api_tok.error();
-  auto admin_tok = read_token(cfg.admin_token_file, why);
-  if (!admin_tok) return admin_tok.error();
-  s.api_token = *api_tok;
-  s.admin_token = *admin_tok;
-  s.max_sessions = cfg.max_sessions;
-  return s;
-}
-
-// Settings that only take effect after a restart.
-std::vector<std::string> restart_needed(const node_config& a, const node_config& b) {
-  std::vector<std::string> out;
-  auto diff = [&](bool changed, const char* name) {
-    if (changed) out.emplace_back(name);
-  };
-  diff(a.node_id != b.node_id, "node-id");
-  diff(a.data_dir != b.data_dir, "data-dir");
-  diff(a.in_memory != b.in_memory, "in-memory");
-  diff(a.http.str() != b.http.str(), "http");
-  diff(a.gossip.str() != b.gossip.str(), "gossip");
-  diff(a.advertise.str() != b.advertise.str(), "advertise");
-  diff(a.seeds != b.seeds, "seeds");
-  diff(a.adapter != b.adapter, "adapter");
-  diff(a.fsync != b.fsync, "fsync");
-  diff(a.log_format != b.log_format, "log-format");
-  diff(a.cluster_key_file != b.cluster_key_file, "cluster-key-file");
-  diff(a.reaper_interval_s != b.reaper_interval_s, "reaper-interval");
-  diff(a.max_clock_offset_ms != b.max_clock_offset_ms, "max-clock-offset-ms");
-  return out;
-}
-
-// A replicated node out of contact with its cluster for longer than the
-// tombstone grace may hold sessions whose deletes the others have purged
-// since: replaying its data would resurrect them. Such a data dir is moved
-// aside (kept for forensics) and the node resyncs from its peers instead.
-// Returns whether the dir was moved aside.
-bool set_aside_if_stale(const std::string& dir, uint64_t grace_ms) {
-  std::ifstream f(dir + "/last_contact");
-  uint64_t last = 0;
-  if (!(f >> last) || last == 0) return false;
-  const auto now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                             std::chrono::system_clock::now().time_since_epoch())
-                                             .count());
-  if (now <= last + grace_ms) return false;
-  const std::string aside = dir + ".stale-" + std::to_string(now / 1000);
-  if (std::rename(dir.c_str(), aside.c_str()) == 0) {
-    spdlog::warn("last contact with the cluster was {} s ago, past the tombstone grace of {} s: moved {} to {} and "
-                 "resyncing from peers (replaying it could resurrect deleted sessions)",
-                 (now - last) / 1000, grace_ms / 1000, dir, aside);
-    return true;
-  }
-  spdlog::error("data dir {} is stale but could not be moved aside", dir);
-  return false;
-}
 
 class node_runtime {
  public:
@@ -176,8 +76,9 @@ std::pair<bool, std::string> node_runtime::reload() {
   store_->reconfigure(runtime_settings{next->default_ttl_s, next->max_sessions, next->strict_quota});
   api_->set_settings(*settings);
   const auto restart = restart_needed(cfg_, *next);
-  std::string body = "{\"status\":\"reloaded\",\"applied\":[\"log-level\",\"default-ttl\",\"max-sessions\","
-                     "\"strict-quota\",\"api-token-file\",\"admin-token-file\"],\"restart_required\":[";
+  std::string body =
+      "{\"status\":\"reloaded\",\"applied\":[\"log-level\",\"default-ttl\",\"max-sessions\","
+      "\"strict-quota\",\"api-token-file\",\"admin-token-file\"],\"restart_required\":[";
   for (size_t i = 0; i < restart.size(); ++i) {
     if (i) body += ",";
     http::append_json_string(body, restart[i]);
@@ -205,11 +106,13 @@ std::string node_runtime::drain() {
   if (!drained_) {
     drain_confirmed_ = cl->drain(10000);
     drained_ = true;
-    if (drain_confirmed_) spdlog::info("drained: a peer has applied every local change; marked left");
-    else spdlog::warn("drained without confirmation from a peer (none reachable); marked left");
+    if (drain_confirmed_)
+      spdlog::info("drained: a peer has applied every local change; marked left");
+    else
+      spdlog::warn("drained without confirmation from a peer (none reachable); marked left");
   }
-  return std::string("{\"status\":\"left\",\"node_id\":\"") + cfg_.node_id + "\",\"confirmed\":" +
-         (drain_confirmed_ ? "true" : "false") + "}";
+  return std::string("{\"status\":\"left\",\"node_id\":\"") + cfg_.node_id +
+         "\",\"confirmed\":" + (drain_confirmed_ ? "true" : "false") + "}";
 }
 
 int node_runtime::run() {
@@ -230,12 +133,15 @@ int node_runtime::run() {
   }
   setup_logging(cfg_.log_format, cfg_.log_level);
   if (cfg_.adapter == "replicated" && cluster_key.empty() && !loopback(cfg_.gossip.host))
-    spdlog::warn("cluster transport on {} without --cluster-key-file: anyone who can reach it can join and "
-                 "inject data", cfg_.gossip.str());
+    spdlog::warn(
+        "cluster transport on {} without --cluster-key-file: anyone who can reach it can join and "
+        "inject data",
+        cfg_.gossip.str());
   if (!loopback(cfg_.http.host) && settings->api_token.empty())
-    spdlog::warn("serving {} on a non-loopback address without --api-token-file: anyone who can reach it "
-                 "can read and change every session",
-                 cfg_.http.str());
+    spdlog::warn(
+        "serving {} on a non-loopback address without --api-token-file: anyone who can reach it "
+        "can read and change every session",
+        cfg_.http.str());
 
   sigset_t set;
   sigemptyset(&set);
@@ -258,7 +164,8 @@ int node_runtime::run() {
   }
   auto opts = store_options_of(cfg_);
   opts.telemetry_hub = std::make_shared<telemetry>();
-  op_sub_ = opts.telemetry_hub->on_op([this](const op_event& e) { metrics_.record_op(e.op, e.result, e.duration_us); });
+  op_sub_ = opts.telemetry_hub->on_op(
+      [this](const op_event& e) { metrics_.record_op(e.op, e.result, e.duration_us); });
   event_sub_ = opts.telemetry_hub->on_event([this](const named_event& e) { metrics_.warning(e.name); });
   if (cfg_.adapter == "replicated") {
     if (!cfg_.in_memory && set_aside_if_stale(cfg_.data_dir, cfg_.tombstone_grace_s * 1000) &&
@@ -316,13 +223,23 @@ int node_runtime::run() {
     if (!ready_) return false;
     if (!cluster_ || cfg_.seeds.empty()) return true;
     // Replicated: joined (an alive peer answered), or alone for 10 s (the first node).
-    return cluster_->alive_peers() > 0 || std::chrono::steady_clock::now() - started_ > std::chrono::seconds(10);
+    return cluster_->alive_peers() > 0 ||
+           std::chrono::steady_clock::now() - started_ > std::chrono::seconds(10);
   };
   // Cluster hooks follow active_ (a local node may switch online); empty
   // answers mean "single node" to the api.
-  hooks.cluster_body = [this] { auto* c = active_.load(); return c ? c->cluster_json() : std::string(); };
-  hooks.health_cluster = [this] { auto* c = active_.load(); return c ? c->health_json() : std::string(); };
-  hooks.metrics_extra = [this] { auto* c = active_.load(); return c ? c->metrics_text() : std::string(); };
+  hooks.cluster_body = [this] {
+    auto* c = active_.load();
+    return c ? c->cluster_json() : std::string();
+  };
+  hooks.health_cluster = [this] {
+    auto* c = active_.load();
+    return c ? c->health_json() : std::string();
+  };
+  hooks.metrics_extra = [this] {
+    auto* c = active_.load();
+    return c ? c->metrics_text() : std::string();
+  };
   hooks.cluster_alerts = [this] {
     auto* c = active_.load();
     return c ? c->alerts() : std::vector<std::string>{};
@@ -338,7 +255,8 @@ int node_runtime::run() {
     };
   } else {
     hooks.migrate_start = [](std::string_view) {
-      return http::node_hooks::migrate_answer{409, "already_replicated", "the node serves the replicated adapter"};
+      return http::node_hooks::migrate_answer{409, "already_replicated",
+                                              "the node serves the replicated adapter"};
     };
     hooks.migrate_status = [dir = locked_dir, mem = cfg_.in_memory] {
       // A node that switched online and restarted: the report it kept.
@@ -371,8 +289,10 @@ int node_runtime::run() {
   api_ = std::make_unique<http::api>(*store_, metrics_, hooks, *settings);
   api_->http_addr = cfg_.http.str();
   api_->on_alert = [](std::string_view alert, bool raised) {
-    if (raised) spdlog::warn("alert raised: {}", alert);
-    else spdlog::info("alert cleared: {}", alert);
+    if (raised)
+      spdlog::warn("alert raised: {}", alert);
+    else
+      spdlog::info("alert cleared: {}", alert);
   };
   const bool json = cfg_.log_format == "json";
   api_->on_request = [json](const http::request_view& rq, const http::response& rs, uint64_t us) {
@@ -404,12 +324,15 @@ int node_runtime::run() {
     return 1;
   }
   ready_ = true;
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
   spdlog::info("node {} ready on http://{}: adapter {}, {} in {} ms, {} sessions", cfg_.node_id,
-               cfg_.http.str(), cfg_.adapter, cfg_.in_memory ? std::string("in memory") : "data dir " + cfg_.data_dir,
-               ms, store_->stats().current_sessions);
-  if (cluster_) spdlog::info("gossip on {} (advertised {}), seeds: {}", cfg_.gossip.str(), cfg_.advertise.str(),
-                             cfg_.seeds.size());
+               cfg_.http.str(), cfg_.adapter,
+               cfg_.in_memory ? std::string("in memory") : "data dir " + cfg_.data_dir, ms,
+               store_->stats().current_sessions);
+  if (cluster_)
+    spdlog::info("gossip on {} (advertised {}), seeds: {}", cfg_.gossip.str(), cfg_.advertise.str(),
+                 cfg_.seeds.size());
 
   for (;;) {
     timespec ts{5, 0};

@@ -1,0 +1,109 @@
+#include "node/serve_setup.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+
+namespace sessionmesh::node {
+
+bool loopback(const std::string& host) {
+  return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+result<std::string> read_token(const std::string& path, std::string* why) {
+  if (path.empty()) return std::string();
+  std::ifstream f(path);
+  std::string tok;
+  if (!f || !std::getline(f, tok)) {
+    *why = "cannot read a token from " + path;
+    return errc::invalid_argument;
+  }
+  while (!tok.empty() && (tok.back() == '\r' || tok.back() == ' ' || tok.back() == '\t')) tok.pop_back();
+  if (tok.empty()) {
+    *why = "the token file " + path + " is empty";
+    return errc::invalid_argument;
+  }
+  return tok;
+}
+
+store_options store_options_of(const node_config& cfg) {
+  store_options o;
+  o.node_id = cfg.node_id;
+  if (!cfg.in_memory) o.data_dir = cfg.data_dir;
+  o.fsync = cfg.fsync;
+  o.default_ttl_s = cfg.default_ttl_s;
+  o.max_sessions = cfg.max_sessions;
+  o.strict_quota = cfg.strict_quota;
+  o.reaper_interval_ms = cfg.reaper_interval_s * 1000;
+  o.tombstone_grace_ms = cfg.tombstone_grace_s * 1000;
+  o.max_clock_offset_ms = cfg.max_clock_offset_ms;
+  o.on_warning = [](std::string_view name, std::string_view msg) { spdlog::warn("{}: {}", name, msg); };
+  if (cfg.test_clock_offset_ms != 0) {
+    const int64_t off = cfg.test_clock_offset_ms;
+    o.clock = [off] {
+      const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+      return static_cast<uint64_t>(now + off);
+    };
+  }
+  return o;
+}
+
+result<http::api_settings> api_settings_of(const node_config& cfg, std::string* why) {
+  http::api_settings s;
+  auto api_tok = read_token(cfg.api_token_file, why);
+  if (!api_tok) return api_tok.error();
+  auto admin_tok = read_token(cfg.admin_token_file, why);
+  if (!admin_tok) return admin_tok.error();
+  s.api_token = *api_tok;
+  s.admin_token = *admin_tok;
+  s.max_sessions = cfg.max_sessions;
+  return s;
+}
+
+// Settings that only take effect after a restart.
+std::vector<std::string> restart_needed(const node_config& a, const node_config& b) {
+  std::vector<std::string> out;
+  auto diff = [&](bool changed, const char* name) {
+    if (changed) out.emplace_back(name);
+  };
+  diff(a.node_id != b.node_id, "node-id");
+  diff(a.data_dir != b.data_dir, "data-dir");
+  diff(a.in_memory != b.in_memory, "in-memory");
+  diff(a.http.str() != b.http.str(), "http");
+  diff(a.gossip.str() != b.gossip.str(), "gossip");
+  diff(a.advertise.str() != b.advertise.str(), "advertise");
+  diff(a.seeds != b.seeds, "seeds");
+  diff(a.adapter != b.adapter, "adapter");
+  diff(a.fsync != b.fsync, "fsync");
+  diff(a.log_format != b.log_format, "log-format");
+  diff(a.cluster_key_file != b.cluster_key_file, "cluster-key-file");
+  diff(a.reaper_interval_s != b.reaper_interval_s, "reaper-interval");
+  diff(a.max_clock_offset_ms != b.max_clock_offset_ms, "max-clock-offset-ms");
+  return out;
+}
+
+bool set_aside_if_stale(const std::string& dir, uint64_t grace_ms) {
+  std::ifstream f(dir + "/last_contact");
+  uint64_t last = 0;
+  if (!(f >> last) || last == 0) return false;
+  const auto now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count());
+  if (now <= last + grace_ms) return false;
+  const std::string aside = dir + ".stale-" + std::to_string(now / 1000);
+  if (std::rename(dir.c_str(), aside.c_str()) == 0) {
+    spdlog::warn(
+        "last contact with the cluster was {} s ago, past the tombstone grace of {} s: moved {} to {} and "
+        "resyncing from peers (replaying it could resurrect deleted sessions)",
+        (now - last) / 1000, grace_ms / 1000, dir, aside);
+    return true;
+  }
+  spdlog::error("data dir {} is stale but could not be moved aside", dir);
+  return false;
+}
+
+}  // namespace sessionmesh::node

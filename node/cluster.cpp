@@ -343,17 +343,7 @@ std::string cluster::metrics_text() {
   c("sessionmesh_transport_refused_cluster_total", t.refused_cluster);
   c("sessionmesh_transport_garbage_total", t.garbage);
   c("sessionmesh_transport_queue_dropped_total", t.queue_dropped);
-  size_t alive = 1, suspect = 0, dead = 0, left = 0;
-  for (const auto& m : view_.members) {
-    if (m.status == gossip::member_status::alive)
-      ++alive;
-    else if (m.status == gossip::member_status::suspect)
-      ++suspect;
-    else if (m.status == gossip::member_status::dead)
-      ++dead;
-    else
-      ++left;
-  }
+  const auto [alive, suspect, dead, left] = count_members();
   o += "sessionmesh_cluster_members{status=\"alive\"} " + std::to_string(alive) + "\n";
   o += "sessionmesh_cluster_members{status=\"suspect\"} " + std::to_string(suspect) + "\n";
   o += "sessionmesh_cluster_members{status=\"dead\"} " + std::to_string(dead) + "\n";

@@ -81,6 +81,11 @@ class cluster final : public store::replication {
   std::vector<std::string> prev_owners_;  // gossip thread only
   uint64_t last_contact_written_ = 0;     // gossip thread only
   void record_contact();
+  // Members by status, this node counted alive. REQUIRES: view_mu_ held.
+  struct member_counts {
+    size_t alive = 1, suspect = 0, dead = 0, left = 0;
+  };
+  member_counts count_members() const;
 
   cluster_options opts_;
   store::local_store& local_;

@@ -53,11 +53,24 @@ std::string cluster::cluster_json() {
   return o;
 }
 
+cluster::member_counts cluster::count_members() const {
+  member_counts n;
+  for (const auto& m : view_.members) {
+    if (m.status == gossip::member_status::alive)
+      ++n.alive;
+    else if (m.status == gossip::member_status::suspect)
+      ++n.suspect;
+    else if (m.status == gossip::member_status::dead)
+      ++n.dead;
+    else
+      ++n.left;
+  }
+  return n;
+}
+
 size_t cluster::alive_peers() {
   std::lock_guard lk(view_mu_);
-  size_t n = 0;
-  for (const auto& m : view_.members) n += m.status == gossip::member_status::alive ? 1 : 0;
-  return n;
+  return count_members().alive - 1;
 }
 
 std::vector<std::string> cluster::alerts() {
@@ -70,15 +83,8 @@ std::vector<std::string> cluster::alerts() {
 
 std::string cluster::health_json() {
   std::lock_guard lk(view_mu_);
-  size_t alive = 1, suspect = 0, dead = 0;
-  for (const auto& m : view_.members) {
-    if (m.status == gossip::member_status::alive)
-      ++alive;
-    else if (m.status == gossip::member_status::suspect)
-      ++suspect;
-    else if (m.status == gossip::member_status::dead)
-      ++dead;
-  }
+  const auto [alive, suspect, dead, left] = count_members();
+  (void)left;
   const uint64_t now = local_.now_physical_ms();
   std::string o = "\"cluster\":{\"alive\":" + std::to_string(alive) +
                   ",\"suspect\":" + std::to_string(suspect) + ",\"dead\":" + std::to_string(dead) +

@@ -73,7 +73,7 @@ uint64_t last_accessed_ms(const session_record& r) {
 }
 
 uint64_t expires_at_ms(const session_record& r) {
-  return last_accessed_ms(r) + uint64_t{r.ttl_s} * 1000;
+  return expiry_ms(last_accessed_ms(r), r.ttl_s);
 }
 
 bool is_live(const session_record& r, uint64_t now_ms) {

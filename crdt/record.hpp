@@ -62,6 +62,13 @@ bool exists(const session_record& r);
 uint64_t last_accessed_ms(const session_record& r);
 uint64_t created_at_ms(const session_record& r);
 uint64_t expires_at_ms(const session_record& r);
+// When a session last accessed at last_accessed_ms with this ttl expires.
+// ttl_s 0 follows Snakepit's one-second resolution: the session lives to the
+// end of the wall-clock second of its last access (so it can be read back
+// right after it is created, and is reaped within a second).
+constexpr uint64_t expiry_ms(uint64_t last_accessed_ms, uint32_t ttl_s) {
+  return ttl_s == 0 ? (last_accessed_ms / 1000 + 1) * 1000 : last_accessed_ms + uint64_t{ttl_s} * 1000;
+}
 // exists and not expired at now_ms.
 bool is_live(const session_record& r, uint64_t now_ms);
 // Largest stamp of a content register (not touched, not tombstone): the

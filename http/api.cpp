@@ -92,7 +92,10 @@ response api::store_error(std::error_code ec, const std::string& rid) {
     case errc::version_mismatch: return error(412, "version_mismatch", "If-Match does not equal the version", rid);
     case errc::too_large: return error(413, "too_large", "a value or map is past its limit", rid);
     case errc::session_quota_exceeded:
-      return error(429, "session_quota_exceeded", "max_sessions reached (strict quota)", rid);
+      return error(429, "session_quota_exceeded",
+                   "max_sessions reached (sessions expired but not yet reaped count until the reaper "
+                   "or POST /v1/admin/cleanup removes them)",
+                   rid);
     case errc::too_many_programs: return error(429, "too_many_programs", "a session holds at most 200 programs", rid);
     case errc::unavailable: return error(503, "unavailable", "the store is not accepting writes", rid);
     case errc::acks_timeout: return error(504, "acks_timeout", "not enough nodes applied the write in time", rid);
@@ -184,10 +187,12 @@ response api::dispatch(const request_view& req, const std::string& rid) {
   if (s.size() == 1 && s[0] == "sessions") return sessions_collection(req, query, rid);
   if (s.size() >= 2 && s[0] == "sessions") {
     if (s.size() == 2) return one_session(req, s[1], rid);
-    if (s.size() == 3) return session_sub(req, s[1], s[2], {}, rid);
+    if (s.size() == 3) return session_sub(req, s[1], s[2], std::nullopt, rid);
     if (s.size() == 4) return session_sub(req, s[1], s[2], s[3], rid);
     return error(404, "not_found", "no such path", rid);
   }
+  if (s.size() == 1 && s[0] == "programs") return programs_collection(req, query, rid);
+  if (s.size() == 2 && s[0] == "programs") return one_program(req, s[1], rid);
   if (s.size() == 1 && s[0] == "stats") {
     if (!get) return method_not_allowed("GET, HEAD", rid);
     response r;

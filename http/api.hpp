@@ -41,6 +41,9 @@ struct request_view {
   std::string_view authorization;
   std::string_view if_match;
   std::string_view request_id;  // the caller's X-Request-Id, may be empty
+  // X-Sessionmesh-Limits: "max_sessions=N, max_programs=N, max_global_programs=N"
+  // (any subset): limits a named store adds to the node's for this write.
+  std::string_view limits;
   bool websocket_upgrade = false;
 };
 
@@ -97,8 +100,13 @@ class api {
   response dispatch(const request_view& req, const std::string& rid);
   response sessions_collection(const request_view& req, std::string_view query, const std::string& rid);
   response one_session(const request_view& req, std::string_view id, const std::string& rid);
+  // name: the fourth path segment when there is one (it may be empty).
   response session_sub(const request_view& req, std::string_view id, std::string_view sub,
-                       std::string_view name, const std::string& rid);
+                       std::optional<std::string_view> name, const std::string& rid);
+  response programs_collection(const request_view& req, std::string_view query, const std::string& rid);
+  response one_program(const request_view& req, std::string_view id, const std::string& rid);
+  // Parses req.limits; nullopt with *bad set to the 400 answer when malformed.
+  std::optional<write_limits> limits_of(const request_view& req, const std::string& rid, response* bad);
   response entry(const request_view& req, std::string_view id, section sec, std::string_view name,
                  const std::string& rid);
   response health(const std::string& rid);

@@ -114,6 +114,20 @@ response api::admin(const request_view& req, std::string_view what, const std::s
     r.body = std::move(body);
     return r;
   }
+  if (what == "cleanup") {
+    // Snakepit's cleanup_expired_sessions(): the reaper, now.
+    if (req.method != "POST") {
+      auto r = error(405, "method_not_allowed", "allowed: POST", rid);
+      r.headers.emplace_back("Allow", "POST");
+      return r;
+    }
+    const uint64_t gp_before = store_.stats().global_programs_expired;
+    const uint64_t n = store_.cleanup_expired();
+    const uint64_t gp = store_.stats().global_programs_expired - gp_before;
+    response r;
+    r.body = "{\"removed\":" + std::to_string(n) + ",\"global_programs_removed\":" + std::to_string(gp) + "}";
+    return r;
+  }
   if (what == "faults" && hooks_.faults) {
     if (req.method != "POST") return error(405, "method_not_allowed", "allowed: POST", rid);
     response r;

@@ -71,6 +71,10 @@ response api::sessions_collection(const request_view& req, std::string_view quer
   if (!cr) return body_error(cr.error(), why, rid);
   if (!cr->id.empty() && !store::valid_id(cr->id))
     return error(400, "invalid_argument", "id must be 1-256 bytes of [A-Za-z0-9._:@-]", rid);
+  response bad_limits;
+  auto lim = limits_of(req, rid, &bad_limits);
+  if (!lim) return bad_limits;
+  cr->limits = *lim;
   unsigned acks_n = 1;
   if (auto a = acks_check(query, rid, &acks_n)) return *a;
   auto res = store_.create(std::move(cr).value());
@@ -100,6 +104,10 @@ response api::one_session(const request_view& req, std::string_view id, const st
     auto pr = parse_patch(req.body, *settings(), &why);
     if (!pr) return body_error(pr.error(), why, rid);
     if (!req.if_match.empty() && req.if_match != "*") pr->if_match = std::string(req.if_match);
+    response bad_limits;
+    auto lim = limits_of(req, rid, &bad_limits);
+    if (!lim) return bad_limits;
+    pr->limits = *lim;
     unsigned acks_n = 1;
     if (auto a = acks_check(query, rid, &acks_n)) return *a;
     auto s = store_.patch(id, std::move(pr).value());
@@ -122,11 +130,11 @@ response api::one_session(const request_view& req, std::string_view id, const st
 }
 
 response api::session_sub(const request_view& req, std::string_view id, std::string_view sub,
-                          std::string_view name, const std::string& rid) {
-  const bool has_name = !name.empty() || req.target.find(std::string(sub) + "/") != std::string_view::npos;
-  if (sub == "variables" && has_name) return entry(req, id, section::variables, name, rid);
-  if (sub == "programs" && has_name) return entry(req, id, section::programs, name, rid);
-  if (has_name) return error(404, "not_found", "no such path", rid);
+                          std::optional<std::string_view> name, const std::string& rid) {
+  // Routed by path segments: an id that ends in "touch" or "worker" is an id.
+  if (sub == "variables" && name) return entry(req, id, section::variables, *name, rid);
+  if (sub == "programs" && name) return entry(req, id, section::programs, *name, rid);
+  if (name) return error(404, "not_found", "no such path", rid);
   if (!store::valid_id(id)) return error(400, "invalid_argument", "id must be 1-256 bytes of [A-Za-z0-9._:@-]", rid);
   if (sub == "touch") {
     if (req.method != "POST") {
@@ -155,7 +163,10 @@ response api::session_sub(const request_view& req, std::string_view id, std::str
     if (!store::valid_name(*w, 256)) return error(400, "invalid_argument", "worker_id must be 1-256 bytes", rid);
     unsigned acks_n = 1;
     if (auto a = acks_check(query_of(req.target), rid, &acks_n)) return *a;
-    auto s = store_.set_worker(id, *w);
+    response bad_limits;
+    auto lim = limits_of(req, rid, &bad_limits);
+    if (!lim) return bad_limits;
+    auto s = store_.set_worker(id, *w, *lim);
     if (!s) return store_error(s.error(), rid);
     return acks_result(session_body(200, *s, rid), acks_n, rid);
   }
@@ -191,6 +202,10 @@ response api::entry(const request_view& req, std::string_view id, section sec, s
       ups.push_back({std::string(name), std::nullopt});
     }
     if (!req.if_match.empty() && req.if_match != "*") pr.if_match = std::string(req.if_match);
+    response bad_limits;
+    auto lim = limits_of(req, rid, &bad_limits);
+    if (!lim) return bad_limits;
+    pr.limits = *lim;
     auto s = store_.patch(id, std::move(pr));
     if (!s) return store_error(s.error(), rid);
     if (req.method == "DELETE") {

@@ -69,8 +69,8 @@ result<uint32_t> read_ttl(element v, std::string* why) {
     *why = "'ttl_s' must be an integer";
     return errc::invalid_argument;
   }
-  if (n < 1 || n > 315360000) {
-    *why = "'ttl_s' must be between 1 and 315360000 seconds";
+  if (n < 0 || n > 315360000) {
+    *why = "'ttl_s' must be between 0 and 315360000 seconds";
     return errc::invalid_argument;
   }
   return static_cast<uint32_t>(n);

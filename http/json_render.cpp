@@ -127,6 +127,14 @@ void render_stats(std::string& out, const store_stats& st) {
   append_u64(out, st.memory_usage_bytes);
   out += ",\"tombstones\":";
   append_u64(out, st.tombstones);
+  out += ",\"global_programs_stored\":";
+  append_u64(out, st.global_programs_stored);
+  out += ",\"global_programs_deleted\":";
+  append_u64(out, st.global_programs_deleted);
+  out += ",\"global_programs_expired\":";
+  append_u64(out, st.global_programs_expired);
+  out += ",\"current_global_programs\":";
+  append_u64(out, st.current_global_programs);
   out.push_back('}');
 }
 

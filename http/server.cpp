@@ -198,6 +198,8 @@ class connection : public std::enable_shared_from_this<connection> {
     v.if_match = hdr(bhttp::field::if_match);
     auto rid_it = req.find("X-Request-Id");
     if (rid_it != req.end()) v.request_id = {rid_it->value().data(), rid_it->value().size()};
+    if (auto lim_it = req.find("X-Sessionmesh-Limits"); lim_it != req.end())
+      v.limits = {lim_it->value().data(), lim_it->value().size()};
     v.websocket_upgrade = beast::websocket::is_upgrade(req);
     response r = srv_.a.handle(v);
     if (r.watch) {

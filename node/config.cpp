@@ -102,8 +102,10 @@ const std::vector<setting_spec>& settings() {
       {"adapter", "", "local|replicated (default: local, replicated when --seeds is given)", false},
       {"fsync", "batch", "WAL durability: always|batch|off", false},
       {"default-ttl", "3600", "TTL in seconds of sessions created without one", false},
-      {"max-sessions", "10000", "session quota; warnings at 80% and 100%", false},
-      {"strict-quota", "false", "reject creates past the quota (429)", true},
+      {"max-sessions", "10000", "session quota: creates past it answer 429 (0: no limit); warnings at 80% and 100%", false},
+      {"strict-quota", "false", "also log every create refused past the quota (loud warnings)", true},
+      {"global-program-ttl", "3600", "seconds a global program lives after its last put", false},
+      {"max-global-programs", "10000", "global program quota (0: no limit)", false},
       {"api-token-file", "", "require Authorization: Bearer <token> on /v1/*", false},
       {"admin-token-file", "", "token required on /v1/admin/* (falls back to the API token)", false},
       {"cluster-key-file", "", "shared secret of the cluster transport", false},
@@ -186,7 +188,12 @@ result<node_config> resolve_config(const std::map<std::string, std::string>& cli
   uint64_t n = 0;
   if (!parse_u64(v["default-ttl"], n) || n == 0 || n > 10ull * 365 * 86400) return bad("default-ttl", "seconds, 1 to 315360000");
   c.default_ttl_s = static_cast<uint32_t>(n);
-  if (!parse_u64(v["max-sessions"], c.max_sessions) || c.max_sessions == 0) return bad("max-sessions", "a positive integer");
+  if (!parse_u64(v["max-sessions"], c.max_sessions)) return bad("max-sessions", "an integer (0: no limit)");
+  if (!parse_u64(v["global-program-ttl"], n) || n == 0 || n > 10ull * 365 * 86400)
+    return bad("global-program-ttl", "seconds, 1 to 315360000");
+  c.global_program_ttl_s = static_cast<uint32_t>(n);
+  if (!parse_u64(v["max-global-programs"], c.max_global_programs))
+    return bad("max-global-programs", "an integer (0: no limit)");
   if (!parse_bool(v["strict-quota"], c.strict_quota)) return bad("strict-quota", "true or false");
   c.api_token_file = v["api-token-file"];
   c.admin_token_file = v["admin-token-file"];

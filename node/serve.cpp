@@ -73,12 +73,13 @@ std::pair<bool, std::string> node_runtime::reload() {
     return {false, why};
   }
   set_log_level(next->log_level);
-  store_->reconfigure(runtime_settings{next->default_ttl_s, next->max_sessions, next->strict_quota});
+  store_->reconfigure(runtime_settings{next->default_ttl_s, next->max_sessions, next->strict_quota,
+                                       next->global_program_ttl_s, next->max_global_programs});
   api_->set_settings(*settings);
   const auto restart = restart_needed(cfg_, *next);
   std::string body =
       "{\"status\":\"reloaded\",\"applied\":[\"log-level\",\"default-ttl\",\"max-sessions\","
-      "\"strict-quota\",\"api-token-file\",\"admin-token-file\"],\"restart_required\":[";
+      "\"strict-quota\",\"global-program-ttl\",\"max-global-programs\",\"api-token-file\",\"admin-token-file\"],\"restart_required\":[";
   for (size_t i = 0; i < restart.size(); ++i) {
     if (i) body += ",";
     http::append_json_string(body, restart[i]);
@@ -338,7 +339,7 @@ int node_runtime::run() {
     timespec ts{5, 0};
     const int sig = sigtimedwait(&set, nullptr, &ts);
     if (sig < 0) {
-      (void)api_->handle(http::request_view{"GET", "/health/sessions", {}, {}, {}, {}, "health-tick", false});
+      (void)api_->handle(http::request_view{"GET", "/health/sessions", {}, {}, {}, {}, "health-tick", {}, false});
       continue;
     }
     if (sig == SIGHUP) {

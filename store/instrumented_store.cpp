@@ -42,8 +42,23 @@ result<void> instrumented_store::remove(std::string_view id) {
 result<session> instrumented_store::touch(std::string_view id) {
   return timed("touch", [&] { return inner_->touch(id); });
 }
-result<session> instrumented_store::set_worker(std::string_view id, std::string_view worker_id) {
-  return timed("set_worker", [&] { return inner_->set_worker(id, worker_id); });
+result<session> instrumented_store::set_worker(std::string_view id, std::string_view worker_id,
+                                               const write_limits& lim) {
+  return timed("set_worker", [&] { return inner_->set_worker(id, worker_id, lim); });
+}
+result<global_program> instrumented_store::put_global_program(std::string_view id, std::string json,
+                                                              const write_limits& lim) {
+  return timed("put_global_program", [&] { return inner_->put_global_program(id, std::move(json), lim); });
+}
+result<global_program> instrumented_store::get_global_program(std::string_view id) {
+  return timed("get_global_program", [&] { return inner_->get_global_program(id); });
+}
+result<void> instrumented_store::delete_global_program(std::string_view id) {
+  return timed("delete_global_program", [&] { return inner_->delete_global_program(id); });
+}
+result<std::vector<global_program>> instrumented_store::list_global_programs(std::string_view prefix, size_t limit,
+                                                                             std::string_view cursor) {
+  return timed("list_global_programs", [&] { return inner_->list_global_programs(prefix, limit, cursor); });
 }
 result<list_page> instrumented_store::list(std::string_view prefix, size_t limit, std::string_view cursor) {
   return timed("list", [&] { return inner_->list(prefix, limit, cursor); });

@@ -22,7 +22,14 @@ class instrumented_store final : public session_store {
   result<session> patch(std::string_view id, patch_request req) override;
   result<void> remove(std::string_view id) override;
   result<session> touch(std::string_view id) override;
-  result<session> set_worker(std::string_view id, std::string_view worker_id) override;
+  using session_store::set_worker;
+  result<session> set_worker(std::string_view id, std::string_view worker_id, const write_limits& lim) override;
+  result<global_program> put_global_program(std::string_view id, std::string json,
+                                            const write_limits& lim) override;
+  result<global_program> get_global_program(std::string_view id) override;
+  result<void> delete_global_program(std::string_view id) override;
+  result<std::vector<global_program>> list_global_programs(std::string_view prefix, size_t limit,
+                                                           std::string_view cursor) override;
   result<list_page> list(std::string_view prefix, size_t limit, std::string_view cursor) override;
   store_stats stats() override { return inner_->stats(); }
   uint64_t cleanup_expired() override;

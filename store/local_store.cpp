@@ -103,7 +103,7 @@ result<session> local_store::apply_locked(shard& sh, const session_record* curre
   const bool is = crdt::exists(next);
   const bool was_tomb = current && !was;
   const bool is_tomb = !is;
-  current_ += static_cast<int>(is) - static_cast<int>(was);
+  count_live(delta.id, was, is);
   tombstones_ += static_cast<int>(is_tomb) - static_cast<int>(was_tomb);
 
   auto* p = detail::make_packed(crdt::encode(next));
@@ -121,7 +121,7 @@ result<session> local_store::apply_locked(shard& sh, const session_record* curre
     c.version = detail::format_version(crdt::content_version(next));
     c.value = out;
   }
-  feed_.publish(std::move(c));
+  publish(std::move(c));
   if (sink_ && type != change_type::expire) sink_(delta.id, crdt::encode(delta));
   return out;
 }
@@ -132,8 +132,35 @@ result<session> local_store::commit(result<session> r, uint64_t lsn) {
   return r;
 }
 
+void local_store::count_live(std::string_view record_id, bool was, bool is) {
+  const int d = static_cast<int>(is) - static_cast<int>(was);
+  if (d == 0) return;
+  const bool global = is_global_record(record_id);
+  (global ? gp_live_ : current_) += d;
+  std::string key(global ? "g:" : "s:");
+  key += namespace_of(global ? record_id.substr(4) : record_id);
+  std::lock_guard lk(ns_mu_);
+  auto& n = ns_live_[key];
+  n += d;
+  if (n <= 0) ns_live_.erase(key);
+}
+
+int64_t local_store::namespace_count(std::string_view record_id) {
+  const bool global = is_global_record(record_id);
+  std::string key(global ? "g:" : "s:");
+  key += namespace_of(global ? record_id.substr(4) : record_id);
+  std::lock_guard lk(ns_mu_);
+  auto it = ns_live_.find(key);
+  return it == ns_live_.end() ? 0 : it->second;
+}
+
+void local_store::publish(change c) {
+  if (is_global_record(c.id)) return;
+  feed_.publish(std::move(c));
+}
+
 result<session> local_store::create_locked(shard& sh, create_request& req, uint64_t now, uint64_t* lsn,
-                                           bool* created) {
+                                           bool* created, bool global) {
   auto* p = find(sh, req.id);
   std::optional<session_record> cur;
   if (p != nullptr) {
@@ -144,8 +171,23 @@ result<session> local_store::create_locked(shard& sh, create_request& req, uint6
     }
     cur = decode_packed(p);
   }
-  const uint64_t live_now = static_cast<uint64_t>(std::max<int64_t>(0, current_.load()));
-  if (live_now >= max_sessions_.load() && strict_quota_.load()) return errc::session_quota_exceeded;
+  // Held until the create is counted: concurrent creates cannot pass a quota together.
+  std::unique_lock quota_lk(quota_mu_);
+  auto over = [](int64_t count, uint64_t max) { return max != 0 && count >= 0 && uint64_t(count) >= max; };
+  if (global) {
+    if (over(gp_live_.load(), max_global_programs_.load()) ||
+        over(namespace_count(req.id), req.limits.max_global_programs))
+      return errc::session_quota_exceeded;
+  } else if (over(current_.load(), max_sessions_.load()) || over(namespace_count(req.id), req.limits.max_sessions)) {
+    if (strict_quota_.load() && options_.on_warning)
+      options_.on_warning("session_quota_exceeded",
+                          "refused to create session " + req.id + ": max_sessions (" +
+                              std::to_string(req.limits.max_sessions && over(namespace_count(req.id), req.limits.max_sessions)
+                                                 ? req.limits.max_sessions
+                                                 : max_sessions_.load()) +
+                              ") reached");
+    return errc::session_quota_exceeded;
+  }
 
   session_record delta;
   delta.id = req.id;
@@ -173,14 +215,18 @@ result<session> local_store::create_locked(shard& sh, create_request& req, uint6
     c.type = change_type::expire;
     c.id = req.id;
     c.origin = options_.node_id;
-    feed_.publish(std::move(c));
-    ++expired_;
+    publish(std::move(c));
+    ++(global ? gp_expired_ : expired_);
   }
   auto r = apply_locked(sh, cur ? &*cur : nullptr, delta, change_type::put, lsn);
   if (r) {
     *created = true;
-    ++created_;
-    quota_check_warn(static_cast<uint64_t>(std::max<int64_t>(0, current_.load())));
+    if (global) {
+      ++gp_stored_;
+    } else {
+      ++created_;
+      quota_check_warn(static_cast<uint64_t>(std::max<int64_t>(0, current_.load())));
+    }
   }
   return r;
 }
@@ -196,12 +242,13 @@ result<create_result> local_store::create(create_request req) {
     req.id = buf;
   }
   if (!valid_id(req.id)) return errc::invalid_argument;
-  if (req.ttl_s && *req.ttl_s == 0) return errc::invalid_argument;
   if (req.last_worker_id && !valid_name(*req.last_worker_id, options_.limits.name_bytes))
     return errc::invalid_argument;
   for (auto* ups : {&req.metadata, &req.variables, &req.programs})
     if (auto c = check_entries(*ups, false); !c) return c.error();
-  if (req.programs.size() > options_.limits.programs) return errc::too_many_programs;
+  const size_t max_programs = req.limits.max_programs ? std::min<size_t>(req.limits.max_programs, options_.limits.programs)
+                                                      : options_.limits.programs;
+  if (req.programs.size() > max_programs) return errc::too_many_programs;
   for (auto* ups : {&req.metadata, &req.variables, &req.programs})
     if (ups->size() > options_.limits.entries_per_map) return errc::too_large;
 
@@ -287,7 +334,6 @@ result<session> local_store::patch(std::string_view id, patch_request req) {
   if (closed_) return errc::unavailable;
   if (clock_ahead()) return errc::clock_skew;
   if (!valid_id(id)) return errc::invalid_argument;
-  if (req.ttl_s && *req.ttl_s == 0) return errc::invalid_argument;
   if (req.last_worker_id && !valid_name(*req.last_worker_id, options_.limits.name_bytes))
     return errc::invalid_argument;
   for (auto* ups : {&req.metadata, &req.variables, &req.programs})
@@ -321,7 +367,9 @@ result<session> local_store::patch(std::string_view id, patch_request req) {
     put_entries(delta, section::variables, req.variables, *s, &cur);
     put_entries(delta, section::programs, req.programs, *s, &cur);
     session_record next = crdt::merge(cur, delta);
-    if (auto c = check_limits(next, &cur, options_.limits); !c) return c.error();
+    store_limits lim = options_.limits;
+    if (req.limits.max_programs) lim.programs = std::min<size_t>(lim.programs, req.limits.max_programs);
+    if (auto c = check_limits(next, &cur, lim); !c) return c.error();
     r = apply_locked(sh, &cur, std::move(next), delta, change_type::put, &lsn);
   }
   return commit(std::move(r), lsn);
@@ -353,7 +401,7 @@ result<void> local_store::remove(std::string_view id) {
   return {};
 }
 
-result<session> local_store::set_worker(std::string_view id, std::string_view worker_id) {
+result<session> local_store::set_worker(std::string_view id, std::string_view worker_id, const write_limits& lim) {
   if (closed_) return errc::unavailable;
   if (clock_ahead()) return errc::clock_skew;
   if (!valid_id(id) || !valid_name(worker_id, options_.limits.name_bytes)) return errc::invalid_argument;
@@ -368,6 +416,7 @@ result<session> local_store::set_worker(std::string_view id, std::string_view wo
       create_request req;
       req.id = std::string(id);
       req.last_worker_id = std::string(worker_id);
+      req.limits = lim;
       bool created = false;
       r = create_locked(sh, req, now, &lsn, &created);
     } else {
@@ -388,6 +437,16 @@ result<session> local_store::set_worker(std::string_view id, std::string_view wo
 result<list_page> local_store::list(std::string_view prefix, size_t limit, std::string_view cursor) {
   if (limit == 0 || limit > 1000) return errc::invalid_argument;
   if (!cursor.empty() && !valid_id(cursor)) return errc::invalid_argument;
+  // Global program records ("~...") sort after every session id; a prefix
+  // of valid id characters never matches them, the empty one must skip them.
+  return list_records(prefix, 0, limit, cursor);
+}
+
+result<list_page> local_store::list_records(std::string_view prefix, size_t strip, size_t limit,
+                                            std::string_view cursor_in) {
+  const std::string cursor_full = cursor_in.empty() ? std::string() : std::string(prefix.substr(0, strip)) + std::string(cursor_in);
+  const std::string_view cursor = cursor_full;
+  const bool sessions = strip == 0;
   const uint64_t now = now_ms();
   // Keep the limit+1 smallest ids past the cursor: a max-heap of session handles.
   auto cmp = [](const session& a, const session& b) { return a.id() < b.id(); };
@@ -398,6 +457,7 @@ result<list_page> local_store::list(std::string_view prefix, size_t limit, std::
     for (auto* p : sh.set) {
       const std::string_view id = detail::packed_id(p);
       if (id.substr(0, prefix.size()) != prefix || id <= cursor) continue;
+      if (sessions && is_global_record(id)) continue;
       if (heap.size() > limit && !(id < heap.top().id())) continue;
       if (!p->live(now)) continue;
       detail::retain(p);
@@ -415,7 +475,7 @@ result<list_page> local_store::list(std::string_view prefix, size_t limit, std::
   }
   std::reverse(sorted.begin(), sorted.end());
   for (const auto& s : sorted)
-    page.sessions.push_back({std::string(s.id()), options_.node_id, s.expires_at_ms(), s.version()});
+    page.sessions.push_back({std::string(s.id().substr(strip)), options_.node_id, s.expires_at_ms(), s.version()});
   if (more) page.next_cursor = page.sessions.back().id;
   return page;
 }

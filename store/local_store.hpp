@@ -16,6 +16,8 @@
 #include <random>
 #include <thread>
 
+#include <absl/container/flat_hash_map.h>
+
 #include "crdt/hlc.hpp"
 #include "crdt/record.hpp"
 #include "sessionmesh/options.hpp"
@@ -42,7 +44,19 @@ class local_store final : public session_store {
   result<session> patch(std::string_view id, patch_request req) override;
   result<void> remove(std::string_view id) override;
   result<session> touch(std::string_view id) override;
-  result<session> set_worker(std::string_view id, std::string_view worker_id) override;
+  using session_store::set_worker;
+  result<session> set_worker(std::string_view id, std::string_view worker_id, const write_limits& lim) override;
+  result<global_program> put_global_program(std::string_view id, std::string json,
+                                            const write_limits& lim) override;
+  result<global_program> get_global_program(std::string_view id) override;
+  result<void> delete_global_program(std::string_view id) override;
+  result<std::vector<global_program>> list_global_programs(std::string_view prefix, size_t limit,
+                                                           std::string_view cursor) override;
+  // Global programs are records of the same map under ids "~gp:" + id (a
+  // character no session id may hold): replicated, logged and expired like
+  // sessions, but left out of lists, counts, quotas and the change feed.
+  static std::string global_record_id(std::string_view id) { return "~gp:" + std::string(id); }
+  static bool is_global_record(std::string_view record_id) { return record_id.substr(0, 4) == "~gp:"; }
   result<list_page> list(std::string_view prefix, size_t limit, std::string_view cursor) override;
   store_stats stats() override;
   uint64_t cleanup_expired() override;
@@ -113,8 +127,18 @@ class local_store final : public session_store {
   result<session> apply_locked(shard& sh, const crdt::session_record* current, crdt::session_record next,
                                const crdt::session_record& delta, change_type type, uint64_t* lsn);
   result<session> commit(result<session> r, uint64_t lsn);
+  // Creates req.id unless a live record holds it (then returns that one,
+  // *created false). global: a global program record (its own quota and counters).
   result<session> create_locked(shard& sh, create_request& req, uint64_t now, uint64_t* lsn,
-                                bool* created);
+                                bool* created, bool global = false);
+  // Keeps the live counts (sessions or global programs, total and per
+  // namespace) in step when a record's liveness changes.
+  void count_live(std::string_view record_id, bool was, bool is);
+  int64_t namespace_count(std::string_view record_id);
+  // Publishes a change on the feed unless it is of a global program.
+  void publish(change c);
+  result<list_page> list_records(std::string_view full_prefix, size_t strip, size_t limit,
+                                 std::string_view cursor);
   result<session> touch_impl(std::string_view id, bool only_if_due);
   void quota_check_warn(uint64_t current);
   void maintenance_loop();
@@ -146,6 +170,18 @@ class local_store final : public session_store {
   std::atomic<uint32_t> default_ttl_s_;
   std::atomic<uint64_t> max_sessions_;
   std::atomic<bool> strict_quota_;
+  std::atomic<uint32_t> global_program_ttl_s_;
+  std::atomic<uint64_t> max_global_programs_;
+  std::atomic<uint64_t> gp_stored_{0}, gp_deleted_{0}, gp_expired_{0};
+  std::atomic<int64_t> gp_live_{0};
+  // Creates hold quota_mu_ from the quota check until the count moved, so
+  // concurrent creates cannot pass a quota together. Lock order: shard ->
+  // quota_mu_ -> ns_mu_.
+  std::mutex quota_mu_;
+  std::mutex ns_mu_;
+  // Live records per namespace; keys: "s:" + ns for sessions, "g:" + ns for
+  // global programs (only namespaces with live records are kept).
+  absl::flat_hash_map<std::string, int64_t> ns_live_;
 
   std::mutex maint_mu_;
   std::condition_variable maint_cv_;

@@ -31,7 +31,9 @@ local_store::local_store(const store_options& options, file_system& fs, uint64_t
       rng_(incarnation),
       default_ttl_s_(options.default_ttl_s),
       max_sessions_(options.max_sessions),
-      strict_quota_(options.strict_quota) {
+      strict_quota_(options.strict_quota),
+      global_program_ttl_s_(options.global_program_ttl_s),
+      max_global_programs_(options.max_global_programs) {
   if (!options_.clock) options_.clock = system_ms;
 }
 
@@ -39,6 +41,8 @@ void local_store::reconfigure(const runtime_settings& s) {
   default_ttl_s_ = s.default_ttl_s;
   max_sessions_ = s.max_sessions;
   strict_quota_ = s.strict_quota;
+  global_program_ttl_s_ = s.global_program_ttl_s;
+  max_global_programs_ = s.max_global_programs;
   warned80_ = false;
   warned100_ = false;
 }
@@ -89,7 +93,7 @@ bool local_store::apply_recovered(std::string_view payload) {
     next = crdt::merge(session_record{delta->id}, *delta);
   }
   const bool is = crdt::exists(next);
-  current_ += static_cast<int>(is) - static_cast<int>(was);
+  count_live(delta->id, was, is);
   tombstones_ += static_cast<int>(!is) - static_cast<int>(was_tomb);
   swap_locked(sh, delta->id, detail::make_packed(crdt::encode(next)));
   return true;
@@ -129,8 +133,10 @@ uint64_t local_store::cleanup_expired() {
         --tombstones_;
         continue;
       }
+      const bool global = is_global_record(detail::packed_id(p));
       expire_locked(sh, p);
-      ++n;
+      if (global) ++gp_expired_;
+      else ++n;
     }
   }
   expired_ += n;
@@ -165,6 +171,10 @@ store_stats local_store::stats() {
   s.sessions_expired = expired_;
   s.cleanup_runs = cleanup_runs_;
   s.current_sessions = static_cast<uint64_t>(std::max<int64_t>(0, current_.load()));
+  s.global_programs_stored = gp_stored_;
+  s.global_programs_deleted = gp_deleted_;
+  s.global_programs_expired = gp_expired_;
+  s.current_global_programs = static_cast<uint64_t>(std::max<int64_t>(0, gp_live_.load()));
   s.tombstones = static_cast<uint64_t>(std::max<int64_t>(0, tombstones_.load()));
   s.memory_usage_bytes =
       static_cast<uint64_t>(std::max<int64_t>(0, record_bytes_.load())) + map_.table_bytes();

@@ -66,6 +66,8 @@ void local_store::for_each_live(const std::function<void(std::string_view)>& fn)
 }
 
 void local_store::publish_moved(std::vector<session_move> moves, std::string reason) {
+  std::erase_if(moves, [](const session_move& m) { return is_global_record(m.id); });
+  if (moves.empty()) return;
   change c;
   c.type = change_type::moved;
   c.origin = options_.node_id;
@@ -83,7 +85,8 @@ result<bool> local_store::apply_remote(std::string_view encoded, std::string_vie
   crdt::codec_limits lim;
   auto d = crdt::decode(encoded, lim);
   if (!d) return d.error();
-  if (!valid_id(d->id)) return errc::invalid_argument;
+  if (!valid_id(d->id) && !(is_global_record(d->id) && valid_id(std::string_view(d->id).substr(4))))
+    return errc::invalid_argument;
   const uint64_t now = now_ms();
   {
     std::lock_guard lk(clock_mu_);
@@ -108,7 +111,7 @@ result<bool> local_store::apply_remote(std::string_view encoded, std::string_vie
       if (!l) return l.error();
       lsn = *l;
     }
-    current_ += static_cast<int>(is) - static_cast<int>(was);
+    count_live(d->id, was, is);
     tombstones_ += static_cast<int>(!is) - static_cast<int>(cur && !was);
     auto* np = detail::make_packed(crdt::encode(next));
     detail::retain(np);
@@ -125,9 +128,9 @@ result<bool> local_store::apply_remote(std::string_view encoded, std::string_vie
       } else {
         c.type = next.tombstone.node == 0 ? change_type::expire : change_type::del;
         c.version = detail::format_version(next.tombstone);
-        if (c.type == change_type::expire) ++expired_;
+        if (c.type == change_type::expire) ++(is_global_record(d->id) ? gp_expired_ : expired_);
       }
-      feed_.publish(std::move(c));
+      publish(std::move(c));
     }
   }
   if (lsn && wal_) {

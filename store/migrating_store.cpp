@@ -90,10 +90,34 @@ result<session> migrating_store::touch(std::string_view id) {
   return forward(source_->touch(id), id, p == phase::dual);
 }
 
-result<session> migrating_store::set_worker(std::string_view id, std::string_view worker_id) {
+result<session> migrating_store::set_worker(std::string_view id, std::string_view worker_id,
+                                            const write_limits& lim) {
   const phase p = current_phase();
-  if (p == phase::target) return target_.load()->set_worker(id, worker_id);
-  return forward(source_->set_worker(id, worker_id), id, p == phase::dual);
+  if (p == phase::target) return target_.load()->set_worker(id, worker_id, lim);
+  return forward(source_->set_worker(id, worker_id, lim), id, p == phase::dual);
+}
+
+result<global_program> migrating_store::put_global_program(std::string_view id, std::string json,
+                                                            const write_limits& lim) {
+  const phase p = current_phase();
+  if (p == phase::target) return target_.load()->put_global_program(id, std::move(json), lim);
+  return forward(source_->put_global_program(id, std::move(json), lim), local_store::global_record_id(id),
+                 p == phase::dual);
+}
+
+result<global_program> migrating_store::get_global_program(std::string_view id) {
+  return reader().get_global_program(id);
+}
+
+result<void> migrating_store::delete_global_program(std::string_view id) {
+  const phase p = current_phase();
+  if (p == phase::target) return target_.load()->delete_global_program(id);
+  return forward(source_->delete_global_program(id), local_store::global_record_id(id), p == phase::dual);
+}
+
+result<std::vector<global_program>> migrating_store::list_global_programs(std::string_view prefix, size_t limit,
+                                                                          std::string_view cursor) {
+  return reader().list_global_programs(prefix, limit, cursor);
 }
 
 uint64_t migrating_store::cleanup_expired() {

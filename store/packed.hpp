@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "crdt/codec.hpp"
+#include "crdt/record.hpp"
 #include "sessionmesh/session.hpp"
 
 namespace sessionmesh::detail {
@@ -24,7 +25,7 @@ struct packed_record {
 
   bool exists() const { return (maps_offset_exists >> 31) != 0; }
   uint32_t maps_offset() const { return maps_offset_exists & 0x7fffffffu; }
-  uint64_t expires_at_ms() const { return last_accessed_ms + uint64_t{ttl_s} * 1000; }
+  uint64_t expires_at_ms() const { return crdt::expiry_ms(last_accessed_ms, ttl_s); }
   bool live(uint64_t now_ms) const { return exists() && now_ms < expires_at_ms(); }
   char* data() { return reinterpret_cast<char*>(this + 1); }
   const char* data() const { return reinterpret_cast<const char*>(this + 1); }

@@ -24,7 +24,20 @@ class replicated_store final : public session_store {
   result<session> patch(std::string_view id, patch_request req) override { return local_->patch(id, std::move(req)); }
   result<void> remove(std::string_view id) override { return local_->remove(id); }
   result<session> touch(std::string_view id) override { return local_->touch(id); }
-  result<session> set_worker(std::string_view id, std::string_view w) override { return local_->set_worker(id, w); }
+  using session_store::set_worker;
+  result<session> set_worker(std::string_view id, std::string_view w, const write_limits& lim) override {
+    return local_->set_worker(id, w, lim);
+  }
+  result<global_program> put_global_program(std::string_view id, std::string json,
+                                            const write_limits& lim) override {
+    return local_->put_global_program(id, std::move(json), lim);
+  }
+  result<global_program> get_global_program(std::string_view id) override { return local_->get_global_program(id); }
+  result<void> delete_global_program(std::string_view id) override { return local_->delete_global_program(id); }
+  result<std::vector<global_program>> list_global_programs(std::string_view prefix, size_t limit,
+                                                           std::string_view cursor) override {
+    return local_->list_global_programs(prefix, limit, cursor);
+  }
   result<list_page> list(std::string_view prefix, size_t limit, std::string_view cursor) override;
   store_stats stats() override { return local_->stats(); }
   uint64_t cleanup_expired() override { return local_->cleanup_expired(); }

@@ -27,8 +27,10 @@ struct store_options {
   fsync_mode fsync = fsync_mode::batch;
   uint32_t batch_interval_ms = 5;        // fsync=batch: at most this long before fsync
   uint32_t default_ttl_s = 3600;
-  uint64_t max_sessions = 10000;
-  bool strict_quota = false;
+  uint64_t max_sessions = 10000;         // 0: no limit
+  bool strict_quota = false;             // refusals past the quota are logged loudly
+  uint32_t global_program_ttl_s = 3600;
+  uint64_t max_global_programs = 10000;  // 0: no limit
   store_limits limits;
   uint32_t reaper_interval_ms = 60000;   // 0: no reaper thread
   uint64_t tombstone_grace_ms = 24ull * 3600 * 1000;

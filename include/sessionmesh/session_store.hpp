@@ -10,13 +10,26 @@
 // Errors (as errc):
 //   invalid_argument  bad id (1-256 bytes of [A-Za-z0-9._:@-]), bad entry name,
 //                     invalid JSON, JSON nested deeper than limits.json_depth,
-//                     ttl_s of 0, bad list limit or cursor
+//                     bad list limit or cursor (ttl_s 0 is accepted: see
+//                     crdt::expiry_ms, the session lives to the end of the
+//                     second of its last access)
 //   not_found         no live session (get, patch, touch)
 //   version_mismatch  patch's if_match differs from the current version
 //   too_large         a value past limits.value_bytes or a map past
 //                     limits.entries_per_map live entries
 //   too_many_programs a program added past limits.programs
-//   session_quota_exceeded  create past max_sessions with strict_quota
+//   session_quota_exceeded  a create (or a set_worker that creates) when the
+//                     store already holds max_sessions sessions (expired ones
+//                     count until reaped; 0: no limit), or when the id's
+//                     namespace holds write_limits.max_sessions; also a new
+//                     global program past max_global_programs
+//
+// Namespaces: an id "NS::rest" belongs to namespace NS; any other id to the
+// default namespace "". A namespace is only a unit of counting: a write may
+// carry write_limits that the store checks against its namespace's count
+// atomically with the create (Snakepit's named stores, each with its own
+// max_sessions). Global programs ("NS::name" likewise) are counted apart
+// from sessions.
 //   cursor_expired    read_changes from a cursor that fell off the ring or
 //                     belongs to another store incarnation
 //   io_error          the write could not be logged; it was not applied
@@ -41,11 +54,26 @@ struct entry_update {
   std::optional<std::string> value;
 };
 
+// Limits a caller adds to the store's own for one write (0: none). The
+// tighter of the two applies.
+struct write_limits {
+  uint64_t max_sessions = 0;         // sessions in the id's namespace
+  uint32_t max_programs = 0;         // programs in this session
+  uint64_t max_global_programs = 0;  // global programs in the id's namespace
+};
+
+// The namespace of an id: the part before the first "::", or "".
+inline std::string_view namespace_of(std::string_view id) {
+  const auto p = id.find("::");
+  return p == std::string_view::npos ? std::string_view{} : id.substr(0, p);
+}
+
 struct create_request {
   std::string id;  // empty: the store makes one
   std::optional<uint32_t> ttl_s;
   std::vector<entry_update> metadata, variables, programs;  // removals ignored
   std::optional<std::string> last_worker_id;
+  write_limits limits;
 };
 
 struct patch_request {
@@ -53,6 +81,16 @@ struct patch_request {
   std::optional<uint32_t> ttl_s;
   std::optional<std::string> last_worker_id;
   std::optional<std::string> if_match;  // expected version, raw or quoted
+  write_limits limits;
+};
+
+// A global program (Snakepit's store_global_program): a JSON value shared by
+// every worker, outside any session.
+struct global_program {
+  std::string id;
+  std::string value;           // JSON text
+  uint64_t stored_at_ms = 0;   // the last put
+  uint64_t expires_at_ms = 0;  // stored_at + global_program_ttl
 };
 
 struct create_result {
@@ -89,13 +127,20 @@ struct store_stats {
   uint64_t wal_fsync_us_max = 0;
   bool wal_failed = false;  // the log refused a write: the store is read-only
   uint64_t watchers = 0;    // change-feed subscribers
+  // Global programs (not counted as sessions anywhere above).
+  uint64_t global_programs_stored = 0;   // new ids stored
+  uint64_t global_programs_deleted = 0;
+  uint64_t global_programs_expired = 0;
+  uint64_t current_global_programs = 0;
 };
 
 // Settings a running store takes without a restart.
 struct runtime_settings {
   uint32_t default_ttl_s = 3600;
-  uint64_t max_sessions = 10000;
-  bool strict_quota = false;
+  uint64_t max_sessions = 10000;  // 0: no limit
+  bool strict_quota = false;      // log every refusal past the quota (refused either way)
+  uint32_t global_program_ttl_s = 3600;
+  uint64_t max_global_programs = 10000;  // 0: no limit
 };
 
 enum class change_type { put, del, expire, moved };
@@ -162,15 +207,50 @@ class session_store {
   // Idempotent: deleting a missing session succeeds.
   virtual result<void> remove(std::string_view id) = 0;
   virtual result<session> touch(std::string_view id) = 0;
-  // Records worker affinity; creates the session (default ttl) if missing.
-  virtual result<session> set_worker(std::string_view id, std::string_view worker_id) = 0;
+  // Records worker affinity; creates the session (default ttl) if missing
+  // (the quota, and lim.max_sessions, apply to that create).
+  virtual result<session> set_worker(std::string_view id, std::string_view worker_id,
+                                     const write_limits& lim) = 0;
+  result<session> set_worker(std::string_view id, std::string_view worker_id) {
+    return set_worker(id, worker_id, write_limits{});
+  }
   // Live sessions whose id starts with prefix and is greater than cursor,
   // ascending, at most limit (1..1000).
   virtual result<list_page> list(std::string_view prefix, size_t limit, std::string_view cursor) = 0;
   virtual store_stats stats() = 0;
   // Removes expired sessions now (the reaper calls it on its interval);
-  // returns how many expired.
+  // returns how many sessions expired (expired global programs are removed
+  // too and counted in stats().global_programs_expired).
   virtual uint64_t cleanup_expired() = 0;
+
+  // Global programs: replicated and logged like sessions, expiring
+  // global_program_ttl after their last put; reads do not extend them.
+  // Ids as session ids, at most global_program_id_max bytes. A put of a new
+  // id past max_global_programs (or lim.max_global_programs in the id's
+  // namespace) is session_quota_exceeded; replacing one is always allowed.
+  // Adapters that do not keep them answer unavailable.
+  static constexpr size_t global_program_id_max = 240;
+  virtual result<global_program> put_global_program(std::string_view id, std::string json,
+                                                    const write_limits& lim) {
+    (void)id, (void)json, (void)lim;
+    return errc::unavailable;
+  }
+  virtual result<global_program> get_global_program(std::string_view id) {
+    (void)id;
+    return errc::unavailable;
+  }
+  // Idempotent, as remove.
+  virtual result<void> delete_global_program(std::string_view id) {
+    (void)id;
+    return errc::unavailable;
+  }
+  // Live global programs whose id starts with prefix and is greater than
+  // cursor, ascending, at most limit (1..1000); values left empty.
+  virtual result<std::vector<global_program>> list_global_programs(std::string_view prefix, size_t limit,
+                                                                   std::string_view cursor) {
+    (void)prefix, (void)limit, (void)cursor;
+    return errc::unavailable;
+  }
 
   // The node that owns the session's work.
   virtual std::string owner_of(std::string_view id) = 0;

@@ -36,7 +36,7 @@ struct harness {
     opts.clock = clock.fn();
     opts.reaper_interval_ms = 0;
     opts.feed_capacity = 64;
-    opts.max_sessions = 100;
+    opts.max_sessions = 0;  // no quota, but in the quota cases
     if (tweak) tweak(opts);
     st = F::open(opts);
     REQUIRE(st != nullptr);
@@ -110,10 +110,18 @@ TEST_CASE_TEMPLATE_DEFINE("adapter conformance", F, sessionmesh_conformance) {
     big.id = "big";
     big.variables = {set("v", "\"" + std::string(h.opts.limits.value_bytes, 'x') + "\"")};
     CHECK(st.create(big).error() == errc::too_large);
+    // ttl 0 (Snakepit's ttl: 0): live to the end of the second of its last access.
+    h.clock.advance(1000 - *h.clock.ms % 1000 + 100);  // 100 ms into a second
     create_request zero;
     zero.id = "zero";
     zero.ttl_s = 0;
-    CHECK(st.create(zero).error() == errc::invalid_argument);
+    auto z = st.create(zero);
+    REQUIRE(z.has_value());
+    CHECK(z->value.expires_at_ms() == (z->value.last_accessed_at_ms() / 1000 + 1) * 1000);
+    CHECK(st.exists("zero").value());
+    h.clock.advance(900);
+    CHECK_FALSE(st.exists("zero").value());
+    CHECK(st.cleanup_expired() == 1);
   }
 
   SUBCASE("get reads and touches lazily; exists never touches") {
@@ -176,9 +184,12 @@ TEST_CASE_TEMPLATE_DEFINE("adapter conformance", F, sessionmesh_conformance) {
     CHECK(st.patch("p", stale).has_value());
 
     CHECK(st.patch("missing", patch_request{}).error() == errc::not_found);
-    patch_request badttl;
-    badttl.ttl_s = 0;
-    CHECK(st.patch("p", badttl).error() == errc::invalid_argument);
+    patch_request zerottl;
+    zerottl.ttl_s = 0;
+    REQUIRE(st.patch("p", zerottl).has_value());
+    patch_request back;
+    back.ttl_s = 3600;
+    REQUIRE(st.patch("p", back).has_value());
 
     patch_request progs;
     for (size_t i = 0; i < h.opts.limits.programs; ++i) progs.programs.push_back(set("p" + std::to_string(i), "{}"));
@@ -394,10 +405,15 @@ TEST_CASE_TEMPLATE_DEFINE("adapter conformance: quota", F, sessionmesh_conforman
   create_request over;
   over.id = "q5";
   CHECK(h.st->create(over).error() == errc::session_quota_exceeded);
+  CHECK(h.st->set_worker("q5", "w1").error() == errc::session_quota_exceeded);  // the upsert creates: refused
+  CHECK_FALSE(h.st->exists("q5").value());
+  CHECK(h.st->set_worker("q1", "w1").has_value());  // an existing one is not a create
   create_request existing;
   existing.id = "q0";
   CHECK(h.st->create(existing).has_value());  // idempotent create still answers
-  REQUIRE(warnings.size() == 2);              // 80% and 100%, once each
+  // 80% and 100% once each, and (strict) one loud warning per refusal.
+  REQUIRE(warnings.size() == 4);
+  CHECK(warnings[2] == "session_quota_exceeded");
   REQUIRE(h.st->remove("q0").has_value());
   CHECK(h.st->create(over).has_value());
 }

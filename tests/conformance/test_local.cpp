@@ -1,5 +1,6 @@
 // The local adapter passes the contract suite, in memory and on disk.
 #include "tests/conformance/suite.hpp"
+#include "tests/conformance/suite_programs.hpp"
 
 #include <cstdlib>
 #include <filesystem>
@@ -71,3 +72,4 @@ struct replicated_on_disk {
 
 TEST_CASE_TEMPLATE_INVOKE(sessionmesh_conformance, local_in_memory, local_on_disk, replicated_on_disk);
 TEST_CASE_TEMPLATE_INVOKE(sessionmesh_conformance_quota, local_in_memory, local_on_disk, replicated_on_disk);
+TEST_CASE_TEMPLATE_INVOKE(sessionmesh_conformance_programs, local_in_memory, local_on_disk, replicated_on_disk);

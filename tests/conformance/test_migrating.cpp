@@ -2,6 +2,7 @@
 // each phase, and in the dual phase every acknowledged write is on the
 // target with the same CRDT record.
 #include "tests/conformance/suite.hpp"
+#include "tests/conformance/suite_programs.hpp"
 
 #include "store/local_store.hpp"
 #include "store/migrating_store.hpp"
@@ -121,3 +122,4 @@ TEST_CASE("migrating store: dual writes reach the target; copy merges the rest; 
   ms2.detach_target();
   sub.reset();
 }
+TEST_CASE_TEMPLATE_INVOKE(sessionmesh_conformance_programs, migrating_dual, migrating_switched);

@@ -3,6 +3,7 @@
 
 #include "http/api.hpp"
 #include "http/json_render.hpp"
+#include "http/path.hpp"
 
 namespace sessionmesh::http {
 
@@ -121,11 +122,20 @@ response api::admin(const request_view& req, std::string_view what, const std::s
       r.headers.emplace_back("Allow", "POST");
       return r;
     }
+    bool bad = false;
+    const size_t q = req.target.find('?');
+    const auto ns = query_param(q == std::string_view::npos ? std::string_view{} : req.target.substr(q + 1),
+                                "namespace", &bad);
+    if (bad) return error(400, "invalid_argument", "bad percent-encoding in the query", rid);
     const uint64_t gp_before = store_.stats().global_programs_expired;
+    const uint64_t ns_before = ns ? store_.expired_in_namespace(*ns) : 0;
     const uint64_t n = store_.cleanup_expired();
     const uint64_t gp = store_.stats().global_programs_expired - gp_before;
     response r;
-    r.body = "{\"removed\":" + std::to_string(n) + ",\"global_programs_removed\":" + std::to_string(gp) + "}";
+    r.body = "{\"removed\":" + std::to_string(n) + ",\"global_programs_removed\":" + std::to_string(gp);
+    // A named store's share (Snakepit counts only its own table).
+    if (ns) r.body += ",\"namespace_removed\":" + std::to_string(store_.expired_in_namespace(*ns) - ns_before);
+    r.body += "}";
     return r;
   }
   if (what == "faults" && hooks_.faults) {

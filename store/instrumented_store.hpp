@@ -32,6 +32,7 @@ class instrumented_store final : public session_store {
                                                            std::string_view cursor) override;
   result<list_page> list(std::string_view prefix, size_t limit, std::string_view cursor) override;
   store_stats stats() override { return inner_->stats(); }
+  uint64_t expired_in_namespace(std::string_view ns) override { return inner_->expired_in_namespace(ns); }
   uint64_t cleanup_expired() override;
   std::string owner_of(std::string_view id) override { return inner_->owner_of(id); }
   const std::string& node_id() const override { return inner_->node_id(); }

@@ -154,6 +154,18 @@ int64_t local_store::namespace_count(std::string_view record_id) {
   return it == ns_live_.end() ? 0 : it->second;
 }
 
+void local_store::count_expired(std::string_view record_id) {
+  if (is_global_record(record_id)) return;
+  std::lock_guard lk(ns_mu_);
+  ++ns_live_["x:" + std::string(namespace_of(record_id))];
+}
+
+uint64_t local_store::expired_in_namespace(std::string_view ns) {
+  std::lock_guard lk(ns_mu_);
+  auto it = ns_live_.find("x:" + std::string(ns));
+  return it == ns_live_.end() ? 0 : static_cast<uint64_t>(it->second);
+}
+
 void local_store::publish(change c) {
   if (is_global_record(c.id)) return;
   feed_.publish(std::move(c));

@@ -60,6 +60,9 @@ class local_store final : public session_store {
   result<list_page> list(std::string_view prefix, size_t limit, std::string_view cursor) override;
   store_stats stats() override;
   uint64_t cleanup_expired() override;
+  uint64_t expired_in_namespace(std::string_view ns) override;
+  // Counts one expired record in its namespace. REQUIRES: not holding ns_mu_.
+  void count_expired(std::string_view record_id);
   std::string owner_of(std::string_view id) override;
   const std::string& node_id() const override { return options_.node_id; }
   std::string current_cursor() override { return feed_.current_cursor(); }
@@ -180,7 +183,8 @@ class local_store final : public session_store {
   std::mutex quota_mu_;
   std::mutex ns_mu_;
   // Live records per namespace; keys: "s:" + ns for sessions, "g:" + ns for
-  // global programs (only namespaces with live records are kept).
+  // global programs (only namespaces with live records are kept); "x:" + ns
+  // counts the namespace's sessions expired so far.
   absl::flat_hash_map<std::string, int64_t> ns_live_;
 
   std::mutex maint_mu_;

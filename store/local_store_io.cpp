@@ -134,6 +134,7 @@ uint64_t local_store::cleanup_expired() {
         continue;
       }
       const bool global = is_global_record(detail::packed_id(p));
+      count_expired(detail::packed_id(p));
       expire_locked(sh, p);
       if (global) ++gp_expired_;
       else ++n;

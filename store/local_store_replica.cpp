@@ -128,7 +128,10 @@ result<bool> local_store::apply_remote(std::string_view encoded, std::string_vie
       } else {
         c.type = next.tombstone.node == 0 ? change_type::expire : change_type::del;
         c.version = detail::format_version(next.tombstone);
-        if (c.type == change_type::expire) ++(is_global_record(d->id) ? gp_expired_ : expired_);
+        if (c.type == change_type::expire) {
+          ++(is_global_record(d->id) ? gp_expired_ : expired_);
+          count_expired(d->id);
+        }
       }
       publish(std::move(c));
     }

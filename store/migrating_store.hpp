@@ -70,6 +70,7 @@ class migrating_store final : public session_store {
     return reader().list(prefix, limit, cursor);
   }
   store_stats stats() override { return reader().stats(); }
+  uint64_t expired_in_namespace(std::string_view ns) override { return reader().expired_in_namespace(ns); }
   uint64_t cleanup_expired() override;
   std::string owner_of(std::string_view id) override { return reader().owner_of(id); }
   const std::string& node_id() const override { return source_->node_id(); }

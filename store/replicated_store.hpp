@@ -40,6 +40,7 @@ class replicated_store final : public session_store {
   }
   result<list_page> list(std::string_view prefix, size_t limit, std::string_view cursor) override;
   store_stats stats() override { return local_->stats(); }
+  uint64_t expired_in_namespace(std::string_view ns) override { return local_->expired_in_namespace(ns); }
   uint64_t cleanup_expired() override { return local_->cleanup_expired(); }
   std::string owner_of(std::string_view id) override { return repl_.owner_of(id); }
   const std::string& node_id() const override { return local_->node_id(); }

@@ -222,6 +222,12 @@ class session_store {
   // returns how many sessions expired (expired global programs are removed
   // too and counted in stats().global_programs_expired).
   virtual uint64_t cleanup_expired() = 0;
+  // Sessions of namespace ns (see namespace_of) expired so far on this node
+  // (a named store's share of cleanup_expired). 0 where not kept.
+  virtual uint64_t expired_in_namespace(std::string_view ns) {
+    (void)ns;
+    return 0;
+  }
 
   // Global programs: replicated and logged like sessions, expiring
   // global_program_ttl after their last put; reads do not extend them.

@@ -23,9 +23,9 @@ defmodule SessionMesh.TestNode do
   @doc "Starts a node; opts: :seed (a node to join), :extra (flags), :gossip (true for a cluster)."
   def start(opts \\ []) do
     tag = System.get_env("SESSIONMESH_TEST_TAG", "t")
-    id = "ex-#{tag}-#{System.unique_integer([:positive])}"
+    id = Keyword.get(opts, :id) || "ex-#{tag}-#{System.unique_integer([:positive])}"
     dir = Path.join(System.tmp_dir!(), id)
-    File.rm_rf!(dir)
+    unless opts[:keep_dir], do: File.rm_rf!(dir)
     File.mkdir_p!(dir)
     http_port = Keyword.get(opts, :http_port) || free_port()
     gossip_port = if opts[:gossip] || opts[:seed], do: Keyword.get(opts, :gossip_port) || free_port()
@@ -46,6 +46,11 @@ defmodule SessionMesh.TestNode do
                        gossip_port: gossip_port, os_pid: os_pid, dir: dir, port: port}
     wait_ready(node, 15_000)
     node
+  end
+
+  @doc "Starts a stopped or killed node again: same id, ports and data dir."
+  def restart(%__MODULE__{} = n, seed) do
+    start(id: n.id, keep_dir: true, http_port: n.http_port, gossip_port: n.gossip_port, seed: seed)
   end
 
   def kill9(%__MODULE__{os_pid: pid}), do: System.cmd("kill", ["-9", Integer.to_string(pid)])

@@ -1,0 +1,65 @@
+defmodule SessionMesh.ClusterTest do
+  # Three real nodes: a write through node A is read through node B; a node
+  # killed with -9 under a running client costs the client no call.
+  use ExUnit.Case, async: false
+  alias SessionMesh.{SessionStore, TestNode}
+  import SessionMesh.TestHelpers
+
+  setup_all do
+    a = TestNode.start(gossip: true)
+    b = TestNode.start(seed: a)
+    c = TestNode.start(seed: a)
+    on_exit(fn -> Enum.each([a, b, c], &TestNode.kill9/1) end)
+    {:ok, nodes: [a, b, c]}
+  end
+
+  test "a write on node A is read on node B", %{nodes: [a, b, _]} do
+    {:ok, _} = SessionStore.start_link(name: :on_a, urls: [a.url])
+    {:ok, _} = SessionStore.start_link(name: :on_b, urls: [b.url])
+    id = "ab_#{System.unique_integer([:positive])}"
+    {:ok, _} = SessionStore.create_session(:on_a, id, metadata: %{answer: 42})
+    :ok = SessionStore.store_program(:on_a, id, "p1", %{"src" => "print(1)"})
+
+    assert_eventually(fn ->
+      match?({:ok, %{metadata: %{answer: 42}, programs: %{"p1" => %{"src" => "print(1)"}}}},
+             SessionStore.get_session(:on_b, id))
+    end, timeout: 5_000)
+  end
+
+  test "a node killed under a running client: every call still succeeds", %{nodes: [a, b, c]} do
+    # The client prefers c (first URL), which dies mid-run.
+    {:ok, _} = SessionStore.start_link(name: :failover, urls: [c.url, a.url, b.url], timeout: 2_000)
+    parent = self()
+
+    writer =
+      Task.async(fn ->
+        for i <- 1..300 do
+          id = "kill_#{i}"
+          if i == 100, do: send(parent, :kill_now)
+          {:ok, _} = SessionStore.create_session(:failover, id, metadata: %{i: i})
+          {:ok, s} = SessionStore.get_session(:failover, id)
+          ^i = s.metadata.i
+          id
+        end
+      end)
+
+    receive do
+      :kill_now -> TestNode.kill9(c)
+    end
+
+    ids = Task.await(writer, 60_000)
+    # Writes c acknowledged just before it died are on c's disk: they reach
+    # the others once c is back (AP: acknowledged means logged, not copied).
+    c2 = TestNode.restart(c, a)
+    on_exit(fn -> TestNode.kill9(c2) end)
+    {:ok, _} = SessionStore.start_link(name: :check_a, urls: [a.url])
+    for id <- ids, do: assert({:ok, _} = SessionStore.get_session(:check_a, id) |> eventually(:check_a, id))
+  end
+
+  defp eventually({:ok, _} = ok, _, _), do: ok
+
+  defp eventually(_, store, id) do
+    assert_eventually(fn -> match?({:ok, _}, SessionStore.get_session(store, id)) end, timeout: 5_000)
+    SessionStore.get_session(store, id)
+  end
+end

@@ -44,6 +44,9 @@ struct request_view {
   // X-Sessionmesh-Limits: "max_sessions=N, max_programs=N, max_global_programs=N"
   // (any subset): limits a named store adds to the node's for this write.
   std::string_view limits;
+  // X-Sessionmesh-Forwarded: the node that forwarded this request to its
+  // owner; a forwarded request is always decided here (one hop).
+  std::string_view forwarded;
   bool websocket_upgrade = false;
 };
 
@@ -56,6 +59,9 @@ struct response {
   bool head = false;          // HEAD: send headers (with the body's length) only
   bool watch = false;         // authorized WebSocket upgrade of /v1/watch
   bool close = false;
+  // Set instead of an answer: the server relays the request to this HTTP
+  // host:port (the session's owner) and answers with what it answers.
+  std::string forward_to;
 };
 
 // What the node exposes to the API beyond the store.
@@ -69,6 +75,9 @@ struct node_hooks {
   std::function<std::string(std::string_view)> faults;  // test-only fault switch; empty: off
   std::function<std::string()> metrics_extra;    // more Prometheus text (cluster)
   std::function<std::vector<std::string>()> cluster_alerts;  // e.g. clock_skew (replicated)
+  // Where a conditional (If-Match) write of a session is decided: nullopt
+  // here; else the owner's HTTP host:port ("" when unknown: 503).
+  std::function<std::optional<std::string>(std::string_view id)> owner_http;
   // Online migration (API.md section 6): (status, error code, body or message).
   struct migrate_answer {
     unsigned status;
@@ -105,6 +114,9 @@ class api {
                        std::optional<std::string_view> name, const std::string& rid);
   response programs_collection(const request_view& req, std::string_view query, const std::string& rid);
   response one_program(const request_view& req, std::string_view id, const std::string& rid);
+  // A conditional write of id on a node that does not own it: the forward
+  // (or a 503 when the owner is not known). nullopt: decide here.
+  std::optional<response> route_conditional(const request_view& req, std::string_view id, const std::string& rid);
   // Parses req.limits; nullopt with *bad set to the 400 answer when malformed.
   std::optional<write_limits> limits_of(const request_view& req, const std::string& rid, response* bad);
   response entry(const request_view& req, std::string_view id, section sec, std::string_view name,

@@ -104,6 +104,7 @@ response api::one_session(const request_view& req, std::string_view id, const st
     auto pr = parse_patch(req.body, *settings(), &why);
     if (!pr) return body_error(pr.error(), why, rid);
     if (!req.if_match.empty() && req.if_match != "*") pr->if_match = std::string(req.if_match);
+    if (auto fwd = route_conditional(req, id, rid)) return *fwd;
     response bad_limits;
     auto lim = limits_of(req, rid, &bad_limits);
     if (!lim) return bad_limits;
@@ -202,6 +203,7 @@ response api::entry(const request_view& req, std::string_view id, section sec, s
       ups.push_back({std::string(name), std::nullopt});
     }
     if (!req.if_match.empty() && req.if_match != "*") pr.if_match = std::string(req.if_match);
+    if (auto fwd = route_conditional(req, id, rid)) return *fwd;
     response bad_limits;
     auto lim = limits_of(req, rid, &bad_limits);
     if (!lim) return bad_limits;
@@ -217,6 +219,19 @@ response api::entry(const request_view& req, std::string_view id, section sec, s
   }
   auto r = error(405, "method_not_allowed", "allowed: GET, HEAD, PUT, DELETE", rid);
   r.headers.emplace_back("Allow", "GET, HEAD, PUT, DELETE");
+  return r;
+}
+
+std::optional<response> api::route_conditional(const request_view& req, std::string_view id,
+                                               const std::string& rid) {
+  if (req.if_match.empty() || req.if_match == "*" || !req.forwarded.empty() || !hooks_.owner_http) return std::nullopt;
+  auto owner = hooks_.owner_http(id);
+  if (!owner) return std::nullopt;
+  if (owner->empty())
+    return error(503, "owner_unavailable",
+                 "a conditional write is decided by the session's owner, whose address is not known yet", rid);
+  response r;
+  r.forward_to = std::move(*owner);
   return r;
 }
 

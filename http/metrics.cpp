@@ -130,6 +130,12 @@ std::string metrics::render(const store_stats& st, std::string_view node_id, boo
     line("sessionmesh_http_requests_total{code=\"%ux\"} %llu\n", c, static_cast<ull>(http_by_class_[c].load()));
   o += "# TYPE sessionmesh_http_overload_rejections_total counter\n";
   line("sessionmesh_http_overload_rejections_total %llu\n", static_cast<ull>(overload_.load()));
+  o += "# HELP sessionmesh_http_forwards_total conditional writes relayed to the session's owner\n";
+  o += "# TYPE sessionmesh_http_forwards_total counter\n";
+  line("sessionmesh_http_forwards_total %llu\n", static_cast<ull>(forwards_.load()));
+  o += "# HELP sessionmesh_http_forward_failures_total relayed writes whose owner did not answer (503)\n";
+  o += "# TYPE sessionmesh_http_forward_failures_total counter\n";
+  line("sessionmesh_http_forward_failures_total %llu\n", static_cast<ull>(forward_failures_.load()));
   o += "# TYPE sessionmesh_quota_warnings_total counter\n";
   line("sessionmesh_quota_warnings_total{level=\"80\"} %llu\n", static_cast<ull>(quota_warnings_.load()));
   line("sessionmesh_quota_warnings_total{level=\"100\"} %llu\n", static_cast<ull>(quota_full_.load()));

@@ -92,6 +92,8 @@ struct server::impl {
   void accept();
 };
 
+void srv_metrics_forward_failed(server::impl& s);
+
 namespace {
 
 class connection : public std::enable_shared_from_this<connection> {
@@ -200,6 +202,8 @@ class connection : public std::enable_shared_from_this<connection> {
     if (rid_it != req.end()) v.request_id = {rid_it->value().data(), rid_it->value().size()};
     if (auto lim_it = req.find("X-Sessionmesh-Limits"); lim_it != req.end())
       v.limits = {lim_it->value().data(), lim_it->value().size()};
+    if (auto f_it = req.find("X-Sessionmesh-Forwarded"); f_it != req.end())
+      v.forwarded = {f_it->value().data(), f_it->value().size()};
     v.websocket_upgrade = beast::websocket::is_upgrade(req);
     response r = srv_.a.handle(v);
     if (r.watch) {
@@ -212,7 +216,83 @@ class connection : public std::enable_shared_from_this<connection> {
     }
     const bool keep = req.keep_alive() && !r.close;
     close_after_write_ = !keep;
+    if (!r.forward_to.empty()) return forward(std::move(r), keep);
     write(r, keep);
+  }
+
+  // Relays the request in parser_ to its session's owner (one hop, marked
+  // X-Sessionmesh-Forwarded so the owner decides it) and answers with the
+  // owner's answer; 503 owner_unavailable if it cannot be had in time.
+  // Asynchronous on this connection's executor: no thread waits.
+  struct forward_state {
+    explicit forward_state(const asio::any_io_executor& ex) : resolver(ex), stream(ex) {}
+    tcp::resolver resolver;
+    beast::tcp_stream stream;
+    bhttp::request<bhttp::string_body> req;
+    beast::flat_buffer buf;
+    bhttp::response_parser<bhttp::string_body> res;
+    std::string target, rid;
+  };
+
+  void forward(response local, bool keep) {
+    srv_.a.stats_sink().forwarded();
+    auto st = std::make_shared<forward_state>(socket_.get_executor());
+    st->target = std::move(local.forward_to);
+    st->rid = local.request_id;
+    auto& in = parser_->get();
+    st->req.method(in.method());
+    st->req.target(in.target());
+    st->req.version(11);
+    st->req.set(bhttp::field::host, st->target);
+    for (auto f : {bhttp::field::content_type, bhttp::field::authorization, bhttp::field::if_match})
+      if (auto it = in.find(f); it != in.end()) st->req.set(f, it->value());
+    if (auto it = in.find("X-Sessionmesh-Limits"); it != in.end()) st->req.set("X-Sessionmesh-Limits", it->value());
+    st->req.set("X-Request-Id", st->rid);
+    st->req.set("X-Sessionmesh-Forwarded", srv_.a.store().node_id());
+    st->req.body() = in.body();
+    st->req.prepare_payload();
+    st->res.body_limit(srv_.a.settings()->body_bytes * 2 + (1u << 20));
+    const auto colon = st->target.rfind(':');
+    std::string host = colon == std::string::npos ? st->target : st->target.substr(0, colon);
+    const std::string port = colon == std::string::npos ? "80" : st->target.substr(colon + 1);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    auto self = shared_from_this();
+    auto fail = [self, st, keep](const std::string& why) {
+      srv_metrics_forward_failed(self->srv_);
+      auto r = api::error(503, "owner_unavailable",
+                          "a conditional write is decided by the session's owner (" + st->target +
+                              "), which did not answer: " + why,
+                          st->rid);
+      r.request_id = st->rid;
+      self->write(r, keep);
+    };
+    st->stream.expires_after(std::chrono::milliseconds(srv_.opts.forward_timeout_ms));
+    st->resolver.async_resolve(host, port, [self, st, keep, fail](beast::error_code ec, tcp::resolver::results_type eps) {
+      if (ec) return fail(ec.message());
+      st->stream.async_connect(eps, [self, st, keep, fail](beast::error_code ec2, const tcp::endpoint&) {
+        if (ec2) return fail(ec2.message());
+        bhttp::async_write(st->stream, st->req, [self, st, keep, fail](beast::error_code ec3, size_t) {
+          if (ec3) return fail(ec3.message());
+          bhttp::async_read(st->stream, st->buf, st->res, [self, st, keep, fail](beast::error_code ec4, size_t) {
+            if (ec4) return fail(ec4.message());
+            auto& up = st->res.get();
+            response r;
+            r.status = up.result_int();
+            r.body = std::move(up.body());
+            if (auto it = up.find(bhttp::field::content_type); it != up.end())
+              r.content_type = std::string(it->value());
+            for (std::string_view h : {"ETag", "Retry-After", "Allow", "X-Expires-At-Ms"})
+              if (auto it = up.find(beast::string_view(h.data(), h.size())); it != up.end())
+                r.headers.emplace_back(std::string(h), std::string(it->value()));
+            r.headers.emplace_back("X-Served-By", st->target);
+            r.request_id = st->rid;
+            beast::error_code ignored;
+            st->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+            self->write(r, keep);
+          });
+        });
+      });
+    });
   }
 
   void write(const response& r, bool keep) {
@@ -265,6 +345,8 @@ class connection : public std::enable_shared_from_this<connection> {
 };
 
 }  // namespace
+
+void srv_metrics_forward_failed(server::impl& s) { s.a.stats_sink().forward_failed(); }
 
 void server::impl::accept() {
   auto& ctx = *ctxs[next++ % ctxs.size()];

@@ -275,6 +275,16 @@ std::string cluster::owner_of(std::string_view id) {
   return gossip::rendezvous_owner(id, view_.owners);
 }
 
+std::optional<std::string> cluster::owner_http(std::string_view id) {
+  std::lock_guard lk(view_mu_);
+  if (view_.owners.empty()) return std::nullopt;
+  const std::string owner = gossip::rendezvous_owner(id, view_.owners);
+  if (owner == opts_.node_id) return std::nullopt;
+  for (const auto& m : view_.members)
+    if (m.node_id == owner) return m.http_addr;
+  return std::string();
+}
+
 bool cluster::drain(uint32_t timeout_ms) {
   uint64_t seq;
   {

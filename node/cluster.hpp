@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -47,6 +48,9 @@ class cluster final : public store::replication {
   void local_delta(std::string_view id, std::string_view delta) override;
   bool wait_acks(unsigned acks, uint32_t timeout_ms) override;
   std::string owner_of(std::string_view id) override;
+  // Where a conditional write of id is decided: nullopt when this node owns
+  // it; else the owner's HTTP address ("" when it is not known).
+  std::optional<std::string> owner_http(std::string_view id);
 
   // Drain: waits (up to timeout) until an alive peer has applied every local
   // change, then marks this node left. Returns whether a peer confirmed.

@@ -241,6 +241,10 @@ int node_runtime::run() {
     auto* c = active_.load();
     return c ? c->metrics_text() : std::string();
   };
+  hooks.owner_http = [this](std::string_view id) -> std::optional<std::string> {
+    auto* c = active_.load();
+    return c ? c->owner_http(id) : std::nullopt;
+  };
   hooks.cluster_alerts = [this] {
     auto* c = active_.load();
     return c ? c->alerts() : std::vector<std::string>{};
@@ -339,7 +343,11 @@ int node_runtime::run() {
     timespec ts{5, 0};
     const int sig = sigtimedwait(&set, nullptr, &ts);
     if (sig < 0) {
-      (void)api_->handle(http::request_view{"GET", "/health/sessions", {}, {}, {}, {}, "health-tick", {}, false});
+      http::request_view tick;
+      tick.method = "GET";
+      tick.target = "/health/sessions";
+      tick.request_id = "health-tick";
+      (void)api_->handle(tick);
       continue;
     }
     if (sig == SIGHUP) {

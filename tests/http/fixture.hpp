@@ -26,6 +26,8 @@ struct node_fixture {
   std::atomic<int> reloads{0};
   std::unique_ptr<http::api> api;
   std::unique_ptr<http::server> srv;
+  // Where conditional writes are decided (owner forwarding); empty: here.
+  std::function<std::optional<std::string>(std::string_view)> owner_http;
 
   explicit node_fixture(http::api_settings settings = {}, std::function<void(store_options&)> tweak = {},
                         std::function<void(http::server_options&)> stweak = {}) {
@@ -50,6 +52,9 @@ struct node_fixture {
     hooks.reload = [this] {
       ++reloads;
       return std::make_pair(true, std::string("{\"status\":\"reloaded\"}"));
+    };
+    hooks.owner_http = [this](std::string_view id) -> std::optional<std::string> {
+      return owner_http ? owner_http(id) : std::nullopt;
     };
     api = std::make_unique<http::api>(*store, metrics, hooks, settings);
     http::server_options so;

@@ -132,3 +132,38 @@ TEST_CASE("sub-resources are routed by path segment, whatever the id ends with")
   }
   CHECK(c.request("GET", "/v1/sessions/x/touch/extra").status == 404);
 }
+
+TEST_CASE("a conditional write is relayed to the owner; an unknown or silent owner is 503") {
+  node_fixture owner;
+  node_fixture edge;
+  http_client o(owner.port());
+  http_client e(edge.port());
+  REQUIRE(o.request("POST", "/v1/sessions", R"({"id":"s","variables":{"n":0}})").status == 201);
+  REQUIRE(e.request("POST", "/v1/sessions", R"({"id":"s","variables":{"n":0}})").status == 201);
+  const std::string v = json_doc(o.request("GET", "/v1/sessions/s").body).str("/version");
+  edge.owner_http = [&](std::string_view) { return std::optional<std::string>("127.0.0.1:" + std::to_string(owner.port())); };
+  std::map<std::string, std::string> h = {{"Content-Type", "application/json"}, {"If-Match", "\"" + v + "\""}};
+  auto r = e.request("PATCH", "/v1/sessions/s", R"({"variables":{"n":1}})", h);
+  REQUIRE_MESSAGE(r.status == 200, r.body);
+  CHECK(r.header("x-served-by") == "127.0.0.1:" + std::to_string(owner.port()));
+  CHECK(int(json_doc(o.request("GET", "/v1/sessions/s").body)["/variables/n"].get_int64().value()) == 1);
+  // The edge's own copy was not written: the owner decided it.
+  CHECK(int(json_doc(e.request("GET", "/v1/sessions/s").body)["/variables/n"].get_int64().value()) == 0);
+  // The same stale version again: the owner answers 412, relayed as is.
+  auto stale = e.request("PUT", "/v1/sessions/s/variables/n", "5", h);
+  check_code(stale, 412, "version_mismatch");
+  // Unconditional writes are not relayed.
+  CHECK(e.request("PUT", "/v1/sessions/s/variables/m", "1").header("x-served-by").empty());
+  // An owner whose address is not known, or that does not answer: 503.
+  edge.owner_http = [](std::string_view) { return std::optional<std::string>(""); };
+  auto unknown = e.request("PATCH", "/v1/sessions/s", R"({"variables":{"n":2}})", h);
+  check_code(unknown, 503, "owner_unavailable");
+  CHECK(unknown.header("retry-after") == "1");
+  edge.owner_http = [](std::string_view) { return std::optional<std::string>("127.0.0.1:1"); };
+  check_code(e.request("PATCH", "/v1/sessions/s", R"({"variables":{"n":2}})", h), 503, "owner_unavailable");
+  // A forwarded request is decided where it lands (one hop): here 412
+  // against the edge's own copy, not 503 from the dead owner.
+  auto fwd = h;
+  fwd["X-Sessionmesh-Forwarded"] = "node-x";
+  CHECK(e.request("PATCH", "/v1/sessions/s", R"({"variables":{"n":3}})", fwd).status == 412);
+}

@@ -22,14 +22,6 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-bool json_content_type(std::string_view ct) {
-  ct = trim(ct.substr(0, ct.find(';')));
-  if (ct.size() != 16) return false;
-  for (size_t i = 0; i < 16; ++i)
-    if (std::tolower(static_cast<unsigned char>(ct[i])) != "application/json"[i]) return false;
-  return true;
-}
-
 }  // namespace
 
 std::optional<write_limits> api::limits_of(const request_view& req, const std::string& rid, response* bad) {
@@ -63,20 +55,11 @@ response api::programs_collection(const request_view& req, std::string_view quer
     r.headers.emplace_back("Allow", "GET, HEAD");
     return r;
   }
-  bool bad = false;
-  const auto prefix = query_param(query, "prefix", &bad).value_or("");
-  const auto limit_s = query_param(query, "limit", &bad);
-  const auto cursor = query_param(query, "cursor", &bad).value_or("");
-  if (bad) return error(400, "invalid_argument", "bad percent-encoding in the query", rid);
-  size_t limit = 100;
-  if (limit_s) {
-    auto r = std::from_chars(limit_s->data(), limit_s->data() + limit_s->size(), limit);
-    if (r.ec != std::errc{} || r.ptr != limit_s->data() + limit_s->size() || limit == 0 || limit > 1000)
-      return error(400, "invalid_argument", "limit must be an integer from 1 to 1000", rid);
-  }
-  if (prefix.size() > session_store::global_program_id_max)
-    return error(400, "invalid_argument", "prefix longer than a program id", rid);
-  auto page = store_.list_global_programs(prefix, limit, cursor);
+  std::string why;
+  auto q = parse_list_query(query, session_store::global_program_id_max, &why);
+  if (!q) return error(400, "invalid_argument", why, rid);
+  const size_t limit = q->limit;
+  auto page = store_.list_global_programs(q->prefix, limit, q->cursor);
   if (!page) return store_error(page.error(), rid);
   response r;
   r.body = "{\"programs\":[";
@@ -116,7 +99,7 @@ response api::one_program(const request_view& req, std::string_view id, const st
       r.status = 204;
       return r;
     }
-    if (!json_content_type(req.content_type))
+    if (!is_json_type(req.content_type))
       return error(415, "unsupported_media_type", "Content-Type must be application/json", rid);
     response bad_limits;
     auto lim = limits_of(req, rid, &bad_limits);

@@ -10,16 +10,6 @@
 namespace sessionmesh::http {
 namespace {
 
-bool is_json_type(std::string_view ct) {
-  const auto semi = ct.find(';');
-  std::string_view base = ct.substr(0, semi);
-  while (!base.empty() && (base.back() == ' ' || base.back() == '\t')) base.remove_suffix(1);
-  if (base.size() != 16) return false;
-  for (size_t i = 0; i < 16; ++i)
-    if (std::tolower(static_cast<unsigned char>(base[i])) != "application/json"[i]) return false;
-  return true;
-}
-
 std::string_view query_of(std::string_view target) {
   const auto q = target.find('?');
   return q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
@@ -44,20 +34,10 @@ response body_error(std::error_code ec, const std::string& why, const std::strin
 
 response api::sessions_collection(const request_view& req, std::string_view query, const std::string& rid) {
   if (req.method == "GET" || req.method == "HEAD") {
-    bool bad = false;
-    const auto prefix = query_param(query, "prefix", &bad).value_or("");
-    const auto limit_s = query_param(query, "limit", &bad);
-    const auto cursor = query_param(query, "cursor", &bad).value_or("");
-    if (bad) return error(400, "invalid_argument", "bad percent-encoding in the query", rid);
-    size_t limit = 100;
-    if (limit_s) {
-      auto r = std::from_chars(limit_s->data(), limit_s->data() + limit_s->size(), limit);
-      if (r.ec != std::errc{} || r.ptr != limit_s->data() + limit_s->size() || limit == 0 || limit > 1000)
-        return error(400, "invalid_argument", "limit must be an integer from 1 to 1000", rid);
-    }
-    if (prefix.size() > store::id_bytes_max)
-      return error(400, "invalid_argument", "prefix longer than an id", rid);
-    auto page = store_.list(prefix, limit, cursor);
+    std::string why;
+    auto q = parse_list_query(query, store::id_bytes_max, &why);
+    if (!q) return error(400, "invalid_argument", why, rid);
+    auto page = store_.list(q->prefix, q->limit, q->cursor);
     if (!page) return store_error(page.error(), rid);
     response r;
     render_list(r.body, *page);

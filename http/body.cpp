@@ -2,6 +2,11 @@
 
 #include <simdjson.h>
 
+#include <cctype>
+#include <charconv>
+
+#include "http/path.hpp"
+
 namespace sessionmesh::http {
 namespace {
 
@@ -178,6 +183,40 @@ result<std::string> parse_value(std::string_view body, const api_settings& s, st
   auto doc = parse(parser(), body, s.json_depth, why);
   if (!doc) return doc.error();
   return simdjson::to_string(*doc);
+}
+
+bool is_json_type(std::string_view ct) {
+  std::string_view base = ct.substr(0, ct.find(';'));
+  while (!base.empty() && (base.back() == ' ' || base.back() == '\t')) base.remove_suffix(1);
+  while (!base.empty() && (base.front() == ' ' || base.front() == '\t')) base.remove_prefix(1);
+  if (base.size() != 16) return false;
+  for (size_t i = 0; i < 16; ++i)
+    if (std::tolower(static_cast<unsigned char>(base[i])) != "application/json"[i]) return false;
+  return true;
+}
+
+result<list_query> parse_list_query(std::string_view query, size_t max_prefix, std::string* why) {
+  bool bad = false;
+  list_query q;
+  q.prefix = query_param(query, "prefix", &bad).value_or("");
+  const auto limit_s = query_param(query, "limit", &bad);
+  q.cursor = query_param(query, "cursor", &bad).value_or("");
+  if (bad) {
+    *why = "bad percent-encoding in the query";
+    return errc::invalid_argument;
+  }
+  if (limit_s) {
+    auto r = std::from_chars(limit_s->data(), limit_s->data() + limit_s->size(), q.limit);
+    if (r.ec != std::errc{} || r.ptr != limit_s->data() + limit_s->size() || q.limit == 0 || q.limit > 1000) {
+      *why = "limit must be an integer from 1 to 1000";
+      return errc::invalid_argument;
+    }
+  }
+  if (q.prefix.size() > max_prefix) {
+    *why = "prefix longer than an id";
+    return errc::invalid_argument;
+  }
+  return q;
 }
 
 }  // namespace sessionmesh::http

@@ -20,4 +20,15 @@ result<std::string> parse_worker(std::string_view body, const api_settings& s, s
 // A bare JSON value, returned compact.
 result<std::string> parse_value(std::string_view body, const api_settings& s, std::string* why);
 
+// Content-Type is application/json (parameters and case ignored).
+bool is_json_type(std::string_view content_type);
+
+// ?prefix=&limit=&cursor= of a list endpoint. limit: 1..1000, default 100;
+// prefix at most max_prefix bytes. invalid_argument with *why otherwise.
+struct list_query {
+  std::string prefix, cursor;
+  size_t limit = 100;
+};
+result<list_query> parse_list_query(std::string_view query, size_t max_prefix, std::string* why);
+
 }  // namespace sessionmesh::http

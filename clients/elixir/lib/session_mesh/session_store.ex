@@ -34,6 +34,11 @@ defmodule SessionMesh.SessionStore do
   Ids must be 1-256 bytes of `[A-Za-z0-9._:@-]` (`{:error, :invalid_id}`
   otherwise). `update_session/2` is optimistic (If-Match, retried up to 20
   times with jitter), so `fun` may run more than once. Times are Unix seconds.
+  A session that `store_worker_session` creates gets the node's default TTL
+  (`--default-ttl`), not the store's `:default_ttl`. Telemetry: `[:snakepit,
+  :bridge, :session, :pruned]` is emitted after a cleanup that removed
+  sessions when `:telemetry` is loaded; the 80% warning is the node's (log,
+  metrics, `/health/sessions`).
   """
 
   use GenServer
@@ -264,15 +269,26 @@ defmodule SessionMesh.SessionStore do
 
     case HTTP.request(c.http, :post, path, %{}) do
       {:ok, 200, %{"namespace_removed" => n}, _} ->
-        n
+        pruned(n)
 
       {:ok, 200, %{"removed" => n}, _} ->
-        if n > 0, do: Logger.debug("sessionmesh: cleanup removed #{n} expired sessions")
-        n
+        pruned(n)
 
       _ ->
         0
     end
+  end
+
+  # Snakepit's telemetry event, when the application has :telemetry loaded.
+  defp pruned(n) do
+    if n > 0 do
+      Logger.debug("sessionmesh: cleanup removed #{n} expired sessions")
+
+      if Code.ensure_loaded?(:telemetry),
+        do: apply(:telemetry, :execute, [[:snakepit, :bridge, :session, :pruned], %{count: n}, %{store: :sessionmesh}])
+    end
+
+    n
   end
 
   @spec get_stats() :: map()

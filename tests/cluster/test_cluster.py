@@ -382,6 +382,14 @@ def conditional_writes():
         oks, finals, errors = counter_race(group, f"{k}n")
         check(not errors and oks == 200 and finals == {200},
               f"if-match: 20 clients over {k} nodes: {oks} writes acknowledged, final counter {finals}, errors {errors[:3]}")
+    # Global programs replicate like sessions.
+    st, _ = nodes[0].req("PUT", "/v1/programs/shared-prog", {"type": "QAChain"})
+    t = wait_until(lambda: all(n.req("GET", "/v1/programs/shared-prog") == (200, {"type": "QAChain"}) for n in nodes),
+                   timeout=10)
+    check(st == 200 and t is not None, f"global programs: a put on one node is read on every node ({t and round(t, 2)} s)")
+    nodes[1].req("DELETE", "/v1/programs/shared-prog")
+    t = wait_until(lambda: all(n.req("GET", "/v1/programs/shared-prog")[0] == 404 for n in nodes), timeout=10)
+    check(t is not None, "global programs: a delete on another node reaches every node")
     fwd = sum(int(l.split()[1]) for n in nodes for l in n.req("GET", "/metrics")[1].decode().splitlines()
               if l.startswith("sessionmesh_http_forwards_total"))
     check(fwd > 0, f"if-match: conditional writes were relayed to the owner ({fwd})")

@@ -109,8 +109,11 @@ int migrate_offline(const offline_migration& m) {
   if (!st) return usage("cannot open " + m.from + ": " + (why.empty() ? st.error().message() : why));
   auto& source = **st;
 
-  std::vector<std::string> ids;
-  source.for_each_live([&](std::string_view id) { ids.emplace_back(id); });
+  std::vector<std::string> ids, programs;
+  source.for_each_live([&](std::string_view id) {
+    if (store::local_store::is_global_record(id)) programs.emplace_back(id.substr(4));
+    else ids.emplace_back(id);
+  });
   migration_report rep;
   rep.source_sessions = ids.size();
   http_client client(url, token);
@@ -160,6 +163,20 @@ int migrate_offline(const offline_migration& m) {
       if (!w) return finish("failed", why);
     }
   }
+  // Global programs: put as they are (the target's ttl restarts at import).
+  size_t programs_refused = 0;
+  for (const auto& pid : programs) {
+    auto g = source.get_global_program(pid);
+    if (!g) continue;  // expired since the listing
+    auto r = client.call("PUT", "/v1/programs/" + pid, g->value, &why);
+    if (!r) return finish("failed", why);
+    if (r->status != 200) {
+      ++programs_refused;
+      if (first_refusal.empty())
+        first_refusal = "global program " + pid + ": the target answered " + std::to_string(r->status) + " " +
+                        r->body.substr(0, 200);
+    }
+  }
   // Validate: every source session is on the target with the same content.
   for (const auto& id : ids) {
     auto s = source.peek(id);
@@ -173,6 +190,9 @@ int migrate_offline(const offline_migration& m) {
     uint64_t d = 0;
     if (r->status != 200 || !content_digest(r->body, &d) || d != content_digest(*s)) rep.add_mismatched(id);
   }
+  if (programs_refused && !rep.missing_count && !rep.mismatched_count)
+    return finish("failed", std::to_string(programs_refused) + " global programs refused by the target; first: " +
+                                first_refusal);
   if (rep.missing_count || rep.mismatched_count) {
     std::string reason = std::to_string(rep.missing_count) + " sessions missing and " +
                          std::to_string(rep.mismatched_count) + " with other content on the target";

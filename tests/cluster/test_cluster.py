@@ -498,6 +498,7 @@ def migration():
           and r.req("POST", "/v1/sessions", {"id": "after-rollback"})[0] == 201,
           "migrate: after the rollback the node serves the local adapter, reads and writes")
     check(not os.path.exists(os.path.join(r.dir, "replicated")), "migrate: the rolled-back target dir is removed")
+    check(r.req("PUT", "/v1/programs/offline-prog", {"v": 1})[0] == 200, "migrate: a global program on the local node")
     rc = r.term()
     check(rc == 0, f"migrate: a rolled-back node exits 0 on SIGTERM ({rc})")
 
@@ -510,6 +511,7 @@ def migration():
           and rep["missing"] == [],
           f"offline migrate: exit 0 and an ok report ({rc.returncode}, {rep})")
     check(p.req("GET", "/v1/sessions/after-rollback")[0] == 200, "offline migrate: the sessions are on the target")
+    check(p.req("GET", "/v1/programs/offline-prog") == (200, {"v": 1}), "offline migrate: global programs too")
     r.start()
     rc = subprocess.run([BIN, "migrate", "--from", r.dir, "--to", f"http://127.0.0.1:{p.http}"], capture_output=True, text=True)
     check(rc.returncode == 2 and "in use" in rc.stderr, f"offline migrate: a running node's data dir is refused ({rc.stderr.strip()})")

@@ -81,4 +81,23 @@ defmodule SessionMesh.DropInTest do
     assert {:error, :unavailable} = SessionStore.get_session(:dead_store, "x")
     assert System.monotonic_time(:millisecond) - t0 < 5_000
   end
+
+  test "the default store answers without start_link, from the configuration" do
+    # Another VM-wide name would be needed to test it beside the started one:
+    # call the implicit configuration through a fresh process of the module.
+    :persistent_term.erase({SessionStore, :__implicit__})
+    pid = Process.whereis(SessionStore)
+    Process.unregister(SessionStore)
+    conf = :persistent_term.get({SessionStore, SessionStore})
+    :persistent_term.erase({SessionStore, SessionStore})
+
+    try do
+      id = uid("implicit")
+      assert {:ok, %Session{id: ^id}} = SessionStore.create_session(id)
+      assert SessionStore.session_exists?(id)
+    after
+      Process.register(pid, SessionStore)
+      :persistent_term.put({SessionStore, SessionStore}, conf)
+    end
+  end
 end

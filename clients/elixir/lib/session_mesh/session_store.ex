@@ -8,7 +8,9 @@ defmodule SessionMesh.SessionStore do
 
   and put `{SessionMesh.SessionStore, urls: ["http://10.0.0.5:7070", ...]}`
   where `Snakepit.Bridge.SessionStore` sat in the supervision tree (or set
-  `config :sessionmesh, urls: [...]`, or `SESSIONMESH_URLS`).
+  `config :sessionmesh, urls: [...]`, or `SESSIONMESH_URLS`). The default
+  store also answers before or without `start_link`, from that
+  configuration, as Snakepit's did once its application had started.
 
   ## Options (`start_link/1`)
   Snakepit's: `:name` (default `#{inspect(__MODULE__)}`), `:table_name`,
@@ -489,8 +491,26 @@ defmodule SessionMesh.SessionStore do
 
   defp conf(server) when is_atom(server) do
     case :persistent_term.get({__MODULE__, server}, nil) do
+      nil when server == __MODULE__ -> if Process.whereis(server), do: GenServer.call(server, :conf), else: implicit_conf()
       nil -> GenServer.call(server, :conf)
       c -> c
+    end
+  end
+
+  # The default store works before (or without) start_link, as Snakepit's
+  # did once its application started: the nodes from the application
+  # environment or SESSIONMESH_URLS, the nodes' own limits.
+  defp implicit_conf do
+    case :persistent_term.get({__MODULE__, :__implicit__}, nil) do
+      nil ->
+        {:ok, _} = Application.ensure_all_started(:inets)
+        :ok = HTTP.start_profile(:sessionmesh_default, 50)
+        c = build_conf([name: __MODULE__], :sessionmesh_default)
+        :persistent_term.put({__MODULE__, :__implicit__}, c)
+        c
+
+      c ->
+        c
     end
   end
 

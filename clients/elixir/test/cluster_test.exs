@@ -36,9 +36,15 @@ defmodule SessionMesh.ClusterTest do
         for i <- 1..300 do
           id = "kill_#{i}"
           if i == 100, do: send(parent, :kill_now)
+          # Every write is acknowledged: no call fails.
           {:ok, _} = SessionStore.create_session(:failover, id, metadata: %{i: i})
-          {:ok, s} = SessionStore.get_session(:failover, id)
-          ^i = s.metadata.i
+          # A read right after a failover may reach a node the write has not
+          # reached yet (AP: acknowledged means logged where it was written).
+          case SessionStore.get_session(:failover, id) do
+            {:ok, s} -> ^i = s.metadata.i
+            {:error, :not_found} -> send(parent, {:behind, id})
+          end
+
           id
         end
       end)
@@ -48,12 +54,23 @@ defmodule SessionMesh.ClusterTest do
     end
 
     ids = Task.await(writer, 60_000)
+    behind = for {:behind, id} <- collect([]), do: id
+    # Only the writes just before the kill can be missing on the survivors.
+    assert length(behind) <= 20, inspect(behind)
     # Writes c acknowledged just before it died are on c's disk: they reach
     # the others once c is back (AP: acknowledged means logged, not copied).
     c2 = TestNode.restart(c, a)
     on_exit(fn -> TestNode.kill9(c2) end)
     {:ok, _} = SessionStore.start_link(name: :check_a, urls: [a.url])
     for id <- ids, do: assert({:ok, _} = SessionStore.get_session(:check_a, id) |> eventually(:check_a, id))
+  end
+
+  defp collect(acc) do
+    receive do
+      {:behind, _} = m -> collect([m | acc])
+    after
+      0 -> acc
+    end
   end
 
   defp eventually({:ok, _} = ok, _, _), do: ok

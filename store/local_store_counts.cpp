@@ -1,0 +1,54 @@
+// local_store: live counts per namespace (the quotas of write_limits), the
+// namespaces' expired counts, and the feed filter for global programs.
+#include "store/local_store.hpp"
+
+namespace sessionmesh::store {
+
+namespace {
+
+// "s:" + namespace for sessions, "g:" + namespace for global programs.
+std::string ns_key(std::string_view record_id) {
+  const bool global = local_store::is_global_record(record_id);
+  std::string key(global ? "g:" : "s:");
+  key += namespace_of(global ? record_id.substr(4) : record_id);
+  return key;
+}
+
+}  // namespace
+
+void local_store::count_live(std::string_view record_id, bool was, bool is) {
+  const int d = static_cast<int>(is) - static_cast<int>(was);
+  if (d == 0) return;
+  (is_global_record(record_id) ? gp_live_ : current_) += d;
+  const std::string key = ns_key(record_id);
+  std::lock_guard lk(ns_mu_);
+  auto& n = ns_live_[key];
+  n += d;
+  if (n <= 0) ns_live_.erase(key);
+}
+
+int64_t local_store::namespace_count(std::string_view record_id) {
+  const std::string key = ns_key(record_id);
+  std::lock_guard lk(ns_mu_);
+  auto it = ns_live_.find(key);
+  return it == ns_live_.end() ? 0 : it->second;
+}
+
+void local_store::count_expired(std::string_view record_id) {
+  if (is_global_record(record_id)) return;
+  std::lock_guard lk(ns_mu_);
+  ++ns_live_["x:" + std::string(namespace_of(record_id))];
+}
+
+uint64_t local_store::expired_in_namespace(std::string_view ns) {
+  std::lock_guard lk(ns_mu_);
+  auto it = ns_live_.find("x:" + std::string(ns));
+  return it == ns_live_.end() ? 0 : static_cast<uint64_t>(it->second);
+}
+
+void local_store::publish(change c) {
+  if (is_global_record(c.id)) return;
+  feed_.publish(std::move(c));
+}
+
+}  // namespace sessionmesh::store

@@ -183,14 +183,8 @@ defmodule SessionMesh.SessionStore do
     c = conf(server)
 
     case server_id(c, session_id, :ok) do
-      {:ok, sid} ->
-        case HTTP.request(c.http, :delete, "/v1/sessions/" <> sid) do
-          {:ok, s, _, _} when s in [200, 204, 404] -> :ok
-          other -> error(other)
-        end
-
-      :ok ->
-        :ok
+      {:ok, sid} -> idempotent_delete(c, "/v1/sessions/" <> sid)
+      :ok -> :ok
     end
   end
 
@@ -402,14 +396,8 @@ defmodule SessionMesh.SessionStore do
     c = conf(server)
 
     case program_id(c, program_id, :ok) do
-      {:ok, pid} ->
-        case HTTP.request(c.http, :delete, "/v1/programs/" <> pid) do
-          {:ok, s, _, _} when s in [200, 204, 404] -> :ok
-          other -> error(other)
-        end
-
-      :ok ->
-        :ok
+      {:ok, pid} -> idempotent_delete(c, "/v1/programs/" <> pid)
+      :ok -> :ok
     end
   end
 
@@ -497,6 +485,8 @@ defmodule SessionMesh.SessionStore do
     end
   end
 
+  defp conf(server), do: GenServer.call(server, :conf)
+
   # The default store works before (or without) start_link, as Snakepit's
   # did once its application started: the nodes from the application
   # environment or SESSIONMESH_URLS, the nodes' own limits.
@@ -514,7 +504,6 @@ defmodule SessionMesh.SessionStore do
     end
   end
 
-  defp conf(server), do: GenServer.call(server, :conf)
 
   ## Mapping
 
@@ -539,6 +528,14 @@ defmodule SessionMesh.SessionStore do
       {:ok, _} -> on_bad
       {:error, :invalid_id} -> {:error, :invalid_program_id}
       other -> other
+    end
+  end
+
+  # DELETE is idempotent: a missing one is :ok too.
+  defp idempotent_delete(c, path) do
+    case HTTP.request(c.http, :delete, path) do
+      {:ok, s, _, _} when s in [200, 204, 404] -> :ok
+      other -> error(other)
     end
   end
 

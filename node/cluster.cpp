@@ -19,8 +19,6 @@ uint64_t wall_ms() {
                                    .count());
 }
 
-thread_local uint64_t last_write_seq = 0;
-
 // host:port with a DNS name -> every A/AAAA address (a Kubernetes headless
 // service lists its pods this way).
 std::vector<std::string> expand_seeds(const std::vector<std::string>& seeds) {
@@ -98,6 +96,11 @@ result<void> cluster::start(std::string* why) {
 void cluster::run() { io_->ctx.run(); }
 
 void cluster::stop() {
+  {
+    std::lock_guard lk(view_mu_);
+    stopped_ = true;
+  }
+  complete_ack_waiters(true);
   if (!thread_.joinable()) return;
   asio::post(io_->ctx, [this] {
     io_->timer.cancel();
@@ -122,6 +125,7 @@ void cluster::tick() {
     take_deltas();
     g_->on_tick(local_.now_physical_ms());
     pump();
+    complete_ack_waiters(false);
     record_contact();
     tick();
   });
@@ -242,12 +246,13 @@ void cluster::publish_moves(const std::vector<std::string>& before, const std::v
                          reason);
 }
 
-void cluster::local_delta(std::string_view, std::string_view delta) {
+uint64_t cluster::local_delta(std::string_view, std::string_view delta) {
   bool post = false;
+  uint64_t seq = 0;
   {
     std::lock_guard lk(deltas_mu_);
-    deltas_.emplace_back(++delta_seq_, std::string(delta));
-    last_write_seq = delta_seq_;
+    seq = ++delta_seq_;
+    deltas_.emplace_back(seq, std::string(delta));
     post = !delta_posted_;
     delta_posted_ = true;
   }
@@ -256,17 +261,55 @@ void cluster::local_delta(std::string_view, std::string_view delta) {
       take_deltas();
       g_->on_tick(local_.now_physical_ms());  // flushes the batch now, not at the next tick
       pump();
+      complete_ack_waiters(false);
     });
+  return seq;
 }
 
-bool cluster::wait_acks(unsigned acks, uint32_t timeout_ms) {
-  const uint64_t seq = last_write_seq;
-  std::unique_lock lk(view_mu_);
-  return view_cv_.wait_for(lk, std::chrono::milliseconds(timeout_ms), [&] {
-    size_t n = 1;
-    for (const auto& [_, through] : view_.acked) n += through >= seq ? 1 : 0;
-    return n >= acks;
-  });
+uint64_t cluster::last_seq() {
+  std::lock_guard lk(deltas_mu_);
+  return delta_seq_;
+}
+
+size_t cluster::acked_count(uint64_t seq) const {
+  size_t n = 1;
+  for (const auto& [_, through] : view_.acked) n += through >= seq ? 1 : 0;
+  return n;
+}
+
+void cluster::when_acked(uint64_t seq, unsigned acks, uint32_t timeout_ms, std::function<void(bool)> done) {
+  bool met = false;
+  {
+    std::lock_guard lk(view_mu_);
+    met = acked_count(seq) >= acks;
+    if (!met && timeout_ms > 0 && ack_waiters_.size() < max_ack_waiters && !stopped_) {
+      ack_waiters_.push_back(
+          {seq, acks, std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms), std::move(done)});
+      return;
+    }
+  }
+  done(met);  // met, or answered now: timeout 0, too many waiters, or stopped
+}
+
+void cluster::complete_ack_waiters(bool all) {
+  std::vector<std::pair<std::function<void(bool)>, bool>> ready;
+  {
+    std::lock_guard lk(view_mu_);
+    if (ack_waiters_.empty()) return;
+    const auto now = std::chrono::steady_clock::now();
+    for (size_t i = 0; i < ack_waiters_.size();) {
+      auto& w = ack_waiters_[i];
+      const bool met = acked_count(w.seq) >= w.acks;
+      if (met || all || now >= w.deadline) {
+        ready.emplace_back(std::move(w.done), met);
+        w = std::move(ack_waiters_.back());
+        ack_waiters_.pop_back();
+      } else {
+        ++i;
+      }
+    }
+  }
+  for (auto& [fn, ok] : ready) fn(ok);
 }
 
 std::string cluster::owner_of(std::string_view id) {

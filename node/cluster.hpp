@@ -7,7 +7,9 @@
 // Thread: public methods are thread-safe.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -45,8 +47,9 @@ class cluster final : public store::replication {
   void stop();
 
   // store::replication
-  void local_delta(std::string_view id, std::string_view delta) override;
-  bool wait_acks(unsigned acks, uint32_t timeout_ms) override;
+  uint64_t local_delta(std::string_view id, std::string_view delta) override;
+  uint64_t last_seq() override;
+  void when_acked(uint64_t seq, unsigned acks, uint32_t timeout_ms, std::function<void(bool)> done) override;
   std::string owner_of(std::string_view id) override;
   // Where a conditional write of id is decided: nullopt when this node owns
   // it; else the owner's HTTP address ("" when it is not known).
@@ -90,6 +93,22 @@ class cluster final : public store::replication {
     size_t alive = 1, suspect = 0, dead = 0, left = 0;
   };
   member_counts count_members() const;
+  // Ack waiters (when_acked): completed from pump() as acks arrive and from
+  // tick() at their deadline; at most max_ack_waiters at once (past that a
+  // waiter times out at once). REQUIRES: view_mu_ held to touch the list.
+  struct ack_waiter {
+    uint64_t seq;
+    unsigned acks;
+    std::chrono::steady_clock::time_point deadline;
+    std::function<void(bool)> done;
+  };
+  static constexpr size_t max_ack_waiters = 100000;
+  // Nodes (this one included) that applied every delta up to seq. REQUIRES: view_mu_ held.
+  size_t acked_count(uint64_t seq) const;
+  // Completes the waiters that are met (or past their deadline, or all on stop).
+  void complete_ack_waiters(bool all);
+  std::vector<ack_waiter> ack_waiters_;  // guarded by view_mu_
+  bool stopped_ = false;                 // guarded by view_mu_
 
   cluster_options opts_;
   store::local_store& local_;

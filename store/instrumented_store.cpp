@@ -24,8 +24,8 @@ auto instrumented_store::timed(std::string_view op, F&& f) {
   return r;
 }
 
-result<create_result> instrumented_store::create(create_request req) {
-  return timed("create", [&] { return inner_->create(std::move(req)); });
+result<create_result> instrumented_store::create(create_request req, write_ctx& ctx) {
+  return timed("create", [&] { return inner_->create(std::move(req), ctx); });
 }
 result<session> instrumented_store::get(std::string_view id) {
   return timed("get", [&] { return inner_->get(id); });
@@ -33,28 +33,28 @@ result<session> instrumented_store::get(std::string_view id) {
 result<bool> instrumented_store::exists(std::string_view id) {
   return timed("exists", [&] { return inner_->exists(id); });
 }
-result<session> instrumented_store::patch(std::string_view id, patch_request req) {
-  return timed("patch", [&] { return inner_->patch(id, std::move(req)); });
+result<session> instrumented_store::patch(std::string_view id, patch_request req, write_ctx& ctx) {
+  return timed("patch", [&] { return inner_->patch(id, std::move(req), ctx); });
 }
-result<void> instrumented_store::remove(std::string_view id) {
-  return timed("delete", [&] { return inner_->remove(id); });
+result<void> instrumented_store::remove(std::string_view id, write_ctx& ctx) {
+  return timed("delete", [&] { return inner_->remove(id, ctx); });
 }
-result<session> instrumented_store::touch(std::string_view id) {
-  return timed("touch", [&] { return inner_->touch(id); });
+result<session> instrumented_store::touch(std::string_view id, write_ctx& ctx) {
+  return timed("touch", [&] { return inner_->touch(id, ctx); });
 }
 result<session> instrumented_store::set_worker(std::string_view id, std::string_view worker_id,
-                                               const write_limits& lim) {
-  return timed("set_worker", [&] { return inner_->set_worker(id, worker_id, lim); });
+                                               const write_limits& lim, write_ctx& ctx) {
+  return timed("set_worker", [&] { return inner_->set_worker(id, worker_id, lim, ctx); });
 }
 result<global_program> instrumented_store::put_global_program(std::string_view id, std::string json,
-                                                              const write_limits& lim) {
-  return timed("put_global_program", [&] { return inner_->put_global_program(id, std::move(json), lim); });
+                                                              const write_limits& lim, write_ctx& ctx) {
+  return timed("put_global_program", [&] { return inner_->put_global_program(id, std::move(json), lim, ctx); });
 }
 result<global_program> instrumented_store::get_global_program(std::string_view id) {
   return timed("get_global_program", [&] { return inner_->get_global_program(id); });
 }
-result<void> instrumented_store::delete_global_program(std::string_view id) {
-  return timed("delete_global_program", [&] { return inner_->delete_global_program(id); });
+result<void> instrumented_store::delete_global_program(std::string_view id, write_ctx& ctx) {
+  return timed("delete_global_program", [&] { return inner_->delete_global_program(id, ctx); });
 }
 result<std::vector<global_program>> instrumented_store::list_global_programs(std::string_view prefix, size_t limit,
                                                                              std::string_view cursor) {

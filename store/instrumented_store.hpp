@@ -15,19 +15,20 @@ class instrumented_store final : public session_store {
   instrumented_store(std::unique_ptr<session_store> inner, std::shared_ptr<telemetry> hub)
       : inner_(std::move(inner)), hub_(std::move(hub)) {}
 
-  result<create_result> create(create_request req) override;
+  SM_SESSION_STORE_OVERLOADS;
+  result<create_result> create(create_request req, write_ctx& ctx) override;
   result<session> get(std::string_view id) override;
   result<bool> exists(std::string_view id) override;
   result<session> peek(std::string_view id) override { return inner_->peek(id); }
-  result<session> patch(std::string_view id, patch_request req) override;
-  result<void> remove(std::string_view id) override;
-  result<session> touch(std::string_view id) override;
-  using session_store::set_worker;
-  result<session> set_worker(std::string_view id, std::string_view worker_id, const write_limits& lim) override;
-  result<global_program> put_global_program(std::string_view id, std::string json,
-                                            const write_limits& lim) override;
+  result<session> patch(std::string_view id, patch_request req, write_ctx& ctx) override;
+  result<void> remove(std::string_view id, write_ctx& ctx) override;
+  result<session> touch(std::string_view id, write_ctx& ctx) override;
+  result<session> set_worker(std::string_view id, std::string_view worker_id, const write_limits& lim,
+                             write_ctx& ctx) override;
+  result<global_program> put_global_program(std::string_view id, std::string json, const write_limits& lim,
+                                            write_ctx& ctx) override;
   result<global_program> get_global_program(std::string_view id) override;
-  result<void> delete_global_program(std::string_view id) override;
+  result<void> delete_global_program(std::string_view id, write_ctx& ctx) override;
   result<std::vector<global_program>> list_global_programs(std::string_view prefix, size_t limit,
                                                            std::string_view cursor) override;
   result<list_page> list(std::string_view prefix, size_t limit, std::string_view cursor) override;

@@ -87,17 +87,17 @@ result<void> local_store::check_entries(std::vector<entry_update>& updates, bool
 }
 
 result<session> local_store::apply_locked(shard& sh, const session_record* current,
-                                          const session_record& delta, change_type type, uint64_t* lsn) {
+                                          const session_record& delta, change_type type, write_token* tok) {
   session_record next = current ? crdt::merge(*current, delta) : crdt::merge(session_record{delta.id}, delta);
-  return apply_locked(sh, current, std::move(next), delta, type, lsn);
+  return apply_locked(sh, current, std::move(next), delta, type, tok);
 }
 
 result<session> local_store::apply_locked(shard& sh, const session_record* current, session_record next,
-                                          const session_record& delta, change_type type, uint64_t* lsn) {
+                                          const session_record& delta, change_type type, write_token* tok) {
   if (wal_) {
     auto l = wal_->append(crdt::encode(delta));
     if (!l) return l.error();
-    *lsn = *l;
+    tok->lsn = *l;
   }
   const bool was = current && crdt::exists(*current);
   const bool is = crdt::exists(next);
@@ -122,17 +122,30 @@ result<session> local_store::apply_locked(shard& sh, const session_record* curre
     c.value = out;
   }
   publish(std::move(c));
-  if (sink_ && type != change_type::expire) sink_(delta.id, crdt::encode(delta));
+  if (sink_ && type != change_type::expire) tok->seq = sink_(delta.id, crdt::encode(delta));
   return out;
 }
 
-result<session> local_store::commit(result<session> r, uint64_t lsn) {
-  if (!r || lsn == 0 || !wal_) return r;
-  if (auto c = wal_->commit(lsn); !c) return c.error();
+result<session> local_store::commit(result<session> r, const write_token& tok, write_ctx& ctx) {
+  if (!r) return r;
+  if (ctx.defer) {
+    ctx.token.lsn = std::max(ctx.token.lsn, tok.lsn);
+    ctx.token.seq = std::max(ctx.token.seq, tok.seq);
+    ctx.token.by = this;
+    return r;
+  }
+  if (tok.lsn == 0 || !wal_) return r;
+  if (auto c = wal_->commit(tok.lsn); !c) return c.error();
   return r;
 }
 
-result<session> local_store::create_locked(shard& sh, create_request& req, uint64_t now, uint64_t* lsn,
+void local_store::await_write(const write_token& t, unsigned acks, uint32_t timeout_ms, write_completion done) {
+  if (acks > 1) return session_store::await_write(t, acks, timeout_ms, std::move(done));
+  if (!wal_ || t.lsn == 0) return done(result<void>{});
+  wal_->when_durable(t.lsn, std::move(done));
+}
+
+result<session> local_store::create_locked(shard& sh, create_request& req, uint64_t now, write_token* tok,
                                            bool* created, bool global) {
   auto* p = find(sh, req.id);
   std::optional<session_record> cur;
@@ -187,7 +200,7 @@ result<session> local_store::create_locked(shard& sh, create_request& req, uint6
     publish(std::move(c));
     ++(global ? gp_expired_ : expired_);
   }
-  auto r = apply_locked(sh, cur ? &*cur : nullptr, delta, change_type::put, lsn);
+  auto r = apply_locked(sh, cur ? &*cur : nullptr, delta, change_type::put, tok);
   if (r) {
     *created = true;
     if (global) {
@@ -200,7 +213,7 @@ result<session> local_store::create_locked(shard& sh, create_request& req, uint6
   return r;
 }
 
-result<create_result> local_store::create(create_request req) {
+result<create_result> local_store::create(create_request req, write_ctx& ctx) {
   if (closed_) return errc::unavailable;
   if (clock_ahead()) return errc::clock_skew;
   if (req.id.empty()) {
@@ -222,14 +235,14 @@ result<create_result> local_store::create(create_request req) {
     if (ups->size() > options_.limits.entries_per_map) return errc::too_large;
 
   shard& sh = map_.shard_for(req.id);
-  uint64_t lsn = 0;
+  write_token tok;
   bool created = false;
   result<session> r = errc::internal;
   {
     std::unique_lock lk(sh.mu);
-    r = create_locked(sh, req, now_ms(), &lsn, &created);
+    r = create_locked(sh, req, now_ms(), &tok, &created);
   }
-  r = commit(std::move(r), lsn);
+  r = commit(std::move(r), tok, ctx);
   if (!r) return r.error();
   return create_result{std::move(r).value(), created};
 }
@@ -247,7 +260,8 @@ result<session> local_store::get(std::string_view id) {
       return session(p);
     }
   }
-  return touch_impl(id, true);
+  write_ctx lazy{true, {}};
+  return touch_impl(id, true, lazy);
 }
 
 result<session> local_store::peek(std::string_view id) {
@@ -268,11 +282,11 @@ result<bool> local_store::exists(std::string_view id) {
   return p != nullptr && p->live(now_ms());
 }
 
-result<session> local_store::touch_impl(std::string_view id, bool only_if_due) {
+result<session> local_store::touch_impl(std::string_view id, bool only_if_due, write_ctx& ctx) {
   if (closed_) return errc::unavailable;
   if (clock_ahead()) return errc::clock_skew;
   shard& sh = map_.shard_for(id);
-  uint64_t lsn = 0;
+  write_token tok;
   result<session> r = errc::internal;
   {
     std::unique_lock lk(sh.mu);
@@ -289,17 +303,17 @@ result<session> local_store::touch_impl(std::string_view id, bool only_if_due) {
     session_record delta;
     delta.id = cur.id;
     delta.touched = *s;
-    r = apply_locked(sh, &cur, delta, change_type::put, &lsn);
+    r = apply_locked(sh, &cur, delta, change_type::put, &tok);
   }
-  return commit(std::move(r), lsn);
+  return commit(std::move(r), tok, ctx);
 }
 
-result<session> local_store::touch(std::string_view id) {
+result<session> local_store::touch(std::string_view id, write_ctx& ctx) {
   if (!valid_id(id)) return errc::invalid_argument;
-  return touch_impl(id, false);
+  return touch_impl(id, false, ctx);
 }
 
-result<session> local_store::patch(std::string_view id, patch_request req) {
+result<session> local_store::patch(std::string_view id, patch_request req, write_ctx& ctx) {
   if (closed_) return errc::unavailable;
   if (clock_ahead()) return errc::clock_skew;
   if (!valid_id(id)) return errc::invalid_argument;
@@ -308,7 +322,7 @@ result<session> local_store::patch(std::string_view id, patch_request req) {
   for (auto* ups : {&req.metadata, &req.variables, &req.programs})
     if (auto c = check_entries(*ups, true); !c) return c.error();
   shard& sh = map_.shard_for(id);
-  uint64_t lsn = 0;
+  write_token tok;
   result<session> r = errc::internal;
   {
     std::unique_lock lk(sh.mu);
@@ -339,17 +353,17 @@ result<session> local_store::patch(std::string_view id, patch_request req) {
     store_limits lim = options_.limits;
     if (req.limits.max_programs) lim.programs = std::min<size_t>(lim.programs, req.limits.max_programs);
     if (auto c = check_limits(next, &cur, lim); !c) return c.error();
-    r = apply_locked(sh, &cur, std::move(next), delta, change_type::put, &lsn);
+    r = apply_locked(sh, &cur, std::move(next), delta, change_type::put, &tok);
   }
-  return commit(std::move(r), lsn);
+  return commit(std::move(r), tok, ctx);
 }
 
-result<void> local_store::remove(std::string_view id) {
+result<void> local_store::remove(std::string_view id, write_ctx& ctx) {
   if (closed_) return errc::unavailable;
   if (clock_ahead()) return errc::clock_skew;
   if (!valid_id(id)) return errc::invalid_argument;
   shard& sh = map_.shard_for(id);
-  uint64_t lsn = 0;
+  write_token tok;
   result<session> r = errc::internal;
   {
     std::unique_lock lk(sh.mu);
@@ -362,20 +376,21 @@ result<void> local_store::remove(std::string_view id) {
     session_record delta;
     delta.id = cur.id;
     delta.tombstone = *s;
-    r = apply_locked(sh, &cur, delta, change_type::del, &lsn);
+    r = apply_locked(sh, &cur, delta, change_type::del, &tok);
     if (r) ++deleted_;
   }
-  r = commit(std::move(r), lsn);
+  r = commit(std::move(r), tok, ctx);
   if (!r) return r.error();
   return {};
 }
 
-result<session> local_store::set_worker(std::string_view id, std::string_view worker_id, const write_limits& lim) {
+result<session> local_store::set_worker(std::string_view id, std::string_view worker_id, const write_limits& lim,
+                                        write_ctx& ctx) {
   if (closed_) return errc::unavailable;
   if (clock_ahead()) return errc::clock_skew;
   if (!valid_id(id) || !valid_name(worker_id, options_.limits.name_bytes)) return errc::invalid_argument;
   shard& sh = map_.shard_for(id);
-  uint64_t lsn = 0;
+  write_token tok;
   result<session> r = errc::internal;
   {
     std::unique_lock lk(sh.mu);
@@ -387,7 +402,7 @@ result<session> local_store::set_worker(std::string_view id, std::string_view wo
       req.last_worker_id = std::string(worker_id);
       req.limits = lim;
       bool created = false;
-      r = create_locked(sh, req, now, &lsn, &created);
+      r = create_locked(sh, req, now, &tok, &created);
     } else {
       session_record cur = decode_packed(p);
       auto s = tick(now);
@@ -397,10 +412,10 @@ result<session> local_store::set_worker(std::string_view id, std::string_view wo
       delta.touched = *s;
       delta.worker_ts = *s;
       delta.worker = std::string(worker_id);
-      r = apply_locked(sh, &cur, delta, change_type::put, &lsn);
+      r = apply_locked(sh, &cur, delta, change_type::put, &tok);
     }
   }
-  return commit(std::move(r), lsn);
+  return commit(std::move(r), tok, ctx);
 }
 
 result<list_page> local_store::list(std::string_view prefix, size_t limit, std::string_view cursor) {

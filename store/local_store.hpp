@@ -37,19 +37,20 @@ class local_store final : public session_store {
                                                    std::string* why);
   ~local_store() override;
 
-  result<create_result> create(create_request req) override;
+  SM_SESSION_STORE_OVERLOADS;
+  result<create_result> create(create_request req, write_ctx& ctx) override;
   result<session> get(std::string_view id) override;
   result<bool> exists(std::string_view id) override;
   result<session> peek(std::string_view id) override;
-  result<session> patch(std::string_view id, patch_request req) override;
-  result<void> remove(std::string_view id) override;
-  result<session> touch(std::string_view id) override;
-  using session_store::set_worker;
-  result<session> set_worker(std::string_view id, std::string_view worker_id, const write_limits& lim) override;
-  result<global_program> put_global_program(std::string_view id, std::string json,
-                                            const write_limits& lim) override;
+  result<session> patch(std::string_view id, patch_request req, write_ctx& ctx) override;
+  result<void> remove(std::string_view id, write_ctx& ctx) override;
+  result<session> touch(std::string_view id, write_ctx& ctx) override;
+  result<session> set_worker(std::string_view id, std::string_view worker_id, const write_limits& lim,
+                             write_ctx& ctx) override;
+  result<global_program> put_global_program(std::string_view id, std::string json, const write_limits& lim,
+                                            write_ctx& ctx) override;
   result<global_program> get_global_program(std::string_view id) override;
-  result<void> delete_global_program(std::string_view id) override;
+  result<void> delete_global_program(std::string_view id, write_ctx& ctx) override;
   result<std::vector<global_program>> list_global_programs(std::string_view prefix, size_t limit,
                                                            std::string_view cursor) override;
   // Global programs are records of the same map under ids "~gp:" + id (a
@@ -76,13 +77,20 @@ class local_store final : public session_store {
   void reconfigure(const runtime_settings& s) override;
   std::string_view adapter_name() const override { return "local"; }
 
+ protected:
+  void await_write(const write_token& t, unsigned acks, uint32_t timeout_ms, write_completion done) override;
+
+ public:
+
   // --- replication seams (used by the replicated adapter; see replication.hpp)
   // Merges a delta or state from a peer (canonical encoding). Refuses a
   // remote clock more than max_clock_offset_ms ahead (clock_skew). Returns
   // whether anything changed; a change is logged and published with origin.
   result<bool> apply_remote(std::string_view encoded, std::string_view origin);
-  // Called with every local write's encoded delta, under the shard lock (must be quick).
-  void set_replication_sink(std::function<void(std::string_view id, std::string_view delta)> sink);
+  // Called with every local write's encoded delta, under the shard lock
+  // (must be quick); returns the delta's place in the replication stream.
+  using replication_sink = std::function<uint64_t(std::string_view id, std::string_view delta)>;
+  void set_replication_sink(replication_sink sink);
   const merkle_index& merkle() const { return merkle_; }
   struct leaf_entry {
     std::string id;
@@ -123,16 +131,19 @@ class local_store final : public session_store {
   result<void> check_entries(std::vector<entry_update>& updates, bool allow_removal);
   // Merges delta into the record the shard holds for delta.id (if any),
   // logs it, swaps the map entry and publishes the change.
-  // REQUIRES: unique lock on sh. *lsn receives the WAL position to commit.
+  // REQUIRES: unique lock on sh. *tok receives the WAL position to commit
+  // and the replication sequence of the delta.
   result<session> apply_locked(shard& sh, const crdt::session_record* current,
-                               const crdt::session_record& delta, change_type type, uint64_t* lsn);
+                               const crdt::session_record& delta, change_type type, write_token* tok);
   // Same, with the merged state already computed by the caller.
   result<session> apply_locked(shard& sh, const crdt::session_record* current, crdt::session_record next,
-                               const crdt::session_record& delta, change_type type, uint64_t* lsn);
-  result<session> commit(result<session> r, uint64_t lsn);
+                               const crdt::session_record& delta, change_type type, write_token* tok);
+  // Acknowledges a write per ctx: waits for durability, or (defer) hands
+  // the token to the caller.
+  result<session> commit(result<session> r, const write_token& tok, write_ctx& ctx);
   // Creates req.id unless a live record holds it (then returns that one,
   // *created false). global: a global program record (its own quota and counters).
-  result<session> create_locked(shard& sh, create_request& req, uint64_t now, uint64_t* lsn,
+  result<session> create_locked(shard& sh, create_request& req, uint64_t now, write_token* tok,
                                 bool* created, bool global = false);
   // Keeps the live counts (sessions or global programs, total and per
   // namespace) in step when a record's liveness changes.
@@ -142,7 +153,9 @@ class local_store final : public session_store {
   void publish(change c);
   result<list_page> list_records(std::string_view full_prefix, size_t strip, size_t limit,
                                  std::string_view cursor);
-  result<session> touch_impl(std::string_view id, bool only_if_due);
+  // only_if_due: a read's lazy touch, which never waits for the disk (a
+  // touch lost in a crash costs at most the last group commit's touches).
+  result<session> touch_impl(std::string_view id, bool only_if_due, write_ctx& ctx);
   void quota_check_warn(uint64_t current);
   void maintenance_loop();
   bool apply_recovered(std::string_view payload);
@@ -155,7 +168,7 @@ class local_store final : public session_store {
   file_system& fs_;
   record_map map_;
   merkle_index merkle_;
-  std::function<void(std::string_view, std::string_view)> sink_;
+  replication_sink sink_;
   std::atomic<uint64_t> clock_refusals_{0};
   change_feed feed_;
   std::unique_ptr<wal> wal_;

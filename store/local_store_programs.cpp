@@ -29,7 +29,7 @@ global_program to_program(std::string_view id, const session& s) {
 }  // namespace
 
 result<global_program> local_store::put_global_program(std::string_view id, std::string json,
-                                                       const write_limits& lim) {
+                                                       const write_limits& lim, write_ctx& ctx) {
   if (closed_) return errc::unavailable;
   if (clock_ahead()) return errc::clock_skew;
   if (!valid_program_id(id)) return errc::invalid_argument;
@@ -37,7 +37,7 @@ result<global_program> local_store::put_global_program(std::string_view id, std:
   if (!c) return c.error();
   const std::string rid = global_record_id(id);
   shard& sh = map_.shard_for(rid);
-  uint64_t lsn = 0;
+  write_token tok;
   result<session> r = errc::internal;
   {
     std::unique_lock lk(sh.mu);
@@ -51,7 +51,7 @@ result<global_program> local_store::put_global_program(std::string_view id, std:
       req.programs.push_back({"data", std::move(c).value()});
       req.limits = lim;
       bool created = false;
-      r = create_locked(sh, req, now, &lsn, &created, true);
+      r = create_locked(sh, req, now, &tok, &created, true);
     } else {
       auto cur = crdt::decode(p->bytes(), {}, false);
       SM_ASSERT(cur.has_value());
@@ -63,10 +63,10 @@ result<global_program> local_store::put_global_program(std::string_view id, std:
       delta.ttl_ts = *s;
       delta.ttl_s = global_program_ttl_s_.load();
       delta.map(section::programs)["data"] = crdt::entry{*s, std::move(c).value()};
-      r = apply_locked(sh, &*cur, delta, change_type::put, &lsn);
+      r = apply_locked(sh, &*cur, delta, change_type::put, &tok);
     }
   }
-  r = commit(std::move(r), lsn);
+  r = commit(std::move(r), tok, ctx);
   if (!r) return r.error();
   return to_program(id, *r);
 }
@@ -82,13 +82,13 @@ result<global_program> local_store::get_global_program(std::string_view id) {
   return to_program(id, session(*it));
 }
 
-result<void> local_store::delete_global_program(std::string_view id) {
+result<void> local_store::delete_global_program(std::string_view id, write_ctx& ctx) {
   if (!valid_program_id(id)) return errc::invalid_argument;
   if (closed_) return errc::unavailable;
   if (clock_ahead()) return errc::clock_skew;
   const std::string rid = global_record_id(id);
   shard& sh = map_.shard_for(rid);
-  uint64_t lsn = 0;
+  write_token tok;
   result<session> r = errc::internal;
   {
     std::unique_lock lk(sh.mu);
@@ -102,10 +102,10 @@ result<void> local_store::delete_global_program(std::string_view id) {
     session_record delta;
     delta.id = rid;
     delta.tombstone = *s;
-    r = apply_locked(sh, &*cur, delta, change_type::del, &lsn);
+    r = apply_locked(sh, &*cur, delta, change_type::del, &tok);
     if (r) ++gp_deleted_;
   }
-  r = commit(std::move(r), lsn);
+  r = commit(std::move(r), tok, ctx);
   if (!r) return r.error();
   return {};
 }

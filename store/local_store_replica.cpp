@@ -51,8 +51,8 @@ void local_store::expire_locked(shard& sh, detail::packed_record* p) {
   session_record delta;
   delta.id = cur.id;
   delta.tombstone = {crdt::hlc_make(crdt::expires_at_ms(cur), 0), 0};
-  uint64_t lsn = 0;
-  (void)apply_locked(sh, &cur, delta, change_type::expire, &lsn);
+  write_token tok;
+  (void)apply_locked(sh, &cur, delta, change_type::expire, &tok);
 }
 
 void local_store::for_each_live(const std::function<void(std::string_view)>& fn) {
@@ -76,7 +76,7 @@ void local_store::publish_moved(std::vector<session_move> moves, std::string rea
   feed_.publish(std::move(c));
 }
 
-void local_store::set_replication_sink(std::function<void(std::string_view, std::string_view)> sink) {
+void local_store::set_replication_sink(replication_sink sink) {
   sink_ = std::move(sink);
 }
 

@@ -55,10 +55,10 @@ R migrating_store::forward(R r, std::string_view id, bool dual) {
   return r;
 }
 
-result<create_result> migrating_store::create(create_request req) {
+result<create_result> migrating_store::create(create_request req, write_ctx& ctx) {
   const phase p = current_phase();
-  if (p == phase::target) return target_.load()->create(std::move(req));
-  auto r = source_->create(std::move(req));
+  if (p == phase::target) return target_.load()->create(std::move(req), ctx);
+  auto r = source_->create(std::move(req), ctx);
   if (!r) return r;
   const std::string id(r->value.id());
   return forward(std::move(r), id, p == phase::dual);
@@ -72,36 +72,36 @@ result<session> migrating_store::get(std::string_view id) {
   return r;
 }
 
-result<session> migrating_store::patch(std::string_view id, patch_request req) {
+result<session> migrating_store::patch(std::string_view id, patch_request req, write_ctx& ctx) {
   const phase p = current_phase();
-  if (p == phase::target) return target_.load()->patch(id, std::move(req));
-  return forward(source_->patch(id, std::move(req)), id, p == phase::dual);
+  if (p == phase::target) return target_.load()->patch(id, std::move(req), ctx);
+  return forward(source_->patch(id, std::move(req), ctx), id, p == phase::dual);
 }
 
-result<void> migrating_store::remove(std::string_view id) {
+result<void> migrating_store::remove(std::string_view id, write_ctx& ctx) {
   const phase p = current_phase();
-  if (p == phase::target) return target_.load()->remove(id);
-  return forward(source_->remove(id), id, p == phase::dual);
+  if (p == phase::target) return target_.load()->remove(id, ctx);
+  return forward(source_->remove(id, ctx), id, p == phase::dual);
 }
 
-result<session> migrating_store::touch(std::string_view id) {
+result<session> migrating_store::touch(std::string_view id, write_ctx& ctx) {
   const phase p = current_phase();
-  if (p == phase::target) return target_.load()->touch(id);
-  return forward(source_->touch(id), id, p == phase::dual);
+  if (p == phase::target) return target_.load()->touch(id, ctx);
+  return forward(source_->touch(id, ctx), id, p == phase::dual);
 }
 
 result<session> migrating_store::set_worker(std::string_view id, std::string_view worker_id,
-                                            const write_limits& lim) {
+                                            const write_limits& lim, write_ctx& ctx) {
   const phase p = current_phase();
-  if (p == phase::target) return target_.load()->set_worker(id, worker_id, lim);
-  return forward(source_->set_worker(id, worker_id, lim), id, p == phase::dual);
+  if (p == phase::target) return target_.load()->set_worker(id, worker_id, lim, ctx);
+  return forward(source_->set_worker(id, worker_id, lim, ctx), id, p == phase::dual);
 }
 
 result<global_program> migrating_store::put_global_program(std::string_view id, std::string json,
-                                                            const write_limits& lim) {
+                                                            const write_limits& lim, write_ctx& ctx) {
   const phase p = current_phase();
-  if (p == phase::target) return target_.load()->put_global_program(id, std::move(json), lim);
-  return forward(source_->put_global_program(id, std::move(json), lim), local_store::global_record_id(id),
+  if (p == phase::target) return target_.load()->put_global_program(id, std::move(json), lim, ctx);
+  return forward(source_->put_global_program(id, std::move(json), lim, ctx), local_store::global_record_id(id),
                  p == phase::dual);
 }
 
@@ -109,10 +109,10 @@ result<global_program> migrating_store::get_global_program(std::string_view id) 
   return reader().get_global_program(id);
 }
 
-result<void> migrating_store::delete_global_program(std::string_view id) {
+result<void> migrating_store::delete_global_program(std::string_view id, write_ctx& ctx) {
   const phase p = current_phase();
-  if (p == phase::target) return target_.load()->delete_global_program(id);
-  return forward(source_->delete_global_program(id), local_store::global_record_id(id), p == phase::dual);
+  if (p == phase::target) return target_.load()->delete_global_program(id, ctx);
+  return forward(source_->delete_global_program(id, ctx), local_store::global_record_id(id), p == phase::dual);
 }
 
 result<std::vector<global_program>> migrating_store::list_global_programs(std::string_view prefix, size_t limit,

@@ -49,21 +49,26 @@ class migrating_store final : public session_store {
   result<bool> copy(std::string_view id);
   local_store& source() { return *source_; }
 
-  result<create_result> create(create_request req) override;
+  SM_SESSION_STORE_OVERLOADS;
+  // Writes: in phases source and target the write_ctx passes through (the
+  // token names the store that completes it); in dual the source write is
+  // deferred like any other and the copy into the target is made (and
+  // logged) before the call returns.
+  result<create_result> create(create_request req, write_ctx& ctx) override;
   // In dual, a read's touch (when it records one) is forwarded too, so the
   // target does not expire the session earlier than the source would.
   result<session> get(std::string_view id) override;
   result<session> peek(std::string_view id) override { return reader().peek(id); }
   result<bool> exists(std::string_view id) override { return reader().exists(id); }
-  result<session> patch(std::string_view id, patch_request req) override;
-  result<void> remove(std::string_view id) override;
-  result<session> touch(std::string_view id) override;
-  using session_store::set_worker;
-  result<session> set_worker(std::string_view id, std::string_view worker_id, const write_limits& lim) override;
-  result<global_program> put_global_program(std::string_view id, std::string json,
-                                            const write_limits& lim) override;
+  result<session> patch(std::string_view id, patch_request req, write_ctx& ctx) override;
+  result<void> remove(std::string_view id, write_ctx& ctx) override;
+  result<session> touch(std::string_view id, write_ctx& ctx) override;
+  result<session> set_worker(std::string_view id, std::string_view worker_id, const write_limits& lim,
+                             write_ctx& ctx) override;
+  result<global_program> put_global_program(std::string_view id, std::string json, const write_limits& lim,
+                                            write_ctx& ctx) override;
   result<global_program> get_global_program(std::string_view id) override;
-  result<void> delete_global_program(std::string_view id) override;
+  result<void> delete_global_program(std::string_view id, write_ctx& ctx) override;
   result<std::vector<global_program>> list_global_programs(std::string_view prefix, size_t limit,
                                                            std::string_view cursor) override;
   result<list_page> list(std::string_view prefix, size_t limit, std::string_view cursor) override {

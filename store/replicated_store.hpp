@@ -17,23 +17,32 @@ class replicated_store final : public session_store {
  public:
   replicated_store(std::unique_ptr<local_store> local, replication& repl);
 
-  result<create_result> create(create_request req) override { return local_->create(std::move(req)); }
+  SM_SESSION_STORE_OVERLOADS;
+  // Writes go to the local store; the token is completed here (durable
+  // locally, then acks).
+  result<create_result> create(create_request req, write_ctx& ctx) override {
+    return mine(local_->create(std::move(req), ctx), ctx);
+  }
   result<session> get(std::string_view id) override { return local_->get(id); }
   result<session> peek(std::string_view id) override { return local_->peek(id); }
   result<bool> exists(std::string_view id) override { return local_->exists(id); }
-  result<session> patch(std::string_view id, patch_request req) override { return local_->patch(id, std::move(req)); }
-  result<void> remove(std::string_view id) override { return local_->remove(id); }
-  result<session> touch(std::string_view id) override { return local_->touch(id); }
-  using session_store::set_worker;
-  result<session> set_worker(std::string_view id, std::string_view w, const write_limits& lim) override {
-    return local_->set_worker(id, w, lim);
+  result<session> patch(std::string_view id, patch_request req, write_ctx& ctx) override {
+    return mine(local_->patch(id, std::move(req), ctx), ctx);
   }
-  result<global_program> put_global_program(std::string_view id, std::string json,
-                                            const write_limits& lim) override {
-    return local_->put_global_program(id, std::move(json), lim);
+  result<void> remove(std::string_view id, write_ctx& ctx) override { return mine(local_->remove(id, ctx), ctx); }
+  result<session> touch(std::string_view id, write_ctx& ctx) override { return mine(local_->touch(id, ctx), ctx); }
+  result<session> set_worker(std::string_view id, std::string_view w, const write_limits& lim,
+                             write_ctx& ctx) override {
+    return mine(local_->set_worker(id, w, lim, ctx), ctx);
+  }
+  result<global_program> put_global_program(std::string_view id, std::string json, const write_limits& lim,
+                                            write_ctx& ctx) override {
+    return mine(local_->put_global_program(id, std::move(json), lim, ctx), ctx);
   }
   result<global_program> get_global_program(std::string_view id) override { return local_->get_global_program(id); }
-  result<void> delete_global_program(std::string_view id) override { return local_->delete_global_program(id); }
+  result<void> delete_global_program(std::string_view id, write_ctx& ctx) override {
+    return mine(local_->delete_global_program(id, ctx), ctx);
+  }
   result<std::vector<global_program>> list_global_programs(std::string_view prefix, size_t limit,
                                                            std::string_view cursor) override {
     return local_->list_global_programs(prefix, limit, cursor);
@@ -54,7 +63,15 @@ class replicated_store final : public session_store {
 
   local_store& local() { return *local_; }
 
+ protected:
+  void await_write(const write_token& t, unsigned acks, uint32_t timeout_ms, write_completion done) override;
+
  private:
+  template <class R>
+  R mine(R r, write_ctx& ctx) {
+    if (ctx.defer) ctx.token.by = this;
+    return r;
+  }
   std::unique_ptr<local_store> local_;
   replication& repl_;
 };

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -14,11 +15,15 @@ class replication {
  public:
   virtual ~replication() = default;
   // Hands over a local write's encoded delta. Called under the session's
-  // shard lock, in write order per session: must be quick.
-  virtual void local_delta(std::string_view id, std::string_view delta) = 0;
-  // Waits until `acks` nodes (this one included) applied the calling
-  // thread's last write; false on timeout.
-  virtual bool wait_acks(unsigned acks, uint32_t timeout_ms) = 0;
+  // shard lock, in write order per session: must be quick. Returns the
+  // delta's sequence number in this node's stream (1, 2, ...).
+  virtual uint64_t local_delta(std::string_view id, std::string_view delta) = 0;
+  // The sequence number of the last delta handed over (0: none).
+  virtual uint64_t last_seq() = 0;
+  // Calls done(true) once `acks` nodes (this one included) have applied
+  // every delta up to seq, or done(false) once timeout_ms passed first.
+  // Never waits; done runs on any thread (often the driver's) and must be quick.
+  virtual void when_acked(uint64_t seq, unsigned acks, uint32_t timeout_ms, std::function<void(bool)> done) = 0;
   virtual std::string owner_of(std::string_view id) = 0;
 };
 

@@ -32,7 +32,7 @@ result<void> wal::open_segment_locked(uint64_t index) {
 result<void> wal::start(uint64_t index) {
   std::lock_guard lk(mu_);
   if (auto r = open_segment_locked(index); !r) return r;
-  if (mode_ == fsync_mode::batch) flusher_ = std::thread([this] { flusher_loop(); });
+  if (mode_ != fsync_mode::off) syncer_ = std::thread([this] { syncer_loop(); });
   return {};
 }
 
@@ -77,7 +77,47 @@ result<void> wal::sync_locked_out(std::unique_lock<std::mutex>& lk) {
   if (!r) failed_ = true;
   else if (target > synced_lsn_) synced_lsn_ = target;
   cv_.notify_all();
+  complete_waiters(lk);
   return r;
+}
+
+void wal::complete_waiters(std::unique_lock<std::mutex>& lk) {
+  if (waiters_.empty()) return;
+  std::vector<waiter> ready;
+  const bool all = failed_ || closed_;
+  for (size_t i = 0; i < waiters_.size();) {
+    if (all || waiters_[i].lsn <= synced_lsn_) {
+      ready.push_back(std::move(waiters_[i]));
+      waiters_[i] = std::move(waiters_.back());
+      waiters_.pop_back();
+    } else {
+      ++i;
+    }
+  }
+  if (ready.empty()) return;
+  const uint64_t synced = synced_lsn_;
+  const bool failed = failed_;
+  lk.unlock();
+  for (auto& w : ready) {
+    if (w.lsn <= synced) w.done(result<void>{});
+    else w.done(failed ? errc::io_error : errc::unavailable);
+  }
+  lk.lock();
+}
+
+void wal::when_durable(uint64_t lsn, std::function<void(result<void>)> done) {
+  if (mode_ != fsync_mode::always || lsn == 0) return done(result<void>{});
+  std::unique_lock lk(mu_);
+  if (synced_lsn_ >= lsn) {
+    lk.unlock();
+    return done(result<void>{});
+  }
+  if (failed_ || closed_) {
+    lk.unlock();
+    return done(failed_ ? errc::io_error : errc::unavailable);
+  }
+  waiters_.push_back({lsn, std::move(done)});
+  cv_.notify_all();
 }
 
 result<void> wal::commit(uint64_t lsn) {
@@ -106,9 +146,11 @@ result<uint64_t> wal::rotate() {
   const uint64_t closed = segment_;
   if (auto r = open_segment_locked(closed + 1); !r) {
     failed_ = true;
+    complete_waiters(lk);
     return r.error();
   }
   cv_.notify_all();
+  complete_waiters(lk);
   return closed;
 }
 
@@ -132,12 +174,23 @@ bool wal::failed() const {
   return failed_;
 }
 
-void wal::flusher_loop() {
+void wal::syncer_loop() {
   std::unique_lock lk(mu_);
   while (!closed_) {
-    cv_.wait_for(lk, std::chrono::milliseconds(batch_interval_ms_));
+    if (mode_ == fsync_mode::batch) {
+      cv_.wait_for(lk, std::chrono::milliseconds(batch_interval_ms_));
+    } else {
+      // always: sync while a deferred write waits; appends made during an
+      // fsync ride on the next one (group commit).
+      cv_.wait(lk, [&] { return closed_ || (!waiters_.empty() && !syncing_) || (failed_ && !waiters_.empty()); });
+    }
     if (closed_) break;
-    if (!failed_ && !syncing_ && written_lsn_ > synced_lsn_) (void)sync_locked_out(lk);
+    if (failed_) {
+      complete_waiters(lk);
+      continue;
+    }
+    if (!syncing_ && written_lsn_ > synced_lsn_) (void)sync_locked_out(lk);
+    else complete_waiters(lk);
   }
 }
 
@@ -150,8 +203,9 @@ void wal::close() {
   }
   closed_ = true;
   cv_.notify_all();
+  complete_waiters(lk);
   lk.unlock();
-  if (flusher_.joinable()) flusher_.join();
+  if (syncer_.joinable()) syncer_.join();
 }
 
 }  // namespace sessionmesh::store

@@ -2,11 +2,13 @@
 // (wal-<index>.log) in framing.hpp frames.
 //
 // Durability per fsync_mode:
-//   always  commit(lsn) returns once an fsync covering lsn finished; one
-//           fsync covers every record appended before it (group commit:
-//           the first waiter syncs, the others ride along);
+//   always  commit(lsn) returns once an fsync covering lsn finished, and
+//           when_durable(lsn, done) calls done then; one fsync covers every
+//           record appended before it (group commit: a syncer thread syncs
+//           while anyone waits, and everything appended meanwhile rides on
+//           its next fsync; a blocking commit may sync itself);
 //   batch   commit returns at once (the record is in the OS after append);
-//           a flusher thread fsyncs within batch_interval_ms;
+//           a syncer thread fsyncs within batch_interval_ms;
 //   off     commit returns at once; the OS decides.
 // A failed append truncates the partial record away and returns io_error;
 // if that or an fsync fails, the wal turns failed and refuses all appends.
@@ -15,6 +17,8 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
+#include <vector>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -50,6 +54,11 @@ class wal {
   result<uint64_t> append(std::string_view payload);
   // Waits until lsn is durable per the mode.
   result<void> commit(uint64_t lsn);
+  // Calls done once lsn is durable per the mode (io_error if the log
+  // failed first, unavailable if it closed first): at once in the calling
+  // thread when nothing is pending, else later from the syncer thread.
+  // Never waits. done must be quick.
+  void when_durable(uint64_t lsn, std::function<void(result<void>)> done);
   // Closes the current segment (fsynced) and opens the next; returns the
   // index of the segment it closed.
   result<uint64_t> rotate();
@@ -58,13 +67,18 @@ class wal {
   uint64_t current_segment() const;
   wal_counters counters() const;
   bool failed() const;
-  // Final fsync; stops the flusher. Idempotent.
+  // Final fsync; stops the syncer; completes every waiter. Idempotent.
   void close();
 
  private:
+  // Runs one fsync with mu_ released, then completes the waiters it covers.
+  // REQUIRES: lk holds mu_ and !syncing_.
   result<void> sync_locked_out(std::unique_lock<std::mutex>& lk);
+  // Calls (with mu_ released) every waiter that is durable, or every one if
+  // the log failed or closed. REQUIRES: lk holds mu_.
+  void complete_waiters(std::unique_lock<std::mutex>& lk);
   result<void> open_segment_locked(uint64_t index);
-  void flusher_loop();
+  void syncer_loop();
 
   file_system& fs_;
   std::string dir_;
@@ -83,7 +97,12 @@ class wal {
   bool closed_ = false;
   wal_counters counters_;
   std::string frame_buf_;
-  std::thread flusher_;
+  struct waiter {
+    uint64_t lsn;
+    std::function<void(result<void>)> done;
+  };
+  std::vector<waiter> waiters_;  // always mode: deferred writes not yet durable
+  std::thread syncer_;           // always: syncs for waiters; batch: every batch_interval_ms
 };
 
 }  // namespace sessionmesh::store

@@ -26,7 +26,7 @@ class [[nodiscard]] result {
  public:
   result(T v) : v_(std::move(v)) {}  // NOLINT: implicit on purpose
   result(std::error_code ec) : v_(ec) { SM_ASSERT(ec); }  // NOLINT
-  result(errc e) : v_(make_error_code(e)) {}              // NOLINT
+  result(errc e) : v_(make_error_code(e)) { SM_ASSERT(e != errc::ok); }  // NOLINT: an error, never ok
 
   bool has_value() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return has_value(); }
@@ -50,7 +50,7 @@ class [[nodiscard]] result<void> {
  public:
   result() = default;
   result(std::error_code ec) : ec_(ec) {}  // NOLINT
-  result(errc e) : ec_(make_error_code(e)) {}  // NOLINT
+  result(errc e) : ec_(make_error_code(e)) { SM_ASSERT(e != errc::ok); }  // NOLINT: success is result<void>{}
   bool has_value() const noexcept { return !ec_; }
   explicit operator bool() const noexcept { return has_value(); }
   std::error_code error() const noexcept { return ec_; }

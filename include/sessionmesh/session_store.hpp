@@ -93,6 +93,33 @@ struct global_program {
   uint64_t expires_at_ms = 0;  // stored_at + global_program_ttl
 };
 
+class session_store;
+
+// Where a write stands: its position in the write-ahead log (0: not logged)
+// and in this node's replication stream (0: not replicated), and the
+// adapter that completes it (when_durable asks that one).
+struct write_token {
+  uint64_t lsn = 0;
+  uint64_t seq = 0;
+  session_store* by = nullptr;
+};
+
+// How a caller takes a write's acknowledgement, passed explicitly per call
+// (never kept per thread). By default (defer false) a write returns once it
+// is durable per the fsync mode. With defer, it returns once applied and
+// visible, token names what it still needs, and the caller asks
+// when_durable(token, ...) for a completion instead of waiting: the HTTP
+// layer does so, so no I/O thread waits on a disk or a peer.
+struct write_ctx {
+  bool defer = false;
+  write_token token;
+};
+
+// Called once, from any thread (the WAL's syncer, the replication driver,
+// or the caller's own when nothing is pending). Must be quick: post the
+// rest of the work elsewhere.
+using write_completion = std::function<void(result<void>)>;
+
 struct create_result {
   session value;
   bool created = false;  // false: a live session existed and is returned unchanged
@@ -192,8 +219,14 @@ class session_store {
  public:
   virtual ~session_store() = default;
 
+  // Writes take a write_ctx (see above); the overloads without one wait
+  // for durability in the calling thread (embedded callers).
   // Idempotent: an existing live id returns that session unchanged.
-  virtual result<create_result> create(create_request req) = 0;
+  virtual result<create_result> create(create_request req, write_ctx& ctx) = 0;
+  result<create_result> create(create_request req) {
+    write_ctx c;
+    return create(std::move(req), c);
+  }
   // Reads and touches (records the touch only when it moves last_accessed by
   // more than ttl/10).
   virtual result<session> get(std::string_view id) = 0;
@@ -203,14 +236,30 @@ class session_store {
   virtual result<bool> exists(std::string_view id) = 0;
   // Merges the request: set entries, remove entries with nullopt values,
   // set ttl and worker; touches. Checks if_match first.
-  virtual result<session> patch(std::string_view id, patch_request req) = 0;
+  virtual result<session> patch(std::string_view id, patch_request req, write_ctx& ctx) = 0;
+  result<session> patch(std::string_view id, patch_request req) {
+    write_ctx c;
+    return patch(id, std::move(req), c);
+  }
   // Idempotent: deleting a missing session succeeds.
-  virtual result<void> remove(std::string_view id) = 0;
-  virtual result<session> touch(std::string_view id) = 0;
+  virtual result<void> remove(std::string_view id, write_ctx& ctx) = 0;
+  result<void> remove(std::string_view id) {
+    write_ctx c;
+    return remove(id, c);
+  }
+  virtual result<session> touch(std::string_view id, write_ctx& ctx) = 0;
+  result<session> touch(std::string_view id) {
+    write_ctx c;
+    return touch(id, c);
+  }
   // Records worker affinity; creates the session (default ttl) if missing
   // (the quota, and lim.max_sessions, apply to that create).
-  virtual result<session> set_worker(std::string_view id, std::string_view worker_id,
-                                     const write_limits& lim) = 0;
+  virtual result<session> set_worker(std::string_view id, std::string_view worker_id, const write_limits& lim,
+                                     write_ctx& ctx) = 0;
+  result<session> set_worker(std::string_view id, std::string_view worker_id, const write_limits& lim) {
+    write_ctx c;
+    return set_worker(id, worker_id, lim, c);
+  }
   result<session> set_worker(std::string_view id, std::string_view worker_id) {
     return set_worker(id, worker_id, write_limits{});
   }
@@ -237,18 +286,26 @@ class session_store {
   // Adapters that do not keep them answer unavailable.
   static constexpr size_t global_program_id_max = 240;
   virtual result<global_program> put_global_program(std::string_view id, std::string json,
-                                                    const write_limits& lim) {
-    (void)id, (void)json, (void)lim;
+                                                    const write_limits& lim, write_ctx& ctx) {
+    (void)id, (void)json, (void)lim, (void)ctx;
     return errc::unavailable;
+  }
+  result<global_program> put_global_program(std::string_view id, std::string json, const write_limits& lim) {
+    write_ctx c;
+    return put_global_program(id, std::move(json), lim, c);
   }
   virtual result<global_program> get_global_program(std::string_view id) {
     (void)id;
     return errc::unavailable;
   }
   // Idempotent, as remove.
-  virtual result<void> delete_global_program(std::string_view id) {
-    (void)id;
+  virtual result<void> delete_global_program(std::string_view id, write_ctx& ctx) {
+    (void)id, (void)ctx;
     return errc::unavailable;
+  }
+  result<void> delete_global_program(std::string_view id) {
+    write_ctx c;
+    return delete_global_program(id, c);
   }
   // Live global programs whose id starts with prefix and is greater than
   // cursor, ascending, at most limit (1..1000); values left empty.
@@ -270,9 +327,20 @@ class session_store {
   // change is applied. It must be quick and must not write to the store.
   virtual subscription subscribe(std::function<void(const change&)> fn) = 0;
 
-  // Waits until `acks` nodes (this one included) applied the calling
-  // thread's last write (acks=N). acks_timeout past timeout_ms; the write
-  // stands either way. A single-node adapter can only satisfy acks <= 1.
+  // Completes a deferred write (write_ctx::defer): done runs once the write
+  // named by t is durable per the fsync mode and `acks` nodes (this one
+  // included) have applied it, or with acks_timeout once timeout_ms passed
+  // without enough acks (the write stands either way), or with io_error if
+  // the log failed. Never waits in the calling thread. A single-node
+  // adapter can only satisfy acks <= 1 (acks_timeout at once otherwise).
+  void when_durable(const write_token& t, unsigned acks, uint32_t timeout_ms, write_completion done) {
+    (t.by != nullptr ? t.by : this)->await_write(t, acks, timeout_ms, std::move(done));
+  }
+  // The same, waiting in the calling thread (embedded callers).
+  result<void> wait_replicated(const write_token& t, unsigned acks, uint32_t timeout_ms);
+  // Waits until `acks` nodes applied every write this node made so far
+  // (acks=N after the caller's own writes). acks_timeout past timeout_ms;
+  // the writes stand either way.
   virtual result<void> wait_replicated(unsigned acks, uint32_t timeout_ms) {
     (void)timeout_ms;
     if (acks <= 1) return {};
@@ -286,6 +354,26 @@ class session_store {
   // Makes every acknowledged write durable and stops background work; later
   // calls answer unavailable. Called by the destructor too.
   virtual void close() = 0;
+
+ protected:
+  // when_durable on the adapter that issued t (t.by). The default: nothing
+  // to wait for; one node.
+  virtual void await_write(const write_token& t, unsigned acks, uint32_t timeout_ms, write_completion done) {
+    (void)t, (void)timeout_ms;
+    if (acks <= 1) return done(result<void>{});
+    done(errc::acks_timeout);
+  }
 };
+
+// Brings a session_store's overloads without write_ctx into a derived class.
+#define SM_SESSION_STORE_OVERLOADS       \
+  using session_store::create;           \
+  using session_store::patch;            \
+  using session_store::remove;           \
+  using session_store::touch;            \
+  using session_store::set_worker;       \
+  using session_store::put_global_program; \
+  using session_store::delete_global_program; \
+  using session_store::wait_replicated
 
 }  // namespace sessionmesh

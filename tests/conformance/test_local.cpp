@@ -43,11 +43,12 @@ struct local_on_disk {
 class lone_replication final : public store::replication {
  public:
   explicit lone_replication(std::string node) : node_(std::move(node)) {}
-  void local_delta(std::string_view, std::string_view delta) override {
-    ++deltas;
+  uint64_t local_delta(std::string_view, std::string_view delta) override {
     REQUIRE_FALSE(delta.empty());
+    return static_cast<uint64_t>(++deltas);
   }
-  bool wait_acks(unsigned acks, uint32_t) override { return acks <= 1; }
+  uint64_t last_seq() override { return static_cast<uint64_t>(deltas.load()); }
+  void when_acked(uint64_t, unsigned acks, uint32_t, std::function<void(bool)> done) override { done(acks <= 1); }
   std::string owner_of(std::string_view) override { return node_; }
   std::atomic<int> deltas{0};
 

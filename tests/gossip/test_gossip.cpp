@@ -54,7 +54,7 @@ struct cluster {
       c.dead_reap_ms = dead_reap_ms;
       sn.g = std::make_unique<gossiper>(c, *sn.port);
       auto* g = sn.g.get();
-      sn.st->set_replication_sink([g](std::string_view, std::string_view delta) { g->local_delta(std::string(delta)); });
+      sn.st->set_replication_sink([g](std::string_view, std::string_view delta) { return g->local_delta(std::string(delta)); });
       nodes.emplace(id, std::move(sn));
     }
     for (auto& [_, n] : nodes) n.g->start(now);

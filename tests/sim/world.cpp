@@ -102,7 +102,7 @@ void world::boot(node& n) {
   c.max_clock_offset_ms = p_.max_clock_offset_ms;
   n.g = std::make_unique<gossip::gossiper>(c, *n.port);
   auto* g = n.g.get();
-  n.st->set_replication_sink([g](std::string_view, std::string_view d) { g->local_delta(std::string(d)); });
+  n.st->set_replication_sink([g](std::string_view, std::string_view d) { return g->local_delta(std::string(d)); });
   n.g->start(*n.now);
   n.up = true;
 }

@@ -121,14 +121,46 @@ response api::session_body(unsigned status, const session& s, const std::string&
 }
 
 response api::handle(const request_view& req) {
+  response r = begin(req);
+  if (!r.pending) return r;
+  const pending_write w = *r.pending;
+  return finish(req, std::move(r), store_.wait_replicated(w.token, w.acks, w.timeout_ms));
+}
+
+response api::begin(const request_view& req) {
   const auto t0 = std::chrono::steady_clock::now();
   const std::string rid = request_id_for(req.request_id);
   response r = dispatch(req, rid);
   r.request_id = rid;
+  r.started = t0;
   if (req.method == "HEAD") r.head = true;
+  if (r.pending) return r;
+  return done(req, std::move(r));
+}
+
+response api::finish(const request_view& req, response r, result<void> outcome) {
+  SM_ASSERT(r.pending.has_value());
+  const pending_write w = *r.pending;
+  r.pending.reset();
+  if (!outcome) {
+    response e = outcome.error() == errc::acks_timeout
+                     ? error(504, "acks_timeout",
+                             "the write is applied here but fewer than " + std::to_string(w.acks) +
+                                 " nodes acknowledged it in time; it stands and keeps replicating",
+                             r.request_id)
+                     : store_error(outcome.error(), r.request_id);
+    e.request_id = r.request_id;
+    e.started = r.started;
+    e.head = r.head;
+    r = std::move(e);
+  }
+  return done(req, std::move(r));
+}
+
+response api::done(const request_view& req, response r) {
   metrics_.http_request(r.status);
   if (on_request) {
-    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - r.started);
     on_request(req, r, static_cast<uint64_t>(us.count()));
   }
   return r;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -50,6 +51,15 @@ struct request_view {
   bool websocket_upgrade = false;
 };
 
+// A write's answer that waits for its durability (fsync=always) and for
+// acks=N before it is sent: the server asks the store's when_durable and
+// sends finish()'s answer when that completes; handle() waits for it.
+struct pending_write {
+  write_token token;
+  unsigned acks = 1;
+  uint32_t timeout_ms = 2000;
+};
+
 struct response {
   unsigned status = 200;
   std::string body;
@@ -62,6 +72,8 @@ struct response {
   // Set instead of an answer: the server relays the request to this HTTP
   // host:port (the session's owner) and answers with what it answers.
   std::string forward_to;
+  std::optional<pending_write> pending;
+  std::chrono::steady_clock::time_point started{};  // when the request was taken (for the access log)
 };
 
 // What the node exposes to the API beyond the store.
@@ -92,7 +104,13 @@ class api {
  public:
   api(session_store& store, metrics& m, node_hooks hooks, api_settings settings);
 
+  // The answer to req, waiting in the calling thread for a pending write
+  // (tests, fuzzing). The server uses begin() and finish() instead.
   response handle(const request_view& req);
+  // The answer to req, or one with `pending` set: then the caller sends
+  // finish(req, r, outcome) once store().when_durable(...) completed.
+  response begin(const request_view& req);
+  response finish(const request_view& req, response r, result<void> outcome);
   void set_settings(api_settings s);
   std::shared_ptr<const api_settings> settings() const;
   session_store& store() { return store_; }
@@ -128,8 +146,13 @@ class api {
   response store_error(std::error_code ec, const std::string& rid);
   std::vector<std::string> alerts();
   response method_not_allowed_list(const std::string& rid);
-  std::optional<response> acks_check(std::string_view query, const std::string& rid, unsigned* acks_n);
-  response acks_result(response ok, unsigned acks_n, const std::string& rid);
+  // ?acks=N&timeout_ms=T of a write (400 answer when malformed).
+  std::optional<response> acks_check(std::string_view query, const std::string& rid, pending_write* w);
+  // A write's answer: pending on t (with w's acks and timeout) when it
+  // must wait for the disk or for acks.
+  static response acks_result(response ok, pending_write w, const write_token& t);
+  // Metrics and the access log, once an answer is final.
+  response done(const request_view& req, response r);
 
   session_store& store_;
   metrics& metrics_;
@@ -138,7 +161,6 @@ class api {
   std::shared_ptr<const api_settings> settings_;
   std::atomic<uint64_t> rid_counter_{0};
   uint64_t rid_base_;
-  static inline thread_local uint32_t acks_timeout_ms_ = 2000;
   std::mutex alerts_mu_;
   std::vector<std::string> raised_;  // alerts currently raised (logged once when raised)
  public:

@@ -93,11 +93,12 @@ response api::one_program(const request_view& req, std::string_view id, const st
     if (hooks_.draining && hooks_.draining())
       return error(503, "draining", "the node is draining and refuses writes", rid);
     if (req.method == "DELETE") {
-      auto d = store_.delete_global_program(id);
+      write_ctx wc{true, {}};
+      auto d = store_.delete_global_program(id, wc);
       if (!d) return store_error(d.error(), rid);
       response r;
       r.status = 204;
-      return r;
+      return acks_result(std::move(r), pending_write{}, wc.token);
     }
     if (!is_json_type(req.content_type))
       return error(415, "unsupported_media_type", "Content-Type must be application/json", rid);
@@ -110,7 +111,8 @@ response api::one_program(const request_view& req, std::string_view id, const st
       if (v.error() == errc::too_large) return error(413, "too_large", why, rid);
       return error(400, "invalid_argument", why, rid);
     }
-    auto g = store_.put_global_program(id, std::move(v).value(), *lim);
+    write_ctx wc{true, {}};
+    auto g = store_.put_global_program(id, std::move(v).value(), *lim, wc);
     if (!g) {
       if (g.error() == errc::session_quota_exceeded)
         return error(429, "global_program_quota_exceeded", "max_global_programs reached", rid);
@@ -121,7 +123,7 @@ response api::one_program(const request_view& req, std::string_view id, const st
     append_json_string(r.body, g->id);
     r.body += ",\"stored_at_ms\":" + std::to_string(g->stored_at_ms) +
               ",\"expires_at_ms\":" + std::to_string(g->expires_at_ms) + "}";
-    return r;
+    return acks_result(std::move(r), pending_write{}, wc.token);
   }
   auto r = error(405, "method_not_allowed", "allowed: GET, HEAD, PUT, DELETE", rid);
   r.headers.emplace_back("Allow", "GET, HEAD, PUT, DELETE");

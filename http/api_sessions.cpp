@@ -55,11 +55,12 @@ response api::sessions_collection(const request_view& req, std::string_view quer
   auto lim = limits_of(req, rid, &bad_limits);
   if (!lim) return bad_limits;
   cr->limits = *lim;
-  unsigned acks_n = 1;
-  if (auto a = acks_check(query, rid, &acks_n)) return *a;
-  auto res = store_.create(std::move(cr).value());
+  pending_write w;
+  if (auto a = acks_check(query, rid, &w)) return *a;
+  write_ctx wc{true, {}};
+  auto res = store_.create(std::move(cr).value(), wc);
   if (!res) return store_error(res.error(), rid);
-  return acks_result(session_body(res->created ? 201 : 200, res->value, rid), acks_n, rid);
+  return acks_result(session_body(res->created ? 201 : 200, res->value, rid), w, wc.token);
 }
 
 response api::one_session(const request_view& req, std::string_view id, const std::string& rid) {
@@ -89,21 +90,23 @@ response api::one_session(const request_view& req, std::string_view id, const st
     auto lim = limits_of(req, rid, &bad_limits);
     if (!lim) return bad_limits;
     pr->limits = *lim;
-    unsigned acks_n = 1;
-    if (auto a = acks_check(query, rid, &acks_n)) return *a;
-    auto s = store_.patch(id, std::move(pr).value());
+    pending_write w;
+    if (auto a = acks_check(query, rid, &w)) return *a;
+    write_ctx wc{true, {}};
+    auto s = store_.patch(id, std::move(pr).value(), wc);
     if (!s) return store_error(s.error(), rid);
-    return acks_result(session_body(200, *s, rid), acks_n, rid);
+    return acks_result(session_body(200, *s, rid), w, wc.token);
   }
   if (req.method == "DELETE") {
     SM_WRITE_PREAMBLE(req, rid, false);
-    unsigned acks_n = 1;
-    if (auto a = acks_check(query, rid, &acks_n)) return *a;
-    auto r = store_.remove(id);
+    pending_write w;
+    if (auto a = acks_check(query, rid, &w)) return *a;
+    write_ctx wc{true, {}};
+    auto r = store_.remove(id, wc);
     if (!r) return store_error(r.error(), rid);
     response out;
     out.status = 204;
-    return acks_result(std::move(out), acks_n, rid);
+    return acks_result(std::move(out), w, wc.token);
   }
   auto r = error(405, "method_not_allowed", "allowed: GET, HEAD, PATCH, DELETE", rid);
   r.headers.emplace_back("Allow", "GET, HEAD, PATCH, DELETE");
@@ -125,11 +128,12 @@ response api::session_sub(const request_view& req, std::string_view id, std::str
     }
     if (hooks_.draining && hooks_.draining())
       return error(503, "draining", "the node is draining and refuses writes", rid);
-    unsigned acks_n = 1;
-    if (auto a = acks_check(query_of(req.target), rid, &acks_n)) return *a;
-    auto s = store_.touch(id);
+    pending_write w;
+    if (auto a = acks_check(query_of(req.target), rid, &w)) return *a;
+    write_ctx wc{true, {}};
+    auto s = store_.touch(id, wc);
     if (!s) return store_error(s.error(), rid);
-    return acks_result(session_body(200, *s, rid), acks_n, rid);
+    return acks_result(session_body(200, *s, rid), w, wc.token);
   }
   if (sub == "worker") {
     if (req.method != "PUT") {
@@ -142,14 +146,15 @@ response api::session_sub(const request_view& req, std::string_view id, std::str
     auto w = parse_worker(req.body, *settings(), &why);
     if (!w) return body_error(w.error(), why, rid);
     if (!store::valid_name(*w, 256)) return error(400, "invalid_argument", "worker_id must be 1-256 bytes", rid);
-    unsigned acks_n = 1;
-    if (auto a = acks_check(query_of(req.target), rid, &acks_n)) return *a;
+    pending_write pw;
+    if (auto a = acks_check(query_of(req.target), rid, &pw)) return *a;
     response bad_limits;
     auto lim = limits_of(req, rid, &bad_limits);
     if (!lim) return bad_limits;
-    auto s = store_.set_worker(id, *w, *lim);
+    write_ctx wc{true, {}};
+    auto s = store_.set_worker(id, *w, *lim, wc);
     if (!s) return store_error(s.error(), rid);
-    return acks_result(session_body(200, *s, rid), acks_n, rid);
+    return acks_result(session_body(200, *s, rid), pw, wc.token);
   }
   return error(404, "not_found", "no such path", rid);
 }
@@ -170,8 +175,8 @@ response api::entry(const request_view& req, std::string_view id, section sec, s
   }
   if (req.method == "PUT" || req.method == "DELETE") {
     SM_WRITE_PREAMBLE(req, rid, req.method == "PUT");
-    unsigned acks_n = 1;
-    if (auto a = acks_check(query_of(req.target), rid, &acks_n)) return *a;
+    pending_write w;
+    if (auto a = acks_check(query_of(req.target), rid, &w)) return *a;
     patch_request pr;
     std::vector<entry_update>& ups = sec == section::programs ? pr.programs : pr.variables;
     if (req.method == "PUT") {
@@ -188,14 +193,15 @@ response api::entry(const request_view& req, std::string_view id, section sec, s
     auto lim = limits_of(req, rid, &bad_limits);
     if (!lim) return bad_limits;
     pr.limits = *lim;
-    auto s = store_.patch(id, std::move(pr));
+    write_ctx wc{true, {}};
+    auto s = store_.patch(id, std::move(pr), wc);
     if (!s) return store_error(s.error(), rid);
     if (req.method == "DELETE") {
       response r;
       r.status = 204;
-      return acks_result(std::move(r), acks_n, rid);
+      return acks_result(std::move(r), w, wc.token);
     }
-    return acks_result(session_body(200, *s, rid), acks_n, rid);
+    return acks_result(session_body(200, *s, rid), w, wc.token);
   }
   auto r = error(405, "method_not_allowed", "allowed: GET, HEAD, PUT, DELETE", rid);
   r.headers.emplace_back("Allow", "GET, HEAD, PUT, DELETE");
@@ -224,17 +230,14 @@ response api::method_not_allowed_list(const std::string& rid) {
 // acks=N (N >= 2) waits for N nodes. The local adapter is one node: no
 // other node can ever apply the write, so the answer is 504 acks_timeout at
 // once (the write stands), rather than after timeout_ms.
-response api::acks_result(response ok, unsigned acks_n, const std::string& rid) {
-  if (acks_n < 2 || ok.status >= 300) return ok;
-  if (auto w = store_.wait_replicated(acks_n, acks_timeout_ms_); !w)
-    return error(504, "acks_timeout",
-                 "the write is applied here but fewer than " + std::to_string(acks_n) +
-                     " nodes acknowledged it in time; it stands and keeps replicating",
-                 rid);
+response api::acks_result(response ok, pending_write w, const write_token& t) {
+  if (ok.status >= 300 || (w.acks < 2 && t.lsn == 0)) return ok;
+  w.token = t;
+  ok.pending = w;
   return ok;
 }
 
-std::optional<response> api::acks_check(std::string_view query, const std::string& rid, unsigned* acks_n) {
+std::optional<response> api::acks_check(std::string_view query, const std::string& rid, pending_write* w) {
   bool bad = false;
   auto acks = query_param(query, "acks", &bad);
   auto timeout = query_param(query, "timeout_ms", &bad);
@@ -245,15 +248,14 @@ std::optional<response> api::acks_check(std::string_view query, const std::strin
     if (r.ec != std::errc{} || r.ptr != acks->data() + acks->size() || n == 0 || n > 64)
       return error(400, "invalid_argument", "acks must be an integer from 1 to 64", rid);
   }
-  acks_timeout_ms_ = 2000;
+  uint32_t t = 2000;
   if (timeout) {
-    unsigned t = 0;
     auto r = std::from_chars(timeout->data(), timeout->data() + timeout->size(), t);
     if (r.ec != std::errc{} || r.ptr != timeout->data() + timeout->size() || t > 600000)
       return error(400, "invalid_argument", "timeout_ms must be an integer from 0 to 600000", rid);
-    acks_timeout_ms_ = t;
   }
-  *acks_n = n;
+  w->acks = n;
+  w->timeout_ms = t;
   return std::nullopt;
 }
 

@@ -7,7 +7,10 @@
 
 #include <array>
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "http/watch.hpp"
@@ -74,8 +77,23 @@ void serialize(std::string& out, const response& r, bool keep_alive) {
 
 }  // namespace
 
+// Connections whose answer waits for a write's completion (fsync=always,
+// acks=N). The store completes on its own threads; the completion takes the
+// connection from here and posts the answer on the connection's executor.
+// Shared with the completions, so a late one (after stop) finds it closed
+// and does nothing; stop destroys the connections still here before their
+// io_contexts go.
+struct pending_registry {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::unordered_map<uint64_t, std::shared_ptr<void>> conns;
+  uint64_t next = 0;
+  bool closed = false;
+};
+
 struct server::impl {
   api& a;
+  std::shared_ptr<pending_registry> pending = std::make_shared<pending_registry>();
   server_options opts;
   std::vector<std::unique_ptr<asio::io_context>> ctxs;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
@@ -205,7 +223,7 @@ class connection : public std::enable_shared_from_this<connection> {
     if (auto f_it = req.find("X-Sessionmesh-Forwarded"); f_it != req.end())
       v.forwarded = {f_it->value().data(), f_it->value().size()};
     v.websocket_upgrade = beast::websocket::is_upgrade(req);
-    response r = srv_.a.handle(v);
+    response r = srv_.a.begin(v);
     if (r.watch) {
       timer_.cancel();
       disarm();
@@ -217,7 +235,35 @@ class connection : public std::enable_shared_from_this<connection> {
     const bool keep = req.keep_alive() && !r.close;
     close_after_write_ = !keep;
     if (!r.forward_to.empty()) return forward(std::move(r), keep);
+    if (r.pending) return await_completion(v, std::move(r), keep);
     write(r, keep);
+  }
+
+  // The answer waits for the store (the WAL's group commit, acks=N): no
+  // thread waits; the completion posts the answer here. v's views point
+  // into parser_, which lives until the next read.
+  void await_completion(const request_view& v, response r, bool keep) {
+    auto reg = srv_.pending;
+    uint64_t key;
+    {
+      std::lock_guard lk(reg->mu);
+      key = ++reg->next;
+      reg->conns.emplace(key, shared_from_this());
+    }
+    const pending_write w = *r.pending;
+    auto pr = std::make_shared<response>(std::move(r));
+    srv_.a.store().when_durable(w.token, w.acks, w.timeout_ms, [reg, key, pr, v, keep](result<void> outcome) {
+      std::lock_guard lk(reg->mu);
+      auto it = reg->conns.find(key);
+      if (reg->closed || it == reg->conns.end()) return;
+      auto self = std::static_pointer_cast<connection>(std::move(it->second));
+      reg->conns.erase(it);
+      if (reg->conns.empty()) reg->cv.notify_all();
+      // Posted while holding mu: stop() cannot destroy the executor meanwhile.
+      asio::post(self->socket_.get_executor(), [self, pr, v, keep, outcome] {
+        self->write(self->srv_.a.finish(v, std::move(*pr), outcome), keep);
+      });
+    });
   }
 
   // Relays the request in parser_ to its session's owner (one hop, marked
@@ -411,10 +457,24 @@ void server::stop() {
   auto& s = *impl_;
   if (s.stopping.exchange(true)) return;
   s.watchers.close_all();
+  {
+    // Answers still waiting on the store get a moment to go out (the I/O
+    // threads still run); what is left then is dropped with its connection.
+    std::unique_lock lk(s.pending->mu);
+    s.pending->cv.wait_for(lk, std::chrono::milliseconds(s.opts.stop_pending_ms),
+                           [&] { return s.pending->conns.empty(); });
+  }
+  std::unordered_map<uint64_t, std::shared_ptr<void>> left;
+  {
+    std::lock_guard lk(s.pending->mu);
+    s.pending->closed = true;
+    left.swap(s.pending->conns);
+  }
   s.guards.clear();
   for (auto& c : s.ctxs) c->stop();
   for (auto& t : s.threads) t.join();
   s.threads.clear();
+  left.clear();
   // Destroy pending handlers (and with them connections and watchers) while
   // the rest of impl is still alive.
   s.acceptor.reset();

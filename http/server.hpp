@@ -26,6 +26,7 @@ struct server_options {
   uint32_t read_timeout_ms = 30000;  // a request must arrive whole within this
   uint32_t idle_timeout_ms = 120000; // keep-alive connection with nothing to read
   uint32_t forward_timeout_ms = 5000; // a conditional write relayed to its owner must be answered within this
+  uint32_t stop_pending_ms = 3000;     // stop() lets answers waiting on the store (fsync, acks) go out this long
   size_t watch_queue_messages = 1024;  // a watcher further behind is cut with 4008
   size_t watchers_max = 1024;
 };

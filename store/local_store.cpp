@@ -129,7 +129,9 @@ result<session> local_store::apply_locked(shard& sh, const session_record* curre
 result<session> local_store::commit(result<session> r, const write_token& tok, write_ctx& ctx) {
   if (!r) return r;
   if (ctx.defer) {
-    ctx.token.lsn = std::max(ctx.token.lsn, tok.lsn);
+    // Only fsync=always has anything to wait for (batch and off acknowledge
+    // once the record is in the OS).
+    if (wal_ && wal_->mode() == fsync_mode::always) ctx.token.lsn = std::max(ctx.token.lsn, tok.lsn);
     ctx.token.seq = std::max(ctx.token.seq, tok.seq);
     ctx.token.by = this;
     return r;

@@ -67,6 +67,7 @@ class wal {
   uint64_t current_segment() const;
   wal_counters counters() const;
   bool failed() const;
+  fsync_mode mode() const { return mode_; }
   // Final fsync; stops the syncer; completes every waiter. Idempotent.
   void close();
 

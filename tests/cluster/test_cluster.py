@@ -157,6 +157,8 @@ def main():
     check(st == 504 and body["error"]["code"] == "acks_timeout", "acks=4 answers 504 acks_timeout")
     check(a.req("GET", "/v1/sessions/s1/variables/over")[0] == 200, "the timed-out write stands")
 
+    acks_never_block_reads(nodes)
+
     # 3. Partition a | b,c with the fault switch; divergent writes converge with LWW, deletes stay deleted.
     a.req("POST", "/v1/sessions", {"id": "doomed"})
     wait_until(lambda: c.req("GET", "/v1/sessions/doomed")[0] == 200)
@@ -321,6 +323,58 @@ def main():
     else:
         subprocess.run(["ip", "netns", "del", "sm-probe"], capture_output=True)
         netns_partition()
+
+
+def acks_never_block_reads(nodes):
+    """Writes waiting on acks that cannot be met (c cut off from a) do not
+    hold up a GET on the same node: no I/O thread waits on a peer."""
+    import http.client
+    a, _, c = nodes
+    a.req("POST", "/v1/admin/faults", {"block": ["c"]})
+    c.req("POST", "/v1/admin/faults", {"block": ["a"]})
+    a.req("POST", "/v1/sessions", {"id": "hold"})
+    answers = []
+
+    def writer(i):
+        t0 = time.time()
+        st, body = a.req("PUT", f"/v1/sessions/hold/variables/w{i}?acks=3&timeout_ms=1500", i, timeout=10)
+        answers.append((st, body and body.get("error", {}).get("code"), time.time() - t0))
+
+    def get_round():
+        conn = http.client.HTTPConnection("127.0.0.1", a.http, timeout=5)
+        lat = []
+        t_end = time.time() + 1.0
+        while time.time() < t_end:
+            t0 = time.time()
+            conn.request("GET", "/v1/sessions/hold")
+            r = conn.getresponse()
+            r.read()
+            lat.append(time.time() - t0 if r.status == 200 else 99.0)  # a failed GET counts as a stall
+        conn.close()
+        return sorted(lat)
+
+    worst = None
+    for attempt in range(2):  # one retry: a noisy machine may stall any process once
+        answers.clear()
+        ws = [threading.Thread(target=writer, args=(i,)) for i in range(10)]
+        for w in ws:
+            w.start()
+        time.sleep(0.1)
+        lat = get_round()
+        for w in ws:
+            w.join()
+        worst = lat[-1]
+        print(f"     {len(lat)} GETs during 10 held acks=3 writes: median {lat[len(lat) // 2] * 1000:.2f} ms, "
+              f"max {worst * 1000:.1f} ms", flush=True)
+        if worst < 0.05:
+            break
+    check(len(answers) == 10 and all(st == 504 and code == "acks_timeout" and dt >= 1.4 for st, code, dt in answers),
+          "10 acks=3 writes with a peer cut off each waited their timeout and answered 504")
+    check(worst is not None and worst < 0.05, f"no GET waited past 50 ms meanwhile (max {worst * 1000:.1f} ms)")
+    a.req("POST", "/v1/admin/faults", {"block": []})
+    c.req("POST", "/v1/admin/faults", {"block": []})
+    t = settled(nodes)
+    check(t is not None, f"every node alive again after the cut ({t and round(t, 2)} s)")
 
 
 def counter_race(nodes, tag, threads=20, per=10):
@@ -597,6 +651,8 @@ def netns_partition():
 try:
     if os.environ.get("SM_CLUSTER_ONLY") == "if-match":
         conditional_writes()
+    elif os.environ.get("SM_CLUSTER_ONLY") == "acks":
+        acks_never_block_reads(cluster(3))
     else:
         main()
 finally:

@@ -396,6 +396,10 @@ std::string cluster::metrics_text() {
   c("sessionmesh_transport_refused_cluster_total", t.refused_cluster);
   c("sessionmesh_transport_garbage_total", t.garbage);
   c("sessionmesh_transport_queue_dropped_total", t.queue_dropped);
+  c("sessionmesh_transport_connections_dropped_total", t.dropped);
+  c("sessionmesh_transport_inbound_refused_total", t.inbound_refused);
+  o += "# TYPE sessionmesh_transport_inbound_connections gauge\n";
+  c("sessionmesh_transport_inbound_connections", t.inbound_open);
   const auto [alive, suspect, dead, left] = count_members();
   o += "sessionmesh_cluster_members{status=\"alive\"} " + std::to_string(alive) + "\n";
   o += "sessionmesh_cluster_members{status=\"suspect\"} " + std::to_string(suspect) + "\n";

@@ -50,7 +50,7 @@ stamp
 
 echo "== build-asan/: unit tests under ASan+UBSan"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-unit_targets=(tests/test_crdt tests/test_conformance tests/test_migrating tests/test_store tests/test_crash tests/test_gossip tests/test_http tests/test_sim)
+unit_targets=(tests/test_crdt tests/test_transport tests/test_conformance tests/test_migrating tests/test_store tests/test_crash tests/test_gossip tests/test_http tests/test_sim)
 if build build-asan -Db_sanitize=address,undefined -Db_lundef=false -- "${unit_targets[@]}"; then
   run_suite build-asan --suite unit --no-rebuild
 else

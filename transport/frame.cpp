@@ -97,7 +97,7 @@ result<std::optional<std::pair<std::string, std::string>>> frame_reader::next() 
   if (buf_.size() < 4) return std::optional<std::pair<std::string, std::string>>{};
   uint32_t len = 0;
   for (int i = 0; i < 4; ++i) len = (len << 8) | static_cast<uint8_t>(buf_[static_cast<size_t>(i)]);
-  if (len > frame_max) return errc::limit_exceeded;
+  if (len > max_) return errc::limit_exceeded;
   if (buf_.size() < 4 + len + mac_len_) return std::optional<std::pair<std::string, std::string>>{};
   std::pair<std::string, std::string> f{buf_.substr(4, len), buf_.substr(4 + len, mac_len_)};
   buf_.erase(0, 4 + len + mac_len_);

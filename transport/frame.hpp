@@ -24,6 +24,9 @@
 namespace sessionmesh::transport {
 
 inline constexpr uint32_t frame_max = 16u << 20;
+// The hello is a few short strings: a peer that has not proved itself may
+// not make us buffer more than this.
+inline constexpr uint32_t hello_frame_max = 4096;
 inline constexpr size_t mac_bytes = 32;
 inline constexpr uint32_t wire_version = 1;
 
@@ -51,15 +54,20 @@ void append_frame(std::string& out, std::string_view payload, std::string_view k
 // Incremental parser over a byte stream.
 class frame_reader {
  public:
-  explicit frame_reader(size_t mac_len) : mac_len_(mac_len) {}
+  // Frames longer than max are limit_exceeded (checked on the length
+  // prefix, before any payload is buffered beyond one read).
+  explicit frame_reader(size_t mac_len, uint32_t max = hello_frame_max) : mac_len_(mac_len), max_(max) {}
   void set_mac_len(size_t n) { mac_len_ = n; }
+  void set_max(uint32_t max) { max_ = max; }
   void feed(const char* data, size_t n) { buf_.append(data, n); }
   // Next whole frame: (payload, mac). decode_error/limit_exceeded on garbage.
   result<std::optional<std::pair<std::string, std::string>>> next();
   size_t buffered() const { return buf_.size(); }
+  uint32_t max() const { return max_; }
 
  private:
   size_t mac_len_;
+  uint32_t max_;
   std::string buf_;
 };
 

@@ -41,7 +41,13 @@ struct tcp_transport::impl : std::enable_shared_from_this<tcp_transport::impl> {
   transport_counters counters;
   tcp::acceptor acceptor;
   std::mt19937_64 rng{std::random_device{}()};
-  std::set<std::string> logged;  // addresses already logged once
+  std::set<std::string> logged;  // addresses already logged once (bounded: cleared past 1,024)
+  struct rate {
+    std::chrono::steady_clock::time_point last{};
+    uint64_t suppressed = 0;
+  };
+  std::map<std::string, rate> drop_log;  // per reason (a fixed, small set)
+  std::map<std::string, size_t> per_ip;  // open inbound connections per IP address
   std::set<std::string> blocked;
   bool closed = false;
 
@@ -49,16 +55,34 @@ struct tcp_transport::impl : std::enable_shared_from_this<tcp_transport::impl> {
       : ioc(c), opts(std::move(o)), on_frame(std::move(f)), log(std::move(l)), acceptor(c) {}
 
   void log_once(const std::string& addr, const std::string& what) {
+    if (logged.size() > 1024) logged.clear();
     if (logged.insert(addr + what).second && log) log(what + " (peer " + addr + ")");
+  }
+
+  // A dropped inbound connection: counted always, logged at most once per
+  // reason every 10 s (a flood cannot fill the log).
+  void log_drop(const std::string& addr, const std::string& why) {
+    ++counters.dropped;
+    auto& r = drop_log[why];
+    const auto now = std::chrono::steady_clock::now();
+    if (r.last != std::chrono::steady_clock::time_point{} && now - r.last < std::chrono::seconds(10)) {
+      ++r.suppressed;
+      return;
+    }
+    if (log)
+      log("cluster transport: dropped connection: " + why + " (peer " + addr + ")" +
+          (r.suppressed ? ", and " + std::to_string(r.suppressed) + " more for this reason in the last 10 s" : ""));
+    r.last = now;
+    r.suppressed = 0;
   }
 
   // ---------------- inbound
   struct inbound : std::enable_shared_from_this<inbound> {
     std::shared_ptr<impl> t;
     tcp::socket sock;
-    std::string addr;
-    frame_reader reader{0};
-    std::array<char, 65536> buf{};
+    std::string addr, ip;
+    frame_reader reader{0, hello_frame_max};
+    std::array<char, 16384> buf{};
     bool greeted = false;
     std::string peer_node, peer_advertise, conn_id;
     uint64_t seq = 0;
@@ -68,7 +92,14 @@ struct tcp_transport::impl : std::enable_shared_from_this<tcp_transport::impl> {
     inbound(std::shared_ptr<impl> tt, tcp::socket s) : t(std::move(tt)), sock(std::move(s)), timer(t->ioc) {
       error_code ec;
       auto ep = sock.remote_endpoint(ec);
-      addr = ec ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port());
+      ip = ec ? "?" : ep.address().to_string();
+      addr = ec ? "?" : ip + ":" + std::to_string(ep.port());
+      ++t->per_ip[ip];
+      ++t->counters.inbound_open;
+    }
+    ~inbound() {
+      if (auto it = t->per_ip.find(ip); it != t->per_ip.end() && --it->second == 0) t->per_ip.erase(it);
+      --t->counters.inbound_open;
     }
     void start() {
       timer.expires_after(std::chrono::milliseconds(t->opts.handshake_timeout_ms));
@@ -78,8 +109,9 @@ struct tcp_transport::impl : std::enable_shared_from_this<tcp_transport::impl> {
       read();
     }
     void drop(const std::string& why) {
-      t->log_once(addr, "cluster transport: dropped connection: " + why);
+      t->log_drop(addr, why);
       error_code ignored;
+      timer.cancel();
       sock.close(ignored);
     }
     void read() {
@@ -125,6 +157,7 @@ struct tcp_transport::impl : std::enable_shared_from_this<tcp_transport::impl> {
           mine.proof = hello_proof(t->opts.key, mine);
           conn_id = h->nonce + mine.nonce;
           reader.set_mac_len(t->opts.key.empty() ? 0 : mac_bytes);
+          reader.set_max(frame_max);
           out.clear();
           append_frame(out, encode_hello(mine), {}, {}, 0);
           asio::async_write(sock, asio::buffer(out), [self = shared_from_this()](error_code, size_t) {});
@@ -146,9 +179,26 @@ struct tcp_transport::impl : std::enable_shared_from_this<tcp_transport::impl> {
   void accept() {
     acceptor.async_accept([self = shared_from_this()](error_code ec, tcp::socket s) {
       if (self->closed) return;
-      if (!ec) std::make_shared<inbound>(self, std::move(s))->start();
+      if (!ec) self->admit(std::move(s));
       self->accept();
     });
+  }
+
+  // Past the caps a connection is closed before anything is read from it.
+  void admit(tcp::socket s) {
+    error_code ec;
+    const auto ep = s.remote_endpoint(ec);
+    const std::string ip = ec ? "?" : ep.address().to_string();
+    const auto it = per_ip.find(ip);
+    const size_t from_ip = it == per_ip.end() ? 0 : it->second;
+    if (counters.inbound_open >= opts.inbound_max || from_ip >= opts.inbound_per_address_max) {
+      ++counters.inbound_refused;
+      log_drop(ip, counters.inbound_open >= opts.inbound_max ? "too many inbound connections"
+                                                             : "too many inbound connections from one address");
+      s.close(ec);
+      return;
+    }
+    std::make_shared<inbound>(shared_from_this(), std::move(s))->start();
   }
 
   // ---------------- outbound
@@ -164,7 +214,7 @@ struct tcp_transport::impl : std::enable_shared_from_this<tcp_transport::impl> {
     bool writing = false;
     unsigned attempts = 0;
     std::string conn_id, nonce, out, in_buf;
-    frame_reader reader{0};
+    frame_reader reader{0, hello_frame_max};
     std::array<char, 4096> buf{};
     uint64_t seq = 0;
 
@@ -268,7 +318,7 @@ struct tcp_transport::impl : std::enable_shared_from_this<tcp_transport::impl> {
       error_code ignored;
       sock.close(ignored);
       sock = tcp::socket(t->ioc);
-      reader = frame_reader(0);
+      reader = frame_reader(0, hello_frame_max);
       writing = false;
       st = state::idle;
       if (t->closed) return;

@@ -4,7 +4,10 @@
 // protocol version and, with a cluster key, a proof of the key; every later
 // frame is HMAC-SHA256'd with a per-connection id and a sequence number.
 // A peer without the key, or one that sends garbage, is disconnected,
-// counted, and logged once per address; nothing it sent is used.
+// counted, and logged (at most one line per reason every 10 s, with the
+// count since); nothing it sent is used. Before its hello is checked, a
+// connection may send at most hello_frame_max bytes of frame; inbound
+// connections are capped in total and per IP address.
 // Outbound: reconnect with capped exponential backoff and jitter; a bounded
 // queue per peer (past it the oldest frames are dropped and counted).
 // Thread: every method must be called on the io_context's thread, which also
@@ -38,12 +41,19 @@ struct transport_options {
   uint32_t backoff_base_ms = 50;
   uint32_t backoff_max_ms = 2000;
   uint32_t handshake_timeout_ms = 5000;
+  // Inbound connections at once, and from one IP address; past either a
+  // new connection is closed at accept (counted, logged rate-limited).
+  size_t inbound_max = 256;
+  size_t inbound_per_address_max = 16;
 };
 
 struct transport_counters {
   std::atomic<uint64_t> bytes_in{0}, bytes_out{0}, frames_in{0}, frames_out{0};
   std::atomic<uint64_t> refused_auth{0}, refused_cluster{0}, garbage{0}, connects{0}, connect_failures{0};
   std::atomic<uint64_t> queue_dropped{0};
+  std::atomic<uint64_t> inbound_refused{0};  // past inbound_max or inbound_per_address_max
+  std::atomic<uint64_t> dropped{0};          // inbound connections dropped for any reason
+  std::atomic<uint64_t> inbound_open{0};
 };
 
 class tcp_transport {

@@ -71,9 +71,7 @@ PY
 done
 
 # --- 2. a 3-node cluster; node a serves the GETs.
-declare -A HP GP
-for n in a b c; do HP[$n]=$((17270 + ${#HP[@]})); done
-GP[a]=17370; GP[b]=17371; GP[c]=17372
+declare -A HP=([a]=17270 [b]=17271 [c]=17272) GP=([a]=17370 [b]=17371 [c]=17372)
 for n in a b c; do
   $BIN serve --node-id $n --data-dir "$work/c-$n" --http 127.0.0.1:${HP[$n]} --gossip 127.0.0.1:${GP[$n]} \
     --seeds 127.0.0.1:${GP[a]} --adapter replicated --test-faults --log-level error &

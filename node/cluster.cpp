@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "http/json_render.hpp"
+#include "store/file_io.hpp"
 
 namespace sessionmesh::node {
 
@@ -141,12 +142,9 @@ void cluster::record_contact() {
   for (const auto& [_, m] : g_->members()) any_alive |= m.status == gossip::member_status::alive;
   if (!any_alive) return;
   last_contact_written_ = now;
-  const std::string tmp = opts_.contact_file + ".tmp";
-  if (FILE* f = std::fopen(tmp.c_str(), "w")) {
-    std::fprintf(f, "%llu\n", static_cast<unsigned long long>(now));
-    std::fclose(f);
-    std::rename(tmp.c_str(), opts_.contact_file.c_str());
-  }
+  // On the gossip thread, every few seconds: one small fsync'd write.
+  if (auto r = store::write_file_atomic(store::posix_fs(), opts_.contact_file, std::to_string(now) + "\n"); !r)
+    spdlog::warn("cannot record the last contact time in {}: {}", opts_.contact_file, r.error().message());
 }
 
 void cluster::on_frame(const std::string& from, const std::string& addr, std::string_view payload) {

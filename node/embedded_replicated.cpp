@@ -2,7 +2,7 @@
 // include/sessionmesh/replicated.hpp).
 #include "sessionmesh/replicated.hpp"
 
-#include "node/cluster.hpp"
+#include "node/open_replicated.hpp"
 #include "store/instrumented_store.hpp"
 #include "store/replicated_store.hpp"
 
@@ -14,11 +14,6 @@ result<std::unique_ptr<session_store>> open_replicated_store(const store_options
   std::string reason;
   store_options o = opts;
   if (!o.telemetry_hub) o.telemetry_hub = std::make_shared<telemetry>();
-  auto ls = store::local_store::open(o, store::posix_fs(), &reason);
-  if (!ls) {
-    if (why) *why = reason;
-    return ls.error();
-  }
   node::cluster_options co;
   co.node_id = o.node_id;
   co.listen_host = repl.gossip_host;
@@ -30,14 +25,13 @@ result<std::unique_ptr<session_store>> open_replicated_store(const store_options
   co.cluster_key = repl.cluster_key;
   co.cluster_name = repl.cluster_name;
   co.max_clock_offset_ms = o.max_clock_offset_ms;
-  if (o.data_dir) co.contact_file = *o.data_dir + "/last_contact";
-  auto cl = std::make_shared<node::cluster>(co, **ls);
-  if (auto r = cl->start(&reason); !r) {
+  auto n = node::open_replicated(o, std::move(co), &reason);
+  if (!n) {
     if (why) *why = reason;
-    (*ls)->close();
-    return r.error();
+    return n.error();
   }
-  auto rs = std::make_unique<store::replicated_store>(std::move(ls).value(), *cl);
+  std::shared_ptr<node::cluster> cl = std::move(n->driver);
+  auto rs = std::move(n->store);
   auto inst = std::make_unique<store::instrumented_store>(std::move(rs), o.telemetry_hub);
   node::cluster* raw = cl.get();
   inst->own(std::move(cl), [raw] { raw->stop(); });

@@ -59,18 +59,8 @@ std::string create_body(const session& s) {
 std::string session_path(std::string_view id) { return "/v1/sessions/" + std::string(id); }
 
 bool write_report(const std::string& path, const std::string& json, std::string* why) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::trunc);
-    if (!f || !(f << json << "\n") || !f.flush()) {
-      *why = "cannot write the report to " + path;
-      return false;
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    *why = "cannot write the report to " + path + ": " + ec.message();
+  if (auto r = store::write_file_atomic(store::posix_fs(), path, json + "\n"); !r) {
+    *why = "cannot write the report to " + path + ": " + r.error().message();
     return false;
   }
   return true;

@@ -1,5 +1,7 @@
 #include "node/migrator.hpp"
 
+#include "node/open_replicated.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -39,22 +41,9 @@ std::vector<std::string> split_seeds(std::string_view text) {
   return out;
 }
 
-// Writes path atomically and durably (temp file, fsync, rename, fsync dir).
+// Small files go through the one atomic, fsync'd writer.
 bool write_durably(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return false;
-  const bool ok =
-      ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) return false;
-  const std::string dir = std::filesystem::path(path).parent_path().string();
-  const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    (void)::fsync(dfd);
-    ::close(dfd);
-  }
-  return true;
+  return store::write_file_atomic(store::posix_fs(), path, text).has_value();
 }
 
 }  // namespace
@@ -222,9 +211,6 @@ void migrator::run(std::vector<std::string> seeds, std::string seeds_text, uint6
     std::filesystem::remove_all(*o.data_dir, ec);  // a rolled-back attempt's leftovers
   }
   std::string why;
-  auto ls = store::local_store::open(o, store::posix_fs(), &why);
-  if (!ls)
-    return (void)rollback("cannot open the target store: " + (why.empty() ? ls.error().message() : why));
   cluster_options co;
   co.node_id = cfg.node_id;
   co.listen_host = cfg.gossip.host;
@@ -235,13 +221,14 @@ void migrator::run(std::vector<std::string> seeds, std::string seeds_text, uint6
   co.cluster_key = d_.cluster_key;
   co.cluster_name = cfg.cluster_name;
   co.max_clock_offset_ms = cfg.max_clock_offset_ms;
-  if (!cfg.in_memory) co.contact_file = *o.data_dir + "/last_contact";
-  auto* local = ls->get();
-  clusters_.push_back(std::make_unique<cluster>(co, *local));
+  auto n = open_replicated(o, std::move(co), &why);
+  if (!n)
+    return (void)rollback("cannot open the replicated target: " + (why.empty() ? n.error().message() : why));
+  auto* local = &n->store->local();
+  clusters_.push_back(std::move(n->driver));
   cluster& cl = *clusters_.back();
-  targets_.push_back(std::make_unique<store::replicated_store>(std::move(ls).value(), cl));
+  targets_.push_back(std::move(n->store));
   auto& target = *targets_.back();
-  if (auto r = cl.start(&why); !r) return (void)rollback("cannot start the cluster transport: " + why);
 
   // 2. Join through the seeds.
   if (!seeds.empty()) {

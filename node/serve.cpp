@@ -17,6 +17,7 @@
 #include "node/data_dir_lock.hpp"
 #include "node/logging.hpp"
 #include "node/migrator.hpp"
+#include "node/open_replicated.hpp"
 #include "node/serve_setup.hpp"
 #include "sessionmesh/sessionmesh.hpp"
 #include "store/instrumented_store.hpp"
@@ -169,20 +170,6 @@ int node_runtime::run() {
       [this](const op_event& e) { metrics_.record_op(e.op, e.result, e.duration_us); });
   event_sub_ = opts.telemetry_hub->on_event([this](const named_event& e) { metrics_.warning(e.name); });
   if (cfg_.adapter == "replicated") {
-    if (!cfg_.in_memory && set_aside_if_stale(cfg_.data_dir, cfg_.tombstone_grace_s * 1000) &&
-        cfg_.data_dir == locked_dir) {
-      dir_lock.reset();  // it moved aside with the dir: lock the fresh one
-      dir_lock = data_dir_lock::acquire(cfg_.data_dir, &why);
-      if (!dir_lock) {
-        spdlog::error("{}", why);
-        return 1;
-      }
-    }
-    auto ls = store::local_store::open(opts, store::posix_fs(), &why);
-    if (!ls) {
-      spdlog::error("cannot open the store: {}", why.empty() ? ls.error().message() : why);
-      return 1;
-    }
     cluster_options co;
     co.node_id = cfg_.node_id;
     co.listen_host = cfg_.gossip.host;
@@ -193,14 +180,20 @@ int node_runtime::run() {
     co.cluster_key = cluster_key;
     co.cluster_name = cfg_.cluster_name;
     co.max_clock_offset_ms = cfg_.max_clock_offset_ms;
-    if (!cfg_.in_memory) co.contact_file = cfg_.data_dir + "/last_contact";
-    cluster_ = std::make_unique<cluster>(co, **ls);
-    if (auto r = cluster_->start(&why); !r) {
-      spdlog::error("{}", why);
+    // A stale dir moves aside with its lock: lock the fresh one.
+    auto relock = [&] {
+      if (cfg_.data_dir != locked_dir) return true;
+      dir_lock.reset();
+      dir_lock = data_dir_lock::acquire(cfg_.data_dir, &why);
+      return dir_lock != nullptr;
+    };
+    auto n = open_replicated(opts, std::move(co), &why, relock);
+    if (!n) {
+      spdlog::error("cannot open the replicated store: {}", why.empty() ? n.error().message() : why);
       return 1;
     }
-    auto rs = std::make_unique<store::replicated_store>(std::move(ls).value(), *cluster_);
-    store_ = std::make_unique<store::instrumented_store>(std::move(rs), opts.telemetry_hub);
+    cluster_ = std::move(n->driver);
+    store_ = std::make_unique<store::instrumented_store>(std::move(n->store), opts.telemetry_hub);
     active_ = cluster_.get();
   } else {
     auto ls = store::local_store::open(opts, store::posix_fs(), &why);

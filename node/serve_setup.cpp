@@ -88,24 +88,4 @@ std::vector<std::string> restart_needed(const node_config& a, const node_config&
   return out;
 }
 
-bool set_aside_if_stale(const std::string& dir, uint64_t grace_ms) {
-  std::ifstream f(dir + "/last_contact");
-  uint64_t last = 0;
-  if (!(f >> last) || last == 0) return false;
-  const auto now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                             std::chrono::system_clock::now().time_since_epoch())
-                                             .count());
-  if (now <= last + grace_ms) return false;
-  const std::string aside = dir + ".stale-" + std::to_string(now / 1000);
-  if (std::rename(dir.c_str(), aside.c_str()) == 0) {
-    spdlog::warn(
-        "last contact with the cluster was {} s ago, past the tombstone grace of {} s: moved {} to {} and "
-        "resyncing from peers (replaying it could resurrect deleted sessions)",
-        (now - last) / 1000, grace_ms / 1000, dir, aside);
-    return true;
-  }
-  spdlog::error("data dir {} is stale but could not be moved aside", dir);
-  return false;
-}
-
 }  // namespace sessionmesh::node

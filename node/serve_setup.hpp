@@ -1,6 +1,6 @@
 // serve_setup: what `sessionmesh serve` derives from its configuration
 // before it runs: store options, API settings, tokens, which settings a
-// reload cannot apply, and the stale-data-dir check of a replicated node.
+// reload cannot apply (the stale-data-dir check is in open_replicated.hpp).
 // Pure functions but for reading files (tokens, last contact) and
 // set_aside_if_stale's rename. Thread: any.
 #pragma once
@@ -22,11 +22,5 @@ store_options store_options_of(const node_config& cfg);
 result<http::api_settings> api_settings_of(const node_config& cfg, std::string* why);
 // The settings that differ between a and b and need a restart to apply.
 std::vector<std::string> restart_needed(const node_config& a, const node_config& b);
-// A replicated node out of contact with its cluster for longer than the
-// tombstone grace may hold sessions whose deletes the others have purged
-// since: replaying its data would resurrect them. Such a data dir is moved
-// aside (kept for forensics) and the node resyncs from its peers instead.
-// Returns whether the dir was moved aside.
-bool set_aside_if_stale(const std::string& dir, uint64_t grace_ms);
 
 }  // namespace sessionmesh::node

@@ -127,4 +127,18 @@ file_system& posix_fs() {
   return fs;
 }
 
+result<void> write_file_atomic(file_system& fs, const std::string& path, std::string_view text) {
+  const std::string tmp = path + ".tmp";
+  {
+    auto f = fs.open_append(tmp);
+    if (!f) return f.error();
+    if (auto r = (*f)->truncate(0); !r) return r;
+    if (auto r = (*f)->append(text); !r) return r;
+    if (auto r = (*f)->sync(); !r) return r;
+  }
+  if (auto r = fs.rename(tmp, path); !r) return r;
+  const auto slash = path.rfind('/');
+  return fs.sync_dir(slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash));
+}
+
 }  // namespace sessionmesh::store

@@ -43,4 +43,9 @@ class file_system {
 // The process-wide POSIX file system.
 file_system& posix_fs();
 
+// The one writer of small files (cluster contact time, migration marker and
+// reports): path.tmp is written and fsynced, renamed over path, and the
+// directory fsynced, so a crash leaves the old content or the new, whole.
+result<void> write_file_atomic(file_system& fs, const std::string& path, std::string_view text);
+
 }  // namespace sessionmesh::store

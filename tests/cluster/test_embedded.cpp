@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include "sessionmesh/replicated.hpp"
@@ -81,4 +82,53 @@ TEST_CASE("embedded replicated adapter: two in-process nodes replicate over TCP"
   CHECK_FALSE(why.empty());
   (*b)->close();
   (*a)->close();
+}
+
+TEST_CASE("an embedded replicated node away past the tombstone grace resyncs instead of resurrecting") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("sm-emb-stale-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  for (auto& e : fs::directory_iterator(fs::temp_directory_path()))
+    if (e.path().filename().string().rfind(dir.filename().string() + ".stale-", 0) == 0) fs::remove_all(e.path());
+  const uint16_t pa = free_port(), pb = free_port();
+  store_options oa, ob;
+  oa.node_id = "stale-a";
+  oa.data_dir = dir.string();
+  oa.tombstone_grace_ms = 2000;
+  oa.fsync = fsync_mode::always;
+  ob.node_id = "stale-b";
+  replication_options ra, rb;
+  ra.gossip_port = pa;
+  ra.seeds = {"127.0.0.1:" + std::to_string(pb)};
+  rb.gossip_port = pb;
+  rb.seeds = {"127.0.0.1:" + std::to_string(pb)};
+  std::string why;
+  auto b = open_replicated_store(ob, rb, &why);
+  REQUIRE_MESSAGE(b.has_value(), why);
+  {
+    auto a = open_replicated_store(oa, ra, &why);
+    REQUIRE_MESSAGE(a.has_value(), why);
+    REQUIRE((*a)->create(create_request{"doomed", 600, {}, {}, {}, {}}).has_value());
+    CHECK(eventually([&] { return (*b)->peek("doomed").has_value(); }));
+    // a records its contact with b (every few seconds while a peer is alive).
+    CHECK(eventually([&] { return fs::exists(dir / "last_contact"); }, 15000));
+    (*a)->close();
+  }
+  // While a is away, b deletes the session and, past the grace, purges the
+  // tombstone (here: b forgets it by never having more than the delete).
+  REQUIRE((*b)->remove("doomed").has_value());
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // a is away longer than the grace
+  auto a = open_replicated_store(oa, ra, &why);
+  REQUIRE_MESSAGE(a.has_value(), why);
+  bool aside = false;
+  for (auto& e : fs::directory_iterator(fs::temp_directory_path()))
+    aside |= e.path().filename().string().rfind(dir.filename().string() + ".stale-", 0) == 0;
+  CHECK_MESSAGE(aside, "the stale data dir was moved aside");
+  CHECK_FALSE((*a)->peek("doomed").has_value());  // not replayed from the old log
+  CHECK(eventually([&] { return !(*b)->peek("doomed").has_value(); }));
+  (*a)->close();
+  (*b)->close();
+  fs::remove_all(dir);
+  for (auto& e : fs::directory_iterator(fs::temp_directory_path()))
+    if (e.path().filename().string().rfind(dir.filename().string() + ".stale-", 0) == 0) fs::remove_all(e.path());
 }

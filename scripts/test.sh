@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Quick start, command 2: install what is missing, build, and run every test:
 # the full suite (build/), the unit tests again under ASan+UBSan
-# (build-asan/), and the libFuzzer targets for a bounded time (build-fuzz/).
+# (build-asan/), the libFuzzer targets for a bounded time (build-fuzz/), and
+# the concurrent tests (store, HTTP, embedded replicated, migration) under
+# ThreadSanitizer (build-tsan/).
 # The last line is "N passed, M failed" summed from meson's summaries.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +57,16 @@ if build build-asan -Db_sanitize=address,undefined -Db_lundef=false -- "${unit_t
   run_suite build-asan --suite unit --no-rebuild
 else
   echo "build-asan/ failed"; failed=$((failed + 1))
+fi
+
+echo "== build-tsan/: the concurrent tests under ThreadSanitizer"
+stamp
+export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+tsan_targets=(tests/test_store tests/test_conformance tests/test_migrating tests/test_http tests/test_embedded)
+if build build-tsan -Db_sanitize=thread -Db_lundef=false -- "${tsan_targets[@]}"; then
+  run_suite build-tsan --no-rebuild store conformance migrating http embedded
+else
+  echo "build-tsan/ failed"; failed=$((failed + 1))
 fi
 
 echo "== build-fuzz/: libFuzzer targets (bounded time)"

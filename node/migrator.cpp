@@ -1,6 +1,7 @@
 #include "node/migrator.hpp"
 
 #include "node/open_replicated.hpp"
+#include "node/serve_setup.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -211,16 +212,8 @@ void migrator::run(std::vector<std::string> seeds, std::string seeds_text, uint6
     std::filesystem::remove_all(*o.data_dir, ec);  // a rolled-back attempt's leftovers
   }
   std::string why;
-  cluster_options co;
-  co.node_id = cfg.node_id;
-  co.listen_host = cfg.gossip.host;
-  co.listen_port = cfg.gossip.port;
-  co.advertise = cfg.advertise.host.empty() ? cfg.gossip.str() : cfg.advertise.str();
-  co.http_addr = cfg.http.str();
+  cluster_options co = cluster_options_of(cfg, d_.cluster_key);
   co.seeds = seeds;
-  co.cluster_key = d_.cluster_key;
-  co.cluster_name = cfg.cluster_name;
-  co.max_clock_offset_ms = cfg.max_clock_offset_ms;
   auto n = open_replicated(o, std::move(co), &why);
   if (!n)
     return (void)rollback("cannot open the replicated target: " + (why.empty() ? n.error().message() : why));

@@ -170,16 +170,7 @@ int node_runtime::run() {
       [this](const op_event& e) { metrics_.record_op(e.op, e.result, e.duration_us); });
   event_sub_ = opts.telemetry_hub->on_event([this](const named_event& e) { metrics_.warning(e.name); });
   if (cfg_.adapter == "replicated") {
-    cluster_options co;
-    co.node_id = cfg_.node_id;
-    co.listen_host = cfg_.gossip.host;
-    co.listen_port = cfg_.gossip.port;
-    co.advertise = cfg_.advertise.str();
-    co.http_addr = cfg_.http.str();
-    co.seeds = cfg_.seeds;
-    co.cluster_key = cluster_key;
-    co.cluster_name = cfg_.cluster_name;
-    co.max_clock_offset_ms = cfg_.max_clock_offset_ms;
+    cluster_options co = cluster_options_of(cfg_, cluster_key);
     // A stale dir moves aside with its lock: lock the fresh one.
     auto relock = [&] {
       if (cfg_.data_dir != locked_dir) return true;

@@ -54,6 +54,20 @@ store_options store_options_of(const node_config& cfg) {
   return o;
 }
 
+cluster_options cluster_options_of(const node_config& cfg, const std::string& cluster_key) {
+  cluster_options co;
+  co.node_id = cfg.node_id;
+  co.listen_host = cfg.gossip.host;
+  co.listen_port = cfg.gossip.port;
+  co.advertise = cfg.advertise.host.empty() ? cfg.gossip.str() : cfg.advertise.str();
+  co.http_addr = cfg.http.str();
+  co.seeds = cfg.seeds;
+  co.cluster_key = cluster_key;
+  co.cluster_name = cfg.cluster_name;
+  co.max_clock_offset_ms = cfg.max_clock_offset_ms;
+  return co;
+}
+
 result<http::api_settings> api_settings_of(const node_config& cfg, std::string* why) {
   http::api_settings s;
   auto api_tok = read_token(cfg.api_token_file, why);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "http/api.hpp"
+#include "node/cluster.hpp"
 #include "node/config.hpp"
 #include "sessionmesh/options.hpp"
 #include "sessionmesh/result.hpp"
@@ -19,6 +20,8 @@ bool loopback(const std::string& host);
 // The first line of path (trailing blanks cut); "" for an empty path.
 result<std::string> read_token(const std::string& path, std::string* why);
 store_options store_options_of(const node_config& cfg);
+// The cluster driver's options of a node (serve and the online migrator).
+cluster_options cluster_options_of(const node_config& cfg, const std::string& cluster_key);
 result<http::api_settings> api_settings_of(const node_config& cfg, std::string* why);
 // The settings that differ between a and b and need a restart to apply.
 std::vector<std::string> restart_needed(const node_config& a, const node_config& b);

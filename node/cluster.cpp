@@ -115,14 +115,6 @@ void cluster::tick() {
   io_->timer.expires_after(std::chrono::milliseconds(5));
   io_->timer.async_wait([this](boost::system::error_code ec) {
     if (ec) return;
-    {
-      std::lock_guard lk(blocked_mu_);
-      if (blocked_dirty_) {
-        blocked_ = blocked_pending_;
-        io_->transport->set_blocked(blocked_);
-        blocked_dirty_ = false;
-      }
-    }
     take_deltas();
     g_->on_tick(local_.now_physical_ms());
     pump();
@@ -351,10 +343,13 @@ bool cluster::drain(uint32_t timeout_ms) {
   return confirmed;
 }
 
+// Posted, not left for the next tick: a delta queued after this call is
+// already filtered (the gossip thread runs handlers in order).
 void cluster::set_blocked(std::set<std::string> nodes) {
-  std::lock_guard lk(blocked_mu_);
-  blocked_pending_ = std::move(nodes);
-  blocked_dirty_ = true;
+  asio::post(io_->ctx, [this, nodes = std::move(nodes)] {
+    blocked_ = nodes;
+    io_->transport->set_blocked(blocked_);
+  });
 }
 
 std::string cluster::metrics_text() {

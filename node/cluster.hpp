@@ -126,10 +126,7 @@ class cluster final : public store::replication {
   mutable std::mutex view_mu_;
   std::condition_variable view_cv_;
   view view_;
-  std::set<std::string> blocked_;  // gossip thread only
-  std::mutex blocked_mu_;
-  std::set<std::string> blocked_pending_;
-  bool blocked_dirty_ = false;
+  std::set<std::string> blocked_;  // gossip thread only (set_blocked posts there)
 };
 
 }  // namespace sessionmesh::node

@@ -29,6 +29,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <random>
 #include <set>
@@ -89,6 +90,8 @@ class store_port {
   virtual bool apply(std::string_view encoded, std::string_view from) = 0;
   // The physical part (ms) of the last stamp the store issued or adopted.
   virtual uint64_t clock_ms() = 0;
+  // Every live session id (the replication driver's `moved` events).
+  virtual void for_each_live(const std::function<void(std::string_view id)>& fn) = 0;
 };
 
 struct member {

@@ -22,6 +22,7 @@ class local_port final : public store_port {
     return st_.apply_remote(encoded, from).has_value();
   }
   uint64_t clock_ms() override { return st_.clock_ms(); }
+  void for_each_live(const std::function<void(std::string_view id)>& fn) override { st_.for_each_live(fn); }
 
  private:
   store::local_store& st_;

@@ -1,5 +1,7 @@
 #include "http/api.hpp"
 
+#include <future>
+
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -124,6 +126,13 @@ response api::handle(const request_view& req) {
   response r = begin(req);
   if (!r.pending) return r;
   const pending_write w = *r.pending;
+  if (w.job) {
+    std::promise<std::string> body;
+    auto f = body.get_future();
+    w.job([&body](std::string b) { body.set_value(std::move(b)); });
+    r.body = f.get();
+    return finish(req, std::move(r), {});
+  }
   return finish(req, std::move(r), store_.wait_replicated(w.token, w.acks, w.timeout_ms));
 }
 

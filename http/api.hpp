@@ -54,10 +54,13 @@ struct request_view {
 // A write's answer that waits for its durability (fsync=always) and for
 // acks=N before it is sent: the server asks the store's when_durable and
 // sends finish()'s answer when that completes; handle() waits for it.
+// Or an answer computed elsewhere (a drain waiting for a peer): the server
+// starts `job`, which calls back once, on any thread, with the 200 body.
 struct pending_write {
   write_token token;
   unsigned acks = 1;
   uint32_t timeout_ms = 2000;
+  std::function<void(std::function<void(std::string body)>)> job;
 };
 
 struct response {
@@ -80,7 +83,9 @@ struct response {
 struct node_hooks {
   std::function<bool()> ready;                   // recovered and serving
   std::function<bool()> draining;
-  std::function<std::string()> drain;            // starts a drain; returns a JSON body
+  // Starts a drain (or joins the one under way); calls back once with the
+  // JSON body when it is over. Never waits.
+  std::function<void(std::function<void(std::string body)>)> drain;
   std::function<std::pair<bool, std::string>()> reload;  // ok + JSON body or message
   std::function<std::string()> cluster_body;     // GET /v1/cluster (replicated)
   std::function<std::string()> health_cluster;   // "cluster":{..},"replication":{..} (replicated)

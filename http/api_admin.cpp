@@ -99,7 +99,13 @@ response api::admin(const request_view& req, std::string_view what, const std::s
       return r;
     }
     response r;
-    r.body = hooks_.drain ? hooks_.drain() : "{\"status\":\"drained\"}";
+    if (!hooks_.drain) {
+      r.body = "{\"status\":\"drained\"}";
+      return r;
+    }
+    pending_write w;
+    w.job = hooks_.drain;
+    r.pending = std::move(w);
     return r;
   }
   if (what == "reload") {

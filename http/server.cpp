@@ -252,7 +252,8 @@ class connection : public std::enable_shared_from_this<connection> {
     }
     const pending_write w = *r.pending;
     auto pr = std::make_shared<response>(std::move(r));
-    srv_.a.store().when_durable(w.token, w.acks, w.timeout_ms, [reg, key, pr, v, keep](result<void> outcome) {
+    // Runs once, on any thread: posts the answer to this connection.
+    auto complete = [reg, key, pr, v, keep](result<void> outcome, std::optional<std::string> body) {
       std::lock_guard lk(reg->mu);
       auto it = reg->conns.find(key);
       if (reg->closed || it == reg->conns.end()) return;
@@ -260,10 +261,14 @@ class connection : public std::enable_shared_from_this<connection> {
       reg->conns.erase(it);
       if (reg->conns.empty()) reg->cv.notify_all();
       // Posted while holding mu: stop() cannot destroy the executor meanwhile.
-      asio::post(self->socket_.get_executor(), [self, pr, v, keep, outcome] {
+      asio::post(self->socket_.get_executor(), [self, pr, v, keep, outcome, body = std::move(body)]() mutable {
+        if (body) pr->body = std::move(*body);
         self->write(self->srv_.a.finish(v, std::move(*pr), outcome), keep);
       });
-    });
+    };
+    if (w.job) return w.job([complete](std::string body) { complete(result<void>{}, std::move(body)); });
+    srv_.a.store().when_durable(w.token, w.acks, w.timeout_ms,
+                                [complete](result<void> outcome) { complete(outcome, std::nullopt); });
   }
 
   // Relays the request in parser_ to its session's owner (one hop, marked

@@ -1,15 +1,18 @@
-// cluster: the driver of replication for one node. It owns one thread with
-// an io_context that runs the TCP transport and a 5 ms tick, and the
-// gossiper, which is only ever called on that thread. Other threads reach
-// it through the replication interface (local deltas are queued in write
-// order under a mutex and handed over in one post) and through snapshots
-// of the member table taken on the gossip thread.
+// cluster: the Asio shell around the replication driver
+// (gossip/replication_driver.hpp) for one node. It owns one thread with an
+// io_context that runs the TCP transport and a 5 ms tick; the driver is only
+// ever called on that thread, and the shell carries out what it outputs
+// (frames to send, the clock gate, `moved` events, answered ack waiters).
+// Other threads reach it through the replication interface (local deltas
+// are queued in write order under a mutex and handed over in one post; ack
+// waiters are posted) and through a snapshot of the member table taken on
+// the gossip thread after every step.
 // Thread: public methods are thread-safe.
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -18,8 +21,8 @@
 #include <thread>
 #include <vector>
 
-#include "gossip/gossiper.hpp"
 #include "gossip/local_port.hpp"
+#include "gossip/replication_driver.hpp"
 #include "store/replication.hpp"
 #include "transport/tcp_transport.hpp"
 
@@ -55,11 +58,18 @@ class cluster final : public store::replication {
   // it; else the owner's HTTP address ("" when it is not known).
   std::optional<std::string> owner_http(std::string_view id);
 
-  // Drain: waits (up to timeout) until an alive peer has applied every local
-  // change, then marks this node left. Returns whether a peer confirmed.
-  bool drain(uint32_t timeout_ms);
-  std::string cluster_json();
-  std::string health_json();
+  // Drain, never waiting: once an alive peer has applied every local change
+  // (or timeout_ms passed first), this node is marked left and told to
+  // everyone, then done(confirmed) runs on the gossip thread. With no change
+  // and no peer there is nothing to hand over: confirmed.
+  void drain(uint32_t timeout_ms, std::function<void(bool confirmed)> done);
+  // A copy of the driver's view (http/cluster_views.hpp renders it),
+  // taken on the gossip thread after its last step.
+  gossip::cluster_view snapshot() const;
+  // Live sessions per owner (walks the store: not on a hot path).
+  std::map<std::string, uint64_t> owned_counts();
+  uint64_t merkle_root() const;
+  uint64_t now_ms() const;  // the store's physical clock
   std::vector<std::string> alerts();  // clock_skew, clock_behind
   size_t alive_peers();
   std::string metrics_text();
@@ -67,53 +77,20 @@ class cluster final : public store::replication {
   void set_blocked(std::set<std::string> nodes);
 
  private:
-  struct view {
-    std::vector<gossip::member> members;  // peers
-    gossip::member self;
-    std::vector<std::string> owners;      // alive + suspect node ids, sorted
-    std::map<std::string, uint64_t> acked;  // alive peer -> acked_through
-    gossip::counters stats;
-    size_t pending = 0;
-    uint64_t root = 0;
-    bool clock_ahead = false, clock_behind = false;
-    int64_t clock_lead_ms = 0;
-  };
-  void run();
   void tick();
-  void pump();             // outbox -> transport, refresh the view
+  void flush_then_close(std::chrono::steady_clock::time_point until);
   void on_frame(const std::string& from, const std::string& addr, std::string_view payload);
   void take_deltas();
-  void publish_moves(const std::vector<std::string>& before, const std::vector<std::string>& after,
-                     const std::string& reason);
-  std::vector<std::string> prev_owners_;  // gossip thread only
-  uint64_t last_contact_written_ = 0;     // gossip thread only
+  // Carries out the driver's output and refreshes the view. Gossip thread.
+  void settle();
+  uint64_t last_contact_written_ = 0;  // gossip thread only
   void record_contact();
-  // Members by status, this node counted alive. REQUIRES: view_mu_ held.
-  struct member_counts {
-    size_t alive = 1, suspect = 0, dead = 0, left = 0;
-  };
-  member_counts count_members() const;
-  // Ack waiters (when_acked): completed from pump() as acks arrive and from
-  // tick() at their deadline; at most max_ack_waiters at once (past that a
-  // waiter times out at once). REQUIRES: view_mu_ held to touch the list.
-  struct ack_waiter {
-    uint64_t seq;
-    unsigned acks;
-    std::chrono::steady_clock::time_point deadline;
-    std::function<void(bool)> done;
-  };
-  static constexpr size_t max_ack_waiters = 100000;
-  // Nodes (this one included) that applied every delta up to seq. REQUIRES: view_mu_ held.
-  size_t acked_count(uint64_t seq) const;
-  // Completes the waiters that are met (or past their deadline, or all on stop).
-  void complete_ack_waiters(bool all);
-  std::vector<ack_waiter> ack_waiters_;  // guarded by view_mu_
-  bool stopped_ = false;                 // guarded by view_mu_
+  const transport::transport_counters& transport_counters() const;
 
   cluster_options opts_;
   store::local_store& local_;
   gossip::local_port port_;
-  std::unique_ptr<gossip::gossiper> g_;
+  std::unique_ptr<gossip::replication_driver> d_;  // gossip thread only (after start)
   struct io;
   std::unique_ptr<io> io_;
   std::thread thread_;
@@ -124,9 +101,10 @@ class cluster final : public store::replication {
   bool delta_posted_ = false;
 
   mutable std::mutex view_mu_;
-  std::condition_variable view_cv_;
-  view view_;
+  gossip::cluster_view view_;
+  bool stopped_ = false;           // guarded by view_mu_
   std::set<std::string> blocked_;  // gossip thread only (set_blocked posts there)
+  bool closing_ = false;           // gossip thread only: stop() began
 };
 
 }  // namespace sessionmesh::node

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -13,6 +14,7 @@
 #include "http/json_render.hpp"
 #include "http/metrics.hpp"
 #include "http/server.hpp"
+#include "http/cluster_views.hpp"
 #include "node/cluster.hpp"
 #include "node/data_dir_lock.hpp"
 #include "node/logging.hpp"
@@ -36,16 +38,21 @@ class node_runtime {
 
  private:
   std::pair<bool, std::string> reload();
-  std::string drain();
+  // Starts the drain once; done(body) runs when it is over (at once if it
+  // is). Never waits: the peer's confirmation completes it.
+  void drain(std::function<void(std::string)> done);
+  std::string drain_body() const;
 
   node_config cfg_;
   std::map<std::string, std::string> cli_;
   std::mutex reload_mu_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> draining_{false};
-  std::mutex drain_mu_;
-  bool drained_ = false;
-  bool drain_confirmed_ = false;
+  mutable std::mutex drain_mu_;
+  bool drain_started_ = false;                            // guarded by drain_mu_
+  bool drained_ = false;                                  // guarded by drain_mu_
+  bool drain_confirmed_ = false;                          // guarded by drain_mu_
+  std::vector<std::function<void(std::string)>> drain_waiters_;  // guarded by drain_mu_
   // Declared before store_: the migrating store's subscriptions reach into
   // the migrator's targets when store_ is destroyed.
   std::unique_ptr<migrator> migrator_;
@@ -96,23 +103,44 @@ std::pair<bool, std::string> node_runtime::reload() {
   return {true, body};
 }
 
-std::string node_runtime::drain() {
+void node_runtime::drain(std::function<void(std::string)> done) {
   const bool first = !draining_.exchange(true);
   if (first) spdlog::info("draining: refusing new writes");
   cluster* cl = active_.load();
   if (!cl) {
     // Local adapter: every acknowledged write is already in the WAL.
-    return "{\"status\":\"drained\",\"node_id\":\"" + cfg_.node_id + "\"}";
+    return done("{\"status\":\"drained\",\"node_id\":\"" + cfg_.node_id + "\"}");
   }
-  std::lock_guard lk(drain_mu_);
-  if (!drained_) {
-    drain_confirmed_ = cl->drain(10000);
-    drained_ = true;
-    if (drain_confirmed_)
+  bool over = false;
+  {
+    std::lock_guard lk(drain_mu_);
+    over = drained_;
+    if (!over) {
+      drain_waiters_.push_back(std::move(done));
+      if (drain_started_) return;
+      drain_started_ = true;
+    }
+  }
+  if (over) return done(drain_body());
+  cl->drain(10000, [this](bool confirmed) {
+    if (confirmed)
       spdlog::info("drained: a peer has applied every local change; marked left");
     else
       spdlog::warn("drained without confirmation from a peer (none reachable); marked left");
-  }
+    std::vector<std::function<void(std::string)>> waiters;
+    {
+      std::lock_guard lk(drain_mu_);
+      drained_ = true;
+      drain_confirmed_ = confirmed;
+      waiters.swap(drain_waiters_);
+    }
+    const std::string body = drain_body();
+    for (auto& w : waiters) w(body);
+  });
+}
+
+std::string node_runtime::drain_body() const {
+  std::lock_guard lk(drain_mu_);
   return std::string("{\"status\":\"left\",\"node_id\":\"") + cfg_.node_id +
          "\",\"confirmed\":" + (drain_confirmed_ ? "true" : "false") + "}";
 }
@@ -215,11 +243,11 @@ int node_runtime::run() {
   // answers mean "single node" to the api.
   hooks.cluster_body = [this] {
     auto* c = active_.load();
-    return c ? c->cluster_json() : std::string();
+    return c ? http::cluster_json(c->snapshot(), c->owned_counts(), c->merkle_root()) : std::string();
   };
   hooks.health_cluster = [this] {
     auto* c = active_.load();
-    return c ? c->health_json() : std::string();
+    return c ? http::cluster_health_json(c->snapshot(), c->now_ms()) : std::string();
   };
   hooks.metrics_extra = [this] {
     auto* c = active_.load();
@@ -273,7 +301,7 @@ int node_runtime::run() {
     }
   }
   hooks.draining = [this] { return draining_.load(); };
-  hooks.drain = [this] { return drain(); };
+  hooks.drain = [this](std::function<void(std::string)> done) { drain(std::move(done)); };
   hooks.reload = [this] { return reload(); };
   api_ = std::make_unique<http::api>(*store_, metrics_, hooks, *settings);
   api_->http_addr = cfg_.http.str();
@@ -342,9 +370,14 @@ int node_runtime::run() {
     spdlog::info("signal {}: draining", sig);
     break;
   }
-  (void)drain();
-  // Give in-flight requests a moment to finish their writes, then stop.
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  {
+    // The main thread may wait: it serves no request.
+    std::promise<void> drained;
+    drain([&drained](std::string) { drained.set_value(); });
+    drained.get_future().wait();
+  }
+  // Requests being handled finish before the server's threads join; answers
+  // still waiting for a disk or a peer get stop_pending_ms.
   srv.stop();
   if (cluster_) cluster_->stop();
   if (migrator_) migrator_->stop();

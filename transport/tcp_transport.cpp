@@ -388,6 +388,13 @@ void tcp_transport::close() {
   impl_->peers.clear();
 }
 
+size_t tcp_transport::unsent_to_ready_peers() const {
+  size_t n = 0;
+  for (const auto& [_, p] : impl_->peers)
+    if (p->st == impl::outbound::state::ready) n += p->q.size() + (p->writing ? 1 : 0);
+  return n;
+}
+
 const transport_counters& tcp_transport::counters() const { return impl_->counters; }
 
 void tcp_transport::set_blocked(std::set<std::string> peers) { impl_->blocked = std::move(peers); }

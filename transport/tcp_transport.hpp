@@ -70,6 +70,9 @@ class tcp_transport {
   // Queues one payload for the peer at addr (host:port).
   void send(const std::string& addr, std::string payload);
   void close();
+  // Frames queued or being written to peers we are connected to (a peer
+  // we cannot reach never takes its queue: not counted).
+  size_t unsent_to_ready_peers() const;
   const transport_counters& counters() const;
   // Test-only fault switch: drop every frame to or from these node ids / addresses.
   void set_blocked(std::set<std::string> peers);

@@ -45,9 +45,9 @@ struct node_fixture {
     http::node_hooks hooks;
     hooks.ready = [] { return true; };
     hooks.draining = [this] { return draining.load(); };
-    hooks.drain = [this] {
+    hooks.drain = [this](std::function<void(std::string)> done) {
       draining = true;
-      return std::string("{\"status\":\"drained\"}");
+      done("{\"status\":\"drained\"}");
     };
     hooks.reload = [this] {
       ++reloads;

@@ -83,16 +83,20 @@ def test_watch_resumes_across_a_node_restart(node):
     stop = threading.Event()
     seen = []
     got = threading.Event()
+    synced = threading.Event()
 
     def consume():
         for ev in c.watch(prefix="w-", snapshot=True, stop=stop):
             seen.append(ev)
+            if ev.get("type") == "synced":
+                synced.set()
             if ev.get("type") == "put" and ev.get("id") == "w-2":
                 got.set()
                 return
 
     t = threading.Thread(target=consume)
     t.start()
+    assert synced.wait(10), seen  # the watch runs before the node restarts
     c.create(id="w-1")
     node.stop()
     node.start()

@@ -1,0 +1,127 @@
+#include "gossip/replication_driver.hpp"
+
+#include <algorithm>
+
+namespace sessionmesh::gossip {
+
+replication_driver::replication_driver(config c, store_port& store, size_t max_ack_waiters)
+    : g_(std::move(c), store), store_(store), max_waiters_(max_ack_waiters) {}
+
+void replication_driver::start(uint64_t now_ms) {
+  g_.start(now_ms);
+  settle(now_ms);
+}
+
+void replication_driver::on_message(const std::string& from_node, const message& m, uint64_t now_ms,
+                                    const std::string& from_addr) {
+  g_.on_message(from_node, m, now_ms, from_addr);
+  settle(now_ms);
+}
+
+void replication_driver::on_tick(uint64_t now_ms) {
+  g_.on_tick(now_ms);
+  settle(now_ms);
+}
+
+uint64_t replication_driver::local_delta(std::string encoded) { return g_.local_delta(std::move(encoded)); }
+
+void replication_driver::when_acked(uint64_t seq, unsigned acks, uint64_t deadline_ms, ack_callback done) {
+  const bool met = acked_count(seq) >= acks;
+  if (met || stopped_ || waiters_.size() >= max_waiters_ || deadline_ms <= now_ms_) {
+    out_.acks.emplace_back(std::move(done), met);
+    return;
+  }
+  waiters_.push_back({seq, acks, deadline_ms, std::move(done)});
+}
+
+void replication_driver::leave(uint64_t now_ms) {
+  g_.leave(now_ms);
+  settle(now_ms);
+}
+
+void replication_driver::stop() {
+  stopped_ = true;
+  for (auto& w : waiters_) out_.acks.emplace_back(std::move(w.done), acked_count(w.seq) >= w.acks);
+  waiters_.clear();
+}
+
+driver_output replication_driver::take_output() { return std::exchange(out_, {}); }
+
+cluster_view replication_driver::view() const {
+  cluster_view v;
+  v.self = g_.self();
+  for (const auto& [_, m] : g_.members()) v.members.push_back(m);
+  v.owners = owners_;
+  v.stats = g_.stats();
+  v.pending = g_.pending_deltas();
+  v.clock_ahead = g_.clock_ahead();
+  v.clock_behind = g_.clock_behind();
+  v.clock_lead_ms = g_.clock_lead_ms();
+  return v;
+}
+
+std::string replication_driver::owner_of(std::string_view id) const {
+  if (owners_.empty()) return g_.node_id();
+  return rendezvous_owner(id, owners_);
+}
+
+void replication_driver::settle(uint64_t now_ms) {
+  now_ms_ = std::max(now_ms_, now_ms);
+  for (auto& e : g_.take_outbox()) out_.outbox.push_back(std::move(e));
+  std::string reason;
+  for (auto& [node, st] : g_.take_changes()) {
+    if (st == member_status::dead)
+      reason = "node_dead";
+    else if (st == member_status::left && reason.empty())
+      reason = "node_left";
+    else if (st == member_status::alive && reason.empty())
+      reason = "node_joined";
+    out_.changes.emplace_back(std::move(node), st);
+  }
+  auto live = [](const member& m) { return m.status == member_status::alive || m.status == member_status::suspect; };
+  std::vector<std::string> owners;
+  if (live(g_.self())) owners.push_back(g_.self().node_id);
+  for (const auto& [id, m] : g_.members())
+    if (live(m)) owners.push_back(id);
+  std::sort(owners.begin(), owners.end());
+  if (owners != owners_) {
+    std::vector<std::string> before = std::exchange(owners_, std::move(owners));
+    publish_moves(before, reason.empty() ? "node_joined" : reason);
+  }
+  if (g_.clock_ahead() != gate_ahead_) {
+    gate_ahead_ = g_.clock_ahead();
+    out_.clock_ahead = gate_ahead_;
+  }
+  check_waiters(now_ms_);
+}
+
+void replication_driver::check_waiters(uint64_t now_ms) {
+  for (size_t i = 0; i < waiters_.size();) {
+    auto& w = waiters_[i];
+    const bool met = acked_count(w.seq) >= w.acks;
+    if (met || now_ms >= w.deadline_ms) {
+      out_.acks.emplace_back(std::move(w.done), met);
+      w = std::move(waiters_.back());
+      waiters_.pop_back();
+    } else {
+      ++i;
+    }
+  }
+}
+
+// Batched `moved` events for every live session whose owner changed.
+void replication_driver::publish_moves(const std::vector<std::string>& before, const std::string& reason) {
+  if (before.empty() || owners_.empty()) return;
+  std::vector<session_move> moves;
+  store_.for_each_live([&](std::string_view id) {
+    auto from = rendezvous_owner(id, before), to = rendezvous_owner(id, owners_);
+    if (from != to) moves.push_back({std::string(id), std::move(from), std::move(to)});
+  });
+  for (size_t i = 0; i < moves.size(); i += moved_batch_max) {
+    const size_t end = std::min(moves.size(), i + moved_batch_max);
+    out_.moves.push_back({reason, std::vector<session_move>(std::make_move_iterator(moves.begin() + static_cast<std::ptrdiff_t>(i)),
+                                                            std::make_move_iterator(moves.begin() + static_cast<std::ptrdiff_t>(end)))});
+  }
+}
+
+}  // namespace sessionmesh::gossip

@@ -1,0 +1,126 @@
+// replication_driver: everything one node does to replicate, sans-I/O, and
+// the only copy of it: node/cluster (the Asio shell), embedded mode (through
+// node/cluster) and tests/sim all run this class.
+//
+// It owns the gossiper (membership, delta broadcast, anti-entropy schedule)
+// and adds the rules around it:
+//   - the delta stream: local deltas numbered 1, 2, ... in write order;
+//   - ack tracking by write sequence: a waiter for (seq, acks) is met once
+//     `acks` nodes, this one included, applied every delta through seq, or
+//     answered false at its deadline (or on stop); at most max_ack_waiters
+//     wait at once, past that a new one is answered false at once;
+//   - the clock gate: when this node's write clock runs too far ahead of most
+//     peers, the output says so (the shell closes the store to local
+//     writes) and says again when it is back in range;
+//   - ownership: owners are the alive and suspect members (self included);
+//     when that set changes, a `moved` batch for every live session whose
+//     owner changed, with a reason (node_dead, node_left, node_joined).
+//
+// Time comes in as an argument (the store's physical clock in ms); nothing
+// here reads a clock, opens a socket, logs or takes a lock. Callbacks handed
+// to when_acked are never called from here: they come back in the output,
+// and the shell runs them.
+// Thread: not thread-safe; the shell serializes every call.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "gossip/gossiper.hpp"
+#include "sessionmesh/session_store.hpp"
+
+namespace sessionmesh::gossip {
+
+using ack_callback = std::function<void(bool met)>;
+
+struct moved_batch {
+  std::string reason;  // node_dead, node_left, node_joined
+  std::vector<session_move> moves;
+};
+
+// A copy of the driver's state for views (GET /v1/cluster, health, metrics).
+struct cluster_view {
+  member self;
+  std::vector<member> members;      // peers
+  std::vector<std::string> owners;  // alive + suspect node ids, sorted
+  counters stats;
+  size_t pending = 0;  // deltas queued to peers
+  bool clock_ahead = false, clock_behind = false;
+  int64_t clock_lead_ms = 0;
+};
+
+// What a call produced, for the shell to carry out (take_output()).
+struct driver_output {
+  std::vector<envelope> outbox;                              // send each (to_node, else to_addr)
+  std::vector<std::pair<std::string, member_status>> changes;  // member status changes, to log
+  std::optional<bool> clock_ahead;                           // the write gate changed (true: refuse local writes)
+  std::vector<moved_batch> moves;                            // at most moved_batch_max moves each
+  std::vector<std::pair<ack_callback, bool>> acks;           // waiters answered: run fn(met)
+};
+
+class replication_driver {
+ public:
+  static constexpr size_t max_ack_waiters_default = 100000;
+  static constexpr size_t moved_batch_max = 1000;
+
+  // store also feeds moved events (for_each_live) and the anti-entropy.
+  replication_driver(config c, store_port& store, size_t max_ack_waiters = max_ack_waiters_default);
+
+  void start(uint64_t now_ms);
+  void on_message(const std::string& from_node, const message& m, uint64_t now_ms, const std::string& from_addr = {});
+  // Flushes queued deltas, probes, anti-entropy, ack deadlines.
+  void on_tick(uint64_t now_ms);
+  // A local write's encoded delta, in write order. Returns its sequence
+  // number (the previous one + 1).
+  uint64_t local_delta(std::string encoded);
+  // done(true) once `acks` nodes (this one included) applied every delta
+  // through seq; done(false) at deadline_ms (driver time) if not. A seq
+  // above the last delta handed over waits for deltas yet to come.
+  void when_acked(uint64_t seq, unsigned acks, uint64_t deadline_ms, ack_callback done);
+  // Drain: mark this node left and tell everyone.
+  void leave(uint64_t now_ms);
+  // Every waiter answered false; later waiters too.
+  void stop();
+
+  driver_output take_output();
+
+  const gossiper& gossip() const { return g_; }
+  cluster_view view() const;
+  // Alive and suspect members, this node included when alive: sorted.
+  const std::vector<std::string>& owners() const { return owners_; }
+  std::string owner_of(std::string_view id) const;
+  // Nodes (this one included) that applied every local delta through seq.
+  size_t acked_count(uint64_t seq) const { return 1 + g_.acked(seq); }
+  uint64_t last_seq() const { return g_.last_local_seq(); }
+  size_t waiting() const { return waiters_.size(); }
+
+ private:
+  // After every step: collect the gossiper's output, re-evaluate owners,
+  // the gate and the waiters.
+  void settle(uint64_t now_ms);
+  void check_waiters(uint64_t now_ms);
+  void publish_moves(const std::vector<std::string>& before, const std::string& reason);
+
+  struct waiter {
+    uint64_t seq;
+    unsigned acks;
+    uint64_t deadline_ms;
+    ack_callback done;
+  };
+
+  gossiper g_;
+  store_port& store_;
+  size_t max_waiters_;
+  std::vector<waiter> waiters_;
+  std::vector<std::string> owners_;
+  bool gate_ahead_ = false;
+  bool stopped_ = false;
+  uint64_t now_ms_ = 0;  // the last time given
+  driver_output out_;
+};
+
+}  // namespace sessionmesh::gossip

@@ -8,6 +8,7 @@ namespace sessionmesh::crdt {
 namespace {
 
 bool broken_merge = false;
+bool skipped_tombstone = false;
 
 // Register max by (stamp, value): the value tie-break keeps merge
 // commutative even if two writers ever reused one stamp.
@@ -30,6 +31,7 @@ void join_reg(stamp& ts, T& v, const stamp& from_ts, const T& from_v) {
 }  // namespace
 
 void set_broken_merge_for_testing(bool broken) { broken_merge = broken; }
+void set_skipped_tombstone_for_testing(bool broken) { skipped_tombstone = broken; }
 
 void normalize(session_record& r) {
   const stamp t = r.tombstone;
@@ -43,7 +45,7 @@ void normalize(session_record& r) {
 
 void merge_into(session_record& into, const session_record& from) {
   SM_ASSERT(into.id == from.id);
-  into.tombstone = std::max(into.tombstone, from.tombstone);
+  if (!skipped_tombstone) into.tombstone = std::max(into.tombstone, from.tombstone);
   into.created = std::max(into.created, from.created);
   into.touched = std::max(into.touched, from.touched);
   join_reg(into.ttl_ts, into.ttl_s, from.ttl_ts, from.ttl_s);

@@ -48,6 +48,9 @@ struct session_record {
 // within 50 ms, whatever its stamp), so the simulator can show its checkers
 // catch a broken merge. Never set outside tests.
 void set_broken_merge_for_testing(bool broken);
+// Drops the tombstone of a merged-in record on purpose (a replica ignores
+// remote deletes), for the same purpose. Never set outside tests.
+void set_skipped_tombstone_for_testing(bool broken);
 
 // Join: per-register max by (stamp, value); then normalize.
 // REQUIRES: into.id == from.id.

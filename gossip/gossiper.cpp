@@ -109,8 +109,7 @@ void gossiper::on_message(const std::string& from, const message& msg, uint64_t 
           if (auto it = ack_caps_.find(from); it != ack_caps_.end()) through = std::min(through, it->second);
           send(from, deltas_ack{m.batch, through});
         } else if constexpr (std::is_same_v<T, deltas_ack>) {
-          if (auto it = members_.find(from); it != members_.end())
-            it->second.acked_through = std::max(it->second.acked_through, m.through);
+          on_batch_acked(from, m);
         } else if constexpr (std::is_same_v<T, ae_l2>) {
           on_ae_l2(from, m);
         } else if constexpr (std::is_same_v<T, ae_l3>) {
@@ -118,8 +117,7 @@ void gossiper::on_message(const std::string& from, const message& msg, uint64_t 
             ack_caps_.erase(from);
             if (auto it = members_.find(from); it != members_.end()) {
               // Equal to what we had when this exchange began.
-              if (m.exchange == exchange_)
-                it->second.acked_through = std::max(it->second.acked_through, ae_seq_);
+              if (m.exchange == exchange_) advance_acked(it->second, ae_seq_);
               it->second.in_sync = true;
               it->second.last_sync_ms = now;
             }
@@ -157,6 +155,8 @@ void gossiper::flush_deltas() {
         it->second.status == member_status::left) {
       stats_.deltas_dropped += pq.q.size();
       pq.q.clear();
+      pq.inflight.clear();
+      pq.acked_ranges.clear();
       continue;
     }
     while (!pq.q.empty()) {
@@ -170,8 +170,40 @@ void gossiper::flush_deltas() {
         pq.q.pop_front();
       }
       stats_.deltas_sent += d.records.size();
+      pq.inflight.emplace(d.batch, std::make_pair(d.through + 1 - d.records.size(), d.through));
+      while (pq.inflight.size() > inflight_max) pq.inflight.erase(pq.inflight.begin());
       send(id, std::move(d));
     }
+  }
+}
+
+void gossiper::on_batch_acked(const std::string& from, const deltas_ack& m) {
+  auto mit = members_.find(from);
+  auto qit = queues_.find(from);
+  if (mit == members_.end() || qit == queues_.end()) return;
+  auto& pq = qit->second;
+  auto b = pq.inflight.find(m.batch);
+  if (b == pq.inflight.end()) return;  // unknown or already counted
+  const auto [first, through] = b->second;
+  pq.inflight.erase(b);
+  if (m.through < through) return;  // refused some: a gap until anti-entropy
+  if (first > mit->second.acked_through + 1) {
+    auto [r, fresh] = pq.acked_ranges.try_emplace(first, through);
+    if (!fresh) r->second = std::max(r->second, through);
+    while (pq.acked_ranges.size() > inflight_max) pq.acked_ranges.erase(std::prev(pq.acked_ranges.end()));
+    return;
+  }
+  advance_acked(mit->second, through);
+}
+
+void gossiper::advance_acked(member& m, uint64_t through) {
+  m.acked_through = std::max(m.acked_through, through);
+  auto qit = queues_.find(m.node_id);
+  if (qit == queues_.end()) return;
+  auto& ranges = qit->second.acked_ranges;
+  while (!ranges.empty() && ranges.begin()->first <= m.acked_through + 1) {
+    m.acked_through = std::max(m.acked_through, ranges.begin()->second);
+    ranges.erase(ranges.begin());
   }
 }
 
@@ -246,8 +278,7 @@ void gossiper::on_ae_l2(const std::string& from, const ae_l2& m) {
     ack_caps_.erase(from);
     // Equal stores: the peer holds every local write so far (acks=N counts
     // it even for writes that reached it by anti-entropy, not as deltas).
-    if (auto it = members_.find(from); it != members_.end())
-      it->second.acked_through = std::max(it->second.acked_through, write_seq_);
+    if (auto it = members_.find(from); it != members_.end()) advance_acked(it->second, write_seq_);
   }
   if (m.root != store_.merkle_root() && m.hashes.size() == 256) {
     const auto mine = store_.merkle_level(2);

@@ -234,7 +234,20 @@ class gossiper {
   uint64_t batch_ = 0;
   struct peer_queue {
     std::deque<std::pair<uint64_t, std::string>> q;  // (write seq, delta)
+    // Batches sent and not yet acknowledged: batch -> (first seq, through).
+    std::map<uint64_t, std::pair<uint64_t, uint64_t>> inflight;
+    // Acknowledged ranges above a gap (first seq -> through): they count
+    // once the gap is closed (an earlier batch's ack, or anti-entropy
+    // finding the two stores equal).
+    std::map<uint64_t, uint64_t> acked_ranges;
   };
+  static constexpr size_t inflight_max = 4096;  // per peer; past it the oldest counts as lost
+  // A peer acknowledged a batch: acked_through advances only over ranges
+  // that join up with it (a lost or refused batch leaves a gap that only
+  // anti-entropy closes).
+  void on_batch_acked(const std::string& from, const deltas_ack& m);
+  // Raise acked_through and absorb the acked ranges it now reaches.
+  void advance_acked(member& m, uint64_t through);
   std::map<std::string, peer_queue> queues_;
   std::set<std::string> unknown_synced_;  // unknown senders we already push-pulled with
   // sender -> highest write seq we may ack after refusing some

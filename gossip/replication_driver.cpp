@@ -4,6 +4,21 @@
 
 namespace sessionmesh::gossip {
 
+namespace {
+bool broken_ack = false;
+}  // namespace
+
+void set_broken_ack_for_testing(bool broken) { broken_ack = broken; }
+
+size_t replication_driver::acked_count(uint64_t seq) const {
+  if (broken_ack) {
+    size_t n = 1;
+    for (const auto& [_, m] : g_.members()) n += m.status == member_status::alive;
+    return n;
+  }
+  return 1 + g_.acked(seq);
+}
+
 replication_driver::replication_driver(config c, store_port& store, size_t max_ack_waiters)
     : g_(std::move(c), store), store_(store), max_waiters_(max_ack_waiters) {}
 

@@ -37,6 +37,12 @@ namespace sessionmesh::gossip {
 
 using ack_callback = std::function<void(bool met)>;
 
+// Breaks the ack rule on purpose: a waiter counts every alive peer as soon
+// as the delta is handed over (acking before the peers applied it), so the
+// simulator can show its checkers catch a broken driver rule. Never set
+// outside tests.
+void set_broken_ack_for_testing(bool broken);
+
 struct moved_batch {
   std::string reason;  // node_dead, node_left, node_joined
   std::vector<session_move> moves;
@@ -94,7 +100,7 @@ class replication_driver {
   const std::vector<std::string>& owners() const { return owners_; }
   std::string owner_of(std::string_view id) const;
   // Nodes (this one included) that applied every local delta through seq.
-  size_t acked_count(uint64_t seq) const { return 1 + g_.acked(seq); }
+  size_t acked_count(uint64_t seq) const;
   uint64_t last_seq() const { return g_.last_local_seq(); }
   size_t waiting() const { return waiters_.size(); }
 

@@ -5,8 +5,8 @@ namespace sessionmesh::sim::detail {
 
 std::set<std::string> world::view_of(node& n) {
   std::set<std::string> v;
-  if (n.g->self().status == gossip::member_status::alive) v.insert(n.id);
-  for (const auto& [id, m] : n.g->members())
+  if (n.d->gossip().self().status == gossip::member_status::alive) v.insert(n.id);
+  for (const auto& [id, m] : n.d->gossip().members())
     if (m.status == gossip::member_status::alive) v.insert(id);
   return v;
 }
@@ -22,7 +22,7 @@ std::string world::views() {
   for (auto& n : nodes_) {
     s += n->id + ":{";
     if (n->up) {
-      for (const auto& [id, m] : n->g->members()) s += id + "=" + gossip::status_name(m.status) + " ";
+      for (const auto& [id, m] : n->d->gossip().members()) s += id + "=" + gossip::status_name(m.status) + " ";
     }
     s += "} ";
   }
@@ -88,7 +88,7 @@ void world::check_ownership() {
   for (int i = 0; i < 20; ++i) {
     const std::string id = "own" + std::to_string(i);
     std::set<std::string> owners;
-    for (auto& n : nodes_) owners.insert(n->g->owner_of(id));
+    for (auto& n : nodes_) owners.insert(n->d->owner_of(id));
     if (owners.size() != 1) fail("nodes disagree on the owner of " + id);
   }
 }

@@ -14,6 +14,7 @@
 #include <cstdio>
 
 #include "crdt/record.hpp"
+#include "gossip/replication_driver.hpp"
 #include "tests/sim/sim.hpp"
 
 int main(int argc, char** argv) {
@@ -40,6 +41,11 @@ int main(int argc, char** argv) {
       },
       "no partitions, crashes, loss or duplicates (clock scenarios)");
   app.add_flag("--broken-merge", broken, "break merge on purpose (the checkers must catch it)");
+  bool broken_ack = false, broken_tombstone = false;
+  app.add_flag("--broken-tombstone", broken_tombstone,
+               "drop merged-in tombstones on purpose (the checkers must catch it)");
+  app.add_flag("--broken-ack", broken_ack,
+               "break the driver's ack rule on purpose: acks=N met before peers applied (the checkers must catch it)");
   app.add_flag("-v,--verbose", verbose, "print every run");
   try {
     app.parse(argc, argv);
@@ -47,6 +53,8 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   crdt::set_broken_merge_for_testing(broken);
+  gossip::set_broken_ack_for_testing(broken_ack);
+  crdt::set_skipped_tombstone_for_testing(broken_tombstone);
   std::vector<uint64_t> converge;
   uint64_t failed = 0, runs = 0, messages = 0, bytes = 0, repaired = 0;
   auto one = [&](uint64_t s, bool liveness) {

@@ -41,6 +41,7 @@ struct report {
   uint64_t converge_ms = 0;          // simulated time from heal to identical roots
   uint64_t messages = 0, bytes = 0;  // delivered
   uint64_t acked_writes = 0, lost = 0, records_repaired = 0;
+  uint64_t acked_replicated = 0;     // acks=N writes answered met (each checked on N nodes)
   uint64_t clock_refused = 0;        // client writes refused with clock_skew
   std::string describe() const;
 };

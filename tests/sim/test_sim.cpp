@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "crdt/record.hpp"
+#include "gossip/replication_driver.hpp"
 #include "tests/sim/sim.hpp"
 #include "tests/test_seed.hpp"
 
@@ -62,21 +63,36 @@ TEST_CASE("simulation: a seed replays exactly") {
   CHECK(sim::run(p).trace_hash != a.trace_hash);
 }
 
-TEST_CASE("simulation: a deliberately broken merge is caught") {
-  crdt::set_broken_merge_for_testing(true);
+namespace {
+
+// Runs 20 seeds with a fault injected by `set`; each fault must be caught
+// by at least half of them (the workload and checkers look where it shows).
+void caught_by_most(const char* name, void (*set)(bool)) {
+  set(true);
   int caught = 0;
-  const uint64_t first = testing::test_seed("sim broken merge");
-  for (int i = 0; i < 50 && caught == 0; ++i) {
+  const uint64_t first = testing::test_seed(name);
+  for (int i = 0; i < 20; ++i) {
     sim::params p;
     p.seed = first + static_cast<uint64_t>(i);
-    p.ops = 300;
-    if (!sim::run(p).ok) {
-      ++caught;
-      std::printf("broken merge caught at seed %llu\n", static_cast<unsigned long long>(p.seed));
-    }
+    if (!sim::run(p).ok) ++caught;
   }
-  crdt::set_broken_merge_for_testing(false);
-  CHECK(caught > 0);
+  set(false);
+  std::printf("%s: caught by %d of 20 seeds (from %llu)\n", name, caught, static_cast<unsigned long long>(first));
+  CHECK_MESSAGE(caught >= 10, name << ": caught by only " << caught << " of 20 seeds from " << first);
+}
+
+}  // namespace
+
+TEST_CASE("simulation: a deliberately broken merge is caught by most seeds") {
+  caught_by_most("sim broken merge", crdt::set_broken_merge_for_testing);
+}
+
+TEST_CASE("simulation: a deliberately broken driver rule (acking before apply) is caught by most seeds") {
+  caught_by_most("sim broken ack", gossip::set_broken_ack_for_testing);
+}
+
+TEST_CASE("simulation: a replica that skips tombstones is caught by most seeds") {
+  caught_by_most("sim skipped tombstone", crdt::set_skipped_tombstone_for_testing);
 }
 
 TEST_CASE("simulation: a node whose clock jumps beyond the max offset refuses writes until it is back") {

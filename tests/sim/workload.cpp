@@ -9,6 +9,42 @@ uint64_t parse_hex(std::string_view s) {
   return v;
 }
 
+// Sets sid.var on n (creating the session if needed) and records what was
+// acknowledged for the model; one write in three also asks for acks=N.
+void world::write_var(node& n, const std::string& sid, const std::string& var) {
+  const std::string value = "\"" + n.id + "-" + std::to_string(++counter_) + "\"";
+  if (!n.st->exists(sid).value()) {
+    create_request cr;
+    cr.id = sid;
+    cr.ttl_s = 86400;
+    (void)n.st->create(cr);
+  }
+  auto& a = writes_[{sid, var}];
+  a.push_back({value, 0, 0, false});
+  patch_request pr;
+  pr.variables = {{var, value}};
+  auto r = n.st->patch(sid, pr);
+  if (!r && r.error() == errc::clock_skew) ++rep_.clock_refused;
+  if (p_.skew_ms && &n == nodes_.back().get()) check_skew_rule(n, r.has_value());
+  if (r) {
+    const std::string v = r->version();
+    a.back().hlc = parse_hex(v.substr(0, 16));
+    a.back().node = parse_hex(v.substr(16));
+    a.back().acked = true;
+    ++rep_.acked_writes;
+    if (a.back().hlc <= n.last_stamp) fail(n.id + ": HLC went backwards");
+    n.last_stamp = a.back().hlc;
+    if (rng_() % 3 == 0) {  // acks=N: the driver answers once N nodes applied it
+      const unsigned acks = 2 + static_cast<unsigned>(rng_() % std::max<size_t>(1, nodes_.size() - 1));
+      const crdt::stamp ts{a.back().hlc, a.back().node};
+      n.d->when_acked(n.d->last_seq(), acks, *n.now + 200 + rng_() % 2000,
+                      [this, origin = n.id, sid, var, ts, acks](bool met) {
+                        if (met) check_acked(origin, sid, var, ts, acks);
+                      });
+    }
+  }
+}
+
 void world::client_op() {
   std::vector<node*> up;
   for (auto& n : nodes_)
@@ -17,31 +53,11 @@ void world::client_op() {
   node& n = *up[rng_() % up.size()];
   const int kind = static_cast<int>(rng_() % 10);
   const std::string sid = "s" + std::to_string(rng_() % 8);
-  if (kind < 6) {  // set a variable (creating the session if needed)
+  if (kind < 6 && rng_() % 4 == 0) {  // a conflict: every up node writes one register at once
     const std::string var = "v" + std::to_string(rng_() % 3);
-    const std::string value = "\"" + n.id + "-" + std::to_string(++counter_) + "\"";
-    if (!n.st->exists(sid).value()) {
-      create_request cr;
-      cr.id = sid;
-      cr.ttl_s = 86400;
-      (void)n.st->create(cr);
-    }
-    auto& a = writes_[{sid, var}];
-    a.push_back({value, 0, 0, false});
-    patch_request pr;
-    pr.variables = {{var, value}};
-    auto r = n.st->patch(sid, pr);
-    if (!r && r.error() == errc::clock_skew) ++rep_.clock_refused;
-    if (p_.skew_ms && &n == nodes_.back().get()) check_skew_rule(n, r.has_value());
-    if (r) {
-      const std::string v = r->version();
-      a.back().hlc = parse_hex(v.substr(0, 16));
-      a.back().node = parse_hex(v.substr(16));
-      a.back().acked = true;
-      ++rep_.acked_writes;
-      if (a.back().hlc <= n.last_stamp) fail(n.id + ": HLC went backwards");
-      n.last_stamp = a.back().hlc;
-    }
+    for (auto* m : up) write_var(*m, sid, var);
+  } else if (kind < 6) {  // set a variable
+    write_var(n, sid, "v" + std::to_string(rng_() % 3));
   } else if (kind < 8) {  // a session created, then deleted: must stay gone
     const std::string did = "d" + std::to_string(++counter_);
     create_request cr;

@@ -58,7 +58,7 @@ report world::run() {
     else if (acked_after_range_ == 0)
       fail("the skewed node acknowledged no write after its clock came back");
   }
-  for (auto& n : nodes_) rep_.records_repaired += n->g->stats().records_repaired;
+  for (auto& n : nodes_) rep_.records_repaired += n->d->gossip().stats().records_repaired;
   rep_.trace_hash = hash_;
   return rep_;
 }
@@ -100,16 +100,18 @@ void world::boot(node& n) {
   c.incarnation = 1 + n.restarts;
   c.seed = p_.seed * 1000 + std::hash<std::string>{}(n.id) + n.restarts;
   c.max_clock_offset_ms = p_.max_clock_offset_ms;
-  n.g = std::make_unique<gossip::gossiper>(c, *n.port);
-  auto* g = n.g.get();
-  n.st->set_replication_sink([g](std::string_view, std::string_view d) { return g->local_delta(std::string(d)); });
-  n.g->start(*n.now);
+  n.d = std::make_unique<gossip::replication_driver>(c, *n.port);
+  auto* d = n.d.get();
+  n.st->set_replication_sink([d](std::string_view, std::string_view delta) { return d->local_delta(std::string(delta)); });
+  n.d->start(*n.now);
   n.up = true;
 }
 
 void world::crash(node& n) {
   n.up = false;
-  n.g.reset();
+  n.d->stop();  // its waiters are answered (not met), as a dying process's are not at all
+  (void)n.d->take_output();
+  n.d.reset();
   n.port.reset();
   n.st->close();
   n.st.reset();
@@ -132,10 +134,7 @@ void world::step() {
   scripted_skew();
   for (auto& n : nodes_) {
     *n->now = n->clock.read(now_);
-    if (n->up) {
-      n->g->on_tick(*n->now);
-      n->st->set_clock_ahead(n->g->clock_ahead());  // as node/cluster does
-    }
+    if (n->up) n->d->on_tick(*n->now);
   }
   collect();
   while (!net_.empty() && net_.top().at <= now_) {
@@ -151,7 +150,7 @@ void world::step() {
     ++rep_.messages;
     rep_.bytes += e.wire.size();
     mix(e.wire.data(), e.wire.size());
-    to->g->on_message(e.from, *m, *to->now, e.from);
+    to->d->on_message(e.from, *m, *to->now, e.from);
     collect();
   }
 }
@@ -159,7 +158,8 @@ void world::step() {
 void world::collect() {
   for (auto& n : nodes_) {
     if (!n->up) continue;
-    for (auto& env : n->g->take_outbox()) {
+    auto out = n->d->take_output();
+    for (auto& env : out.outbox) {
       const std::string to = env.to_node.empty() ? env.to_addr : env.to_node;
       if (cut_.count({n->id, to})) continue;
       if (rng_() % 10000 < static_cast<uint64_t>(p_.loss * 10000)) continue;
@@ -173,8 +173,31 @@ void world::collect() {
       if (rng_() % 10000 < static_cast<uint64_t>(p_.duplicate * 10000))
         net_.push({now_ + delay + rng_() % 50, ++seq_, n->id, to, std::move(wire)});
     }
-    (void)n->g->take_changes();
+    if (out.clock_ahead) n->st->set_clock_ahead(*out.clock_ahead);
+    for (auto& b : out.moves) n->st->publish_moved(std::move(b.moves), b.reason);
+    for (auto& [fn, met] : out.acks) fn(met);
   }
+}
+
+void world::check_acked(const std::string& origin, const std::string& sid, const std::string& var, crdt::stamp ts,
+                        unsigned acks) {
+  unsigned holding = 0, down = 0;  // a node down now may hold it on its disk
+  for (auto& n : nodes_) {
+    if (!n->up) {
+      ++down;
+      continue;
+    }
+    auto raw = n->st->raw_records({sid});
+    if (raw.empty()) continue;
+    auto r = crdt::decode(raw.front());
+    if (!r) continue;
+    const auto& vars = r->map(section::variables);
+    if (auto it = vars.find(var); it != vars.end() && it->second.ts >= ts) ++holding;
+  }
+  ++rep_.acked_replicated;
+  if (holding + down < acks)
+    fail(origin + ": acks=" + std::to_string(acks) + " answered for " + sid + "." + var + " while only " +
+         std::to_string(holding) + " node(s) held it");
 }
 
 }  // namespace sessionmesh::sim::detail

@@ -1,5 +1,5 @@
 // world: the simulated cluster — N real nodes (the production local store
-// on a simulated file system + the production gossiper), the network
+// on a simulated file system + the production replication driver), the network
 // between them, their clocks, the fault schedule, the client workload and
 // the checkers. One seed decides everything. Internal to tests/sim: the
 // public entry point is sim.hpp's run(). Split by concern:
@@ -19,10 +19,13 @@
 #include <queue>
 #include <random>
 #include <set>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "gossip/local_port.hpp"
+#include "gossip/replication_driver.hpp"
+#include "crdt/stamp.hpp"
 #include "store/mem_fs.hpp"
 #include "tests/sim/sim.hpp"
 
@@ -48,7 +51,7 @@ struct node {
   std::shared_ptr<std::atomic<uint64_t>> now = std::make_shared<std::atomic<uint64_t>>(t0_ms);
   std::unique_ptr<store::local_store> st;
   std::unique_ptr<gossip::local_port> port;
-  std::unique_ptr<gossip::gossiper> g;
+  std::unique_ptr<gossip::replication_driver> d;  // the production driver
   clock_model clock;
   bool up = true;
   uint64_t restarts = 0;
@@ -82,10 +85,16 @@ class world {
   void restart(node& n);
   node* by_id(const std::string& id);
   void step();
+  // Carries out every node's driver output: the outbox onto the network,
+  // the clock gate onto the store, answered ack waiters (checked).
   void collect();
+  // An acks=N write was answered met: at least N up nodes hold it now.
+  void check_acked(const std::string& origin, const std::string& sid, const std::string& var, crdt::stamp ts,
+                   unsigned acks);
   // A random fault: partition shapes, clogs, heals, crashes, clock jumps.
   void chaos();
   void client_op();
+  void write_var(node& n, const std::string& sid, const std::string& var);
   // The scripted skew (params::skew_ms) and the ground truth the checkers
   // hold the node to: whether its write clock (HLC or physical, the later)
   // runs more than max_clock_offset_ms ahead of most other up nodes' clocks.

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "gossip/local_port.hpp"
+#include "gossip/replication_driver.hpp"
 #include "tests/test_seed.hpp"
 
 using namespace sessionmesh;
@@ -22,8 +23,9 @@ struct sim_node {
   std::shared_ptr<std::atomic<uint64_t>> now;
   std::unique_ptr<store::local_store> st;
   std::unique_ptr<local_port> port;
-  std::unique_ptr<gossiper> g;
+  std::unique_ptr<replication_driver> d;  // the production driver
   bool up = true;
+  const gossiper& g() const { return d->gossip(); }
 };
 
 struct cluster {
@@ -52,12 +54,12 @@ struct cluster {
       c.seeds = {"n0:7946"};
       c.seed = seed + static_cast<uint64_t>(i);
       c.dead_reap_ms = dead_reap_ms;
-      sn.g = std::make_unique<gossiper>(c, *sn.port);
-      auto* g = sn.g.get();
-      sn.st->set_replication_sink([g](std::string_view, std::string_view delta) { return g->local_delta(std::string(delta)); });
+      sn.d = std::make_unique<replication_driver>(c, *sn.port);
+      auto* d = sn.d.get();
+      sn.st->set_replication_sink([d](std::string_view, std::string_view delta) { return d->local_delta(std::string(delta)); });
       nodes.emplace(id, std::move(sn));
     }
-    for (auto& [_, n] : nodes) n.g->start(now);
+    for (auto& [_, n] : nodes) n.d->start(now);
   }
 
   uint64_t clock_of(const std::string& id) {
@@ -72,18 +74,17 @@ struct cluster {
       now += 5;
       for (auto& [id, n] : nodes) {
         *n.now = clock_of(id);
-        if (n.up) n.g->on_tick(clock_of(id));
+        if (n.up) n.d->on_tick(clock_of(id));
       }
       // Deliver (zero latency, in order) everything sent this step.
       bool more = true;
       while (more) {
         more = false;
         for (auto& [id, n] : nodes) {
-          if (!n.up) {
-            (void)n.g->take_outbox();
-            continue;
-          }
-          for (auto& e : n.g->take_outbox()) {
+          auto out = n.d->take_output();
+          if (!n.up) continue;
+          if (out.clock_ahead) n.st->set_clock_ahead(*out.clock_ahead);
+          for (auto& e : out.outbox) {
             const std::string to = e.to_node.empty() ? node_at(e.to_addr) : e.to_node;
             auto it = nodes.find(to);
             if (it == nodes.end() || !it->second.up || cut.count({id, to})) continue;
@@ -92,7 +93,7 @@ struct cluster {
             bytes += wire.size();
             auto m = decode(wire);
             REQUIRE(m.has_value());
-            it->second.g->on_message(id, *m, clock_of(to));
+            it->second.d->on_message(id, *m, clock_of(to));
             more = true;
           }
         }
@@ -118,8 +119,8 @@ TEST_CASE("gossip: join, replicate, partition, heal, die, move ownership") {
   cluster c(3, testing::test_seed("gossip cluster"));
   c.step(3000);
   for (auto& [id, n] : c.nodes) {
-    CHECK_MESSAGE(n.g->members().size() == 2, id);
-    for (auto& [mid, m] : n.g->members()) CHECK(m.status == member_status::alive);
+    CHECK_MESSAGE(n.g().members().size() == 2, id);
+    for (auto& [mid, m] : n.g().members()) CHECK(m.status == member_status::alive);
   }
   // A write on n0 reaches the others through delta broadcast.
   auto& n0 = c.nodes.at("n0");
@@ -160,20 +161,20 @@ TEST_CASE("gossip: join, replicate, partition, heal, die, move ownership") {
   std::vector<std::string> owned_by_n2;
   for (int i = 0; i < 200; ++i) {
     const std::string id = "o" + std::to_string(i);
-    if (n0.g->owner_of(id) == "n2") owned_by_n2.push_back(id);
+    if (n0.g().owner_of(id) == "n2") owned_by_n2.push_back(id);
   }
   REQUIRE_FALSE(owned_by_n2.empty());
   c.nodes.at("n2").up = false;
   uint64_t t = 0;
-  while (n0.g->members().at("n2").status != member_status::dead && t < 20000) {
+  while (n0.g().members().at("n2").status != member_status::dead && t < 20000) {
     c.step(100);
     t += 100;
   }
-  CHECK(n0.g->members().at("n2").status == member_status::dead);
+  CHECK(n0.g().members().at("n2").status == member_status::dead);
   std::printf("n2 declared dead %llu ms after it stopped\n", static_cast<unsigned long long>(t));
   for (const auto& id : owned_by_n2) {
-    CHECK(n0.g->owner_of(id) != "n2");
-    CHECK(n0.g->owner_of(id) == c.nodes.at("n1").g->owner_of(id));
+    CHECK(n0.g().owner_of(id) != "n2");
+    CHECK(n0.g().owner_of(id) == c.nodes.at("n1").g().owner_of(id));
   }
 }
 
@@ -205,22 +206,29 @@ TEST_CASE("gossip: a node whose clock runs beyond the max offset ahead of most p
   cluster c(3, testing::test_seed("gossip clock"));
   c.step(3000);
   for (auto& [id, n] : c.nodes) {
-    CHECK_FALSE(n.g->clock_ahead());
-    CHECK(std::abs(n.g->clock_lead_ms()) < 20);
+    CHECK_FALSE(n.g().clock_ahead());
+    CHECK(std::abs(n.g().clock_lead_ms()) < 20);
   }
   c.offset["n2"] = 2000;  // n2's clock jumps 2 s ahead
   c.step(3000);
-  auto& n2 = *c.nodes.at("n2").g;
+  auto& n2 = c.nodes.at("n2").g();
   CHECK(n2.clock_ahead());
   CHECK(n2.clock_lead_ms() >= 1900);
   CHECK(n2.stats().clock_ahead_episodes == 1);
   for (const char* id : {"n0", "n1"}) {
-    CHECK_FALSE(c.nodes.at(id).g->clock_ahead());  // behind one peer of two: not a majority
-    CHECK_FALSE(c.nodes.at(id).g->clock_behind());
+    CHECK_FALSE(c.nodes.at(id).g().clock_ahead());  // behind one peer of two: not a majority
+    CHECK_FALSE(c.nodes.at(id).g().clock_behind());
   }
   // A write n2 stamped while ahead is refused by the others, and they do
   // not ack it (acks=N must not count a node that did not apply it).
-  REQUIRE(c.nodes.at("n2").st->create(create_request{"ahead", 60, {}, {}, {}, {}}).has_value());
+  // The driver closed n2's store to local writes (the clock gate).
+  auto& st2 = *c.nodes.at("n2").st;
+  auto refused = st2.create(create_request{"ahead", 60, {}, {}, {}, {}});
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error() == errc::clock_skew);
+  // One stamped just before the gate closed (opened here by hand):
+  st2.set_clock_ahead(false);
+  REQUIRE(st2.create(create_request{"ahead", 60, {}, {}, {}, {}}).has_value());
   const uint64_t seq = n2.last_local_seq();
   c.step(200);
   CHECK_FALSE(c.nodes.at("n0").st->peek("ahead").has_value());
@@ -240,9 +248,9 @@ TEST_CASE("gossip: a node whose clock runs beyond the max offset ahead of most p
   cluster d(2, testing::test_seed("gossip clock pair"));
   d.offset["n1"] = -1500;
   d.step(3000);
-  CHECK(d.nodes.at("n0").g->clock_ahead());
-  CHECK(d.nodes.at("n1").g->clock_behind());
-  CHECK_FALSE(d.nodes.at("n1").g->clock_ahead());
+  CHECK(d.nodes.at("n0").g().clock_ahead());
+  CHECK(d.nodes.at("n1").g().clock_behind());
+  CHECK_FALSE(d.nodes.at("n1").g().clock_ahead());
 }
 
 TEST_CASE("gossip: pings and acks without the clock field (older peers) still decode") {
@@ -261,15 +269,15 @@ TEST_CASE("gossip: dead members are forgotten after the reap time, everywhere, a
   c.nodes.at("n3").up = false;
   c.step(5000);
   for (const char* id : {"n0", "n1", "n2"}) {
-    REQUIRE(c.nodes.at(id).g->members().count("n3"));
-    CHECK(c.nodes.at(id).g->members().at("n3").status == member_status::dead);
+    REQUIRE(c.nodes.at(id).g().members().count("n3"));
+    CHECK(c.nodes.at(id).g().members().at("n3").status == member_status::dead);
   }
   c.step(25000);  // past the reap time on every node; syncs carry no dead stranger back
   for (const char* id : {"n0", "n1", "n2"}) {
-    CHECK_MESSAGE(c.nodes.at(id).g->members().count("n3") == 0, id);
-    CHECK(c.nodes.at(id).g->stats().members_reaped == 1);
+    CHECK_MESSAGE(c.nodes.at(id).g().members().count("n3") == 0, id);
+    CHECK(c.nodes.at(id).g().stats().members_reaped == 1);
   }
   c.step(30000);
-  for (const char* id : {"n0", "n1", "n2"}) CHECK(c.nodes.at(id).g->members().count("n3") == 0);
-  CHECK(c.nodes.at("n0").g->owner_of("any") != "n3");
+  for (const char* id : {"n0", "n1", "n2"}) CHECK(c.nodes.at(id).g().members().count("n3") == 0);
+  CHECK(c.nodes.at("n0").g().owner_of("any") != "n3");
 }

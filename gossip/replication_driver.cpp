@@ -93,7 +93,9 @@ void replication_driver::settle(uint64_t now_ms) {
       reason = "node_joined";
     out_.changes.emplace_back(std::move(node), st);
   }
-  auto live = [](const member& m) { return m.status == member_status::alive || m.status == member_status::suspect; };
+  auto live = [](const member& m) {
+    return m.status == member_status::alive || m.status == member_status::suspect;
+  };
   std::vector<std::string> owners;
   if (live(g_.self())) owners.push_back(g_.self().node_id);
   for (const auto& [id, m] : g_.members())
@@ -134,8 +136,10 @@ void replication_driver::publish_moves(const std::vector<std::string>& before, c
   });
   for (size_t i = 0; i < moves.size(); i += moved_batch_max) {
     const size_t end = std::min(moves.size(), i + moved_batch_max);
-    out_.moves.push_back({reason, std::vector<session_move>(std::make_move_iterator(moves.begin() + static_cast<std::ptrdiff_t>(i)),
-                                                            std::make_move_iterator(moves.begin() + static_cast<std::ptrdiff_t>(end)))});
+    out_.moves.push_back(
+        {reason, std::vector<session_move>(
+                     std::make_move_iterator(moves.begin() + static_cast<std::ptrdiff_t>(i)),
+                     std::make_move_iterator(moves.begin() + static_cast<std::ptrdiff_t>(end)))});
   }
 }
 

@@ -61,11 +61,11 @@ struct cluster_view {
 
 // What a call produced, for the shell to carry out (take_output()).
 struct driver_output {
-  std::vector<envelope> outbox;                              // send each (to_node, else to_addr)
+  std::vector<envelope> outbox;                                // send each (to_node, else to_addr)
   std::vector<std::pair<std::string, member_status>> changes;  // member status changes, to log
-  std::optional<bool> clock_ahead;                           // the write gate changed (true: refuse local writes)
-  std::vector<moved_batch> moves;                            // at most moved_batch_max moves each
-  std::vector<std::pair<ack_callback, bool>> acks;           // waiters answered: run fn(met)
+  std::optional<bool> clock_ahead;                  // the write gate changed (true: refuse local writes)
+  std::vector<moved_batch> moves;                   // at most moved_batch_max moves each
+  std::vector<std::pair<ack_callback, bool>> acks;  // waiters answered: run fn(met)
 };
 
 class replication_driver {
@@ -77,7 +77,8 @@ class replication_driver {
   replication_driver(config c, store_port& store, size_t max_ack_waiters = max_ack_waiters_default);
 
   void start(uint64_t now_ms);
-  void on_message(const std::string& from_node, const message& m, uint64_t now_ms, const std::string& from_addr = {});
+  void on_message(const std::string& from_node, const message& m, uint64_t now_ms,
+                  const std::string& from_addr = {});
   // Flushes queued deltas, probes, anti-entropy, ack deadlines.
   void on_tick(uint64_t now_ms);
   // A local write's encoded delta, in write order. Returns its sequence

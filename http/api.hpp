@@ -120,6 +120,10 @@ class api {
   std::shared_ptr<const api_settings> settings() const;
   session_store& store() { return store_; }
   metrics& stats_sink() { return metrics_; }
+  // The alert monitor: evaluates every alert now, logs (on_alert) each one
+  // that was raised or cleared since the last evaluation, and returns those
+  // raised. The node ticks it every second; /health/sessions also runs it.
+  std::vector<std::string> evaluate_alerts();
 
   // A request id: the caller's when it is sane, else a fresh one.
   std::string request_id_for(std::string_view given);
@@ -149,7 +153,6 @@ class api {
   response admin(const request_view& req, std::string_view what, const std::string& rid);
   response session_body(unsigned status, const session& s, const std::string& rid);
   response store_error(std::error_code ec, const std::string& rid);
-  std::vector<std::string> alerts();
   response method_not_allowed_list(const std::string& rid);
   // ?acks=N&timeout_ms=T of a write (400 answer when malformed).
   std::optional<response> acks_check(std::string_view query, const std::string& rid, pending_write* w);

@@ -7,7 +7,7 @@
 
 namespace sessionmesh::http {
 
-std::vector<std::string> api::alerts() {
+std::vector<std::string> api::evaluate_alerts() {
   const auto cfg = settings();
   const auto st = store_.stats();
   std::vector<std::string> now;
@@ -34,7 +34,7 @@ std::vector<std::string> api::alerts() {
 response api::health(const std::string& rid) {
   (void)rid;
   const auto st = store_.stats();
-  const auto al = alerts();
+  const auto al = evaluate_alerts();
   const bool failing = st.wal_failed;
   const char* status = failing ? "failing" : al.empty() ? "ok" : "degraded";
   response r;

@@ -50,9 +50,9 @@ std::string cluster_health_json(const gossip::cluster_view& v, uint64_t now) {
     suspect += m.status == gossip::member_status::suspect;
     dead += m.status == gossip::member_status::dead;
   }
-  std::string o = "\"cluster\":{\"alive\":" + std::to_string(alive) + ",\"suspect\":" + std::to_string(suspect) +
-                  ",\"dead\":" + std::to_string(dead) + "},\"replication\":{\"pending\":" +
-                  std::to_string(v.pending) + ",\"peers\":[";
+  std::string o = "\"cluster\":{\"alive\":" + std::to_string(alive) +
+                  ",\"suspect\":" + std::to_string(suspect) + ",\"dead\":" + std::to_string(dead) +
+                  "},\"replication\":{\"pending\":" + std::to_string(v.pending) + ",\"peers\":[";
   bool first = true;
   for (const auto& m : v.members) {
     if (m.status == gossip::member_status::left) continue;

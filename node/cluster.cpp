@@ -205,6 +205,7 @@ void cluster::settle() {
     std::lock_guard lk(view_mu_);
     view_ = std::move(v);
   }
+  view_cv_.notify_all();
   for (auto& [fn, met] : out.acks) fn(met);
 }
 

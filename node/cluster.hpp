@@ -11,6 +11,7 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
@@ -72,6 +73,10 @@ class cluster final : public store::replication {
   uint64_t now_ms() const;  // the store's physical clock
   std::vector<std::string> alerts();  // clock_skew, clock_behind
   size_t alive_peers();
+  // For a thread that may wait (the migrator's, never an I/O thread):
+  // returns true once an alive peer is known, false at `until` or once
+  // give_up() (checked at least every 100 ms) is true.
+  bool wait_for_peer(std::chrono::steady_clock::time_point until, const std::function<bool()>& give_up);
   std::string metrics_text();
   // Test-only fault switch: drop every frame to and from these node ids.
   void set_blocked(std::set<std::string> nodes);
@@ -101,6 +106,7 @@ class cluster final : public store::replication {
   bool delta_posted_ = false;
 
   mutable std::mutex view_mu_;
+  std::condition_variable view_cv_;  // notified when the view is refreshed
   gossip::cluster_view view_;
   bool stopped_ = false;           // guarded by view_mu_
   std::set<std::string> blocked_;  // gossip thread only (set_blocked posts there)

@@ -54,6 +54,16 @@ size_t cluster::alive_peers() {
   return count_members(view_).alive - 1;
 }
 
+bool cluster::wait_for_peer(std::chrono::steady_clock::time_point until, const std::function<bool()>& give_up) {
+  std::unique_lock lk(view_mu_);
+  for (;;) {
+    if (count_members(view_).alive > 1) return true;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= until || give_up()) return false;
+    view_cv_.wait_until(lk, std::min(until, now + std::chrono::milliseconds(100)));
+  }
+}
+
 std::vector<std::string> cluster::alerts() {
   std::lock_guard lk(view_mu_);
   std::vector<std::string> out;

@@ -169,8 +169,7 @@ void migrator::set_phase(const std::string& p) {
 
 bool migrator::rollback(const std::string& reason) {
   auto& ms = *d_.store;
-  ms.set_phase(store::migrating_store::phase::source);
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // dual writes in flight finish
+  ms.set_phase(store::migrating_store::phase::source);  // returns once dual writes in flight finished
   ms.detach_target();
   if (!clusters_.empty()) clusters_.back()->stop();
   if (!targets_.empty()) targets_.back()->close();
@@ -227,20 +226,17 @@ void migrator::run(std::vector<std::string> seeds, std::string seeds_text, uint6
   if (!seeds.empty()) {
     set_phase("joining");
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(join_timeout_ms);
-    while (cl.alive_peers() == 0) {
+    if (!cl.wait_for_peer(deadline, [this] { return stop_.load(); })) {
       if (stop_) return (void)rollback("the node is stopping");
-      if (std::chrono::steady_clock::now() > deadline)
-        return (void)rollback("could not join the cluster through the seeds " + seeds_text + " within " +
-                              std::to_string(join_timeout_ms) + " ms");
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      return (void)rollback("could not join the cluster through the seeds " + seeds_text + " within " +
+                            std::to_string(join_timeout_ms) + " ms");
     }
   }
 
   // 3. Dual writes, then the background copy of every session.
   ms.attach_target(&target, local);
-  ms.set_phase(store::migrating_store::phase::dual);
+  ms.set_phase(store::migrating_store::phase::dual);  // returns once writes that began before dual finished
   set_phase("copying");
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // writes that began before dual finish
   std::vector<std::string> ids;
   source.for_each_live([&](std::string_view id) { ids.emplace_back(id); });
   uint64_t copied = 0;
@@ -267,10 +263,11 @@ void migrator::run(std::vector<std::string> seeds, std::string seeds_text, uint6
   for (const auto& id : now_ids) {
     bool ok = false;
     bool present = false;
-    // A write in flight can sit between the two reads: look again a few
-    // times; a difference that stays is a failed validation.
+    // A write in flight can sit between the two reads: once every call
+    // under way has finished (quiesce), look again; a difference that stays
+    // through four looks is a failed validation.
     for (int attempt = 0; attempt < 4 && !ok; ++attempt) {
-      if (attempt) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      if (attempt) ms.quiesce();
       auto s = source.peek(id);
       if (!s) {
         ok = true;  // deleted or expired meanwhile (the delete went to both)
@@ -338,9 +335,8 @@ void migrator::run(std::vector<std::string> seeds, std::string seeds_text, uint6
     running_ = false;
     switched_ = true;
   }
-  // The source's WAL is flushed and closed once calls that read the old
-  // phase are done; its files stay in the data dir as a backup.
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // set_phase(target) returned once no call read the old phase: the
+  // source's WAL is flushed and closed; its files stay as a backup.
   source.close();
 }
 

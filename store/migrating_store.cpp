@@ -56,6 +56,7 @@ R migrating_store::forward(R r, std::string_view id, bool dual) {
 }
 
 result<create_result> migrating_store::create(create_request req, write_ctx& ctx) {
+  const auto g = gate_.enter();
   const phase p = current_phase();
   if (p == phase::target) return target_.load()->create(std::move(req), ctx);
   auto r = source_->create(std::move(req), ctx);
@@ -65,6 +66,7 @@ result<create_result> migrating_store::create(create_request req, write_ctx& ctx
 }
 
 result<session> migrating_store::get(std::string_view id) {
+  const auto g = gate_.enter();
   const phase p = current_phase();
   if (p == phase::target) return target_.load()->get(id);
   auto r = source_->get(id);
@@ -73,18 +75,21 @@ result<session> migrating_store::get(std::string_view id) {
 }
 
 result<session> migrating_store::patch(std::string_view id, patch_request req, write_ctx& ctx) {
+  const auto g = gate_.enter();
   const phase p = current_phase();
   if (p == phase::target) return target_.load()->patch(id, std::move(req), ctx);
   return forward(source_->patch(id, std::move(req), ctx), id, p == phase::dual);
 }
 
 result<void> migrating_store::remove(std::string_view id, write_ctx& ctx) {
+  const auto g = gate_.enter();
   const phase p = current_phase();
   if (p == phase::target) return target_.load()->remove(id, ctx);
   return forward(source_->remove(id, ctx), id, p == phase::dual);
 }
 
 result<session> migrating_store::touch(std::string_view id, write_ctx& ctx) {
+  const auto g = gate_.enter();
   const phase p = current_phase();
   if (p == phase::target) return target_.load()->touch(id, ctx);
   return forward(source_->touch(id, ctx), id, p == phase::dual);
@@ -92,6 +97,7 @@ result<session> migrating_store::touch(std::string_view id, write_ctx& ctx) {
 
 result<session> migrating_store::set_worker(std::string_view id, std::string_view worker_id,
                                             const write_limits& lim, write_ctx& ctx) {
+  const auto g = gate_.enter();
   const phase p = current_phase();
   if (p == phase::target) return target_.load()->set_worker(id, worker_id, lim, ctx);
   return forward(source_->set_worker(id, worker_id, lim, ctx), id, p == phase::dual);
@@ -99,6 +105,7 @@ result<session> migrating_store::set_worker(std::string_view id, std::string_vie
 
 result<global_program> migrating_store::put_global_program(std::string_view id, std::string json,
                                                             const write_limits& lim, write_ctx& ctx) {
+  const auto g = gate_.enter();
   const phase p = current_phase();
   if (p == phase::target) return target_.load()->put_global_program(id, std::move(json), lim, ctx);
   return forward(source_->put_global_program(id, std::move(json), lim, ctx), local_store::global_record_id(id),
@@ -106,10 +113,12 @@ result<global_program> migrating_store::put_global_program(std::string_view id, 
 }
 
 result<global_program> migrating_store::get_global_program(std::string_view id) {
+  const auto g = gate_.enter();
   return reader().get_global_program(id);
 }
 
 result<void> migrating_store::delete_global_program(std::string_view id, write_ctx& ctx) {
+  const auto g = gate_.enter();
   const phase p = current_phase();
   if (p == phase::target) return target_.load()->delete_global_program(id, ctx);
   return forward(source_->delete_global_program(id, ctx), local_store::global_record_id(id), p == phase::dual);
@@ -117,10 +126,12 @@ result<void> migrating_store::delete_global_program(std::string_view id, write_c
 
 result<std::vector<global_program>> migrating_store::list_global_programs(std::string_view prefix, size_t limit,
                                                                           std::string_view cursor) {
+  const auto g = gate_.enter();
   return reader().list_global_programs(prefix, limit, cursor);
 }
 
 uint64_t migrating_store::cleanup_expired() {
+  const auto g = gate_.enter();
   const phase p = current_phase();
   if (p == phase::target) return target_.load()->cleanup_expired();
   const uint64_t n = source_->cleanup_expired();

@@ -9,7 +9,9 @@
 // The migrator (node/) copies the rest in the background with copy(),
 // validates, and moves the phase on to target or back to source (rollback).
 // A phase change is one atomic store; a call that read the old phase
-// finishes on it (a dual write forwards even if the phase moved on).
+// finishes on it (a dual write forwards even if the phase moved on), and
+// set_phase returns once every such call has finished (an epoch gate: no
+// sleep, no lock on the call path).
 // Neither store is destroyed while this object lives: the owner keeps them,
 // so a late call never touches freed memory.
 // Change-feed subscriptions are attached to both feeds (the target's from
@@ -25,6 +27,7 @@
 #include <memory>
 #include <mutex>
 
+#include "store/epoch_gate.hpp"
 #include "store/local_store.hpp"
 
 namespace sessionmesh::store {
@@ -42,7 +45,15 @@ class migrating_store final : public session_store {
   void attach_target(session_store* target, local_store* target_local);
   // After a rollback (phase source again): forget the target.
   void detach_target();
-  void set_phase(phase p) { phase_.store(static_cast<int>(p)); }
+  // Moves to p; returns once no call that may have read the old phase is
+  // still running. REQUIRES: not called from inside a call on this store.
+  void set_phase(phase p) {
+    phase_.store(static_cast<int>(p));
+    gate_.wait_past();
+  }
+  // Returns once every call under way now has finished (a write in flight
+  // has reached both stores in dual).
+  void quiesce() { gate_.wait_past(); }
   phase current_phase() const { return static_cast<phase>(phase_.load(std::memory_order_relaxed)); }
   // Merges the source's record of id (tombstones too) into the target.
   // Returns whether the target changed; errors from the target (io, clock).
@@ -58,8 +69,14 @@ class migrating_store final : public session_store {
   // In dual, a read's touch (when it records one) is forwarded too, so the
   // target does not expire the session earlier than the source would.
   result<session> get(std::string_view id) override;
-  result<session> peek(std::string_view id) override { return reader().peek(id); }
-  result<bool> exists(std::string_view id) override { return reader().exists(id); }
+  result<session> peek(std::string_view id) override {
+    const auto g = gate_.enter();
+    return reader().peek(id);
+  }
+  result<bool> exists(std::string_view id) override {
+    const auto g = gate_.enter();
+    return reader().exists(id);
+  }
   result<session> patch(std::string_view id, patch_request req, write_ctx& ctx) override;
   result<void> remove(std::string_view id, write_ctx& ctx) override;
   result<session> touch(std::string_view id, write_ctx& ctx) override;
@@ -72,15 +89,29 @@ class migrating_store final : public session_store {
   result<std::vector<global_program>> list_global_programs(std::string_view prefix, size_t limit,
                                                            std::string_view cursor) override;
   result<list_page> list(std::string_view prefix, size_t limit, std::string_view cursor) override {
+    const auto g = gate_.enter();
     return reader().list(prefix, limit, cursor);
   }
-  store_stats stats() override { return reader().stats(); }
-  uint64_t expired_in_namespace(std::string_view ns) override { return reader().expired_in_namespace(ns); }
+  store_stats stats() override {
+    const auto g = gate_.enter();
+    return reader().stats();
+  }
+  uint64_t expired_in_namespace(std::string_view ns) override {
+    const auto g = gate_.enter();
+    return reader().expired_in_namespace(ns);
+  }
   uint64_t cleanup_expired() override;
-  std::string owner_of(std::string_view id) override { return reader().owner_of(id); }
+  std::string owner_of(std::string_view id) override {
+    const auto g = gate_.enter();
+    return reader().owner_of(id);
+  }
   const std::string& node_id() const override { return source_->node_id(); }
-  std::string current_cursor() override { return reader().current_cursor(); }
+  std::string current_cursor() override {
+    const auto g = gate_.enter();
+    return reader().current_cursor();
+  }
   result<change_batch> read_changes(std::string_view cursor, size_t max) override {
+    const auto g = gate_.enter();
     return reader().read_changes(cursor, max);
   }
   subscription subscribe(std::function<void(const change&)> fn) override;
@@ -104,6 +135,7 @@ class migrating_store final : public session_store {
   std::atomic<session_store*> target_{nullptr};
   std::atomic<local_store*> target_local_{nullptr};
   std::atomic<int> phase_{0};
+  epoch_gate gate_;
 
   struct sub_entry {
     std::function<void(const change&)> fn;

@@ -91,10 +91,12 @@ void gossiper::on_message(const std::string& from, const message& msg, uint64_t 
         } else if constexpr (std::is_same_v<T, deltas>) {
           size_t refused = 0;
           for (const auto& r : m.records) {
-            if (store_.apply(r, from))
+            if (auto a = store_.apply(r, from)) {
               ++stats_.deltas_applied;
-            else
+              note_lsn(*a);
+            } else {
               ++refused;
+            }
           }
           stats_.deltas_refused += refused;
           // An ack says "applied every write through `through`" (acks=N
@@ -107,7 +109,15 @@ void gossiper::on_message(const std::string& from, const message& msg, uint64_t 
           }
           uint64_t through = m.through;
           if (auto it = ack_caps_.find(from); it != ack_caps_.end()) through = std::min(through, it->second);
-          send(from, deltas_ack{m.batch, through});
+          // Acknowledged once durable here, never before: everything applied
+          // so far (a record that changed nothing may ride on an earlier
+          // apply that is not durable yet).
+          if (applied_lsn_ > durable_lsn_) {
+            held_acks_.push_back({applied_lsn_, from, deltas_ack{m.batch, through}});
+            if (held_acks_.size() > held_acks_max) held_acks_.pop_front();
+          } else {
+            send(from, deltas_ack{m.batch, through});
+          }
         } else if constexpr (std::is_same_v<T, deltas_ack>) {
           on_batch_acked(from, m);
         } else if constexpr (std::is_same_v<T, ae_l2>) {
@@ -146,6 +156,15 @@ uint64_t gossiper::local_delta(std::string encoded) {
     q.emplace_back(seq, encoded);
   }
   return seq;
+}
+
+void gossiper::on_durable(uint64_t lsn) {
+  durable_lsn_ = std::max(durable_lsn_, lsn);
+  // Held in arrival order; log positions grow with it.
+  while (!held_acks_.empty() && held_acks_.front().lsn <= durable_lsn_) {
+    send(held_acks_.front().to, held_acks_.front().ack);
+    held_acks_.pop_front();
+  }
 }
 
 void gossiper::flush_deltas() {
@@ -354,7 +373,10 @@ std::vector<std::string> gossiper::records_by_hash(const std::vector<uint64_t>& 
 
 void gossiper::on_ae_records(const std::string& from, const ae_records& m, uint64_t now) {
   for (const auto& r : m.records)
-    if (store_.apply(r, from)) ++stats_.records_repaired;
+    if (auto a = store_.apply(r, from)) {
+      ++stats_.records_repaired;
+      note_lsn(*a);
+    }
   // Differences found: look again soon instead of a full interval later.
   next_ae_ms_ = std::min(next_ae_ms_, now + 50);
   if (!m.want.empty()) {

@@ -31,6 +31,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -86,8 +87,11 @@ class store_port {
   virtual std::vector<uint64_t> merkle_level(int level) = 0;  // level 2: 256, level 3: 4096
   virtual std::vector<leaf_item> leaf(uint32_t leaf) = 0;
   virtual std::vector<std::string> records(const std::vector<std::string>& ids) = 0;
-  // Merges a peer's record/delta; false if refused (bad clock, garbage).
-  virtual bool apply(std::string_view encoded, std::string_view from) = 0;
+  // Merges a peer's record/delta without waiting for the disk: nullopt if
+  // refused (bad clock, garbage), else the log position that must be
+  // durable before the merge is acknowledged (0: none). The driver reports
+  // durability back with gossiper::on_durable.
+  virtual std::optional<uint64_t> apply(std::string_view encoded, std::string_view from) = 0;
   // The physical part (ms) of the last stamp the store issued or adopted.
   virtual uint64_t clock_ms() = 0;
   // Every live session id (the replication driver's `moved` events).
@@ -141,6 +145,11 @@ class gossiper {
   uint64_t next_deadline() const;
   // A local write: its encoded delta. Returns its write sequence number.
   uint64_t local_delta(std::string encoded);
+  // The store's log is durable through lsn: acks held for it go out.
+  void on_durable(uint64_t lsn);
+  // The highest log position an ack (or a repair) waits for, once: the
+  // driver asks the store for its durability and calls on_durable. 0: none.
+  uint64_t take_sync_wanted() { return std::exchange(sync_wanted_, 0); }
   // Drain leaving: mark self left and tell everyone.
   void leave(uint64_t now_ms);
 
@@ -253,6 +262,24 @@ class gossiper {
   // sender -> highest write seq we may ack after refusing some
   // of its deltas; cleared when anti-entropy finds us equal.
   std::map<std::string, uint64_t> ack_caps_;
+
+  // Acks of applied deltas held until the log is durable through lsn.
+  struct held_ack {
+    uint64_t lsn;
+    std::string to;
+    deltas_ack ack;
+  };
+  std::deque<held_ack> held_acks_;
+  static constexpr size_t held_acks_max = 65536;  // past it the oldest is dropped (the sender sees a gap)
+  uint64_t durable_lsn_ = 0;  // as the driver reported
+  uint64_t applied_lsn_ = 0;  // the highest log position of a merge here
+  uint64_t sync_wanted_ = 0;
+  // A merge's log position: acks wait for it; the driver is asked for it.
+  void note_lsn(uint64_t lsn) {
+    if (lsn <= durable_lsn_) return;
+    applied_lsn_ = std::max(applied_lsn_, lsn);
+    sync_wanted_ = std::max(sync_wanted_, lsn);
+  }
 
   bool clock_ahead_ = false, clock_behind_ = false;
   int64_t clock_lead_ms_ = 0;

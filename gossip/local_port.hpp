@@ -18,8 +18,10 @@ class local_port final : public store_port {
     return out;
   }
   std::vector<std::string> records(const std::vector<std::string>& ids) override { return st_.raw_records(ids); }
-  bool apply(std::string_view encoded, std::string_view from) override {
-    return st_.apply_remote(encoded, from).has_value();
+  std::optional<uint64_t> apply(std::string_view encoded, std::string_view from) override {
+    auto a = st_.apply_remote_deferred(encoded, from);
+    if (!a) return std::nullopt;
+    return a->lsn;
   }
   uint64_t clock_ms() override { return st_.clock_ms(); }
   void for_each_live(const std::function<void(std::string_view id)>& fn) override { st_.for_each_live(fn); }

@@ -49,6 +49,11 @@ void replication_driver::when_acked(uint64_t seq, unsigned acks, uint64_t deadli
   waiters_.push_back({seq, acks, deadline_ms, std::move(done)});
 }
 
+void replication_driver::on_durable(uint64_t lsn, uint64_t now_ms) {
+  g_.on_durable(lsn);
+  settle(now_ms);
+}
+
 void replication_driver::leave(uint64_t now_ms) {
   g_.leave(now_ms);
   settle(now_ms);
@@ -83,6 +88,7 @@ std::string replication_driver::owner_of(std::string_view id) const {
 void replication_driver::settle(uint64_t now_ms) {
   now_ms_ = std::max(now_ms_, now_ms);
   for (auto& e : g_.take_outbox()) out_.outbox.push_back(std::move(e));
+  if (const uint64_t lsn = g_.take_sync_wanted()) out_.sync = std::max(out_.sync.value_or(0), lsn);
   std::string reason;
   for (auto& [node, st] : g_.take_changes()) {
     if (st == member_status::dead)

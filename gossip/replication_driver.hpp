@@ -66,6 +66,9 @@ struct driver_output {
   std::optional<bool> clock_ahead;                  // the write gate changed (true: refuse local writes)
   std::vector<moved_batch> moves;                   // at most moved_batch_max moves each
   std::vector<std::pair<ack_callback, bool>> acks;  // waiters answered: run fn(met)
+  // Merges from peers wait for the store's log through this position: ask
+  // the store, then call on_durable(lsn) (never before it is durable).
+  std::optional<uint64_t> sync;
 };
 
 class replication_driver {
@@ -88,6 +91,8 @@ class replication_driver {
   // through seq; done(false) at deadline_ms (driver time) if not. A seq
   // above the last delta handed over waits for deltas yet to come.
   void when_acked(uint64_t seq, unsigned acks, uint64_t deadline_ms, ack_callback done);
+  // The store's log is durable through lsn (see driver_output::sync).
+  void on_durable(uint64_t lsn, uint64_t now_ms);
   // Drain: mark this node left and tell everyone.
   void leave(uint64_t now_ms);
   // Every waiter answered false; later waiters too.

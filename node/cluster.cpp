@@ -57,7 +57,7 @@ struct cluster::io {
 };
 
 cluster::cluster(cluster_options opts, store::local_store& local)
-    : opts_(std::move(opts)), local_(local), port_(local), io_(std::make_unique<io>()) {}
+    : opts_(std::move(opts)), local_(local), port_(local), io_(std::make_shared<io>()) {}
 
 cluster::~cluster() { stop(); }
 
@@ -200,6 +200,21 @@ void cluster::settle() {
       spdlog::info("clock back in range ({} ms from the peers' median): accepting writes", g.clock_lead_ms());
   }
   for (auto& b : out.moves) local_.publish_moved(std::move(b.moves), b.reason);
+  if (out.sync) {
+    // Merges from peers are acknowledged once the log holds them: the WAL's
+    // syncer answers (group commit); this thread never waits on the disk.
+    const uint64_t lsn = *out.sync;
+    std::weak_ptr<io> w = io_;
+    local_.when_lsn_durable(lsn, [this, w, lsn](result<void> r) {
+      if (!r) return;  // the log failed or closed: those acks never go out
+      if (auto i = w.lock())
+        asio::post(i->ctx, [this, lsn] {
+          if (closing_) return;
+          d_->on_durable(lsn, local_.now_physical_ms());
+          settle();
+        });
+    });
+  }
   {
     auto v = d_->view();
     std::lock_guard lk(view_mu_);

@@ -97,7 +97,7 @@ class cluster final : public store::replication {
   gossip::local_port port_;
   std::unique_ptr<gossip::replication_driver> d_;  // gossip thread only (after start)
   struct io;
-  std::unique_ptr<io> io_;
+  std::shared_ptr<io> io_;  // shared: a late disk completion finds it (weak) or not
   std::thread thread_;
 
   std::mutex deltas_mu_;

@@ -87,6 +87,20 @@ class local_store final : public session_store {
   // remote clock more than max_clock_offset_ms ahead (clock_skew). Returns
   // whether anything changed; a change is logged and published with origin.
   result<bool> apply_remote(std::string_view encoded, std::string_view origin);
+  // The same, without waiting for the disk: applied and visible on return;
+  // `lsn` is the log position to wait for (durable_lsn / when_lsn_durable)
+  // before telling anyone it is held here (0: nothing to wait for, as with
+  // fsync batch or off).
+  struct applied {
+    bool changed = false;
+    uint64_t lsn = 0;
+  };
+  result<applied> apply_remote_deferred(std::string_view encoded, std::string_view origin);
+  // Calls done once the log holds lsn durably (io_error, unavailable);
+  // never waits (see wal::when_durable).
+  void when_lsn_durable(uint64_t lsn, std::function<void(result<void>)> done);
+  // Waits until lsn is durable (for single-threaded drivers: the simulator).
+  result<void> sync_lsn(uint64_t lsn);
   // Called with every local write's encoded delta, under the shard lock
   // (must be quick); returns the delta's place in the replication stream.
   using replication_sink = std::function<uint64_t(std::string_view id, std::string_view delta)>;

@@ -81,6 +81,23 @@ void local_store::set_replication_sink(replication_sink sink) {
 }
 
 result<bool> local_store::apply_remote(std::string_view encoded, std::string_view origin) {
+  auto a = apply_remote_deferred(encoded, origin);
+  if (!a) return a.error();
+  if (auto c = sync_lsn(a->lsn); !c) return c.error();
+  return a->changed;
+}
+
+void local_store::when_lsn_durable(uint64_t lsn, std::function<void(result<void>)> done) {
+  if (!wal_ || lsn == 0) return done(result<void>{});
+  wal_->when_durable(lsn, std::move(done));
+}
+
+result<void> local_store::sync_lsn(uint64_t lsn) {
+  if (!wal_ || lsn == 0) return {};
+  return wal_->commit(lsn);
+}
+
+result<local_store::applied> local_store::apply_remote_deferred(std::string_view encoded, std::string_view origin) {
   if (closed_) return errc::unavailable;
   crdt::codec_limits lim;
   auto d = crdt::decode(encoded, lim);
@@ -103,7 +120,7 @@ result<bool> local_store::apply_remote(std::string_view encoded, std::string_vie
     std::optional<session_record> cur;
     if (p) cur = decode_own(p);
     session_record next = cur ? crdt::merge(*cur, *d) : crdt::merge(session_record{d->id}, *d);
-    if (cur && next == *cur) return false;
+    if (cur && next == *cur) return applied{};
     const bool was = cur && crdt::exists(*cur);
     const bool is = crdt::exists(next);
     if (wal_) {
@@ -136,10 +153,8 @@ result<bool> local_store::apply_remote(std::string_view encoded, std::string_vie
       publish(std::move(c));
     }
   }
-  if (lsn && wal_) {
-    if (auto c = wal_->commit(lsn); !c) return c.error();
-  }
-  return true;
+  // Only fsync=always has anything to wait for.
+  return applied{true, wal_ && wal_->mode() == fsync_mode::always ? lsn : 0};
 }
 
 std::vector<local_store::leaf_entry> local_store::leaf_entries(uint32_t leaf) {

@@ -83,6 +83,12 @@ struct cluster {
         for (auto& [id, n] : nodes) {
           auto out = n.d->take_output();
           if (!n.up) continue;
+          if (out.sync) {  // the disk: durable at once here
+            REQUIRE(n.st->sync_lsn(*out.sync).has_value());
+            n.d->on_durable(*out.sync, clock_of(id));
+            auto more = n.d->take_output();
+            for (auto& e : more.outbox) out.outbox.push_back(std::move(e));
+          }
           if (out.clock_ahead) n.st->set_clock_ahead(*out.clock_ahead);
           for (auto& e : out.outbox) {
             const std::string to = e.to_node.empty() ? node_at(e.to_addr) : e.to_node;

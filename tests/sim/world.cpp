@@ -159,6 +159,21 @@ void world::collect() {
   for (auto& n : nodes_) {
     if (!n->up) continue;
     auto out = n->d->take_output();
+    // The disk: an fsync covering the merges, then the held acks go out
+    // (the production shell asks the WAL's syncer and posts the same call).
+    while (out.sync) {
+      if (auto r = n->st->sync_lsn(*out.sync); !r) {
+        fail(n->id + ": fsync failed");
+        break;
+      }
+      n->d->on_durable(*out.sync, *n->now);
+      auto more = n->d->take_output();
+      for (auto& e : more.outbox) out.outbox.push_back(std::move(e));
+      for (auto& a : more.acks) out.acks.push_back(std::move(a));
+      for (auto& b : more.moves) out.moves.push_back(std::move(b));
+      if (more.clock_ahead) out.clock_ahead = more.clock_ahead;
+      out.sync = more.sync;
+    }
     for (auto& env : out.outbox) {
       const std::string to = env.to_node.empty() ? env.to_addr : env.to_node;
       if (cut_.count({n->id, to})) continue;

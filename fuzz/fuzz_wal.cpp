@@ -17,10 +17,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   o.reaper_interval_ms = 0;
   o.fsync = fsync_mode::off;
   o.clock = [] { return uint64_t{1'700'000'000'000}; };
-  std::string why;
-  auto st = store::local_store::open(o, fs, &why);
+  auto st = store::local_store::open(o, fs);
   if (!st) {
-    if (why.empty()) std::abort();
+    if (st.detail().empty()) std::abort();
     return 0;
   }
   auto page = (*st)->list("", 1000, "");

@@ -55,9 +55,8 @@ response api::programs_collection(const request_view& req, std::string_view quer
     r.headers.emplace_back("Allow", "GET, HEAD");
     return r;
   }
-  std::string why;
-  auto q = parse_list_query(query, session_store::global_program_id_max, &why);
-  if (!q) return error(400, "invalid_argument", why, rid);
+  auto q = parse_list_query(query, session_store::global_program_id_max);
+  if (!q) return error(400, "invalid_argument", q.detail(), rid);
   const size_t limit = q->limit;
   auto page = store_.list_global_programs(q->prefix, limit, q->cursor);
   if (!page) return store_error(page.error(), rid);
@@ -105,11 +104,10 @@ response api::one_program(const request_view& req, std::string_view id, const st
     response bad_limits;
     auto lim = limits_of(req, rid, &bad_limits);
     if (!lim) return bad_limits;
-    std::string why;
-    auto v = parse_value(req.body, *settings(), &why);
+    auto v = parse_value(req.body, *settings());
     if (!v) {
-      if (v.error() == errc::too_large) return error(413, "too_large", why, rid);
-      return error(400, "invalid_argument", why, rid);
+      if (v.error() == errc::too_large) return error(413, "too_large", v.detail(), rid);
+      return error(400, "invalid_argument", v.detail(), rid);
     }
     write_ctx wc{true, {}};
     auto g = store_.put_global_program(id, std::move(v).value(), *lim, wc);

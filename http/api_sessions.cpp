@@ -34,9 +34,8 @@ response body_error(std::error_code ec, const std::string& why, const std::strin
 
 response api::sessions_collection(const request_view& req, std::string_view query, const std::string& rid) {
   if (req.method == "GET" || req.method == "HEAD") {
-    std::string why;
-    auto q = parse_list_query(query, store::id_bytes_max, &why);
-    if (!q) return error(400, "invalid_argument", why, rid);
+    auto q = parse_list_query(query, store::id_bytes_max);
+    if (!q) return error(400, "invalid_argument", q.detail(), rid);
     auto page = store_.list(q->prefix, q->limit, q->cursor);
     if (!page) return store_error(page.error(), rid);
     response r;
@@ -46,9 +45,8 @@ response api::sessions_collection(const request_view& req, std::string_view quer
   if (req.method != "POST") return method_not_allowed_list(rid);
   SM_WRITE_PREAMBLE(req, rid, false);
   const auto cfg = settings();
-  std::string why;
-  auto cr = parse_create(req.body, *cfg, &why);
-  if (!cr) return body_error(cr.error(), why, rid);
+  auto cr = parse_create(req.body, *cfg);
+  if (!cr) return body_error(cr.error(), cr.detail(), rid);
   if (!cr->id.empty() && !store::valid_id(cr->id))
     return error(400, "invalid_argument", "id must be 1-256 bytes of [A-Za-z0-9._:@-]", rid);
   response bad_limits;
@@ -81,9 +79,8 @@ response api::one_session(const request_view& req, std::string_view id, const st
   }
   if (req.method == "PATCH") {
     SM_WRITE_PREAMBLE(req, rid, false);
-    std::string why;
-    auto pr = parse_patch(req.body, *settings(), &why);
-    if (!pr) return body_error(pr.error(), why, rid);
+    auto pr = parse_patch(req.body, *settings());
+    if (!pr) return body_error(pr.error(), pr.detail(), rid);
     if (!req.if_match.empty() && req.if_match != "*") pr->if_match = std::string(req.if_match);
     if (auto fwd = route_conditional(req, id, rid)) return *fwd;
     response bad_limits;
@@ -142,9 +139,8 @@ response api::session_sub(const request_view& req, std::string_view id, std::str
       return r;
     }
     SM_WRITE_PREAMBLE(req, rid, true);
-    std::string why;
-    auto w = parse_worker(req.body, *settings(), &why);
-    if (!w) return body_error(w.error(), why, rid);
+    auto w = parse_worker(req.body, *settings());
+    if (!w) return body_error(w.error(), w.detail(), rid);
     if (!store::valid_name(*w, 256)) return error(400, "invalid_argument", "worker_id must be 1-256 bytes", rid);
     pending_write pw;
     if (auto a = acks_check(query_of(req.target), rid, &pw)) return *a;
@@ -180,9 +176,8 @@ response api::entry(const request_view& req, std::string_view id, section sec, s
     patch_request pr;
     std::vector<entry_update>& ups = sec == section::programs ? pr.programs : pr.variables;
     if (req.method == "PUT") {
-      std::string why;
-      auto v = parse_value(req.body, *settings(), &why);
-      if (!v) return body_error(v.error(), why, rid);
+      auto v = parse_value(req.body, *settings());
+      if (!v) return body_error(v.error(), v.detail(), rid);
       ups.push_back({std::string(name), std::move(v).value()});
     } else {
       ups.push_back({std::string(name), std::nullopt});

@@ -13,22 +13,22 @@
 
 namespace sessionmesh::http {
 
-result<create_request> parse_create(std::string_view body, const api_settings& s, std::string* why);
-result<patch_request> parse_patch(std::string_view body, const api_settings& s, std::string* why);
+result<create_request> parse_create(std::string_view body, const api_settings& s);
+result<patch_request> parse_patch(std::string_view body, const api_settings& s);
 // {"worker_id": "w"}
-result<std::string> parse_worker(std::string_view body, const api_settings& s, std::string* why);
+result<std::string> parse_worker(std::string_view body, const api_settings& s);
 // A bare JSON value, returned compact.
-result<std::string> parse_value(std::string_view body, const api_settings& s, std::string* why);
+result<std::string> parse_value(std::string_view body, const api_settings& s);
 
 // Content-Type is application/json (parameters and case ignored).
 bool is_json_type(std::string_view content_type);
 
 // ?prefix=&limit=&cursor= of a list endpoint. limit: 1..1000, default 100;
-// prefix at most max_prefix bytes. invalid_argument with *why otherwise.
+// prefix at most max_prefix bytes. invalid_argument with a detail otherwise.
 struct list_query {
   std::string prefix, cursor;
   size_t limit = 100;
 };
-result<list_query> parse_list_query(std::string_view query, size_t max_prefix, std::string* why);
+result<list_query> parse_list_query(std::string_view query, size_t max_prefix);
 
 }  // namespace sessionmesh::http

@@ -417,7 +417,7 @@ server::server(api& a, server_options opts) : impl_(std::make_unique<impl>(a, st
 
 server::~server() { stop(); }
 
-result<void> server::start(std::string* why) {
+result<void> server::start() {
   auto& s = *impl_;
   // Default: one thread per core but one, left to the kernel's network
   // stack, the WAL and the maintenance thread (measured: on 2 cores, 1 I/O
@@ -435,8 +435,7 @@ result<void> server::start(std::string* why) {
     asio::ip::tcp::resolver res(*s.ctxs[0]);
     auto eps = res.resolve(s.opts.host, std::to_string(s.opts.port), ec);
     if (ec || eps.empty()) {
-      *why = "cannot resolve HTTP address " + s.opts.host;
-      return errc::invalid_argument;
+      return {errc::invalid_argument, "cannot resolve HTTP address " + s.opts.host};
     }
     addr = eps.begin()->endpoint().address();
   }
@@ -447,8 +446,7 @@ result<void> server::start(std::string* why) {
   if (!ec) s.acceptor->bind(ep, ec);
   if (!ec) s.acceptor->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    *why = "cannot listen on " + s.opts.host + ":" + std::to_string(s.opts.port) + ": " + ec.message();
-    return errc::io_error;
+    return {errc::io_error, "cannot listen on " + s.opts.host + ":" + std::to_string(s.opts.port) + ": " + ec.message()};
   }
   s.bound_port = s.acceptor->local_endpoint().port();
   s.accept();

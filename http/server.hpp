@@ -39,7 +39,7 @@ class server {
   server& operator=(const server&) = delete;
 
   // Binds and starts serving. On failure *why says what.
-  result<void> start(std::string* why);
+  result<void> start();  // errors carry a detail (the address, the OS reason)
   uint16_t port() const;
   // Stops accepting, closes connections and watchers, joins the threads.
   void stop();

@@ -61,7 +61,7 @@ cluster::cluster(cluster_options opts, store::local_store& local)
 
 cluster::~cluster() { stop(); }
 
-result<void> cluster::start(std::string* why) {
+result<void> cluster::start() {
   gossip::config c;
   c.node_id = opts_.node_id;
   c.gossip_addr = opts_.advertise;
@@ -85,7 +85,7 @@ result<void> cluster::start(std::string* why) {
         on_frame(from, addr, payload);
       },
       [](const std::string& msg) { spdlog::warn("{}", msg); });
-  if (auto r = io_->transport->listen(why); !r) return r;
+  if (auto r = io_->transport->listen(); !r) return r;
   d_->start(local_.now_physical_ms());
   settle();
   tick();

@@ -47,7 +47,7 @@ class cluster final : public store::replication {
   cluster(cluster_options opts, store::local_store& local);
   ~cluster() override;
 
-  result<void> start(std::string* why);
+  result<void> start();  // errors carry a detail (a gossip port in use)
   void stop();
 
   // store::replication

@@ -45,15 +45,13 @@ std::string host_name() {
 }
 
 // Reads the TOML file into name -> string value; unknown keys are errors.
-result<std::map<std::string, std::string>> read_file(const std::string& path, std::string* why) {
+result<std::map<std::string, std::string>> read_file(const std::string& path) {
   std::map<std::string, std::string> out;
   toml::table tbl;
   try {
     tbl = toml::parse_file(path);
   } catch (const toml::parse_error& e) {
-    *why = "config file " + path + ": " + std::string(e.description()) + " at line " +
-           std::to_string(e.source().begin.line);
-    return errc::invalid_argument;
+    return {errc::invalid_argument, "config file " + path + ": " + std::string(e.description()) + " at line " + std::to_string(e.source().begin.line)};
   }
   for (const auto& [k, v] : tbl) {
     std::string key(k.str());
@@ -62,8 +60,7 @@ result<std::map<std::string, std::string>> read_file(const std::string& path, st
     bool known = false;
     for (const auto& s : settings()) known |= key == s.name;
     if (!known || key == "config") {
-      *why = "config file " + path + ": unknown key '" + std::string(k.str()) + "'";
-      return errc::invalid_argument;
+      return {errc::invalid_argument, "config file " + path + ": unknown key '" + std::string(k.str()) + "'"};
     }
     if (auto sv = v.value<std::string>()) out[key] = *sv;
     else if (auto iv = v.value<int64_t>()) out[key] = std::to_string(*iv);
@@ -73,15 +70,13 @@ result<std::map<std::string, std::string>> read_file(const std::string& path, st
       for (const auto& el : *arr) {
         auto s = el.value<std::string>();
         if (!s) {
-          *why = "config file " + path + ": '" + std::string(k.str()) + "' must be a list of strings";
-          return errc::invalid_argument;
+          return {errc::invalid_argument, "config file " + path + ": '" + std::string(k.str()) + "' must be a list of strings"};
         }
         joined += (joined.empty() ? "" : ",") + *s;
       }
       out[key] = joined;
     } else {
-      *why = "config file " + path + ": '" + std::string(k.str()) + "' has an unsupported type";
-      return errc::invalid_argument;
+      return {errc::invalid_argument, "config file " + path + ": '" + std::string(k.str()) + "' has an unsupported type"};
     }
   }
   return out;
@@ -123,14 +118,14 @@ const std::vector<setting_spec>& settings() {
   return s;
 }
 
-result<node_config> resolve_config(const std::map<std::string, std::string>& cli, std::string* why) {
+result<node_config> resolve_config(const std::map<std::string, std::string>& cli) {
   std::map<std::string, std::string> file;
   std::string config_path;
   if (auto it = cli.find("config"); it != cli.end()) config_path = it->second;
   else if (const char* e = std::getenv("SESSIONMESH_CONFIG")) config_path = e;
   if (!config_path.empty()) {
-    auto f = read_file(config_path, why);
-    if (!f) return f.error();
+    auto f = read_file(config_path);
+    if (!f) return failed<node_config>(f);
     file = std::move(f).value();
   }
   std::map<std::string, std::string> v;
@@ -151,8 +146,8 @@ result<node_config> resolve_config(const std::map<std::string, std::string>& cli
     }
   }
   auto bad = [&](const char* name, const std::string& expect) {
-    *why = origin[name] + ": invalid value '" + v[name] + "' (expected " + expect + ")";
-    return make_error_code(errc::invalid_argument);
+    return result<node_config>(errc::invalid_argument,
+                               origin[name] + ": invalid value '" + v[name] + "' (expected " + expect + ")");
   };
 
   node_config c;

@@ -60,6 +60,6 @@ const std::vector<setting_spec>& settings();
 
 // Resolves raw values (cli wins, then env, then file, then default) and
 // converts them. cli holds only the flags given on the command line.
-result<node_config> resolve_config(const std::map<std::string, std::string>& cli, std::string* why);
+result<node_config> resolve_config(const std::map<std::string, std::string>& cli);
 
 }  // namespace sessionmesh::node

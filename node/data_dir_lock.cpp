@@ -11,25 +11,21 @@
 
 namespace sessionmesh::node {
 
-std::unique_ptr<data_dir_lock> data_dir_lock::acquire(const std::string& dir, std::string* why) {
+result<std::unique_ptr<data_dir_lock>> data_dir_lock::acquire(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) {
-    *why = "cannot create the data dir " + dir + ": " + ec.message();
-    return nullptr;
+    return {errc::io_error, "cannot create the data dir " + dir + ": " + ec.message()};
   }
   const std::string path = dir + "/LOCK";
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
-    *why = "cannot open " + path + ": " + std::strerror(errno);
-    return nullptr;
+    return {errc::io_error, "cannot open " + path + ": " + std::strerror(errno)};
   }
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int e = errno;
     ::close(fd);
-    *why = e == EWOULDBLOCK ? "the data dir " + dir + " is in use by another sessionmesh process"
-                            : "cannot lock " + path + ": " + std::strerror(e);
-    return nullptr;
+    return {e == EWOULDBLOCK ? errc::unavailable : errc::io_error, e == EWOULDBLOCK ? "the data dir " + dir + " is in use by another sessionmesh process" : "cannot lock " + path + ": " + std::strerror(e)};
   }
   return std::unique_ptr<data_dir_lock>(new data_dir_lock(fd));
 }

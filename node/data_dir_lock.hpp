@@ -7,12 +7,15 @@
 #include <memory>
 #include <string>
 
+#include "sessionmesh/result.hpp"
+
 namespace sessionmesh::node {
 
 class data_dir_lock {
  public:
-  // nullptr with *why if the dir cannot be created or another process holds it.
-  static std::unique_ptr<data_dir_lock> acquire(const std::string& dir, std::string* why);
+  // io_error if the dir cannot be created or locked, unavailable if another
+  // process holds it; the detail says which.
+  static result<std::unique_ptr<data_dir_lock>> acquire(const std::string& dir);
   ~data_dir_lock();
   data_dir_lock(const data_dir_lock&) = delete;
   data_dir_lock& operator=(const data_dir_lock&) = delete;

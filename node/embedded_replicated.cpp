@@ -11,7 +11,6 @@ namespace sessionmesh {
 result<std::unique_ptr<session_store>> open_replicated_store(const store_options& opts,
                                                              const replication_options& repl,
                                                              std::string* why) {
-  std::string reason;
   store_options o = opts;
   if (!o.telemetry_hub) o.telemetry_hub = std::make_shared<telemetry>();
   node::cluster_options co;
@@ -25,10 +24,10 @@ result<std::unique_ptr<session_store>> open_replicated_store(const store_options
   co.cluster_key = repl.cluster_key;
   co.cluster_name = repl.cluster_name;
   co.max_clock_offset_ms = o.max_clock_offset_ms;
-  auto n = node::open_replicated(o, std::move(co), &reason);
+  auto n = node::open_replicated(o, std::move(co));
   if (!n) {
-    if (why) *why = reason;
-    return n.error();
+    if (why) *why = n.describe();  // the compatibility shim (see replicated.hpp)
+    return failed<std::unique_ptr<session_store>>(n);
   }
   std::shared_ptr<node::cluster> cl = std::move(n->driver);
   auto rs = std::move(n->store);

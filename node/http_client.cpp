@@ -11,17 +11,15 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
 
-bool parse_http_url(std::string_view url, http_url* out, std::string* why) {
+result<http_url> parse_http_url(std::string_view url) {
   constexpr std::string_view scheme = "http://";
   if (url.substr(0, scheme.size()) != scheme) {
-    *why = "the target must be an http:// URL (got '" + std::string(url) + "')";
-    return false;
+    return {errc::invalid_argument, "the target must be an http:// URL (got '" + std::string(url) + "')"};
   }
   url.remove_prefix(scheme.size());
   if (const auto slash = url.find('/'); slash != std::string_view::npos) {
     if (url.substr(slash) != "/") {
-      *why = "the target URL must not have a path";
-      return false;
+      return {errc::invalid_argument, "the target URL must not have a path"};
     }
     url = url.substr(0, slash);
   }
@@ -33,16 +31,13 @@ bool parse_http_url(std::string_view url, http_url* out, std::string* why) {
     u.host = std::string(url.substr(0, colon));
     u.port = std::string(url.substr(colon + 1));
     if (u.port.empty() || u.port.size() > 5 || u.port.find_first_not_of("0123456789") != std::string::npos) {
-      *why = "bad port in the target URL";
-      return false;
+      return {errc::invalid_argument, "bad port in the target URL"};
     }
   }
   if (u.host.empty()) {
-    *why = "no host in the target URL";
-    return false;
+    return {errc::invalid_argument, "no host in the target URL"};
   }
-  *out = std::move(u);
-  return true;
+  return u;
 }
 
 struct http_client::impl {
@@ -53,7 +48,7 @@ struct http_client::impl {
   std::unique_ptr<beast::tcp_stream> stream;
   beast::flat_buffer buf;
 
-  bool connect(std::string* why) {
+  result<void> connect() {
     try {
       asio::ip::tcp::resolver r(ctx);
       auto eps = r.resolve(url.host, url.port);
@@ -61,16 +56,14 @@ struct http_client::impl {
       stream->expires_after(std::chrono::milliseconds(timeout_ms));
       stream->connect(eps);
       buf.clear();
-      return true;
+      return {};
     } catch (const std::exception& e) {
-      *why = "cannot reach " + url.host + ":" + url.port + ": " + e.what();
       stream.reset();
-      return false;
+      return {errc::unavailable, "cannot reach " + url.host + ":" + url.port + ": " + e.what()};
     }
   }
 
-  bool once(std::string_view method, std::string_view target, std::string_view body, http_reply* out,
-            std::string* why) {
+  result<http_reply> once(std::string_view method, std::string_view target, std::string_view body) {
     try {
       bhttp::request<bhttp::string_body> req{
           bhttp::string_to_verb(beast::string_view(method.data(), method.size())),
@@ -89,14 +82,14 @@ struct http_client::impl {
       parser.body_limit(8u << 20);
       bhttp::read(*stream, buf, parser);
       auto res = parser.release();
-      out->status = res.result_int();
-      out->body = std::move(res.body());
+      http_reply out;
+      out.status = res.result_int();
+      out.body = std::move(res.body());
       if (!res.keep_alive()) stream.reset();
-      return true;
+      return out;
     } catch (const std::exception& e) {
-      *why = std::string("request to ") + url.host + ":" + url.port + " failed: " + e.what();
       stream.reset();
-      return false;
+      return {errc::unavailable, std::string("request to ") + url.host + ":" + url.port + " failed: " + e.what()};
     }
   }
 };
@@ -110,15 +103,16 @@ http_client::http_client(http_url url, std::string token, uint32_t timeout_ms)
 
 http_client::~http_client() = default;
 
-result<http_reply> http_client::call(std::string_view method, std::string_view target, std::string_view body,
-                                     std::string* why) {
+result<http_reply> http_client::call(std::string_view method, std::string_view target, std::string_view body) {
   // A kept-alive connection the server closed fails the first attempt.
+  result<http_reply> r = errc::unavailable;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    if (!p_->stream && !p_->connect(why)) return errc::unavailable;
-    http_reply r;
-    if (p_->once(method, target, body, &r, why)) return r;
+    if (!p_->stream)
+      if (auto c = p_->connect(); !c) return failed<http_reply>(c);
+    r = p_->once(method, target, body);
+    if (r) return r;
   }
-  return errc::unavailable;
+  return r;
 }
 
 }  // namespace sessionmesh::node

@@ -18,8 +18,8 @@ struct http_url {
   std::string host;
   std::string port = "80";
 };
-// Parses "http://host[:port][/]"; false with a reason otherwise.
-bool parse_http_url(std::string_view url, http_url* out, std::string* why);
+// Parses "http://host[:port][/]"; invalid_argument with a detail otherwise.
+result<http_url> parse_http_url(std::string_view url);
 
 struct http_reply {
   unsigned status = 0;
@@ -33,10 +33,9 @@ class http_client {
   http_client(const http_client&) = delete;
   http_client& operator=(const http_client&) = delete;
 
-  // One request; errc::unavailable (with *why) when the node cannot be
+  // One request; errc::unavailable (with a detail) when the node cannot be
   // reached or answers garbage.
-  result<http_reply> call(std::string_view method, std::string_view target, std::string_view body,
-                          std::string* why);
+  result<http_reply> call(std::string_view method, std::string_view target, std::string_view body);
 
  private:
   struct impl;

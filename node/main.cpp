@@ -55,10 +55,9 @@ int main(int argc, char** argv) {
     if (opts[s.name]->count() == 0) continue;
     given[s.name] = s.boolean ? (flags[s.name] ? "true" : "false") : raw[s.name];
   }
-  std::string why;
-  auto cfg = node::resolve_config(given, &why);
+  auto cfg = node::resolve_config(given);
   if (!cfg) {
-    std::fprintf(stderr, "sessionmesh: %s\n", why.c_str());
+    std::fprintf(stderr, "sessionmesh: %s\n", cfg.describe().c_str());
     return 2;
   }
   return node::serve(*cfg, given);

@@ -58,12 +58,10 @@ std::string create_body(const session& s) {
 // Percent-encoding is not needed: ids are [A-Za-z0-9._:@-].
 std::string session_path(std::string_view id) { return "/v1/sessions/" + std::string(id); }
 
-bool write_report(const std::string& path, const std::string& json, std::string* why) {
-  if (auto r = store::write_file_atomic(store::posix_fs(), path, json + "\n"); !r) {
-    *why = "cannot write the report to " + path + ": " + r.error().message();
-    return false;
-  }
-  return true;
+result<void> write_report(const std::string& path, const std::string& json) {
+  if (auto r = store::write_file_atomic(store::posix_fs(), path, json + "\n"); !r)
+    return {r.error(), "cannot write the report to " + path + ": " + r.error().message()};
+  return {};
 }
 
 }  // namespace
@@ -72,9 +70,9 @@ int migrate_offline(const offline_migration& m) {
   const auto t0 = std::chrono::steady_clock::now();
   if (m.from.empty()) return usage("--from DATA_DIR is required");
   if (m.to.empty()) return usage("--to URL is required");
-  std::string why;
-  http_url url;
-  if (!parse_http_url(m.to, &url, &why)) return usage(why);
+  auto parsed = parse_http_url(m.to);
+  if (!parsed) return usage(parsed.describe());
+  const http_url url = *parsed;
   std::error_code ec;
   if (!std::filesystem::is_directory(m.from, ec)) return usage("no such data dir: " + m.from);
   if (!has_store_files(m.from))
@@ -86,8 +84,8 @@ int migrate_offline(const offline_migration& m) {
       return usage("cannot read a token from " + m.api_token_file);
     while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
   }
-  auto lock = data_dir_lock::acquire(m.from, &why);
-  if (!lock) return usage(why + " (stop the node first)");
+  auto lock = data_dir_lock::acquire(m.from);
+  if (!lock) return usage(lock.describe() + " (stop the node first)");
 
   store_options o;
   o.node_id = "migrate";
@@ -95,8 +93,8 @@ int migrate_offline(const offline_migration& m) {
   o.background_threads = false;
   o.reaper_interval_ms = 0;
   o.max_sessions = UINT64_MAX / 2;
-  auto st = store::local_store::open(o, store::posix_fs(), &why);
-  if (!st) return usage("cannot open " + m.from + ": " + (why.empty() ? st.error().message() : why));
+  auto st = store::local_store::open(o, store::posix_fs());
+  if (!st) return usage("cannot open " + m.from + ": " + st.describe());
   auto& source = **st;
 
   std::vector<std::string> ids, programs;
@@ -111,7 +109,7 @@ int migrate_offline(const offline_migration& m) {
   auto finish = [&](std::string result, std::string reason) {
     rep.result = std::move(result);
     rep.reason = std::move(reason);
-    if (auto r = client.call("GET", "/v1/stats", {}, &why); r && r->status == 200) {
+    if (auto r = client.call("GET", "/v1/stats", {}); r && r->status == 200) {
       simdjson::dom::parser p;
       uint64_t n = 0;
       if (!p.parse(r->body)["current_sessions"].get(n)) rep.target_sessions = n;
@@ -119,9 +117,8 @@ int migrate_offline(const offline_migration& m) {
     rep.duration_ms = static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count());
     const std::string json = rep.to_json();
-    std::string werr;
-    if (!m.report.empty() && !write_report(m.report, json, &werr)) {
-      std::fprintf(stderr, "sessionmesh: migrate: %s\n", werr.c_str());
+    if (auto w = m.report.empty() ? sessionmesh::result<void>{} : write_report(m.report, json); !w) {
+      std::fprintf(stderr, "sessionmesh: migrate: %s\n", w.describe().c_str());
       source.close();
       return 1;
     }
@@ -135,8 +132,8 @@ int migrate_offline(const offline_migration& m) {
   for (const auto& id : ids) {
     auto s = source.peek(id);
     if (!s) continue;  // expired since the listing
-    auto r = client.call("POST", "/v1/sessions", create_body(*s), &why);
-    if (!r) return finish("failed", why);
+    auto r = client.call("POST", "/v1/sessions", create_body(*s));
+    if (!r) return finish("failed", r.describe());
     if (r->status == 201) {
       ++rep.copied;
     } else if (r->status != 200) {
@@ -149,8 +146,8 @@ int migrate_offline(const offline_migration& m) {
       std::string body = "{\"worker_id\":";
       http::append_json_string(body, s->last_worker_id());
       body += "}";
-      auto w = client.call("PUT", session_path(id) + "/worker", body, &why);
-      if (!w) return finish("failed", why);
+      auto w = client.call("PUT", session_path(id) + "/worker", body);
+      if (!w) return finish("failed", w.describe());
     }
   }
   // Global programs: put as they are (the target's ttl restarts at import).
@@ -158,8 +155,8 @@ int migrate_offline(const offline_migration& m) {
   for (const auto& pid : programs) {
     auto g = source.get_global_program(pid);
     if (!g) continue;  // expired since the listing
-    auto r = client.call("PUT", "/v1/programs/" + pid, g->value, &why);
-    if (!r) return finish("failed", why);
+    auto r = client.call("PUT", "/v1/programs/" + pid, g->value);
+    if (!r) return finish("failed", r.describe());
     if (r->status != 200) {
       ++programs_refused;
       if (first_refusal.empty())
@@ -171,8 +168,8 @@ int migrate_offline(const offline_migration& m) {
   for (const auto& id : ids) {
     auto s = source.peek(id);
     if (!s) continue;
-    auto r = client.call("GET", session_path(id), {}, &why);
-    if (!r) return finish("failed", why);
+    auto r = client.call("GET", session_path(id), {});
+    if (!r) return finish("failed", r.describe());
     if (r->status == 404) {
       rep.add_missing(id);
       continue;

@@ -210,12 +210,10 @@ void migrator::run(std::vector<std::string> seeds, std::string seeds_text, uint6
     std::error_code ec;
     std::filesystem::remove_all(*o.data_dir, ec);  // a rolled-back attempt's leftovers
   }
-  std::string why;
   cluster_options co = cluster_options_of(cfg, d_.cluster_key);
   co.seeds = seeds;
-  auto n = open_replicated(o, std::move(co), &why);
-  if (!n)
-    return (void)rollback("cannot open the replicated target: " + (why.empty() ? n.error().message() : why));
+  auto n = open_replicated(o, std::move(co));
+  if (!n) return (void)rollback("cannot open the replicated target: " + n.describe());
   auto* local = &n->store->local();
   clusters_.push_back(std::move(n->driver));
   cluster& cl = *clusters_.back();

@@ -30,20 +30,21 @@ bool set_aside_if_stale(const std::string& dir, uint64_t grace_ms) {
   return false;
 }
 
-result<replicated_node> open_replicated(const store_options& o, cluster_options co, std::string* why,
+result<replicated_node> open_replicated(const store_options& o, cluster_options co,
                                         const std::function<bool()>& after_set_aside) {
   replicated_node n;
   if (o.data_dir) {
     n.set_aside = set_aside_if_stale(*o.data_dir, o.tombstone_grace_ms);
-    if (n.set_aside && after_set_aside && !after_set_aside()) return errc::unavailable;
+    if (n.set_aside && after_set_aside && !after_set_aside())
+      return {errc::unavailable, "cannot lock the fresh data dir " + *o.data_dir};
     co.contact_file = *o.data_dir + "/last_contact";
   }
-  auto ls = store::local_store::open(o, store::posix_fs(), why);
-  if (!ls) return ls.error();
+  auto ls = store::local_store::open(o, store::posix_fs());
+  if (!ls) return failed<replicated_node>(ls);
   n.driver = std::make_unique<cluster>(std::move(co), **ls);
-  if (auto r = n.driver->start(why); !r) {
+  if (auto r = n.driver->start(); !r) {
     (*ls)->close();
-    return r.error();
+    return failed<replicated_node>(r);
   }
   n.store = std::make_unique<store::replicated_store>(std::move(ls).value(), *n.driver);
   return n;

@@ -27,7 +27,8 @@ struct replicated_node {
 // the contact file; co.contact_file is set here. after_set_aside (optional)
 // runs right after a stale dir was moved aside, before the fresh one is
 // opened (serve re-locks it); returning false aborts with unavailable.
-result<replicated_node> open_replicated(const store_options& o, cluster_options co, std::string* why,
+// Errors carry a detail (a store that cannot recover, a port in use).
+result<replicated_node> open_replicated(const store_options& o, cluster_options co,
                                         const std::function<bool()>& after_set_aside = {});
 
 // A replicated node's data dir whose last contact with the cluster is older

@@ -69,16 +69,15 @@ class node_runtime {
 
 std::pair<bool, std::string> node_runtime::reload() {
   std::lock_guard lk(reload_mu_);
-  std::string why;
-  auto next = resolve_config(cli_, &why);
+  auto next = resolve_config(cli_);
   if (!next) {
-    spdlog::warn("reload refused: {}", why);
-    return {false, why};
+    spdlog::warn("reload refused: {}", next.describe());
+    return {false, next.describe()};
   }
-  auto settings = api_settings_of(*next, &why);
+  auto settings = api_settings_of(*next);
   if (!settings) {
-    spdlog::warn("reload refused: {}", why);
-    return {false, why};
+    spdlog::warn("reload refused: {}", settings.describe());
+    return {false, settings.describe()};
   }
   set_log_level(next->log_level);
   store_->reconfigure(runtime_settings{next->default_ttl_s, next->max_sessions, next->strict_quota,
@@ -146,17 +145,16 @@ std::string node_runtime::drain_body() const {
 }
 
 int node_runtime::run() {
-  std::string why;
-  auto settings = api_settings_of(cfg_, &why);
+  auto settings = api_settings_of(cfg_);
   if (!settings) {
-    std::fprintf(stderr, "sessionmesh: %s\n", why.c_str());
+    std::fprintf(stderr, "sessionmesh: %s\n", settings.describe().c_str());
     return 2;
   }
   std::string cluster_key;
   if (!cfg_.cluster_key_file.empty()) {
-    auto k = read_token(cfg_.cluster_key_file, &why);
+    auto k = read_token(cfg_.cluster_key_file);
     if (!k) {
-      std::fprintf(stderr, "sessionmesh: %s\n", why.c_str());
+      std::fprintf(stderr, "sessionmesh: %s\n", k.describe().c_str());
       return 2;
     }
     cluster_key = *k;
@@ -185,11 +183,12 @@ int node_runtime::run() {
   std::unique_ptr<data_dir_lock> dir_lock;
   const std::string locked_dir = cfg_.data_dir;
   if (!cfg_.in_memory) {
-    dir_lock = data_dir_lock::acquire(cfg_.data_dir, &why);
-    if (!dir_lock) {
-      spdlog::error("{}", why);
+    auto l = data_dir_lock::acquire(cfg_.data_dir);
+    if (!l) {
+      spdlog::error("{}", l.describe());
       return 1;
     }
+    dir_lock = std::move(l).value();
     apply_migrated_marker(cfg_);  // an online migration switched this node to replicated
   }
   auto opts = store_options_of(cfg_);
@@ -203,21 +202,26 @@ int node_runtime::run() {
     auto relock = [&] {
       if (cfg_.data_dir != locked_dir) return true;
       dir_lock.reset();
-      dir_lock = data_dir_lock::acquire(cfg_.data_dir, &why);
-      return dir_lock != nullptr;
+      auto l = data_dir_lock::acquire(cfg_.data_dir);
+      if (!l) {
+        spdlog::error("{}", l.describe());
+        return false;
+      }
+      dir_lock = std::move(l).value();
+      return true;
     };
-    auto n = open_replicated(opts, std::move(co), &why, relock);
+    auto n = open_replicated(opts, std::move(co), relock);
     if (!n) {
-      spdlog::error("cannot open the replicated store: {}", why.empty() ? n.error().message() : why);
+      spdlog::error("cannot open the replicated store: {}", n.describe());
       return 1;
     }
     cluster_ = std::move(n->driver);
     store_ = std::make_unique<store::instrumented_store>(std::move(n->store), opts.telemetry_hub);
     active_ = cluster_.get();
   } else {
-    auto ls = store::local_store::open(opts, store::posix_fs(), &why);
+    auto ls = store::local_store::open(opts, store::posix_fs());
     if (!ls) {
-      spdlog::error("cannot open the store: {}", why.empty() ? ls.error().message() : why);
+      spdlog::error("cannot open the store: {}", ls.describe());
       return 1;
     }
     auto ms = std::make_unique<store::migrating_store>(std::move(ls).value());
@@ -335,8 +339,8 @@ int node_runtime::run() {
   so.port = cfg_.http.port;
   so.threads = cfg_.http_threads;
   http::server srv(*api_, so);
-  if (auto r = srv.start(&why); !r) {
-    spdlog::error("{}", why);
+  if (auto r = srv.start(); !r) {
+    spdlog::error("{}", r.describe());
     store_->close();
     return 1;
   }

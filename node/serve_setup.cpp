@@ -12,18 +12,16 @@ bool loopback(const std::string& host) {
   return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
-result<std::string> read_token(const std::string& path, std::string* why) {
+result<std::string> read_token(const std::string& path) {
   if (path.empty()) return std::string();
   std::ifstream f(path);
   std::string tok;
   if (!f || !std::getline(f, tok)) {
-    *why = "cannot read a token from " + path;
-    return errc::invalid_argument;
+    return {errc::invalid_argument, "cannot read a token from " + path};
   }
   while (!tok.empty() && (tok.back() == '\r' || tok.back() == ' ' || tok.back() == '\t')) tok.pop_back();
   if (tok.empty()) {
-    *why = "the token file " + path + " is empty";
-    return errc::invalid_argument;
+    return {errc::invalid_argument, "the token file " + path + " is empty"};
   }
   return tok;
 }
@@ -68,12 +66,12 @@ cluster_options cluster_options_of(const node_config& cfg, const std::string& cl
   return co;
 }
 
-result<http::api_settings> api_settings_of(const node_config& cfg, std::string* why) {
+result<http::api_settings> api_settings_of(const node_config& cfg) {
   http::api_settings s;
-  auto api_tok = read_token(cfg.api_token_file, why);
-  if (!api_tok) return api_tok.error();
-  auto admin_tok = read_token(cfg.admin_token_file, why);
-  if (!admin_tok) return admin_tok.error();
+  auto api_tok = read_token(cfg.api_token_file);
+  if (!api_tok) return failed<http::api_settings>(api_tok);
+  auto admin_tok = read_token(cfg.admin_token_file);
+  if (!admin_tok) return failed<http::api_settings>(admin_tok);
   s.api_token = *api_tok;
   s.admin_token = *admin_tok;
   s.max_sessions = cfg.max_sessions;

@@ -18,11 +18,11 @@ namespace sessionmesh::node {
 
 bool loopback(const std::string& host);
 // The first line of path (trailing blanks cut); "" for an empty path.
-result<std::string> read_token(const std::string& path, std::string* why);
+result<std::string> read_token(const std::string& path);
 store_options store_options_of(const node_config& cfg);
 // The cluster driver's options of a node (serve and the online migrator).
 cluster_options cluster_options_of(const node_config& cfg, const std::string& cluster_key);
-result<http::api_settings> api_settings_of(const node_config& cfg, std::string* why);
+result<http::api_settings> api_settings_of(const node_config& cfg);
 // The settings that differ between a and b and need a restart to apply.
 std::vector<std::string> restart_needed(const node_config& a, const node_config& b);
 

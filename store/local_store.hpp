@@ -33,8 +33,7 @@ namespace sessionmesh::store {
 class local_store final : public session_store {
  public:
   // Opens (and recovers from options.data_dir, if set) through fs.
-  static result<std::unique_ptr<local_store>> open(const store_options& options, file_system& fs,
-                                                   std::string* why);
+  static result<std::unique_ptr<local_store>> open(const store_options& options, file_system& fs);
   ~local_store() override;
 
   SM_SESSION_STORE_OVERLOADS;

@@ -47,24 +47,21 @@ void local_store::reconfigure(const runtime_settings& s) {
   warned100_ = false;
 }
 
-result<std::unique_ptr<local_store>> local_store::open(const store_options& options, file_system& fs,
-                                                       std::string* why) {
+result<std::unique_ptr<local_store>> local_store::open(const store_options& options, file_system& fs) {
   if (options.node_id.empty()) {
-    if (why) *why = "node id must not be empty";
-    return errc::invalid_argument;
+    return {errc::invalid_argument, "node id must not be empty"};
   }
   std::random_device rd;
   const uint64_t incarnation = (uint64_t{rd()} << 32) ^ rd() ^ system_ms();
   std::unique_ptr<local_store> st(new local_store(options, fs, incarnation));
   if (options.data_dir) {
     const std::string& dir = *options.data_dir;
-    auto rep = recover(fs, dir, [&](std::string_view payload) { return st->apply_recovered(payload); }, why);
-    if (!rep) return rep.error();
+    auto rep = recover(fs, dir, [&](std::string_view payload) { return st->apply_recovered(payload); });
+    if (!rep) return failed<std::unique_ptr<local_store>>(rep);
     st->wal_ = std::make_unique<wal>(fs, dir, options.fsync, options.batch_interval_ms,
                                      options.wal_segment_bytes);
     if (auto r = st->wal_->start(rep->next_segment); !r) {
-      if (why) *why = dir + ": cannot open WAL segment for writing";
-      return r.error();
+      return {r.error(), dir + ": cannot open WAL segment for writing"};
     }
   }
   (void)st->cleanup_expired();

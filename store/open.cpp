@@ -7,8 +7,11 @@ namespace sessionmesh {
 result<std::unique_ptr<session_store>> open_store(const store_options& opts, std::string* why) {
   store_options o = opts;
   if (!o.telemetry_hub) o.telemetry_hub = std::make_shared<telemetry>();
-  auto st = store::local_store::open(o, store::posix_fs(), why);
-  if (!st) return st.error();
+  auto st = store::local_store::open(o, store::posix_fs());
+  if (!st) {
+    if (why) *why = st.describe();  // the compatibility shim (see sessionmesh.hpp)
+    return failed<std::unique_ptr<session_store>>(st);
+  }
   return std::unique_ptr<session_store>(
       new store::instrumented_store(std::move(st).value(), o.telemetry_hub));
 }

@@ -33,16 +33,14 @@ std::string describe(const std::string& path, uint64_t offset, std::string_view 
 }
 
 result<uint64_t> load_snapshot(file_system& fs, const std::string& path,
-                               const std::function<bool(std::string_view)>& apply, std::string* why) {
+                               const std::function<bool(std::string_view)>& apply) {
   auto data = fs.read_file(path, max_file_bytes);
   if (!data) {
-    if (why) *why = path + ": cannot read snapshot";
-    return data.error();
+    return {data.error(), path + ": cannot read snapshot"};
   }
   std::string_view bytes = *data;
   if (bytes.substr(0, snap_magic.size()) != snap_magic) {
-    if (why) *why = describe(path, 0, "bad snapshot header");
-    return errc::corrupt_data;
+    return {errc::corrupt_data, describe(path, 0, "bad snapshot header")};
   }
   bytes.remove_prefix(snap_magic.size());
   uint64_t records = 0;
@@ -65,10 +63,9 @@ result<uint64_t> load_snapshot(file_system& fs, const std::string& path,
   });
   if (r.stop != scan_stop::end || !ended || end_count != records) {
     const uint64_t off = snap_magic.size() + (r.stop == scan_stop::end ? r.good_bytes : r.bad_offset);
-    if (why) *why = describe(path, off, ended || r.stop != scan_stop::end ? "corrupt snapshot record"
-                                                                         : "snapshot has no end marker");
     (void)bad_at;
-    return errc::corrupt_data;
+    return {errc::corrupt_data, describe(path, off, ended || r.stop != scan_stop::end ? "corrupt snapshot record"
+                                                                                       : "snapshot has no end marker")};
   }
   return records;
 }
@@ -82,16 +79,13 @@ std::string snapshot_name(uint64_t covered_segment) {
 }
 
 result<recovery_report> recover(file_system& fs, const std::string& dir,
-                                const std::function<bool(std::string_view)>& apply,
-                                std::string* why) {
+                                const std::function<bool(std::string_view)>& apply) {
   if (auto r = fs.make_dir(dir); !r) {
-    if (why) *why = dir + ": cannot create data directory";
-    return r.error();
+    return {r.error(), dir + ": cannot create data directory"};
   }
   auto names = fs.list_dir(dir);
   if (!names) {
-    if (why) *why = dir + ": cannot list data directory";
-    return names.error();
+    return {names.error(), dir + ": cannot list data directory"};
   }
   std::vector<uint64_t> segments, snapshots;
   for (const auto& n : *names) {
@@ -106,8 +100,8 @@ result<recovery_report> recover(file_system& fs, const std::string& dir,
   recovery_report rep;
   if (!snapshots.empty()) {
     rep.snapshot_segment = snapshots.back();
-    auto n = load_snapshot(fs, dir + "/" + snapshot_name(rep.snapshot_segment), apply, why);
-    if (!n) return n.error();
+    auto n = load_snapshot(fs, dir + "/" + snapshot_name(rep.snapshot_segment), apply);
+    if (!n) return failed<recovery_report>(n);
     rep.snapshot_records = *n;
   }
   uint64_t last = rep.snapshot_segment;
@@ -118,22 +112,19 @@ result<recovery_report> recover(file_system& fs, const std::string& dir,
     const std::string path = dir + "/" + wal_segment_name(idx);
     auto data = fs.read_file(path, max_file_bytes);
     if (!data) {
-      if (why) *why = path + ": cannot read WAL segment";
-      return data.error();
+      return {data.error(), path + ": cannot read WAL segment"};
     }
     auto r = scan_frames(*data, [&](std::string_view payload, uint64_t) { return apply(payload); });
     rep.wal_records += r.frames;
     ++rep.segments_replayed;
     const bool is_last = i + 1 == segments.size();
     if (r.stop == scan_stop::corrupt || (r.stop == scan_stop::torn && !is_last)) {
-      if (why) *why = describe(path, r.bad_offset, "corrupt WAL record (checksum or structure)");
-      return errc::corrupt_data;
+      return {errc::corrupt_data, describe(path, r.bad_offset, "corrupt WAL record (checksum or structure)")};
     }
     if (r.stop == scan_stop::torn) {
       rep.torn_bytes_cut = data->size() - r.good_bytes;
       if (auto t = fs.truncate(path, r.good_bytes); !t) {
-        if (why) *why = path + ": cannot cut torn tail";
-        return t.error();
+        return {t.error(), path + ": cannot cut torn tail"};
       }
     }
   }

@@ -36,8 +36,7 @@ struct recovery_report {
 
 // apply(payload) must accept a record; returning false marks it corrupt.
 result<recovery_report> recover(file_system& fs, const std::string& dir,
-                                const std::function<bool(std::string_view)>& apply,
-                                std::string* why);
+                                const std::function<bool(std::string_view)>& apply);
 
 // Writes snap-<covered>.snap from the records produce() hands to emit(),
 // then removes segments <= covered and older snapshots.

@@ -341,12 +341,11 @@ tcp_transport::tcp_transport(asio::io_context& ioc, transport_options opts, fram
 
 tcp_transport::~tcp_transport() { close(); }
 
-result<void> tcp_transport::listen(std::string* why) {
+result<void> tcp_transport::listen() {
   error_code ec;
   auto addr = asio::ip::make_address(impl_->opts.listen_host == "localhost" ? "127.0.0.1" : impl_->opts.listen_host, ec);
   if (ec) {
-    *why = "bad gossip listen address " + impl_->opts.listen_host;
-    return errc::invalid_argument;
+    return {errc::invalid_argument, "bad gossip listen address " + impl_->opts.listen_host};
   }
   tcp::endpoint ep(addr, impl_->opts.listen_port);
   auto& a = impl_->acceptor;
@@ -355,9 +354,7 @@ result<void> tcp_transport::listen(std::string* why) {
   if (!ec) a.bind(ep, ec);
   if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    *why = "cannot listen for gossip on " + impl_->opts.listen_host + ":" + std::to_string(impl_->opts.listen_port) +
-           ": " + ec.message();
-    return errc::io_error;
+    return {errc::io_error, "cannot listen for gossip on " + impl_->opts.listen_host + ":" + std::to_string(impl_->opts.listen_port) + ": " + ec.message()};
   }
   impl_->accept();
   return {};

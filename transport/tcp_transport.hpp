@@ -65,7 +65,7 @@ class tcp_transport {
   tcp_transport(boost::asio::io_context& ioc, transport_options opts, frame_fn on_frame, log_fn log);
   ~tcp_transport();
 
-  result<void> listen(std::string* why);
+  result<void> listen();  // errors carry a detail (the address, the OS reason)
   uint16_t port() const;
   // Queues one payload for the peer at addr (host:port).
   void send(const std::string& addr, std::string payload);

@@ -18,17 +18,16 @@ int main(int argc, char** argv) {
   opts.data_dir = argc > 1 ? argv[1] : "./example-data";
   opts.fsync = sessionmesh::fsync_mode::always;
 
-  std::string why;
   auto opened = [&] {
-    if (argc <= 2) return sessionmesh::open_store(opts, &why);
+    if (argc <= 2) return sessionmesh::open_store(opts);
     sessionmesh::replication_options repl;
     repl.gossip_port = static_cast<uint16_t>(std::atoi(argv[2]));
     repl.seeds = {argc > 3 ? argv[3] : "127.0.0.1:" + std::string(argv[2])};
     opts.node_id = "embedded-" + std::string(argv[2]);
-    return sessionmesh::open_replicated_store(opts, repl, &why);
+    return sessionmesh::open_replicated_store(opts, repl);
   }();
   if (!opened) {
-    std::fprintf(stderr, "open failed: %s (%s)\n", opened.error().message().c_str(), why.c_str());
+    std::fprintf(stderr, "open failed: %s\n", opened.describe().c_str());
     return 1;
   }
   sessionmesh::session_store& store = **opened;

@@ -34,8 +34,9 @@ struct replication_options {
   std::string cluster_name = "sessionmesh";
 };
 
-// Opens the replicated adapter. On failure, *why (if given) says why (a
-// store that cannot recover, a gossip port in use).
+// Opens the replicated adapter. On failure, the result's detail() says why
+// (a store that cannot recover, a gossip port in use); `why`, if given, gets
+// the same text (kept for callers written before results carried a detail).
 result<std::unique_ptr<session_store>> open_replicated_store(const store_options& opts,
                                                              const replication_options& repl,
                                                              std::string* why = nullptr);

@@ -1,9 +1,8 @@
 // The embedded API: open a store in-process and use it without HTTP.
 //
 //   sessionmesh::store_options o;  o.data_dir = "./data";
-//   std::string why;
-//   auto st = sessionmesh::open_store(o, &why);
-//   if (!st) { /* st.error(), why */ }
+//   auto st = sessionmesh::open_store(o);
+//   if (!st) { /* st.error(), st.detail(): the file and offset, or the reason */ }
 //   (*st)->create({.id = "sess-1"});
 #pragma once
 
@@ -19,7 +18,9 @@
 namespace sessionmesh {
 
 // Opens the local adapter: recovers from data_dir (snapshot + WAL) when set.
-// On failure, *why (if given) names the file and offset or the reason.
+// On failure, the result's detail() names the file and offset or the
+// reason. `why`, if given, gets the same text (kept for callers written
+// before results carried a detail).
 result<std::unique_ptr<session_store>> open_store(const store_options& opts,
                                                   std::string* why = nullptr);
 

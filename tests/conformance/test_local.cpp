@@ -21,7 +21,7 @@ std::string fresh_dir() {
 
 struct local_in_memory {
   static std::unique_ptr<session_store> open(store_options o) {
-    auto st = store::local_store::open(o, store::posix_fs(), nullptr);
+    auto st = store::local_store::open(o, store::posix_fs());
     REQUIRE(st.has_value());
     return std::move(st).value();
   }
@@ -31,9 +31,8 @@ struct local_on_disk {
   static std::unique_ptr<session_store> open(store_options o) {
     o.data_dir = fresh_dir();
     o.fsync = fsync_mode::always;
-    std::string why;
-    auto st = store::local_store::open(o, store::posix_fs(), &why);
-    REQUIRE_MESSAGE(st.has_value(), why);
+    auto st = store::local_store::open(o, store::posix_fs());
+    REQUIRE_MESSAGE(st.has_value(), st.describe());
     return std::move(st).value();
   }
 };
@@ -60,9 +59,8 @@ struct replicated_on_disk {
   static std::unique_ptr<session_store> open(store_options o) {
     o.data_dir = fresh_dir();
     o.fsync = fsync_mode::batch;
-    std::string why;
-    auto st = store::local_store::open(o, store::posix_fs(), &why);
-    REQUIRE_MESSAGE(st.has_value(), why);
+    auto st = store::local_store::open(o, store::posix_fs());
+    REQUIRE_MESSAGE(st.has_value(), st.describe());
     static std::vector<std::unique_ptr<lone_replication>> repls;  // outlive the stores
     repls.push_back(std::make_unique<lone_replication>(o.node_id));
     return std::make_unique<store::replicated_store>(std::move(st).value(), *repls.back());

@@ -18,9 +18,9 @@ std::vector<std::unique_ptr<store::local_store>>& targets() {
 }
 
 std::unique_ptr<store::migrating_store> migrating(store_options o, store::migrating_store::phase p) {
-  auto src = store::local_store::open(o, store::posix_fs(), nullptr);
+  auto src = store::local_store::open(o, store::posix_fs());
   REQUIRE(src.has_value());
-  auto tgt = store::local_store::open(o, store::posix_fs(), nullptr);
+  auto tgt = store::local_store::open(o, store::posix_fs());
   REQUIRE(tgt.has_value());
   targets().push_back(std::move(tgt).value());
   auto ms = std::make_unique<store::migrating_store>(std::move(src).value());
@@ -52,12 +52,12 @@ TEST_CASE("migrating store: dual writes reach the target; copy merges the rest; 
   o.node_id = "node-a";
   o.clock = clock.fn();
   o.reaper_interval_ms = 0;
-  auto src = store::local_store::open(o, store::posix_fs(), nullptr);
+  auto src = store::local_store::open(o, store::posix_fs());
   REQUIRE(src.has_value());
   auto* source = src->get();
   // Written before the migration starts: only the background copy moves it.
   REQUIRE(source->create(create_request{"before", 60, {}, {{"v", "1"}}, {}, {}}).has_value());
-  auto tgt = store::local_store::open(o, store::posix_fs(), nullptr);
+  auto tgt = store::local_store::open(o, store::posix_fs());
   REQUIRE(tgt.has_value());
   auto& target = **tgt;
   migrating_store ms(std::move(src).value());
@@ -105,8 +105,8 @@ TEST_CASE("migrating store: dual writes reach the target; copy merges the rest; 
   slow.node_id = "node-slow";
   auto behind = std::make_shared<std::atomic<uint64_t>>(clock.ms->load() - 60000);
   slow.clock = [behind] { return behind->load(); };
-  auto src2 = store::local_store::open(o, store::posix_fs(), nullptr);
-  auto tgt2 = store::local_store::open(slow, store::posix_fs(), nullptr);
+  auto src2 = store::local_store::open(o, store::posix_fs());
+  auto tgt2 = store::local_store::open(slow, store::posix_fs());
   REQUIRE(src2.has_value());
   REQUIRE(tgt2.has_value());
   migrating_store ms2(std::move(src2).value());

@@ -33,10 +33,9 @@ store_options opts(const std::string& dir) {
 }
 
 [[noreturn]] void child(const std::string& dir, int fd, int round, uint64_t seed) {
-  std::string why;
-  auto st = store::local_store::open(opts(dir), store::posix_fs(), &why);
+  auto st = store::local_store::open(opts(dir), store::posix_fs());
   if (!st) {
-    dprintf(fd, "E %s\n", why.c_str());
+    dprintf(fd, "E %s\n", st.describe().c_str());
     _exit(3);
   }
   std::mt19937_64 rng(seed);
@@ -122,9 +121,8 @@ TEST_CASE("SIGKILL at random points loses no acknowledged write") {
     if (!pending.empty()) in_doubt.insert(pending.substr(1));
     std::printf("round %d: killed after %d acks (%zu live so far)\n", round, acks, present.size());
 
-    std::string why;
-    auto st = store::local_store::open(opts(dir), store::posix_fs(), &why);
-    REQUIRE_MESSAGE(st.has_value(), why);
+    auto st = store::local_store::open(opts(dir), store::posix_fs());
+    REQUIRE_MESSAGE(st.has_value(), st.describe());
     for (const auto& [id, n] : present) {
       auto s = (*st)->get(id);
       if (!s && in_doubt.count(id)) continue;  // a delete was in flight

@@ -46,7 +46,7 @@ struct cluster {
       o.reaper_interval_ms = 0;
       auto clk = sn.now;
       o.clock = [clk] { return clk->load(); };
-      sn.st = std::move(store::local_store::open(o, store::posix_fs(), nullptr).value());
+      sn.st = std::move(store::local_store::open(o, store::posix_fs()).value());
       sn.port = std::make_unique<local_port>(*sn.st);
       config c;
       c.node_id = id;

@@ -62,8 +62,8 @@ struct node_fixture {
     so.threads = 2;
     if (stweak) stweak(so);
     srv = std::make_unique<http::server>(*api, so);
-    std::string why;
-    REQUIRE_MESSAGE(srv->start(&why).has_value(), why);
+    auto started = srv->start();
+    REQUIRE_MESSAGE(started.has_value(), started.describe());
   }
   ~node_fixture() {
     srv->stop();

@@ -84,10 +84,9 @@ void world::boot(node& n) {
   auto clk = n.now;
   o.clock = [clk] { return clk->load(); };
   *n.now = n.clock.read(now_);
-  std::string why;
-  auto st = store::local_store::open(o, n.fs, &why);
+  auto st = store::local_store::open(o, n.fs);
   if (!st) {
-    fail(n.id + ": recovery failed: " + why);
+    fail(n.id + ": recovery failed: " + st.describe());
     n.up = false;
     return;
   }

@@ -35,9 +35,8 @@ store_options disk_opts(const std::string& dir) {
 }
 
 std::unique_ptr<store::local_store> open_ok(const store_options& o, store::file_system& f = store::posix_fs()) {
-  std::string why;
-  auto st = store::local_store::open(o, f, &why);
-  REQUIRE_MESSAGE(st.has_value(), why);
+  auto st = store::local_store::open(o, f);
+  REQUIRE_MESSAGE(st.has_value(), st.describe());
   return std::move(st).value();
 }
 
@@ -172,8 +171,8 @@ TEST_CASE("a flipped byte in the middle stops start-up naming file and offset") 
     c = static_cast<char>(c ^ 0x10);
     f.write(&c, 1);
   }
-  std::string why;
-  auto st = store::local_store::open(disk_opts(dir), store::posix_fs(), &why);
+  auto st = store::local_store::open(disk_opts(dir), store::posix_fs());
+  const std::string why = st.detail();
   REQUIRE_FALSE(st.has_value());
   CHECK(st.error() == errc::corrupt_data);
   CHECK(why.find(seg.filename().string()) != std::string::npos);
@@ -189,8 +188,8 @@ TEST_CASE("a damaged snapshot stops start-up too") {
   }
   const auto snap = files_with(dir, ".snap").back();
   fs::resize_file(snap, fs::file_size(snap) - 3);
-  std::string why;
-  auto st = store::local_store::open(disk_opts(dir), store::posix_fs(), &why);
+  auto st = store::local_store::open(disk_opts(dir), store::posix_fs());
+  const std::string why = st.detail();
   REQUIRE_FALSE(st.has_value());
   CHECK(why.find(".snap") != std::string::npos);
 }

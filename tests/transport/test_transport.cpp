@@ -98,8 +98,8 @@ TEST_CASE("unauthenticated connections are dropped, capped per address, counted"
   o.handshake_timeout_ms = 10000;
   tcp_transport t(ioc, o, [](const std::string&, const std::string&, std::string_view) { FAIL("no frame may pass"); },
                   [](const std::string&) {});
-  std::string why;
-  REQUIRE_MESSAGE(t.listen(&why).has_value(), why);
+  auto listening = t.listen();
+  REQUIRE_MESSAGE(listening.has_value(), listening.describe());
   const uint16_t port = t.port();
   auto guard = asio::make_work_guard(ioc);
   std::thread io([&] { ioc.run(); });

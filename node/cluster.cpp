@@ -189,7 +189,7 @@ void cluster::settle() {
   }
   for (const auto& [node, st] : out.changes) spdlog::info("member {} is {}", node, gossip::status_name(st));
   if (out.clock_ahead) {
-    local_.set_clock_ahead(*out.clock_ahead);
+    clock_ahead_.store(*out.clock_ahead, std::memory_order_relaxed);
     const auto& g = d_->gossip();
     if (*out.clock_ahead)
       spdlog::error(

@@ -10,6 +10,7 @@
 // Thread: public methods are thread-safe.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -55,6 +56,7 @@ class cluster final : public store::replication {
   uint64_t last_seq() override;
   void when_acked(uint64_t seq, unsigned acks, uint32_t timeout_ms, std::function<void(bool)> done) override;
   std::string owner_of(std::string_view id) override;
+  bool clock_ahead() override { return clock_ahead_.load(std::memory_order_relaxed); }
   // Where a conditional write of id is decided: nullopt when this node owns
   // it; else the owner's HTTP address ("" when it is not known).
   std::optional<std::string> owner_http(std::string_view id);
@@ -111,6 +113,7 @@ class cluster final : public store::replication {
   bool stopped_ = false;           // guarded by view_mu_
   std::set<std::string> blocked_;  // gossip thread only (set_blocked posts there)
   bool closing_ = false;           // gossip thread only: stop() began
+  std::atomic<bool> clock_ahead_{false};  // the gate, set from the driver's output
 };
 
 }  // namespace sessionmesh::node

@@ -217,7 +217,6 @@ result<session> local_store::create_locked(shard& sh, create_request& req, uint6
 
 result<create_result> local_store::create(create_request req, write_ctx& ctx) {
   if (closed_) return errc::unavailable;
-  if (clock_ahead()) return errc::clock_skew;
   if (req.id.empty()) {
     std::lock_guard lk(rng_mu_);
     char buf[40];
@@ -257,7 +256,7 @@ result<session> local_store::get(std::string_view id) {
     std::shared_lock lk(sh.mu);
     auto* p = find(sh, id);
     if (p == nullptr || !p->live(now)) return errc::not_found;
-    if (!touch_due(p, now) || closed_ || clock_ahead()) {
+    if (!touch_due(p, now) || closed_) {
       detail::retain(p);
       return session(p);
     }
@@ -286,7 +285,6 @@ result<bool> local_store::exists(std::string_view id) {
 
 result<session> local_store::touch_impl(std::string_view id, bool only_if_due, write_ctx& ctx) {
   if (closed_) return errc::unavailable;
-  if (clock_ahead()) return errc::clock_skew;
   shard& sh = map_.shard_for(id);
   write_token tok;
   result<session> r = errc::internal;
@@ -317,7 +315,6 @@ result<session> local_store::touch(std::string_view id, write_ctx& ctx) {
 
 result<session> local_store::patch(std::string_view id, patch_request req, write_ctx& ctx) {
   if (closed_) return errc::unavailable;
-  if (clock_ahead()) return errc::clock_skew;
   if (!valid_id(id)) return errc::invalid_argument;
   if (req.last_worker_id && !valid_name(*req.last_worker_id, options_.limits.name_bytes))
     return errc::invalid_argument;
@@ -362,7 +359,6 @@ result<session> local_store::patch(std::string_view id, patch_request req, write
 
 result<void> local_store::remove(std::string_view id, write_ctx& ctx) {
   if (closed_) return errc::unavailable;
-  if (clock_ahead()) return errc::clock_skew;
   if (!valid_id(id)) return errc::invalid_argument;
   shard& sh = map_.shard_for(id);
   write_token tok;
@@ -389,7 +385,6 @@ result<void> local_store::remove(std::string_view id, write_ctx& ctx) {
 result<session> local_store::set_worker(std::string_view id, std::string_view worker_id, const write_limits& lim,
                                         write_ctx& ctx) {
   if (closed_) return errc::unavailable;
-  if (clock_ahead()) return errc::clock_skew;
   if (!valid_id(id) || !valid_name(worker_id, options_.limits.name_bytes)) return errc::invalid_argument;
   shard& sh = map_.shard_for(id);
   write_token tok;

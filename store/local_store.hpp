@@ -122,13 +122,6 @@ class local_store final : public session_store {
   uint64_t now_physical_ms() const { return now_ms(); }
   // The physical part (ms) of the last stamp issued or adopted (the HLC).
   uint64_t clock_ms();
-  // Set by the replication driver while this node's clock runs so far ahead
-  // of most peers that they would refuse its stamps: every local write
-  // (create, patch, delete, touch, set_worker) then fails with
-  // errc::clock_skew and reads stop recording touches, so nothing is
-  // acknowledged that the peers cannot take. Thread: any.
-  void set_clock_ahead(bool ahead) { clock_ahead_.store(ahead, std::memory_order_relaxed); }
-  bool clock_ahead() const { return clock_ahead_.load(std::memory_order_relaxed); }
 
   // Takes a snapshot now (data_dir only). Returns records written.
   result<uint64_t> snapshot_now();
@@ -195,7 +188,6 @@ class local_store final : public session_store {
   std::atomic<int64_t> current_{0}, tombstones_{0}, record_bytes_{0};
   std::atomic<bool> warned80_{false}, warned100_{false};
   std::atomic<bool> closed_{false};
-  std::atomic<bool> clock_ahead_{false};
   std::atomic<uint32_t> default_ttl_s_;
   std::atomic<uint64_t> max_sessions_;
   std::atomic<bool> strict_quota_;

@@ -31,7 +31,6 @@ global_program to_program(std::string_view id, const session& s) {
 result<global_program> local_store::put_global_program(std::string_view id, std::string json,
                                                        const write_limits& lim, write_ctx& ctx) {
   if (closed_) return errc::unavailable;
-  if (clock_ahead()) return errc::clock_skew;
   if (!valid_program_id(id)) return errc::invalid_argument;
   auto c = canonical_json(json, options_.limits);
   if (!c) return c.error();
@@ -85,7 +84,6 @@ result<global_program> local_store::get_global_program(std::string_view id) {
 result<void> local_store::delete_global_program(std::string_view id, write_ctx& ctx) {
   if (!valid_program_id(id)) return errc::invalid_argument;
   if (closed_) return errc::unavailable;
-  if (clock_ahead()) return errc::clock_skew;
   const std::string rid = global_record_id(id);
   shard& sh = map_.shard_for(rid);
   write_token tok;

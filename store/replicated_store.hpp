@@ -3,6 +3,8 @@
 // goes to the replication layer, which pushes it to peers and repairs by
 // anti-entropy; remote changes come in through local_store::apply_remote.
 // owner is rendezvous hashing over live members; acks=N waits for peers.
+// The clock gate (replication::clock_ahead) lives here: while it is closed
+// every local write answers clock_skew and reads record no touch.
 // Owns the local store. Thread: as session_store (any thread).
 #pragma once
 
@@ -21,26 +23,40 @@ class replicated_store final : public session_store {
   // Writes go to the local store; the token is completed here (durable
   // locally, then acks).
   result<create_result> create(create_request req, write_ctx& ctx) override {
+    if (repl_.clock_ahead()) return errc::clock_skew;
     return mine(local_->create(std::move(req), ctx), ctx);
   }
-  result<session> get(std::string_view id) override { return local_->get(id); }
+  // While the clock gate is closed a read records no touch (peek).
+  result<session> get(std::string_view id) override {
+    return repl_.clock_ahead() ? local_->peek(id) : local_->get(id);
+  }
   result<session> peek(std::string_view id) override { return local_->peek(id); }
   result<bool> exists(std::string_view id) override { return local_->exists(id); }
   result<session> patch(std::string_view id, patch_request req, write_ctx& ctx) override {
+    if (repl_.clock_ahead()) return errc::clock_skew;
     return mine(local_->patch(id, std::move(req), ctx), ctx);
   }
-  result<void> remove(std::string_view id, write_ctx& ctx) override { return mine(local_->remove(id, ctx), ctx); }
-  result<session> touch(std::string_view id, write_ctx& ctx) override { return mine(local_->touch(id, ctx), ctx); }
+  result<void> remove(std::string_view id, write_ctx& ctx) override {
+    if (repl_.clock_ahead()) return errc::clock_skew;
+    return mine(local_->remove(id, ctx), ctx);
+  }
+  result<session> touch(std::string_view id, write_ctx& ctx) override {
+    if (repl_.clock_ahead()) return errc::clock_skew;
+    return mine(local_->touch(id, ctx), ctx);
+  }
   result<session> set_worker(std::string_view id, std::string_view w, const write_limits& lim,
                              write_ctx& ctx) override {
+    if (repl_.clock_ahead()) return errc::clock_skew;
     return mine(local_->set_worker(id, w, lim, ctx), ctx);
   }
   result<global_program> put_global_program(std::string_view id, std::string json, const write_limits& lim,
                                             write_ctx& ctx) override {
+    if (repl_.clock_ahead()) return errc::clock_skew;
     return mine(local_->put_global_program(id, std::move(json), lim, ctx), ctx);
   }
   result<global_program> get_global_program(std::string_view id) override { return local_->get_global_program(id); }
   result<void> delete_global_program(std::string_view id, write_ctx& ctx) override {
+    if (repl_.clock_ahead()) return errc::clock_skew;
     return mine(local_->delete_global_program(id, ctx), ctx);
   }
   result<std::vector<global_program>> list_global_programs(std::string_view prefix, size_t limit,

@@ -25,6 +25,11 @@ class replication {
   // Never waits; done runs on any thread (often the driver's) and must be quick.
   virtual void when_acked(uint64_t seq, unsigned acks, uint32_t timeout_ms, std::function<void(bool)> done) = 0;
   virtual std::string owner_of(std::string_view id) = 0;
+  // The clock gate: true while this node's write clock runs so far ahead of
+  // most peers that they would refuse its stamps. The replicated adapter
+  // then refuses every local write (errc::clock_skew) and reads stop
+  // recording touches, so nothing is acknowledged that peers cannot take.
+  virtual bool clock_ahead() = 0;
 };
 
 }  // namespace sessionmesh::store

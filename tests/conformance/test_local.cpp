@@ -49,6 +49,7 @@ class lone_replication final : public store::replication {
   uint64_t last_seq() override { return static_cast<uint64_t>(deltas.load()); }
   void when_acked(uint64_t, unsigned acks, uint32_t, std::function<void(bool)> done) override { done(acks <= 1); }
   std::string owner_of(std::string_view) override { return node_; }
+  bool clock_ahead() override { return false; }
   std::atomic<int> deltas{0};
 
  private:

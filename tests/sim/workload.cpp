@@ -13,17 +13,17 @@ uint64_t parse_hex(std::string_view s) {
 // acknowledged for the model; one write in three also asks for acks=N.
 void world::write_var(node& n, const std::string& sid, const std::string& var) {
   const std::string value = "\"" + n.id + "-" + std::to_string(++counter_) + "\"";
-  if (!n.st->exists(sid).value()) {
+  if (!n.rs->exists(sid).value()) {
     create_request cr;
     cr.id = sid;
     cr.ttl_s = 86400;
-    (void)n.st->create(cr);
+    (void)n.rs->create(cr);
   }
   auto& a = writes_[{sid, var}];
   a.push_back({value, 0, 0, false});
   patch_request pr;
   pr.variables = {{var, value}};
-  auto r = n.st->patch(sid, pr);
+  auto r = n.rs->patch(sid, pr);
   if (!r && r.error() == errc::clock_skew) ++rep_.clock_refused;
   if (p_.skew_ms && &n == nodes_.back().get()) check_skew_rule(n, r.has_value());
   if (r) {
@@ -63,18 +63,18 @@ void world::client_op() {
     create_request cr;
     cr.id = did;
     cr.ttl_s = 86400;
-    if (n.st->create(cr) && n.st->remove(did)) deleted_.insert(did);
+    if (n.rs->create(cr) && n.rs->remove(did)) deleted_.insert(did);
   } else if (kind == 8 && rng_() % 2 == 0) {  // reads (lazy touch) and explicit touches
     if (rng_() % 2)
-      (void)n.st->get(sid);
+      (void)n.rs->get(sid);
     else
-      (void)n.st->touch(sid);
+      (void)n.rs->touch(sid);
   } else {  // a short-lived session: must expire everywhere
     const std::string eid = "e" + std::to_string(++counter_);
     create_request cr;
     cr.id = eid;
     cr.ttl_s = 1;
-    if (auto r = n.st->create(cr)) expiring_[eid] = r->value.expires_at_ms();
+    if (auto r = n.rs->create(cr)) expiring_[eid] = r->value.expires_at_ms();
   }
   mix(sid.data(), sid.size());
 }
@@ -102,7 +102,7 @@ void world::check_liveness() {
   create_request cr;
   cr.id = id;
   cr.ttl_s = 86400;
-  if (!a.st->create(cr)) {
+  if (!a.rs->create(cr)) {
     fail("liveness: a write on the majority was refused");
     return;
   }

@@ -90,7 +90,8 @@ void world::boot(node& n) {
     n.up = false;
     return;
   }
-  n.st = std::move(st).value();
+  std::unique_ptr<store::local_store> local = std::move(st).value();
+  n.st = local.get();
   n.port = std::make_unique<gossip::local_port>(*n.st);
   gossip::config c;
   c.node_id = n.id;
@@ -100,8 +101,10 @@ void world::boot(node& n) {
   c.seed = p_.seed * 1000 + std::hash<std::string>{}(n.id) + n.restarts;
   c.max_clock_offset_ms = p_.max_clock_offset_ms;
   n.d = std::make_unique<gossip::replication_driver>(c, *n.port);
-  auto* d = n.d.get();
-  n.st->set_replication_sink([d](std::string_view, std::string_view delta) { return d->local_delta(std::string(delta)); });
+  n.repl.d = n.d.get();
+  n.repl.now = n.now;
+  n.repl.gate = false;
+  n.rs = std::make_unique<store::replicated_store>(std::move(local), n.repl);
   n.d->start(*n.now);
   n.up = true;
 }
@@ -110,10 +113,12 @@ void world::crash(node& n) {
   n.up = false;
   n.d->stop();  // its waiters are answered (not met), as a dying process's are not at all
   (void)n.d->take_output();
+  n.rs->close();
+  n.rs.reset();
+  n.st = nullptr;
   n.d.reset();
+  n.repl.d = nullptr;
   n.port.reset();
-  n.st->close();
-  n.st.reset();
   n.fs.crash(&rng_);  // loses what was not synced, may tear the last write
 }
 
@@ -187,7 +192,7 @@ void world::collect() {
       if (rng_() % 10000 < static_cast<uint64_t>(p_.duplicate * 10000))
         net_.push({now_ + delay + rng_() % 50, ++seq_, n->id, to, std::move(wire)});
     }
-    if (out.clock_ahead) n->st->set_clock_ahead(*out.clock_ahead);
+    if (out.clock_ahead) n->repl.gate = *out.clock_ahead;
     for (auto& b : out.moves) n->st->publish_moved(std::move(b.moves), b.reason);
     for (auto& [fn, met] : out.acks) fn(met);
   }

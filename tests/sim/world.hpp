@@ -27,6 +27,7 @@
 #include "gossip/replication_driver.hpp"
 #include "crdt/stamp.hpp"
 #include "store/mem_fs.hpp"
+#include "store/replicated_store.hpp"
 #include "tests/sim/sim.hpp"
 
 namespace sessionmesh::sim::detail {
@@ -45,13 +46,30 @@ struct clock_model {
   }
 };
 
+// store::replication over the driver, as node/cluster is, minus threads:
+// the replicated adapter (and its clock gate) runs as in production.
+struct sim_replication final : store::replication {
+  gossip::replication_driver* d = nullptr;
+  std::shared_ptr<std::atomic<uint64_t>> now;
+  bool gate = false;  // from the driver's output
+  uint64_t local_delta(std::string_view, std::string_view delta) override { return d->local_delta(std::string(delta)); }
+  uint64_t last_seq() override { return d->last_seq(); }
+  void when_acked(uint64_t seq, unsigned acks, uint32_t timeout_ms, std::function<void(bool)> done) override {
+    d->when_acked(seq, acks, now->load() + timeout_ms, std::move(done));
+  }
+  std::string owner_of(std::string_view id) override { return d->owner_of(id); }
+  bool clock_ahead() override { return gate; }
+};
+
 struct node {
   std::string id;
   store::mem_fs fs;
   std::shared_ptr<std::atomic<uint64_t>> now = std::make_shared<std::atomic<uint64_t>>(t0_ms);
-  std::unique_ptr<store::local_store> st;
   std::unique_ptr<gossip::local_port> port;
   std::unique_ptr<gossip::replication_driver> d;  // the production driver
+  sim_replication repl;
+  std::unique_ptr<store::replicated_store> rs;  // the production adapter: clients write here
+  store::local_store* st = nullptr;             // its local store (checks read it)
   clock_model clock;
   bool up = true;
   uint64_t restarts = 0;

@@ -13,7 +13,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "http/relay.hpp"
 #include "http/watch.hpp"
+#include "http/wire.hpp"
 
 namespace sessionmesh::http {
 
@@ -21,61 +23,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
-
-namespace {
-
-const char* reason(unsigned s) {
-  switch (s) {
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 412: return "Precondition Failed";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Unknown";
-  }
-}
-
-// Status line, headers and body in one buffer: one write per response.
-void serialize(std::string& out, const response& r, bool keep_alive) {
-  out.clear();
-  out.reserve(r.body.size() + 256);
-  out += "HTTP/1.1 ";
-  out += std::to_string(r.status);
-  out += ' ';
-  out += reason(r.status);
-  out += "\r\nServer: sessionmesh\r\nX-Request-Id: ";
-  out += r.request_id;
-  if (r.status != 204) {
-    out += "\r\nContent-Type: ";
-    out += r.content_type;
-    out += "\r\nContent-Length: ";
-    out += std::to_string(r.body.size());
-  }
-  for (const auto& [k, v] : r.headers) {
-    out += "\r\n";
-    out += k;
-    out += ": ";
-    out += v;
-  }
-  out += keep_alive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
-  if (!r.head && r.status != 204) out += r.body;
-}
-
-}  // namespace
 
 // Connections whose answer waits for a write's completion (fsync=always,
 // acks=N). The store completes on its own threads; the completion takes the
@@ -275,79 +222,39 @@ class connection : public std::enable_shared_from_this<connection> {
   // X-Sessionmesh-Forwarded so the owner decides it) and answers with the
   // owner's answer; 503 owner_unavailable if it cannot be had in time.
   // Asynchronous on this connection's executor: no thread waits.
-  struct forward_state {
-    explicit forward_state(const asio::any_io_executor& ex) : resolver(ex), stream(ex) {}
-    tcp::resolver resolver;
-    beast::tcp_stream stream;
-    bhttp::request<bhttp::string_body> req;
-    beast::flat_buffer buf;
-    bhttp::response_parser<bhttp::string_body> res;
-    std::string target, rid;
-  };
-
   void forward(response local, bool keep) {
     srv_.a.stats_sink().forwarded();
-    auto st = std::make_shared<forward_state>(socket_.get_executor());
-    st->target = std::move(local.forward_to);
-    st->rid = local.request_id;
     auto& in = parser_->get();
-    st->req.method(in.method());
-    st->req.target(in.target());
-    st->req.version(11);
-    st->req.set(bhttp::field::host, st->target);
+    bhttp::request<bhttp::string_body> req;
+    req.method(in.method());
+    req.target(in.target());
+    req.version(11);
     for (auto f : {bhttp::field::content_type, bhttp::field::authorization, bhttp::field::if_match})
-      if (auto it = in.find(f); it != in.end()) st->req.set(f, it->value());
-    if (auto it = in.find("X-Sessionmesh-Limits"); it != in.end()) st->req.set("X-Sessionmesh-Limits", it->value());
-    st->req.set("X-Request-Id", st->rid);
-    st->req.set("X-Sessionmesh-Forwarded", srv_.a.store().node_id());
-    st->req.body() = in.body();
-    st->req.prepare_payload();
-    st->res.body_limit(srv_.a.settings()->body_bytes * 2 + (1u << 20));
-    const auto colon = st->target.rfind(':');
-    std::string host = colon == std::string::npos ? st->target : st->target.substr(0, colon);
-    const std::string port = colon == std::string::npos ? "80" : st->target.substr(colon + 1);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+      if (auto it = in.find(f); it != in.end()) req.set(f, it->value());
+    if (auto it = in.find("X-Sessionmesh-Limits"); it != in.end()) req.set("X-Sessionmesh-Limits", it->value());
+    req.set("X-Request-Id", local.request_id);
+    req.set("X-Sessionmesh-Forwarded", srv_.a.store().node_id());
+    req.body() = in.body();
     auto self = shared_from_this();
-    auto fail = [self, st, keep](const std::string& why) {
-      srv_metrics_forward_failed(self->srv_);
-      auto r = api::error(503, "owner_unavailable",
-                          "a conditional write is decided by the session's owner (" + st->target +
-                              "), which did not answer: " + why,
-                          st->rid);
-      r.request_id = st->rid;
-      self->write(r, keep);
-    };
-    st->stream.expires_after(std::chrono::milliseconds(srv_.opts.forward_timeout_ms));
-    st->resolver.async_resolve(host, port, [self, st, keep, fail](beast::error_code ec, tcp::resolver::results_type eps) {
-      if (ec) return fail(ec.message());
-      st->stream.async_connect(eps, [self, st, keep, fail](beast::error_code ec2, const tcp::endpoint&) {
-        if (ec2) return fail(ec2.message());
-        bhttp::async_write(st->stream, st->req, [self, st, keep, fail](beast::error_code ec3, size_t) {
-          if (ec3) return fail(ec3.message());
-          bhttp::async_read(st->stream, st->buf, st->res, [self, st, keep, fail](beast::error_code ec4, size_t) {
-            if (ec4) return fail(ec4.message());
-            auto& up = st->res.get();
-            response r;
-            r.status = up.result_int();
-            r.body = std::move(up.body());
-            if (auto it = up.find(bhttp::field::content_type); it != up.end())
-              r.content_type = std::string(it->value());
-            for (std::string_view h : {"ETag", "Retry-After", "Allow", "X-Expires-At-Ms"})
-              if (auto it = up.find(beast::string_view(h.data(), h.size())); it != up.end())
-                r.headers.emplace_back(std::string(h), std::string(it->value()));
-            r.headers.emplace_back("X-Served-By", st->target);
-            r.request_id = st->rid;
-            beast::error_code ignored;
-            st->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-            self->write(r, keep);
+    relay(socket_.get_executor(), local.forward_to, std::move(req), srv_.a.settings()->body_bytes * 2 + (1u << 20),
+          srv_.opts.forward_timeout_ms,
+          [self, keep, target = local.forward_to, rid = local.request_id](result<response> r) {
+            if (!r) {
+              srv_metrics_forward_failed(self->srv_);
+              auto e = api::error(503, "owner_unavailable",
+                                  "a conditional write is decided by the session's owner (" + target +
+                                      "), which did not answer: " + r.describe(),
+                                  rid);
+              e.request_id = rid;
+              return self->write(e, keep);
+            }
+            r->request_id = rid;
+            self->write(*r, keep);
           });
-        });
-      });
-    });
   }
 
   void write(const response& r, bool keep) {
-    serialize(out_, r, keep);
+    serialize_response(out_, r, keep);
     arm_timer(srv_.opts.read_timeout_ms);
     asio::async_write(socket_, asio::buffer(out_), [self = shared_from_this()](beast::error_code ec, size_t) {
       self->disarm();

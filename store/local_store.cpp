@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <optional>
-#include <queue>
 
 #include "crdt/codec.hpp"
 #include "store/validate.hpp"
@@ -14,20 +13,9 @@ using crdt::stamp;
 
 namespace {
 
-session_record decode_packed(const detail::packed_record* p) {
-  auto r = crdt::decode(p->bytes(), {}, false);
-  SM_ASSERT(r.has_value());  // the store only holds what it encoded
-  return std::move(r).value();
-}
-
 // A recorded touch is due once it would move last_accessed by more than ttl/10.
 bool touch_due(const detail::packed_record* p, uint64_t now) {
   return now > p->last_accessed_ms + uint64_t{p->ttl_s} * 100;
-}
-
-detail::packed_record* find(shard& sh, std::string_view id) {
-  auto it = sh.set.find(id);
-  return it == sh.set.end() ? nullptr : *it;
 }
 
 void put_entries(session_record& delta, section s, const std::vector<entry_update>& ups, const stamp& ts,
@@ -149,7 +137,7 @@ void local_store::await_write(const write_token& t, unsigned acks, uint32_t time
 
 result<session> local_store::create_locked(shard& sh, create_request& req, uint64_t now, write_token* tok,
                                            bool* created, bool global) {
-  auto* p = find(sh, req.id);
+  auto* p = record_map::find(sh, req.id);
   std::optional<session_record> cur;
   if (p != nullptr) {
     if (p->live(now)) {
@@ -157,7 +145,7 @@ result<session> local_store::create_locked(shard& sh, create_request& req, uint6
       *created = false;
       return session(p);
     }
-    cur = decode_packed(p);
+    cur = detail::decode_packed(p);
   }
   // Held until the create is counted: concurrent creates cannot pass a quota together.
   std::unique_lock quota_lk(quota_mu_);
@@ -254,7 +242,7 @@ result<session> local_store::get(std::string_view id) {
   const uint64_t now = now_ms();
   {
     std::shared_lock lk(sh.mu);
-    auto* p = find(sh, id);
+    auto* p = record_map::find(sh, id);
     if (p == nullptr || !p->live(now)) return errc::not_found;
     if (!touch_due(p, now) || closed_) {
       detail::retain(p);
@@ -265,24 +253,6 @@ result<session> local_store::get(std::string_view id) {
   return touch_impl(id, true, lazy);
 }
 
-result<session> local_store::peek(std::string_view id) {
-  if (!valid_id(id)) return errc::invalid_argument;
-  shard& sh = map_.shard_for(id);
-  std::shared_lock lk(sh.mu);
-  auto* p = find(sh, id);
-  if (p == nullptr || !p->live(now_ms())) return errc::not_found;
-  detail::retain(p);
-  return session(p);
-}
-
-result<bool> local_store::exists(std::string_view id) {
-  if (!valid_id(id)) return errc::invalid_argument;
-  shard& sh = map_.shard_for(id);
-  std::shared_lock lk(sh.mu);
-  auto* p = find(sh, id);
-  return p != nullptr && p->live(now_ms());
-}
-
 result<session> local_store::touch_impl(std::string_view id, bool only_if_due, write_ctx& ctx) {
   if (closed_) return errc::unavailable;
   shard& sh = map_.shard_for(id);
@@ -291,7 +261,7 @@ result<session> local_store::touch_impl(std::string_view id, bool only_if_due, w
   {
     std::unique_lock lk(sh.mu);
     const uint64_t now = now_ms();
-    auto* p = find(sh, id);
+    auto* p = record_map::find(sh, id);
     if (p == nullptr || !p->live(now)) return errc::not_found;
     if (only_if_due && !touch_due(p, now)) {
       detail::retain(p);
@@ -299,7 +269,7 @@ result<session> local_store::touch_impl(std::string_view id, bool only_if_due, w
     }
     auto s = tick(now);
     if (!s) return s.error();
-    session_record cur = decode_packed(p);
+    session_record cur = detail::decode_packed(p);
     session_record delta;
     delta.id = cur.id;
     delta.touched = *s;
@@ -326,9 +296,9 @@ result<session> local_store::patch(std::string_view id, patch_request req, write
   {
     std::unique_lock lk(sh.mu);
     const uint64_t now = now_ms();
-    auto* p = find(sh, id);
+    auto* p = record_map::find(sh, id);
     if (p == nullptr || !p->live(now)) return errc::not_found;
-    session_record cur = decode_packed(p);
+    session_record cur = detail::decode_packed(p);
     if (req.if_match &&
         unquote(*req.if_match) != detail::format_version(crdt::content_version(cur)))
       return errc::version_mismatch;
@@ -365,9 +335,9 @@ result<void> local_store::remove(std::string_view id, write_ctx& ctx) {
   result<session> r = errc::internal;
   {
     std::unique_lock lk(sh.mu);
-    auto* p = find(sh, id);
+    auto* p = record_map::find(sh, id);
     if (p == nullptr) return {};
-    session_record cur = decode_packed(p);
+    session_record cur = detail::decode_packed(p);
     if (!crdt::exists(cur)) return {};
     auto s = tick(now_ms());
     if (!s) return s.error();
@@ -392,7 +362,7 @@ result<session> local_store::set_worker(std::string_view id, std::string_view wo
   {
     std::unique_lock lk(sh.mu);
     const uint64_t now = now_ms();
-    auto* p = find(sh, id);
+    auto* p = record_map::find(sh, id);
     if (p == nullptr || !p->live(now)) {
       create_request req;
       req.id = std::string(id);
@@ -401,7 +371,7 @@ result<session> local_store::set_worker(std::string_view id, std::string_view wo
       bool created = false;
       r = create_locked(sh, req, now, &tok, &created);
     } else {
-      session_record cur = decode_packed(p);
+      session_record cur = detail::decode_packed(p);
       auto s = tick(now);
       if (!s) return s.error();
       session_record delta;
@@ -414,53 +384,5 @@ result<session> local_store::set_worker(std::string_view id, std::string_view wo
   }
   return commit(std::move(r), tok, ctx);
 }
-
-result<list_page> local_store::list(std::string_view prefix, size_t limit, std::string_view cursor) {
-  if (limit == 0 || limit > 1000) return errc::invalid_argument;
-  if (!cursor.empty() && !valid_id(cursor)) return errc::invalid_argument;
-  // Global program records ("~...") sort after every session id; a prefix
-  // of valid id characters never matches them, the empty one must skip them.
-  return list_records(prefix, 0, limit, cursor);
-}
-
-result<list_page> local_store::list_records(std::string_view prefix, size_t strip, size_t limit,
-                                            std::string_view cursor_in) {
-  const std::string cursor_full = cursor_in.empty() ? std::string() : std::string(prefix.substr(0, strip)) + std::string(cursor_in);
-  const std::string_view cursor = cursor_full;
-  const bool sessions = strip == 0;
-  const uint64_t now = now_ms();
-  // Keep the limit+1 smallest ids past the cursor: a max-heap of session handles.
-  auto cmp = [](const session& a, const session& b) { return a.id() < b.id(); };
-  std::priority_queue<session, std::vector<session>, decltype(cmp)> heap(cmp);
-  for (size_t i = 0; i < record_map::shard_count; ++i) {
-    shard& sh = map_.at(i);
-    std::shared_lock lk(sh.mu);
-    for (auto* p : sh.set) {
-      const std::string_view id = detail::packed_id(p);
-      if (id.substr(0, prefix.size()) != prefix || id <= cursor) continue;
-      if (sessions && is_global_record(id)) continue;
-      if (heap.size() > limit && !(id < heap.top().id())) continue;
-      if (!p->live(now)) continue;
-      detail::retain(p);
-      heap.emplace(p);
-      if (heap.size() > limit + 1) heap.pop();
-    }
-  }
-  list_page page;
-  const bool more = heap.size() > limit;
-  if (more) heap.pop();
-  std::vector<session> sorted;
-  while (!heap.empty()) {
-    sorted.push_back(heap.top());
-    heap.pop();
-  }
-  std::reverse(sorted.begin(), sorted.end());
-  for (const auto& s : sorted)
-    page.sessions.push_back({std::string(s.id().substr(strip)), options_.node_id, s.expires_at_ms(), s.version()});
-  if (more) page.next_cursor = page.sessions.back().id;
-  return page;
-}
-
-std::string local_store::owner_of(std::string_view) { return options_.node_id; }
 
 }  // namespace sessionmesh::store

@@ -52,8 +52,7 @@ result<global_program> local_store::put_global_program(std::string_view id, std:
       bool created = false;
       r = create_locked(sh, req, now, &tok, &created, true);
     } else {
-      auto cur = crdt::decode(p->bytes(), {}, false);
-      SM_ASSERT(cur.has_value());
+      const auto cur = detail::decode_packed(p);
       auto s = tick(now);
       if (!s) return s.error();
       session_record delta;
@@ -62,7 +61,7 @@ result<global_program> local_store::put_global_program(std::string_view id, std:
       delta.ttl_ts = *s;
       delta.ttl_s = global_program_ttl_s_.load();
       delta.map(section::programs)["data"] = crdt::entry{*s, std::move(c).value()};
-      r = apply_locked(sh, &*cur, delta, change_type::put, &tok);
+      r = apply_locked(sh, &cur, delta, change_type::put, &tok);
     }
   }
   r = commit(std::move(r), tok, ctx);

@@ -13,23 +13,13 @@ using crdt::session_record;
 
 namespace {
 
-session_record decode_own(const detail::packed_record* p) {
-  auto r = crdt::decode(p->bytes(), {}, false);
-  SM_ASSERT(r.has_value());  // the store only holds what it encoded
-  return std::move(r).value();
-}
-
-detail::packed_record* find_in(shard& sh, std::string_view id) {
-  auto it = sh.set.find(id);
-  return it == sh.set.end() ? nullptr : *it;
-}
 
 }  // namespace
 
 void local_store::swap_locked(shard& sh, std::string_view id, detail::packed_record* p) {
   const uint64_t h = id_hash64(id);
   uint64_t old_digest = 0;
-  if (auto* old = find_in(sh, id)) {
+  if (auto* old = record_map::find(sh, id)) {
     record_bytes_ -= static_cast<int64_t>(detail::packed_footprint(old));
     old_digest = crdt::digest_bytes(old->bytes()) | 1;
   }
@@ -47,7 +37,7 @@ void local_store::swap_locked(shard& sh, std::string_view id, detail::packed_rec
 // tag 0, so every node that expires the session writes the very same
 // record and their Merkle trees agree; any write after expiry wins over it.
 void local_store::expire_locked(shard& sh, detail::packed_record* p) {
-  session_record cur = decode_own(p);
+  session_record cur = detail::decode_packed(p);
   session_record delta;
   delta.id = cur.id;
   delta.tombstone = {crdt::hlc_make(crdt::expires_at_ms(cur), 0), 0};
@@ -116,9 +106,9 @@ result<local_store::applied> local_store::apply_remote_deferred(std::string_view
   uint64_t lsn = 0;
   {
     std::unique_lock lk(sh.mu);
-    auto* p = find_in(sh, d->id);
+    auto* p = record_map::find(sh, d->id);
     std::optional<session_record> cur;
-    if (p) cur = decode_own(p);
+    if (p) cur = detail::decode_packed(p);
     session_record next = cur ? crdt::merge(*cur, *d) : crdt::merge(session_record{d->id}, *d);
     if (cur && next == *cur) return applied{};
     const bool was = cur && crdt::exists(*cur);
@@ -176,7 +166,7 @@ std::vector<std::string> local_store::raw_records(const std::vector<std::string>
   for (const auto& id : ids) {
     shard& sh = map_.shard_for(id);
     std::shared_lock lk(sh.mu);
-    if (auto* p = find_in(sh, id)) out.emplace_back(p->bytes());
+    if (auto* p = record_map::find(sh, id)) out.emplace_back(p->bytes());
   }
   return out;
 }

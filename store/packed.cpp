@@ -56,6 +56,12 @@ std::string format_version(const crdt::stamp& v) {
   return out;
 }
 
+crdt::session_record decode_packed(const packed_record* p) {
+  auto r = crdt::decode(p->bytes(), {}, false);
+  SM_ASSERT(r.has_value());
+  return std::move(r).value();
+}
+
 }  // namespace sessionmesh::detail
 
 namespace sessionmesh {

@@ -54,6 +54,9 @@ inline std::string_view packed_id(const packed_record* p) {
 // Header of a packed record. REQUIRES: p holds a valid encoding (the store
 // only packs what it encoded itself).
 crdt::packed_header header_of(const packed_record* p);
+// The record a packed one holds (the store only holds what it encoded:
+// failing to decode it is a bug, asserted).
+crdt::session_record decode_packed(const packed_record* p);
 
 std::string format_version(const crdt::stamp& v);
 

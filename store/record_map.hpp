@@ -56,6 +56,11 @@ class record_map {
   static void put(shard& sh, detail::packed_record* p);
   // REQUIRES: unique lock on sh.
   static void erase(shard& sh, std::string_view id);
+  // The record with this id, or nullptr. REQUIRES: a lock on sh.
+  static detail::packed_record* find(const shard& sh, std::string_view id) {
+    auto it = sh.set.find(id);
+    return it == sh.set.end() ? nullptr : *it;
+  }
   // Heap bytes of the slot arrays (not the records).
   size_t table_bytes() const;
 

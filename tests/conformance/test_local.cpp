@@ -1,6 +1,7 @@
 // The local adapter passes the contract suite, in memory and on disk.
 #include "tests/conformance/suite.hpp"
 #include "tests/conformance/suite_programs.hpp"
+#include "tests/conformance/suite_quota.hpp"
 
 #include <cstdlib>
 #include <filesystem>

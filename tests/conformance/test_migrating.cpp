@@ -3,6 +3,7 @@
 // target with the same CRDT record.
 #include "tests/conformance/suite.hpp"
 #include "tests/conformance/suite_programs.hpp"
+#include "tests/conformance/suite_quota.hpp"
 
 #include "store/local_store.hpp"
 #include "store/migrating_store.hpp"

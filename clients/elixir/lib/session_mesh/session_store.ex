@@ -1,3 +1,8 @@
+# Over 400 lines on purpose: this module is the drop-in for Snakepit's own
+# SessionStore, so its public surface is that module's, function for
+# function (each with an implicit-server and an explicit-server form), and
+# the GenServer callbacks Snakepit supervises. The wire codec (codec.ex),
+# the HTTP client (http.ex) and the session struct (session.ex) live apart.
 defmodule SessionMesh.SessionStore do
   @moduledoc """
   A drop-in for `Snakepit.Bridge.SessionStore` (Snakepit v0.7.0): the same

@@ -1,0 +1,199 @@
+// node_runtime: what the API calls back into — its hooks (cluster views,
+// migration, faults, drain, reload), the request log, reload and drain.
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+#include <simdjson.h>
+#include "http/cluster_views.hpp"
+#include "http/json_render.hpp"
+#include "node/logging.hpp"
+#include "node/node_runtime.hpp"
+#include "node/serve_setup.hpp"
+
+namespace sessionmesh::node {
+
+http::node_hooks node_runtime::make_hooks() {
+  http::node_hooks hooks;
+  hooks.ready = [this] {
+    if (!ready_) return false;
+    if (!cluster_ || cfg_.seeds.empty()) return true;
+    // Replicated: joined (an alive peer answered), or alone for 10 s (the first node).
+    return cluster_->alive_peers() > 0 ||
+           std::chrono::steady_clock::now() - started_ > std::chrono::seconds(10);
+  };
+  // Cluster hooks follow active_ (a local node may switch online); empty
+  // answers mean "single node" to the api.
+  hooks.cluster_body = [this] {
+    auto* c = active_.load();
+    return c ? http::cluster_json(c->snapshot(), c->owned_counts(), c->merkle_root()) : std::string();
+  };
+  hooks.health_cluster = [this] {
+    auto* c = active_.load();
+    return c ? http::cluster_health_json(c->snapshot(), c->now_ms()) : std::string();
+  };
+  hooks.metrics_extra = [this] {
+    auto* c = active_.load();
+    return c ? c->metrics_text() : std::string();
+  };
+  hooks.owner_http = [this](std::string_view id) -> std::optional<std::string> {
+    auto* c = active_.load();
+    return c ? c->owner_http(id) : std::nullopt;
+  };
+  hooks.cluster_alerts = [this] {
+    auto* c = active_.load();
+    return c ? c->alerts() : std::vector<std::string>{};
+  };
+  if (migrator_) {
+    hooks.migrate_start = [this](std::string_view body) {
+      auto a = migrator_->start(body);
+      return http::node_hooks::migrate_answer{a.status, a.code, a.body};
+    };
+    hooks.migrate_status = [this] {
+      auto a = migrator_->status();
+      return http::node_hooks::migrate_answer{a.status, a.code, a.body};
+    };
+  } else {
+    hooks.migrate_start = [](std::string_view) {
+      return http::node_hooks::migrate_answer{409, "already_replicated",
+                                              "the node serves the replicated adapter"};
+    };
+    hooks.migrate_status = [dir = locked_dir_, mem = cfg_.in_memory] {
+      // A node that switched online and restarted: the report it kept.
+      if (std::string last = mem ? std::string() : read_last_report(dir); !last.empty())
+        return http::node_hooks::migrate_answer{200, "", last};
+      return http::node_hooks::migrate_answer{404, "not_found", "no migration has run on this node"};
+    };
+  }
+  if (active_.load()) {
+    if (cfg_.test_faults) {
+      spdlog::warn("--test-faults: POST /v1/admin/faults can cut this node off its peers (testing only)");
+      hooks.faults = [this](std::string_view body) {
+        std::set<std::string> nodes;
+        simdjson::dom::parser p;
+        auto doc = p.parse(body.data(), body.size());
+        if (!doc.error()) {
+          auto arr = doc["block"].get_array();
+          if (!arr.error())
+            for (auto v : arr.value_unsafe())
+              if (v.is_string()) nodes.insert(std::string(v.get_string().value_unsafe()));
+        }
+        cluster_->set_blocked(nodes);
+        return std::string("{\"blocked\":") + std::to_string(nodes.size()) + "}";
+      };
+    }
+  }
+  hooks.draining = [this] { return draining_.load(); };
+  hooks.drain = [this](std::function<void(std::string)> done) { drain(std::move(done)); };
+  hooks.reload = [this] { return reload(); };
+  return hooks;
+}
+
+void node_runtime::make_api(const http::api_settings& settings) {
+  api_ = std::make_unique<http::api>(*store_, metrics_, make_hooks(), settings);
+  api_->http_addr = cfg_.http.str();
+  api_->on_alert = [](std::string_view alert, bool raised) {
+    if (raised)
+      spdlog::warn("alert raised: {}", alert);
+    else
+      spdlog::info("alert cleared: {}", alert);
+  };
+  const bool json = cfg_.log_format == "json";
+  api_->on_request = [json](const http::request_view& rq, const http::response& rs, uint64_t us) {
+    const auto level = rs.status >= 500 ? spdlog::level::warn : spdlog::level::debug;
+    if (!spdlog::should_log(level)) return;
+    const auto path = rq.target.substr(0, rq.target.find('?'));
+    if (json) {
+      std::string line = "{\"request_id\":";
+      http::append_json_string(line, rs.request_id);
+      line += ",\"method\":";
+      http::append_json_string(line, rq.method);
+      line += ",\"path\":";
+      http::append_json_string(line, path);
+      line += ",\"status\":" + std::to_string(rs.status) + ",\"duration_us\":" + std::to_string(us) + "}";
+      spdlog::log(level, "{}", line);
+    } else {
+      spdlog::log(level, "request_id={} {} {} {} {}us", rs.request_id, rq.method, path, rs.status, us);
+    }
+  };
+}
+
+std::pair<bool, std::string> node_runtime::reload() {
+  std::lock_guard lk(reload_mu_);
+  auto next = resolve_config(cli_);
+  if (!next) {
+    spdlog::warn("reload refused: {}", next.describe());
+    return {false, next.describe()};
+  }
+  auto settings = api_settings_of(*next);
+  if (!settings) {
+    spdlog::warn("reload refused: {}", settings.describe());
+    return {false, settings.describe()};
+  }
+  set_log_level(next->log_level);
+  store_->reconfigure(runtime_settings{next->default_ttl_s, next->max_sessions, next->strict_quota,
+                                       next->global_program_ttl_s, next->max_global_programs});
+  api_->set_settings(*settings);
+  const auto restart = restart_needed(cfg_, *next);
+  std::string body =
+      "{\"status\":\"reloaded\",\"applied\":[\"log-level\",\"default-ttl\",\"max-sessions\","
+      "\"strict-quota\",\"global-program-ttl\",\"max-global-programs\",\"api-token-file\",\"admin-token-"
+      "file\"],\"restart_required\":[";
+  for (size_t i = 0; i < restart.size(); ++i) {
+    if (i) body += ",";
+    http::append_json_string(body, restart[i]);
+  }
+  body += "]}";
+  const auto keep = cfg_;
+  cfg_ = *next;
+  // Restart-only settings keep their running values.
+  cfg_.node_id = keep.node_id;
+  cfg_.data_dir = keep.data_dir;
+  cfg_.http = keep.http;
+  spdlog::info("configuration reloaded{}", restart.empty() ? "" : " (some settings need a restart)");
+  return {true, body};
+}
+
+void node_runtime::drain(std::function<void(std::string)> done) {
+  const bool first = !draining_.exchange(true);
+  if (first) spdlog::info("draining: refusing new writes");
+  cluster* cl = active_.load();
+  if (!cl) {
+    // Local adapter: every acknowledged write is already in the WAL.
+    return done("{\"status\":\"drained\",\"node_id\":\"" + cfg_.node_id + "\"}");
+  }
+  bool over = false;
+  {
+    std::lock_guard lk(drain_mu_);
+    over = drained_;
+    if (!over) {
+      drain_waiters_.push_back(std::move(done));
+      if (drain_started_) return;
+      drain_started_ = true;
+    }
+  }
+  if (over) return done(drain_body());
+  cl->drain(10000, [this](bool confirmed) {
+    if (confirmed)
+      spdlog::info("drained: a peer has applied every local change; marked left");
+    else
+      spdlog::warn("drained without confirmation from a peer (none reachable); marked left");
+    std::vector<std::function<void(std::string)>> waiters;
+    {
+      std::lock_guard lk(drain_mu_);
+      drained_ = true;
+      drain_confirmed_ = confirmed;
+      waiters.swap(drain_waiters_);
+    }
+    const std::string body = drain_body();
+    for (auto& w : waiters) w(body);
+  });
+}
+
+std::string node_runtime::drain_body() const {
+  std::lock_guard lk(drain_mu_);
+  return std::string("{\"status\":\"left\",\"node_id\":\"") + cfg_.node_id +
+         "\",\"confirmed\":" + (drain_confirmed_ ? "true" : "false") + "}";
+}
+
+}  // namespace sessionmesh::node

@@ -197,62 +197,75 @@ bool migrator::rollback(const std::string& reason) {
 }
 
 void migrator::run(std::vector<std::string> seeds, std::string seeds_text, uint64_t join_timeout_ms) {
-  auto& ms = *d_.store;
-  auto& source = ms.source();
-  const auto& cfg = d_.cfg;
   spdlog::info("migration to the replicated adapter started (seeds: {})",
                seeds_text.empty() ? "none" : seeds_text);
+  auto failed_with = [this](const result<void>& r) { return (void)rollback(r.describe()); };
+  if (auto r = open_target(seeds); !r) return failed_with(r);
+  if (!seeds.empty())
+    if (auto r = join(seeds_text, join_timeout_ms); !r) return failed_with(r);
+  auto copied = copy_all();
+  if (!copied) return failed_with(failed<void>(copied));
+  if (auto r = validate(); !r) return failed_with(r);
+  if (auto r = switch_over(seeds_text, *copied); !r) return failed_with(r);
+}
 
-  // 1. The target: a fresh local store and the cluster driver.
+// 1. The target: a fresh local store and the cluster driver.
+result<void> migrator::open_target(const std::vector<std::string>& seeds) {
+  const auto& cfg = d_.cfg;
   store_options o = d_.target_options;
   if (!cfg.in_memory) {
     o.data_dir = cfg.data_dir + "/replicated";
     std::error_code ec;
     std::filesystem::remove_all(*o.data_dir, ec);  // a rolled-back attempt's leftovers
+    target_dir_ = *o.data_dir;
   }
   cluster_options co = cluster_options_of(cfg, d_.cluster_key);
   co.seeds = seeds;
   auto n = open_replicated(o, std::move(co));
-  if (!n) return (void)rollback("cannot open the replicated target: " + n.describe());
-  auto* local = &n->store->local();
+  if (!n) return {n.error(), "cannot open the replicated target: " + n.describe()};
   clusters_.push_back(std::move(n->driver));
-  cluster& cl = *clusters_.back();
   targets_.push_back(std::move(n->store));
-  auto& target = *targets_.back();
+  return {};
+}
 
-  // 2. Join through the seeds.
-  if (!seeds.empty()) {
-    set_phase("joining");
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(join_timeout_ms);
-    if (!cl.wait_for_peer(deadline, [this] { return stop_.load(); })) {
-      if (stop_) return (void)rollback("the node is stopping");
-      return (void)rollback("could not join the cluster through the seeds " + seeds_text + " within " +
-                            std::to_string(join_timeout_ms) + " ms");
-    }
-  }
+// 2. Join through the seeds.
+result<void> migrator::join(const std::string& seeds_text, uint64_t join_timeout_ms) {
+  set_phase("joining");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(join_timeout_ms);
+  if (clusters_.back()->wait_for_peer(deadline, [this] { return stop_.load(); })) return {};
+  if (stop_) return {errc::unavailable, "the node is stopping"};
+  return {errc::unavailable, "could not join the cluster through the seeds " + seeds_text + " within " +
+                                 std::to_string(join_timeout_ms) + " ms"};
+}
 
-  // 3. Dual writes, then the background copy of every session.
-  ms.attach_target(&target, local);
+// 3. Dual writes, then the background copy of every session.
+result<uint64_t> migrator::copy_all() {
+  auto& ms = *d_.store;
+  ms.attach_target(targets_.back().get(), &targets_.back()->local());
   ms.set_phase(store::migrating_store::phase::dual);  // returns once writes that began before dual finished
   set_phase("copying");
   std::vector<std::string> ids;
-  source.for_each_live([&](std::string_view id) { ids.emplace_back(id); });
+  ms.source().for_each_live([&](std::string_view id) { ids.emplace_back(id); });
   uint64_t copied = 0;
   for (const auto& id : ids) {
-    if (stop_) return (void)rollback("the node is stopping");
+    if (stop_) return {errc::unavailable, "the node is stopping"};
     auto c = ms.copy(id);
-    if (!c) return (void)rollback("copying " + id + " failed: " + c.error().message());
+    if (!c) return {c.error(), "copying " + id + " failed: " + c.describe()};
     if (++copied % 1024 == 0) {
       std::lock_guard lk(mu_);
       report_.copied = copied;
     }
   }
-  {
-    std::lock_guard lk(mu_);
-    report_.copied = copied;
-  }
+  std::lock_guard lk(mu_);
+  report_.copied = copied;
+  return copied;
+}
 
-  // 4. Validate: counts, missing ids, a content digest per session.
+// 4. Validate: counts, missing ids, a content digest per session.
+result<void> migrator::validate() {
+  auto& ms = *d_.store;
+  auto& source = ms.source();
+  auto* local = &targets_.back()->local();
   set_phase("validating");
   migration_report v;
   std::vector<std::string> now_ids;
@@ -266,14 +279,14 @@ void migrator::run(std::vector<std::string> seeds, std::string seeds_text, uint6
     // through four looks is a failed validation.
     for (int attempt = 0; attempt < 4 && !ok; ++attempt) {
       if (attempt) ms.quiesce();
-      auto s = source.peek(id);
-      if (!s) {
+      auto src = source.peek(id);
+      if (!src) {
         ok = true;  // deleted or expired meanwhile (the delete went to both)
         break;
       }
       auto t = local->peek(id);
       present = t.has_value();
-      ok = present && content_digest(*s) == content_digest(*t);
+      ok = present && content_digest(*src) == content_digest(*t);
     }
     if (!ok && !present)
       v.add_missing(id);
@@ -293,12 +306,16 @@ void migrator::run(std::vector<std::string> seeds, std::string seeds_text, uint6
     report_ = v;
   }
   if (v.missing_count || v.mismatched_count)
-    return (void)rollback("validation failed: " + std::to_string(v.missing_count) + " sessions missing and " +
-                          std::to_string(v.mismatched_count) + " with other content on the target");
+    return {errc::corrupt_data, "validation failed: " + std::to_string(v.missing_count) + " sessions missing and " +
+                                    std::to_string(v.mismatched_count) + " with other content on the target"};
+  return {};
+}
 
-  // 5. Switch: first the marker (a restart from here on serves the target,
-  //    which holds every write so far), then reads and writes. The report
-  //    is written first, as it will read once done.
+// 5. Switch: first the marker (a restart from here on serves the target,
+//    which holds every write so far), then reads and writes. The report is
+//    written first, as it will read once done.
+result<void> migrator::switch_over(const std::string& seeds_text, uint64_t copied) {
+  const auto& cfg = d_.cfg;
   if (!cfg.in_memory) {
     migration_report done;
     {
@@ -312,17 +329,17 @@ void migrator::run(std::vector<std::string> seeds, std::string seeds_text, uint6
             .count());
     (void)write_durably(report_file(cfg.data_dir), done.to_json() + "\n");
     std::string marker = "{\"adapter\":\"replicated\",\"data_dir\":";
-    http::append_json_string(marker, *o.data_dir);
+    http::append_json_string(marker, target_dir_);
     marker += ",\"seeds\":";
     http::append_json_string(marker, seeds_text);
     marker += "}\n";
     if (!write_durably(migrated_marker(cfg.data_dir), marker))
-      return (void)rollback("cannot write " + migrated_marker(cfg.data_dir));
+      return {errc::io_error, "cannot write " + migrated_marker(cfg.data_dir)};
   }
-  ms.set_phase(store::migrating_store::phase::target);
-  if (d_.on_switched) d_.on_switched(&cl);
+  d_.store->set_phase(store::migrating_store::phase::target);
+  if (d_.on_switched) d_.on_switched(clusters_.back().get());
   spdlog::info("migration done: {} sessions copied, now serving the replicated adapter from {}", copied,
-               cfg.in_memory ? std::string("memory") : *o.data_dir);
+               cfg.in_memory ? std::string("memory") : target_dir_);
   {
     std::lock_guard lk(mu_);
     report_.result = "ok";
@@ -335,7 +352,8 @@ void migrator::run(std::vector<std::string> seeds, std::string seeds_text, uint6
   }
   // set_phase(target) returned once no call read the old phase: the
   // source's WAL is flushed and closed; its files stay as a backup.
-  source.close();
+  d_.store->source().close();
+  return {};
 }
 
 }  // namespace sessionmesh::node

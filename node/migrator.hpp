@@ -75,7 +75,14 @@ class migrator {
   void stop();
 
  private:
+  // The migration, step by step; a failed step's detail is the rollback's reason.
   void run(std::vector<std::string> seeds, std::string seeds_text, uint64_t join_timeout_ms);
+  result<void> open_target(const std::vector<std::string>& seeds);
+  result<void> join(const std::string& seeds_text, uint64_t join_timeout_ms);
+  result<uint64_t> copy_all();
+  result<void> validate();
+  result<void> switch_over(const std::string& seeds_text, uint64_t copied);
+  std::string target_dir_;  // the target's data dir (on disk)
   bool rollback(const std::string& reason);
   void set_phase(const std::string& p);
 

@@ -56,6 +56,8 @@ void metrics::warning(std::string_view name) {
   else if (name == "sessions_pruned") pruned_events_++;
 }
 
+// Over 80 lines on purpose: one line per exposed metric, in the order of
+// the exposition; a reader checks it against API.md top to bottom.
 std::string metrics::render(const store_stats& st, std::string_view node_id, bool ready, bool draining) const {
   std::string o;
   o.reserve(16384);

@@ -64,6 +64,77 @@ result<void> write_report(const std::string& path, const std::string& json) {
   return {};
 }
 
+// The copy and its check, over the target's REST API. A network failure
+// ends the run (the result's detail); a refusal is counted and the first
+// one kept for the report.
+struct offline_copy {
+  store::local_store& source;
+  http_client& client;
+  migration_report& rep;
+  std::string first_refusal;
+  size_t programs_refused = 0;
+
+  void refused(const std::string& what, const http_reply& r) {
+    if (first_refusal.empty())
+      first_refusal = what + ": the target answered " + std::to_string(r.status) + " " + r.body.substr(0, 200);
+  }
+
+  result<void> sessions(const std::vector<std::string>& ids) {
+    for (const auto& id : ids) {
+      auto s = source.peek(id);
+      if (!s) continue;  // expired since the listing
+      auto r = client.call("POST", "/v1/sessions", create_body(*s));
+      if (!r) return failed<void>(r);
+      if (r->status == 201) {
+        ++rep.copied;
+      } else if (r->status != 200) {
+        refused(id, *r);
+        continue;
+      }
+      if (r->status == 201 && !s->last_worker_id().empty()) {
+        std::string body = "{\"worker_id\":";
+        http::append_json_string(body, s->last_worker_id());
+        body += "}";
+        auto w = client.call("PUT", session_path(id) + "/worker", body);
+        if (!w) return failed<void>(w);
+      }
+    }
+    return {};
+  }
+
+  // Global programs: put as they are (the target's ttl restarts at import).
+  result<void> global_programs(const std::vector<std::string>& programs) {
+    for (const auto& pid : programs) {
+      auto g = source.get_global_program(pid);
+      if (!g) continue;  // expired since the listing
+      auto r = client.call("PUT", "/v1/programs/" + pid, g->value);
+      if (!r) return failed<void>(r);
+      if (r->status != 200) {
+        ++programs_refused;
+        refused("global program " + pid, *r);
+      }
+    }
+    return {};
+  }
+
+  // Every source session is on the target with the same content.
+  result<void> validate(const std::vector<std::string>& ids) {
+    for (const auto& id : ids) {
+      auto s = source.peek(id);
+      if (!s) continue;
+      auto r = client.call("GET", session_path(id), {});
+      if (!r) return failed<void>(r);
+      if (r->status == 404) {
+        rep.add_missing(id);
+        continue;
+      }
+      uint64_t d = 0;
+      if (r->status != 200 || !content_digest(r->body, &d) || d != content_digest(*s)) rep.add_mismatched(id);
+    }
+    return {};
+  }
+};
+
 }  // namespace
 
 int migrate_offline(const offline_migration& m) {
@@ -127,56 +198,12 @@ int migrate_offline(const offline_migration& m) {
     return rep.result == "ok" ? 0 : 1;
   };
 
-  // Copy.
-  std::string first_refusal;
-  for (const auto& id : ids) {
-    auto s = source.peek(id);
-    if (!s) continue;  // expired since the listing
-    auto r = client.call("POST", "/v1/sessions", create_body(*s));
-    if (!r) return finish("failed", r.describe());
-    if (r->status == 201) {
-      ++rep.copied;
-    } else if (r->status != 200) {
-      if (first_refusal.empty())
-        first_refusal =
-            id + ": the target answered " + std::to_string(r->status) + " " + r->body.substr(0, 200);
-      continue;
-    }
-    if (r->status == 201 && !s->last_worker_id().empty()) {
-      std::string body = "{\"worker_id\":";
-      http::append_json_string(body, s->last_worker_id());
-      body += "}";
-      auto w = client.call("PUT", session_path(id) + "/worker", body);
-      if (!w) return finish("failed", w.describe());
-    }
-  }
-  // Global programs: put as they are (the target's ttl restarts at import).
-  size_t programs_refused = 0;
-  for (const auto& pid : programs) {
-    auto g = source.get_global_program(pid);
-    if (!g) continue;  // expired since the listing
-    auto r = client.call("PUT", "/v1/programs/" + pid, g->value);
-    if (!r) return finish("failed", r.describe());
-    if (r->status != 200) {
-      ++programs_refused;
-      if (first_refusal.empty())
-        first_refusal = "global program " + pid + ": the target answered " + std::to_string(r->status) + " " +
-                        r->body.substr(0, 200);
-    }
-  }
-  // Validate: every source session is on the target with the same content.
-  for (const auto& id : ids) {
-    auto s = source.peek(id);
-    if (!s) continue;
-    auto r = client.call("GET", session_path(id), {});
-    if (!r) return finish("failed", r.describe());
-    if (r->status == 404) {
-      rep.add_missing(id);
-      continue;
-    }
-    uint64_t d = 0;
-    if (r->status != 200 || !content_digest(r->body, &d) || d != content_digest(*s)) rep.add_mismatched(id);
-  }
+  offline_copy run{source, client, rep};
+  if (auto r = run.sessions(ids); !r) return finish("failed", r.describe());
+  if (auto r = run.global_programs(programs); !r) return finish("failed", r.describe());
+  if (auto r = run.validate(ids); !r) return finish("failed", r.describe());
+  const std::string& first_refusal = run.first_refusal;
+  const size_t programs_refused = run.programs_refused;
   if (programs_refused && !rep.missing_count && !rep.mismatched_count)
     return finish("failed", std::to_string(programs_refused) + " global programs refused by the target; first: " +
                                 first_refusal);

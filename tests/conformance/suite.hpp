@@ -48,6 +48,8 @@ inline entry_update del(std::string n) { return {std::move(n), std::nullopt}; }
 
 }  // namespace sessionmesh::conformance
 
+// Over 80 lines on purpose: the contract as doctest SUBCASEs, each run on a
+// fresh store of every adapter (a SUBCASE is the unit, not this function).
 TEST_CASE_TEMPLATE_DEFINE("adapter conformance", F, sessionmesh_conformance) {
   using namespace sessionmesh;
   using namespace sessionmesh::conformance;

@@ -21,6 +21,7 @@ void check_error(const http_reply& r, int status, const std::string& code) {
 
 }  // namespace
 
+// Over 80 lines on purpose: one session's life over HTTP, step by step.
 TEST_CASE("session CRUD over HTTP") {
   node_fixture n;
   http_client c(n.port());

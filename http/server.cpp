@@ -30,12 +30,20 @@ using tcp = asio::ip::tcp;
 // Shared with the completions, so a late one (after stop) finds it closed
 // and does nothing; stop destroys the connections still here before their
 // io_contexts go.
+// Completions are handed to each I/O context in batches: one post runs
+// every answer that became ready meanwhile (a group commit completes many
+// writes at once; one wake-up of the I/O thread answers them all).
 struct pending_registry {
   std::mutex mu;
   std::condition_variable cv;
   std::unordered_map<uint64_t, std::shared_ptr<void>> conns;
   uint64_t next = 0;
   bool closed = false;
+  struct ready_queue {
+    std::vector<std::function<void()>> q;
+    bool posted = false;
+  };
+  std::vector<ready_queue> ready;  // per I/O context (index as server::impl::ctxs)
 };
 
 struct server::impl {
@@ -63,8 +71,8 @@ namespace {
 
 class connection : public std::enable_shared_from_this<connection> {
  public:
-  connection(server::impl& srv, tcp::socket sock)
-      : srv_(srv), socket_(std::move(sock)), timer_(socket_.get_executor()) {}
+  connection(server::impl& srv, tcp::socket sock, size_t ctx_index)
+      : srv_(srv), socket_(std::move(sock)), timer_(socket_.get_executor()), ctx_index_(ctx_index) {}
 
   void start(bool overloaded) {
     srv_.a.stats_sink().connection_opened();
@@ -199,18 +207,33 @@ class connection : public std::enable_shared_from_this<connection> {
     }
     const pending_write w = *r.pending;
     auto pr = std::make_shared<response>(std::move(r));
-    // Runs once, on any thread: posts the answer to this connection.
-    auto complete = [reg, key, pr, v, keep](result<void> outcome, std::optional<std::string> body) {
+    // Runs once, on any thread: queues the answer for this connection's
+    // I/O context (one post per batch).
+    auto complete = [reg, key, pr, v, keep, idx = ctx_index_](result<void> outcome,
+                                                                std::optional<std::string> body) {
       std::lock_guard lk(reg->mu);
       auto it = reg->conns.find(key);
       if (reg->closed || it == reg->conns.end()) return;
       auto self = std::static_pointer_cast<connection>(std::move(it->second));
       reg->conns.erase(it);
       if (reg->conns.empty()) reg->cv.notify_all();
-      // Posted while holding mu: stop() cannot destroy the executor meanwhile.
-      asio::post(self->socket_.get_executor(), [self, pr, v, keep, outcome, body = std::move(body)]() mutable {
+      auto& rq = reg->ready[idx];
+      rq.q.emplace_back([self, pr, v, keep, outcome, body = std::move(body)]() mutable {
         if (body) pr->body = std::move(*body);
         self->write(self->srv_.a.finish(v, std::move(*pr), outcome), keep);
+      });
+      if (rq.posted) return;
+      rq.posted = true;
+      // Posted while holding mu: stop() cannot destroy the executor meanwhile.
+      asio::post(self->socket_.get_executor(), [reg, idx] {
+        std::vector<std::function<void()>> batch;
+        {
+          std::lock_guard lk2(reg->mu);
+          if (reg->closed) return;  // stop() took the queues
+          batch.swap(reg->ready[idx].q);
+          reg->ready[idx].posted = false;
+        }
+        for (auto& fn : batch) fn();
       });
     };
     if (w.job) return w.job([complete](std::string body) { complete(result<void>{}, std::move(body)); });
@@ -300,6 +323,7 @@ class connection : public std::enable_shared_from_this<connection> {
   std::string out_;
   std::array<char, 16384> discard_;
   bool close_after_write_ = false;
+  size_t ctx_index_;  // which of the server's I/O contexts runs this connection
 };
 
 }  // namespace
@@ -307,14 +331,15 @@ class connection : public std::enable_shared_from_this<connection> {
 void srv_metrics_forward_failed(server::impl& s) { s.a.stats_sink().forward_failed(); }
 
 void server::impl::accept() {
-  auto& ctx = *ctxs[next++ % ctxs.size()];
-  acceptor->async_accept(ctx, [this](beast::error_code ec, tcp::socket sock) {
+  const size_t idx = next++ % ctxs.size();
+  auto& ctx = *ctxs[idx];
+  acceptor->async_accept(ctx, [this, idx](beast::error_code ec, tcp::socket sock) {
     if (stopping) return;
     if (!ec) {
       beast::error_code ignored;
       sock.set_option(tcp::no_delay(true), ignored);
       const bool overloaded = static_cast<size_t>(++connections) > opts.max_connections;
-      std::make_shared<connection>(*this, std::move(sock))->start(overloaded);
+      std::make_shared<connection>(*this, std::move(sock), idx)->start(overloaded);
     }
     accept();
   });
@@ -331,6 +356,7 @@ result<void> server::start() {
   // thread serves 80k GET/s where 2 serve 60k; see BENCHMARKS.md).
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   unsigned n = s.opts.threads ? s.opts.threads : std::max(1u, cores - 1);
+  s.pending->ready.resize(n);
   for (unsigned i = 0; i < n; ++i) {
     s.ctxs.push_back(std::make_unique<asio::io_context>(1));
     s.guards.emplace_back(s.ctxs.back()->get_executor());
@@ -375,16 +401,19 @@ void server::stop() {
                            [&] { return s.pending->conns.empty(); });
   }
   std::unordered_map<uint64_t, std::shared_ptr<void>> left;
+  std::vector<pending_registry::ready_queue> unsent;
   {
     std::lock_guard lk(s.pending->mu);
     s.pending->closed = true;
     left.swap(s.pending->conns);
+    unsent.swap(s.pending->ready);
   }
   s.guards.clear();
   for (auto& c : s.ctxs) c->stop();
   for (auto& t : s.threads) t.join();
   s.threads.clear();
   left.clear();
+  unsent.clear();
   // Destroy pending handlers (and with them connections and watchers) while
   // the rest of impl is still alive.
   s.acceptor.reset();

@@ -116,16 +116,22 @@ void cluster::stop() {
   thread_.join();
 }
 
-// What is queued to connected peers (a drain's leave) goes out first, for
-// at most until `until`; then the transport closes and the thread ends.
+// What is queued to connected peers (a drain's leave) goes out first —
+// the transport says when — for at most until `until` (a peer that stopped
+// reading); then the transport closes and the thread ends.
 void cluster::flush_then_close(std::chrono::steady_clock::time_point until) {
-  if (io_->transport->unsent_to_ready_peers() > 0 && std::chrono::steady_clock::now() < until) {
-    io_->timer.expires_after(std::chrono::milliseconds(2));
-    io_->timer.async_wait([this, until](boost::system::error_code) { flush_then_close(until); });
-    return;
-  }
-  io_->transport->close();
-  io_->ctx.stop();
+  auto finish = [this] {
+    if (closed_io_) return;
+    closed_io_ = true;
+    io_->timer.cancel();
+    io_->transport->close();
+    io_->ctx.stop();
+  };
+  io_->timer.expires_at(until);
+  io_->timer.async_wait([finish](boost::system::error_code ec) {
+    if (!ec) finish();
+  });
+  io_->transport->when_flushed(finish);
 }
 
 void cluster::tick() {

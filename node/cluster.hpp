@@ -113,6 +113,7 @@ class cluster final : public store::replication {
   bool stopped_ = false;           // guarded by view_mu_
   std::set<std::string> blocked_;  // gossip thread only (set_blocked posts there)
   bool closing_ = false;           // gossip thread only: stop() began
+  bool closed_io_ = false;         // gossip thread only: the transport closed
   std::atomic<bool> clock_ahead_{false};  // the gate, set from the driver's output
 };
 

@@ -50,6 +50,13 @@ struct tcp_transport::impl : std::enable_shared_from_this<tcp_transport::impl> {
   std::map<std::string, size_t> per_ip;  // open inbound connections per IP address
   std::set<std::string> blocked;
   bool closed = false;
+  std::vector<std::function<void()>> flushed_waiters;
+  size_t unsent() const;
+  void check_flushed() {
+    if (flushed_waiters.empty() || unsent() > 0) return;
+    auto ws = std::exchange(flushed_waiters, {});
+    for (auto& w : ws) w();
+  }
 
   impl(asio::io_context& c, transport_options o, frame_fn f, log_fn l)
       : ioc(c), opts(std::move(o)), on_frame(std::move(f)), log(std::move(l)), acceptor(c) {}
@@ -307,8 +314,12 @@ struct tcp_transport::impl : std::enable_shared_from_this<tcp_transport::impl> {
       t->counters.bytes_out += out.size();
       asio::async_write(sock, asio::buffer(out), [self = shared_from_this()](error_code ec, size_t) {
         self->writing = false;
-        if (ec) return self->fail("write failed");
+        if (ec) {
+          self->fail("write failed");
+          return self->t->check_flushed();
+        }
         self->flush();
+        self->t->check_flushed();
       });
     }
     void fail(const std::string& why) {
@@ -385,11 +396,18 @@ void tcp_transport::close() {
   impl_->peers.clear();
 }
 
-size_t tcp_transport::unsent_to_ready_peers() const {
+size_t tcp_transport::impl::unsent() const {
   size_t n = 0;
-  for (const auto& [_, p] : impl_->peers)
-    if (p->st == impl::outbound::state::ready) n += p->q.size() + (p->writing ? 1 : 0);
+  for (const auto& [_, p] : peers)
+    if (p->st == outbound::state::ready) n += p->q.size() + (p->writing ? 1 : 0);
   return n;
+}
+
+size_t tcp_transport::unsent_to_ready_peers() const { return impl_->unsent(); }
+
+void tcp_transport::when_flushed(std::function<void()> done) {
+  impl_->flushed_waiters.push_back(std::move(done));
+  impl_->check_flushed();
 }
 
 const transport_counters& tcp_transport::counters() const { return impl_->counters; }

@@ -73,6 +73,10 @@ class tcp_transport {
   // Frames queued or being written to peers we are connected to (a peer
   // we cannot reach never takes its queue: not counted).
   size_t unsent_to_ready_peers() const;
+  // Calls done (on the io_context's thread) once nothing is unsent to a
+  // connected peer: at once if so now, else after the write that empties
+  // the last queue (or the failure that drops it). Once.
+  void when_flushed(std::function<void()> done);
   const transport_counters& counters() const;
   // Test-only fault switch: drop every frame to or from these node ids / addresses.
   void set_blocked(std::set<std::string> peers);

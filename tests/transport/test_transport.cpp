@@ -6,7 +6,9 @@
 
 #include <boost/asio.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <future>
 #include <thread>
 
 #include "transport/frame.hpp"
@@ -143,5 +145,53 @@ TEST_CASE("unauthenticated connections are dropped, capped per address, counted"
   asio::post(ioc, [&] { t.close(); });
   guard.reset();
   ioc.stop();
+  io.join();
+}
+
+TEST_CASE("when_flushed fires once every frame queued to a connected peer is written") {
+  namespace asio = boost::asio;
+  asio::io_context ioc;
+  auto opts = [](const std::string& id) {
+    transport_options o;
+    o.listen_host = "127.0.0.1";
+    o.listen_port = 0;
+    o.node_id = id;
+    o.key = "cluster-key";
+    return o;
+  };
+  std::atomic<int> got{0};
+  tcp_transport b(ioc, opts("b"), [&](const std::string&, const std::string&, std::string_view) { ++got; },
+                  [](const std::string&) {});
+  REQUIRE(b.listen().has_value());
+  const std::string b_addr = "127.0.0.1:" + std::to_string(b.port());
+  auto oa = opts("a");
+  tcp_transport a(ioc, oa, [](const std::string&, const std::string&, std::string_view) {}, [](const std::string&) {});
+  REQUIRE(a.listen().has_value());
+  // The first frame connects; once it arrived the peer is ready, then 200
+  // more are queued and when_flushed must wait for their writes.
+  std::atomic<int> flushed_at{-1};
+  asio::post(ioc, [&] { a.send(b_addr, "hello"); });
+  auto guard = asio::make_work_guard(ioc);
+  std::thread io([&] { ioc.run(); });
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (got.load() < 1 && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  REQUIRE(got.load() == 1);
+  std::promise<void> done;
+  asio::post(ioc, [&] {
+    for (int i = 0; i < 200; ++i) a.send(b_addr, std::string(1000, 'x'));
+    a.when_flushed([&] {
+      flushed_at = 201 - static_cast<int>(a.unsent_to_ready_peers());  // all written here
+      done.set_value();
+    });
+  });
+  REQUIRE(done.get_future().wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  CHECK(flushed_at.load() == 201);
+  while (got.load() < 201 && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  CHECK(got.load() == 201);
+  asio::post(ioc, [&] {
+    a.close();
+    b.close();
+  });
+  guard.reset();
   io.join();
 }

@@ -1,3 +1,9 @@
+// server: the HTTP/1.1 server — one concern, a connection's life (read,
+// answer or await a completion, hand a relay off, write, keep alive, close)
+// and the server's start and stop. Over 400 lines on purpose: the
+// connection's states and the completion registry that stop() must drain
+// are one piece; the bytes (wire.cpp), the relay (relay.cpp) and the feed
+// (watch.cpp) live apart.
 #include "http/server.hpp"
 
 #include <boost/asio.hpp>

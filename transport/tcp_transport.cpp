@@ -1,3 +1,7 @@
+// tcp_transport (see the header). Over 400 lines on purpose: inbound and
+// outbound connections share the handshake, the frame MAC sequence, the
+// drop accounting and the flush bookkeeping; the frame codec itself is
+// frame.cpp.
 #include "transport/tcp_transport.hpp"
 
 #include <boost/asio.hpp>

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace sessionmesh::store {
@@ -14,24 +15,25 @@ std::error_code last_error() { return make_error_code(errc::io_error); }
 
 class posix_file final : public writable_file {
  public:
-  posix_file(int fd, uint64_t size) : fd_(fd), size_(size) {}
+  posix_file(int fd, uint64_t size) : fd_(fd), size_(size), reserved_(size) {}
   ~posix_file() override { ::close(fd_); }
 
   result<void> append(std::string_view bytes) override {
-    const char* p = bytes.data();
-    size_t left = bytes.size();
-    while (left > 0) {
-      ssize_t n = ::write(fd_, p, left);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return last_error();
-      }
-      p += n;
-      left -= static_cast<size_t>(n);
-      size_ += static_cast<uint64_t>(n);
+    if (auto r = write_at(size_, bytes.data(), bytes.size()); !r) return r;
+    size_ += bytes.size();
+    if (size_ > reserved_) reserved_ = size_;
+    return {};
+  }
+  result<void> reserve(uint64_t through) override {
+    static const std::string zeros(1u << 16, '\0');
+    while (reserved_ < through) {
+      const auto n = static_cast<size_t>(std::min<uint64_t>(zeros.size(), through - reserved_));
+      if (auto r = write_at(reserved_, zeros.data(), n); !r) return r;
+      reserved_ += n;
     }
     return {};
   }
+  uint64_t reserved() const override { return reserved_; }
   result<void> sync() override {
     if (::fdatasync(fd_) != 0) return last_error();
     return {};
@@ -39,19 +41,36 @@ class posix_file final : public writable_file {
   result<void> truncate(uint64_t size) override {
     if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) return last_error();
     size_ = size;
+    reserved_ = size;
     return {};
   }
   uint64_t size() const override { return size_; }
 
  private:
+  // Writes all of [p, p+n) at offset off (retrying short writes and EINTR).
+  result<void> write_at(uint64_t off, const char* p, size_t n) {
+    while (n > 0) {
+      ssize_t w = ::pwrite(fd_, p, n, static_cast<off_t>(off));
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return last_error();
+      }
+      p += w;
+      off += static_cast<uint64_t>(w);
+      n -= static_cast<size_t>(w);
+    }
+    return {};
+  }
+
   int fd_;
-  uint64_t size_;
+  uint64_t size_;      // bytes appended: where the next append goes
+  uint64_t reserved_;  // bytes on disk (size_ plus reserved zeros)
 };
 
 class posix_file_system final : public file_system {
  public:
   result<std::unique_ptr<writable_file>> open_append(const std::string& path) override {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return last_error();
     struct stat st {};
     if (::fstat(fd, &st) != 0) {

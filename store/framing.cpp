@@ -23,6 +23,12 @@ uint32_t header_check(uint32_t len) {
   return static_cast<uint32_t>(XXH3_64bits(b, 4));
 }
 
+bool all_zero(std::string_view b) {
+  for (char c : b)
+    if (c != 0) return false;
+  return true;
+}
+
 }  // namespace
 
 void append_frame(std::string& out, std::string_view payload) {
@@ -49,9 +55,7 @@ scan_result scan_frames(std::string_view bytes,
     if (static_cast<uint32_t>(get_le(h + 4, 4)) != header_check(len) || len > frame_payload_max) {
       // An all-zero tail is what a crash leaves when the file grew before the
       // data landed; anything else is damage.
-      bool zeros = true;
-      for (uint64_t i = off; i < size && zeros; ++i) zeros = bytes[i] == 0;
-      r.stop = zeros ? scan_stop::torn : scan_stop::corrupt;
+      r.stop = all_zero(bytes.substr(off)) ? scan_stop::torn : scan_stop::corrupt;
       return r;
     }
     const uint64_t end = off + frame_header_bytes + len;
@@ -61,7 +65,10 @@ scan_result scan_frames(std::string_view bytes,
     }
     std::string_view payload = bytes.substr(off + frame_header_bytes, len);
     if (XXH3_64bits_withSeed(payload.data(), payload.size(), len) != get_le(h + 8, 8)) {
-      r.stop = end == size ? scan_stop::torn : scan_stop::corrupt;
+      // The last record, or the last before reserved zeros (wal.hpp), was
+      // cut short by a crash mid-append; a bad record with data after it is
+      // damage.
+      r.stop = all_zero(bytes.substr(end)) ? scan_stop::torn : scan_stop::corrupt;
       return r;
     }
     if (!fn(payload, off)) {

@@ -7,8 +7,10 @@
 // scan_frames() walks a buffer and classifies where it stopped:
 //   end      every byte belongs to a good frame;
 //   torn     the last frame is incomplete (header cut short, payload runs
-//            past the end, or the final frame's payload check fails):
-//            a crash mid-append; cut the file at good_bytes;
+//            past the end, or the final frame's payload check fails), or
+//            only zeros follow the last good frame or the bad one (a WAL
+//            segment's reserved tail, wal.hpp): a crash mid-append; cut the
+//            file at good_bytes;
 //   corrupt  a bad frame with more bytes after it, or a bad header: stop
 //            start-up and name the offset, never skip silently.
 #pragma once

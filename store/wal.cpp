@@ -29,6 +29,13 @@ result<void> wal::open_segment_locked(uint64_t index) {
   return {};
 }
 
+result<void> wal::seal_locked() {
+  if (file_->reserved() > file_->size()) {
+    if (auto r = file_->truncate(file_->size()); !r) return r;
+  }
+  return file_->sync();
+}
+
 result<void> wal::start(uint64_t index) {
   std::lock_guard lk(mu_);
   if (auto r = open_segment_locked(index); !r) return r;
@@ -49,6 +56,11 @@ result<uint64_t> wal::append(std::string_view payload) {
   frame_buf_.clear();
   append_frame(frame_buf_, payload);
   const uint64_t before = file_->size();
+  if (mode_ != fsync_mode::off && file_->reserved() < before + frame_buf_.size()) {
+    // Zeros ahead of the writer (file_io.hpp: reserve). A failure here is
+    // not an append's failure: the append below extends the file itself.
+    (void)file_->reserve(before + frame_buf_.size() + wal_reserve_bytes);
+  }
   if (auto r = file_->append(frame_buf_); !r) {
     // Leave no partial record behind; if even that fails, stop writing.
     if (!file_->truncate(before)) failed_ = true;
@@ -138,7 +150,7 @@ result<uint64_t> wal::rotate() {
   std::unique_lock lk(mu_);
   while (syncing_) cv_.wait(lk);
   if (failed_ || closed_ || !file_) return errc::unavailable;
-  if (auto r = file_->sync(); !r) {
+  if (auto r = seal_locked(); !r) {
     failed_ = true;
     return errc::io_error;
   }
@@ -198,8 +210,8 @@ void wal::close() {
   std::unique_lock lk(mu_);
   if (closed_) return;
   while (syncing_) cv_.wait(lk);
-  if (file_ && !failed_ && written_lsn_ > synced_lsn_) {
-    if (file_->sync()) synced_lsn_ = written_lsn_;
+  if (file_ && !failed_ && (written_lsn_ > synced_lsn_ || file_->reserved() > file_->size())) {
+    if (seal_locked()) synced_lsn_ = written_lsn_;
   }
   closed_ = true;
   cv_.notify_all();

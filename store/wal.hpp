@@ -31,6 +31,11 @@ namespace sessionmesh::store {
 
 std::string wal_segment_name(uint64_t index);
 
+// How far ahead of the writer a segment is zero-filled (fsync modes always
+// and batch): an fdatasync then flushes data alone, with no new file size
+// to commit. A segment that is closed or rotated is cut back to its records.
+inline constexpr uint64_t wal_reserve_bytes = 1u << 20;
+
 struct wal_counters {
   uint64_t appends = 0;
   uint64_t bytes = 0;
@@ -79,6 +84,9 @@ class wal {
   // the log failed or closed. REQUIRES: lk holds mu_.
   void complete_waiters(std::unique_lock<std::mutex>& lk);
   result<void> open_segment_locked(uint64_t index);
+  // Cuts the reserved zeros off the current segment and fsyncs it.
+  // REQUIRES: mu_ held, file_ set.
+  result<void> seal_locked();
   void syncer_loop();
 
   file_system& fs_;

@@ -85,6 +85,70 @@ TEST_CASE("frames: torn tails and corruption are told apart") {
   CHECK(r.stop == store::scan_stop::corrupt);
   std::string zeros = log + std::string(100, '\0');
   CHECK(count(zeros).stop == store::scan_stop::torn);
+  CHECK(count(zeros).frames == 5);
+  // A crash mid-append into a reserved tail: the last record's end is still
+  // zeros, and zeros follow it.
+  std::string cut_in_reserve = log;
+  std::fill(cut_in_reserve.end() - 4, cut_in_reserve.end(), '\0');
+  cut_in_reserve += std::string(100, '\0');
+  auto t = count(cut_in_reserve);
+  CHECK(t.stop == store::scan_stop::torn);
+  CHECK(t.frames == 4);
+  // ...but a byte of data after the zeros, or after the bad record, is damage.
+  std::string damaged = cut_in_reserve;
+  damaged[damaged.size() - 10] = 'x';
+  CHECK(count(damaged).stop == store::scan_stop::corrupt);
+  std::string bad_then_data = log + log;
+  bad_then_data[log.size() - 2] ^= 0x01;
+  CHECK(count(bad_then_data).stop == store::scan_stop::corrupt);
+}
+
+TEST_CASE("the WAL reserves zeros ahead of the writer and seals a segment it leaves") {
+  const std::string dir = fresh_dir();
+  {
+    store::wal w(store::posix_fs(), dir, fsync_mode::always, 10, 64u << 20);
+    REQUIRE(w.start(1).has_value());
+    auto lsn = w.append("first");
+    REQUIRE(lsn.has_value());
+    REQUIRE(w.commit(*lsn).has_value());
+    const auto seg = dir + "/" + store::wal_segment_name(1);
+    // On disk: the record, then reserved zeros (what a kill -9 leaves).
+    CHECK(fs::file_size(seg) >= store::wal_reserve_bytes);
+    auto bytes = store::posix_fs().read_file(seg, 64u << 20);
+    REQUIRE(bytes.has_value());
+    auto r = store::scan_frames(*bytes, [](auto, auto) { return true; });
+    CHECK(r.frames == 1);
+    CHECK(r.stop == store::scan_stop::torn);
+    CHECK(r.good_bytes == store::frame_header_bytes + 5);
+    // rotate() cuts the zeros off the segment it closes.
+    REQUIRE(w.rotate().has_value());
+    CHECK(fs::file_size(seg) == store::frame_header_bytes + 5);
+    REQUIRE(w.append("second").has_value());
+    w.close();  // and so does close()
+    CHECK(fs::file_size(dir + "/" + store::wal_segment_name(2)) == store::frame_header_bytes + 6);
+  }
+}
+
+TEST_CASE("a store killed with reserved zeros on disk reopens with every record") {
+  const std::string dir = fresh_dir();
+  {
+    auto st = open_ok(disk_opts(dir));
+    write_n(*st, 0, 20);
+    // What kill -9 leaves: copy the segment before close() seals it.
+    const auto seg = files_with(dir, ".log").back();
+    CHECK(fs::file_size(seg) >= store::wal_reserve_bytes);
+    fs::copy_file(seg, dir + "/killed.copy");
+  }
+  const auto seg = files_with(dir, ".log").back();
+  fs::remove(seg);
+  fs::rename(dir + "/killed.copy", seg);
+  {
+    auto st = open_ok(disk_opts(dir));
+    check_n(*st, 0, 20);
+    write_n(*st, 20, 25);
+  }
+  auto st = open_ok(disk_opts(dir));
+  check_n(*st, 0, 25);
 }
 
 TEST_CASE("a reopened store holds every acknowledged write, deletes included") {

@@ -70,6 +70,12 @@ print(f"redis_set_appendfsync_always {d['rps']} {d['p50_latency_ms']}ms {d['p99_
 PY
 done
 
+# What the WAL did for those PUTs: fdatasyncs, their mean, writes per fdatasync.
+curl -s "http://127.0.0.1:$SM/metrics" | awk '
+  $1=="sessionmesh_wal_appends_total" {a=$2} $1=="sessionmesh_wal_fsync_seconds_sum" {s=$2}
+  $1=="sessionmesh_wal_fsync_seconds_count" {c=$2}
+  END { if (c > 0) printf "wal: %d fdatasyncs, mean %.0f us, %.1f writes per fdatasync\n", c, s / c * 1e6, a / c }' > "$work/wal.txt"
+
 # --- 2. a 3-node cluster; node a serves the GETs.
 declare -A HP=([a]=17270 [b]=17271 [c]=17272) GP=([a]=17370 [b]=17371 [c]=17372)
 for n in a b c; do
@@ -109,6 +115,7 @@ PY
   sleep 3  # the cut peer is alive again before the next round
 done
 
+cat "$work/wal.txt"
 python3 - "$results" <<'PY'
 import statistics, sys
 rows = {}

@@ -71,11 +71,10 @@ response api::one_session(const request_view& req, std::string_view id, const st
     if (!s) return store_error(s.error(), rid);
     return session_body(200, *s, rid);
   }
-  if (req.method == "HEAD") {
-    auto e = store_.exists(id);
-    if (!e) return store_error(e.error(), rid);
-    if (!*e) return error(404, "not_found", "no such session", rid);
-    return response{};
+  if (req.method == "HEAD") {  // what a GET would answer, without the touch
+    auto s = store_.peek(id);
+    if (!s) return store_error(s.error(), rid);
+    return session_body(200, *s, rid);
   }
   if (req.method == "PATCH") {
     SM_WRITE_PREAMBLE(req, rid, false);
@@ -96,10 +95,14 @@ response api::one_session(const request_view& req, std::string_view id, const st
   }
   if (req.method == "DELETE") {
     SM_WRITE_PREAMBLE(req, rid, false);
+    const bool conditional = !req.if_match.empty() && req.if_match != "*";
+    if (conditional) {
+      if (auto fwd = route_conditional(req, id, rid)) return *fwd;
+    }
     pending_write w;
     if (auto a = acks_check(query, rid, &w)) return *a;
     write_ctx wc{true, {}};
-    auto r = store_.remove(id, wc);
+    auto r = conditional ? store_.remove_if_match(id, req.if_match, wc) : store_.remove(id, wc);
     if (!r) return store_error(r.error(), rid);
     response out;
     out.status = 204;
@@ -160,7 +163,7 @@ response api::entry(const request_view& req, std::string_view id, section sec, s
   if (!store::valid_id(id)) return error(400, "invalid_argument", "id must be 1-256 bytes of [A-Za-z0-9._:@-]", rid);
   if (!store::valid_name(name, 256)) return error(400, "invalid_argument", "entry names are 1-256 bytes", rid);
   if (req.method == "GET" || req.method == "HEAD") {
-    auto s = store_.get(id);
+    auto s = req.method == "HEAD" ? store_.peek(id) : store_.get(id);
     if (!s) return store_error(s.error(), rid);
     auto v = s->find(sec, name);
     if (!v) return error(404, "not_found", "no such " + std::string(sec == section::programs ? "program" : "variable"), rid);

@@ -64,6 +64,8 @@ struct server::impl {
   std::atomic<int64_t> connections{0};
   std::atomic<bool> stopping{false};
   uint16_t bound_port = 0;
+  std::mutex addr_mu;
+  std::unordered_map<std::string, size_t> per_address;  // open connections by client address
   watch_registry watchers;
 
   impl(api& api_, server_options o) : a(api_), opts(std::move(o)) {}
@@ -77,15 +79,18 @@ namespace {
 
 class connection : public std::enable_shared_from_this<connection> {
  public:
-  connection(server::impl& srv, tcp::socket sock, size_t ctx_index)
-      : srv_(srv), socket_(std::move(sock)), timer_(socket_.get_executor()), ctx_index_(ctx_index) {}
+  connection(server::impl& srv, tcp::socket sock, size_t ctx_index, std::string address)
+      : srv_(srv), socket_(std::move(sock)), timer_(socket_.get_executor()), ctx_index_(ctx_index),
+        address_(std::move(address)) {}
 
-  void start(bool overloaded) {
+  // overloaded: empty, or why this connection is refused (503, then close).
+  void start(const char* overloaded) {
     srv_.a.stats_sink().connection_opened();
-    if (overloaded) {
+    if (overloaded != nullptr) {
       srv_.a.stats_sink().rejected_overload();
-      response r = api::error(503, "overloaded", "too many connections", srv_.a.request_id_for({}));
-      r.request_id = srv_.a.request_id_for({});
+      const std::string rid = srv_.a.request_id_for({});
+      response r = api::error(503, "overloaded", overloaded, rid);
+      r.request_id = rid;
       close_after_write_ = true;
       write(r, false);
       return;
@@ -96,31 +101,37 @@ class connection : public std::enable_shared_from_this<connection> {
   ~connection() {
     srv_.a.stats_sink().connection_closed();
     srv_.connections--;
+    std::lock_guard lk(srv_.addr_mu);
+    if (auto it = srv_.per_address.find(address_); it != srv_.per_address.end() && --it->second == 0)
+      srv_.per_address.erase(it);
   }
 
  private:
-  // One timer, armed lazily: each I/O start only moves deadline_; the
-  // timer re-arms itself when it fires early and closes the socket once the
-  // deadline has really passed. disarm() makes the deadline infinite.
+  // One timer, armed lazily: an I/O start that moves the deadline later
+  // only moves deadline_ (the timer re-arms itself when it fires early); one
+  // that moves it earlier re-arms the timer (which cancels the wait
+  // pending). The socket closes once the deadline has really passed.
+  // disarm() makes the deadline infinite.
   void arm_timer(uint32_t ms) {
     deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-    if (timer_pending_) return;
-    timer_pending_ = true;
-    timer_.expires_at(deadline_);
+    if (timer_waits_ > 0 && deadline_ >= timer_.expiry()) return;
+    start_timer();
+  }
+
+  void start_timer() {
+    timer_.expires_at(deadline_);  // cancels a pending wait (its handler sees operation_aborted)
+    ++timer_waits_;
     timer_.async_wait([self = shared_from_this()](beast::error_code ec) { self->on_timer(ec); });
   }
 
   void disarm() { deadline_ = std::chrono::steady_clock::time_point::max(); }
 
   void on_timer(beast::error_code ec) {
-    timer_pending_ = false;
+    --timer_waits_;
     if (ec || !socket_.is_open()) return;
-    const auto now = std::chrono::steady_clock::now();
     if (deadline_ == std::chrono::steady_clock::time_point::max()) return;
-    if (now < deadline_) {
-      timer_pending_ = true;
-      timer_.expires_at(deadline_);
-      timer_.async_wait([self = shared_from_this()](beast::error_code e) { self->on_timer(e); });
+    if (std::chrono::steady_clock::now() < deadline_) {
+      if (timer_waits_ == 0) start_timer();
       return;
     }
     beast::error_code ignored;
@@ -128,14 +139,43 @@ class connection : public std::enable_shared_from_this<connection> {
     socket_.close(ignored);
   }
 
+  // Between requests a kept-alive connection may stay quiet for the idle
+  // timeout; once a request starts (or from the accept, for the first one)
+  // it must arrive whole within the read timeout, however slowly it trickles.
   void do_read() {
     if (srv_.stopping) return;
+    if (buffer_.size() > 0 || !served_) return read_request();
+    arm_timer(srv_.opts.idle_timeout_ms);
+    socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+      if (ec) return self->close();
+      self->read_request();
+    });
+  }
+
+  void read_request() {
+    if (srv_.stopping) return;
+    served_ = true;
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(srv_.opts.header_bytes));
     parser_->body_limit(srv_.a.settings()->body_bytes);
-    arm_timer(buffer_.size() == 0 ? srv_.opts.idle_timeout_ms : srv_.opts.read_timeout_ms);
+    arm_timer(srv_.opts.read_timeout_ms);
     bhttp::async_read(socket_, buffer_, *parser_,
                       [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+  }
+
+  // Transfer codings we cannot decode (anything but a lone "chunked").
+  static bool unsupported_coding(std::string_view te) {
+    while (!te.empty() && (te.front() == ' ' || te.front() == '\t')) te.remove_prefix(1);
+    while (!te.empty() && (te.back() == ' ' || te.back() == '\t')) te.remove_suffix(1);
+    return !beast::iequals(beast::string_view(te.data(), te.size()), "chunked");
+  }
+
+  void refuse(int status, const char* code, const std::string& message) {
+    const std::string rid = srv_.a.request_id_for({});
+    auto r = api::error(status, code, message, rid);
+    r.request_id = rid;
+    close_after_write_ = true;
+    write(r, false);
   }
 
   void on_read(beast::error_code ec) {
@@ -157,6 +197,8 @@ class connection : public std::enable_shared_from_this<connection> {
       close_after_write_ = true;
       return write(r, false);
     }
+    if (ec == bhttp::error::bad_transfer_encoding)
+      return refuse(501, "not_implemented", "only the chunked transfer coding is supported");
     if (ec) {
       if (ec == bhttp::error::partial_message || ec == asio::error::eof) return close();
       auto r = api::error(400, "invalid_argument", "malformed HTTP request: " + ec.message(), rid);
@@ -165,6 +207,8 @@ class connection : public std::enable_shared_from_this<connection> {
       return write(r, false);
     }
     auto& req = parser_->get();
+    if (auto te = req.find(bhttp::field::transfer_encoding); te != req.end() && unsupported_coding({te->value().data(), te->value().size()}))
+      return refuse(501, "not_implemented", "only the chunked transfer coding is supported");
     request_view v;
     const auto method = req.method_string();
     v.method = {method.data(), method.size()};
@@ -323,13 +367,15 @@ class connection : public std::enable_shared_from_this<connection> {
   tcp::socket socket_;
   asio::steady_timer timer_;
   std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
-  bool timer_pending_ = false;
+  int timer_waits_ = 0;  // async_waits on timer_ not yet completed (at most one live)
   beast::flat_buffer buffer_{16 * 1024};
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::string out_;
   std::array<char, 16384> discard_;
   bool close_after_write_ = false;
-  size_t ctx_index_;  // which of the server's I/O contexts runs this connection
+  bool served_ = false;  // a request was read: later waits between requests are idle
+  size_t ctx_index_;     // which of the server's I/O contexts runs this connection
+  std::string address_;  // the client's address (per-address cap)
 };
 
 }  // namespace
@@ -344,8 +390,15 @@ void server::impl::accept() {
     if (!ec) {
       beast::error_code ignored;
       sock.set_option(tcp::no_delay(true), ignored);
-      const bool overloaded = static_cast<size_t>(++connections) > opts.max_connections;
-      std::make_shared<connection>(*this, std::move(sock), idx)->start(overloaded);
+      const char* overloaded = nullptr;
+      if (static_cast<size_t>(++connections) > opts.max_connections) overloaded = "too many connections";
+      std::string addr = sock.remote_endpoint(ignored).address().to_string();
+      {
+        std::lock_guard lk(addr_mu);
+        if (++per_address[addr] > opts.max_connections_per_address && overloaded == nullptr)
+          overloaded = "too many connections from this address";
+      }
+      std::make_shared<connection>(*this, std::move(sock), idx, std::move(addr))->start(overloaded);
     }
     accept();
   });

@@ -4,7 +4,8 @@
 // are answered by api::handle(); /v1/watch upgrades to the change feed.
 // No Beast or Asio in this header (pimpl), so node/ stays cheap to build.
 // Limits: header bytes, body bytes (413), read/idle timeouts, connections
-// (past max_connections: 503 with Retry-After, then close).
+// in all and per client address (past either: 503 with Retry-After, then
+// close). A Transfer-Encoding other than chunked is 501.
 // Thread: start/stop from one thread; the server runs its own threads.
 #pragma once
 
@@ -22,9 +23,12 @@ struct server_options {
   uint16_t port = 7070;  // 0: ephemeral
   unsigned threads = 0;  // 0: one per core
   size_t max_connections = 10000;
+  size_t max_connections_per_address = 2048;  // past it: 503 overloaded, then close
   size_t header_bytes = 16 * 1024;
-  uint32_t read_timeout_ms = 30000;  // a request must arrive whole within this
-  uint32_t idle_timeout_ms = 120000; // keep-alive connection with nothing to read
+  // A request must arrive whole within read_timeout_ms of its first byte;
+  // the first request on a connection within read_timeout_ms of the accept.
+  uint32_t read_timeout_ms = 30000;
+  uint32_t idle_timeout_ms = 120000;  // between requests: a kept-alive connection with nothing sent
   uint32_t forward_timeout_ms = 5000; // a conditional write relayed to its owner must be answered within this
   uint32_t stop_pending_ms = 3000;     // stop() lets answers waiting on the store (fsync, acks) go out this long
   size_t watch_queue_messages = 1024;  // a watcher further behind is cut with 4008

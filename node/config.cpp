@@ -109,6 +109,8 @@ const std::vector<setting_spec>& settings() {
       {"reaper-interval", "60", "seconds between TTL reaper runs", false},
       {"max-clock-offset-ms", "500", "refuse remote clocks further ahead than this", false},
       {"http-threads", "0", "HTTP I/O threads (0: one per core but one)", false},
+      {"max-connections", "10000", "HTTP connections in all; past it: 503 overloaded, then close", false},
+      {"max-connections-per-address", "2048", "HTTP connections from one client address; past it: 503 overloaded", false},
       {"tombstone-grace", "86400", "seconds deleted and expired sessions are kept for replication; a node out of "
                                    "contact longer than this resyncs from its peers", false},
       {"cluster-name", "sessionmesh", "peers must share this name to join", false},
@@ -210,6 +212,11 @@ result<node_config> resolve_config(const std::map<std::string, std::string>& cli
     return bad("max-clock-offset-ms", "a positive integer");
   if (!parse_u64(v["http-threads"], n) || n > 256) return bad("http-threads", "0 to 256");
   c.http_threads = static_cast<unsigned>(n);
+  if (!parse_u64(v["max-connections"], c.max_connections) || c.max_connections == 0 || c.max_connections > 1000000)
+    return bad("max-connections", "1 to 1000000");
+  if (!parse_u64(v["max-connections-per-address"], c.max_connections_per_address) ||
+      c.max_connections_per_address == 0 || c.max_connections_per_address > 1000000)
+    return bad("max-connections-per-address", "1 to 1000000");
   c.cluster_name = v["cluster-name"];
   if (c.cluster_name.empty() || c.cluster_name.size() > 128) return bad("cluster-name", "1 to 128 bytes");
   if (!parse_bool(v["test-faults"], c.test_faults)) return bad("test-faults", "true or false");

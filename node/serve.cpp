@@ -62,6 +62,8 @@ int node_runtime::run() {
   so.host = cfg_.http.host;
   so.port = cfg_.http.port;
   so.threads = cfg_.http_threads;
+  so.max_connections = static_cast<size_t>(cfg_.max_connections);
+  so.max_connections_per_address = static_cast<size_t>(cfg_.max_connections_per_address);
   http::server srv(*api_, so);
   if (auto r = srv.start(); !r) {
     spdlog::error("{}", r.describe());

@@ -39,6 +39,9 @@ result<session> instrumented_store::patch(std::string_view id, patch_request req
 result<void> instrumented_store::remove(std::string_view id, write_ctx& ctx) {
   return timed("delete", [&] { return inner_->remove(id, ctx); });
 }
+result<void> instrumented_store::remove_if_match(std::string_view id, std::string_view if_match, write_ctx& ctx) {
+  return timed("delete", [&] { return inner_->remove_if_match(id, if_match, ctx); });
+}
 result<session> instrumented_store::touch(std::string_view id, write_ctx& ctx) {
   return timed("touch", [&] { return inner_->touch(id, ctx); });
 }

@@ -299,8 +299,7 @@ result<session> local_store::patch(std::string_view id, patch_request req, write
     auto* p = record_map::find(sh, id);
     if (p == nullptr || !p->live(now)) return errc::not_found;
     session_record cur = detail::decode_packed(p);
-    if (req.if_match &&
-        unquote(*req.if_match) != detail::format_version(crdt::content_version(cur)))
+    if (req.if_match && !if_match_satisfied(*req.if_match, detail::format_version(crdt::content_version(cur))))
       return errc::version_mismatch;
     auto s = tick(now);
     if (!s) return s.error();
@@ -327,7 +326,13 @@ result<session> local_store::patch(std::string_view id, patch_request req, write
   return commit(std::move(r), tok, ctx);
 }
 
-result<void> local_store::remove(std::string_view id, write_ctx& ctx) {
+result<void> local_store::remove(std::string_view id, write_ctx& ctx) { return remove_impl(id, nullptr, ctx); }
+
+result<void> local_store::remove_if_match(std::string_view id, std::string_view if_match, write_ctx& ctx) {
+  return remove_impl(id, &if_match, ctx);
+}
+
+result<void> local_store::remove_impl(std::string_view id, const std::string_view* if_match, write_ctx& ctx) {
   if (closed_) return errc::unavailable;
   if (!valid_id(id)) return errc::invalid_argument;
   shard& sh = map_.shard_for(id);
@@ -335,11 +340,15 @@ result<void> local_store::remove(std::string_view id, write_ctx& ctx) {
   result<session> r = errc::internal;
   {
     std::unique_lock lk(sh.mu);
+    const uint64_t now = now_ms();
     auto* p = record_map::find(sh, id);
-    if (p == nullptr) return {};
+    if (p == nullptr) return if_match ? result<void>(errc::version_mismatch) : result<void>{};
     session_record cur = detail::decode_packed(p);
-    if (!crdt::exists(cur)) return {};
-    auto s = tick(now_ms());
+    if (!crdt::exists(cur)) return if_match ? result<void>(errc::version_mismatch) : result<void>{};
+    if (if_match && (!p->live(now) ||
+                     !if_match_satisfied(*if_match, detail::format_version(crdt::content_version(cur)))))
+      return errc::version_mismatch;
+    auto s = tick(now);
     if (!s) return s.error();
     session_record delta;
     delta.id = cur.id;

@@ -43,6 +43,7 @@ class local_store final : public session_store {
   result<session> peek(std::string_view id) override;
   result<session> patch(std::string_view id, patch_request req, write_ctx& ctx) override;
   result<void> remove(std::string_view id, write_ctx& ctx) override;
+  result<void> remove_if_match(std::string_view id, std::string_view if_match, write_ctx& ctx) override;
   result<session> touch(std::string_view id, write_ctx& ctx) override;
   result<session> set_worker(std::string_view id, std::string_view worker_id, const write_limits& lim,
                              write_ctx& ctx) override;
@@ -129,6 +130,8 @@ class local_store final : public session_store {
   size_t watchers() const { return feed_.subscribers(); }
 
  private:
+  // remove and remove_if_match (if_match null: unconditional).
+  result<void> remove_impl(std::string_view id, const std::string_view* if_match, write_ctx& ctx);
   local_store(const store_options& options, file_system& fs, uint64_t incarnation);
 
   uint64_t now_ms() const;

@@ -88,6 +88,13 @@ result<void> migrating_store::remove(std::string_view id, write_ctx& ctx) {
   return forward(source_->remove(id, ctx), id, p == phase::dual);
 }
 
+result<void> migrating_store::remove_if_match(std::string_view id, std::string_view if_match, write_ctx& ctx) {
+  const auto g = gate_.enter();
+  const phase p = current_phase();
+  if (p == phase::target) return target_.load()->remove_if_match(id, if_match, ctx);
+  return forward(source_->remove_if_match(id, if_match, ctx), id, p == phase::dual);
+}
+
 result<session> migrating_store::touch(std::string_view id, write_ctx& ctx) {
   const auto g = gate_.enter();
   const phase p = current_phase();

@@ -79,6 +79,7 @@ class migrating_store final : public session_store {
   }
   result<session> patch(std::string_view id, patch_request req, write_ctx& ctx) override;
   result<void> remove(std::string_view id, write_ctx& ctx) override;
+  result<void> remove_if_match(std::string_view id, std::string_view if_match, write_ctx& ctx) override;
   result<session> touch(std::string_view id, write_ctx& ctx) override;
   result<session> set_worker(std::string_view id, std::string_view worker_id, const write_limits& lim,
                              write_ctx& ctx) override;

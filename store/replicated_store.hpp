@@ -40,6 +40,10 @@ class replicated_store final : public session_store {
     if (repl_.clock_ahead()) return errc::clock_skew;
     return mine(local_->remove(id, ctx), ctx);
   }
+  result<void> remove_if_match(std::string_view id, std::string_view if_match, write_ctx& ctx) override {
+    if (repl_.clock_ahead()) return errc::clock_skew;
+    return mine(local_->remove_if_match(id, if_match, ctx), ctx);
+  }
   result<session> touch(std::string_view id, write_ctx& ctx) override {
     if (repl_.clock_ahead()) return errc::clock_skew;
     return mine(local_->touch(id, ctx), ctx);

@@ -54,10 +54,32 @@ result<std::string> canonical_json(std::string_view text, const store_limits& li
   return out;
 }
 
-std::string_view unquote(std::string_view v) {
-  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') return v.substr(1, v.size() - 2);
-  if (v.size() >= 4 && v.substr(0, 3) == "W/\"" && v.back() == '"') return v.substr(3, v.size() - 4);
-  return v;
+bool if_match_satisfied(std::string_view h, std::string_view version) {
+  size_t i = 0;
+  while (i < h.size()) {
+    while (i < h.size() && (h[i] == ' ' || h[i] == '\t' || h[i] == ',')) ++i;
+    if (i >= h.size()) break;
+    bool weak = false;
+    if (h.compare(i, 2, "W/") == 0) {
+      weak = true;
+      i += 2;
+    }
+    std::string_view tag;
+    if (i < h.size() && h[i] == '"') {
+      const size_t end = h.find('"', i + 1);
+      if (end == std::string_view::npos) return false;  // unbalanced: matches nothing
+      tag = h.substr(i + 1, end - i - 1);
+      i = end + 1;
+    } else {
+      size_t end = h.find(',', i);
+      if (end == std::string_view::npos) end = h.size();
+      tag = h.substr(i, end - i);
+      while (!tag.empty() && (tag.back() == ' ' || tag.back() == '\t')) tag.remove_suffix(1);
+      i = end;
+    }
+    if (!weak && (tag == version || (tag == "*" && h[i - 1] != '"'))) return true;
+  }
+  return false;
 }
 
 }  // namespace sessionmesh::store

@@ -20,7 +20,10 @@ bool valid_name(std::string_view name, size_t max_bytes);
 // invalid_argument for bad JSON or nesting past limits.json_depth; too_large
 // past limits.value_bytes.
 result<std::string> canonical_json(std::string_view text, const store_limits& limits);
-// Strips the quotes of an If-Match value ("v" or v).
-std::string_view unquote(std::string_view v);
+// Whether an If-Match header holds for a current version (RFC 9110 strong
+// comparison): it lists entity tags separated by commas; "*" or a tag equal
+// to the version matches; a weak tag (W/"...") never does. A bare version
+// without quotes is accepted as one tag (API.md: raw or quoted).
+bool if_match_satisfied(std::string_view header, std::string_view version);
 
 }  // namespace sessionmesh::store

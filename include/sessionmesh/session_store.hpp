@@ -247,6 +247,14 @@ class session_store {
     write_ctx c;
     return remove(id, c);
   }
+  // A conditional delete: only while the session is live and if_match (an
+  // If-Match header's value: a list of tags, strong comparison, "*") holds
+  // for its version, decided atomically; version_mismatch otherwise (also
+  // when the session does not exist). Adapters that cannot: unavailable.
+  virtual result<void> remove_if_match(std::string_view id, std::string_view if_match, write_ctx& ctx) {
+    (void)id, (void)if_match, (void)ctx;
+    return errc::unavailable;
+  }
   virtual result<session> touch(std::string_view id, write_ctx& ctx) = 0;
   result<session> touch(std::string_view id) {
     write_ctx c;

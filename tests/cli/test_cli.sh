@@ -17,7 +17,7 @@ check "version" 0 "$bin" version
 check "help lists serve flags" 0 "$bin" --help
 for f in --config --node-id --data-dir --in-memory --http --gossip --advertise --seeds --adapter --fsync \
          --default-ttl --max-sessions --strict-quota --api-token-file --admin-token-file --cluster-key-file \
-         --log-level --log-format; do
+         --log-level --log-format --max-connections --max-connections-per-address; do
   grep -q -- "$f" <<<"$LAST_OUT" || { echo "FAIL help lacks $f"; fail=1; }
 done
 check "unknown flag exits 2" 2 "$bin" serve --bogus
@@ -25,6 +25,9 @@ check "unknown flag exits 2" 2 "$bin" serve --bogus
 check "bad fsync exits 2" 2 "$bin" serve --fsync sometimes
 check "bad http exits 2" 2 "$bin" serve --http nope
 check "bad ttl exits 2" 2 "$bin" serve --default-ttl -5
+check "a connection cap of 0 exits 2" 2 "$bin" serve --max-connections 0
+check "a per-address cap out of range exits 2" 2 "$bin" serve --max-connections-per-address 2000000
+grep -q -- "--max-connections-per-address" <<<"$LAST_OUT" || { echo "FAIL reason does not name the flag: $LAST_OUT"; fail=1; }
 SESSIONMESH_LOG_LEVEL=loud check "bad env exits 2" 2 "$bin" serve
 grep -q SESSIONMESH_LOG_LEVEL <<<"$LAST_OUT" || { echo "FAIL env reason does not name the variable"; fail=1; }
 printf 'fsync = "never"\n' > "$tmp/bad.toml"

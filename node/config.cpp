@@ -109,6 +109,10 @@ const std::vector<setting_spec>& settings() {
       {"reaper-interval", "60", "seconds between TTL reaper runs", false},
       {"max-clock-offset-ms", "500", "refuse remote clocks further ahead than this", false},
       {"http-threads", "0", "HTTP I/O threads (0: one per core but one)", false},
+      {"max-body-bytes", "4194304", "largest request body; past it 413 (1024 to 12582912; reloads)", false},
+      {"max-value-bytes", "1048576", "largest JSON value (a variable, program or metadata entry); past it 413 (1 to max-body-bytes; reloads)", false},
+      {"max-entries", "1024", "live entries per map (metadata, variables, programs) of a session; past it 413 (1 to 100000; reloads)", false},
+      {"max-programs", "200", "programs per session; one more is 429 too_many_programs (1 to 100000; reloads)", false},
       {"max-connections", "10000", "HTTP connections in all; past it: 503 overloaded, then close", false},
       {"max-connections-per-address", "2048", "HTTP connections from one client address; past it: 503 overloaded", false},
       {"tombstone-grace", "86400", "seconds deleted and expired sessions are kept for replication; a node out of "
@@ -212,6 +216,15 @@ result<node_config> resolve_config(const std::map<std::string, std::string>& cli
     return bad("max-clock-offset-ms", "a positive integer");
   if (!parse_u64(v["http-threads"], n) || n > 256) return bad("http-threads", "0 to 256");
   c.http_threads = static_cast<unsigned>(n);
+  if (!parse_u64(v["max-body-bytes"], c.max_body_bytes) || c.max_body_bytes < 1024 || c.max_body_bytes > (12u << 20))
+    return bad("max-body-bytes", "1024 to 12582912 (a replicated write must fit a 16 MiB cluster frame)");
+  if (!parse_u64(v["max-value-bytes"], c.max_value_bytes) || c.max_value_bytes == 0 ||
+      c.max_value_bytes > c.max_body_bytes)
+    return bad("max-value-bytes", "1 to max-body-bytes (" + std::to_string(c.max_body_bytes) + ")");
+  if (!parse_u64(v["max-entries"], c.max_entries) || c.max_entries == 0 || c.max_entries > 100000)
+    return bad("max-entries", "1 to 100000");
+  if (!parse_u64(v["max-programs"], c.max_programs) || c.max_programs == 0 || c.max_programs > 100000)
+    return bad("max-programs", "1 to 100000");
   if (!parse_u64(v["max-connections"], c.max_connections) || c.max_connections == 0 || c.max_connections > 1000000)
     return bad("max-connections", "1 to 1000000");
   if (!parse_u64(v["max-connections-per-address"], c.max_connections_per_address) ||

@@ -44,6 +44,10 @@ struct node_config {
   uint64_t tombstone_grace_s = 86400;
   uint64_t max_clock_offset_ms = 500;
   unsigned http_threads = 0;
+  uint64_t max_body_bytes = 4u << 20;
+  uint64_t max_value_bytes = 1u << 20;
+  uint64_t max_entries = 1024;
+  uint64_t max_programs = 200;
   uint64_t max_connections = 10000;
   uint64_t max_connections_per_address = 2048;
   std::string cluster_name = "sessionmesh";

@@ -132,13 +132,14 @@ std::pair<bool, std::string> node_runtime::reload() {
   }
   set_log_level(next->log_level);
   store_->reconfigure(runtime_settings{next->default_ttl_s, next->max_sessions, next->strict_quota,
-                                       next->global_program_ttl_s, next->max_global_programs});
+                                       next->global_program_ttl_s, next->max_global_programs,
+                                       store_limits_of(*next)});
   api_->set_settings(*settings);
   const auto restart = restart_needed(cfg_, *next);
   std::string body =
       "{\"status\":\"reloaded\",\"applied\":[\"log-level\",\"default-ttl\",\"max-sessions\","
       "\"strict-quota\",\"global-program-ttl\",\"max-global-programs\",\"api-token-file\",\"admin-token-"
-      "file\"],\"restart_required\":[";
+      "file\",\"max-body-bytes\",\"max-value-bytes\",\"max-entries\",\"max-programs\"],\"restart_required\":[";
   for (size_t i = 0; i < restart.size(); ++i) {
     if (i) body += ",";
     http::append_json_string(body, restart[i]);

@@ -26,6 +26,14 @@ result<std::string> read_token(const std::string& path) {
   return tok;
 }
 
+store_limits store_limits_of(const node_config& cfg) {
+  store_limits l;
+  l.value_bytes = static_cast<size_t>(cfg.max_value_bytes);
+  l.entries_per_map = static_cast<size_t>(cfg.max_entries);
+  l.programs = static_cast<size_t>(cfg.max_programs);
+  return l;
+}
+
 store_options store_options_of(const node_config& cfg) {
   store_options o;
   o.node_id = cfg.node_id;
@@ -39,6 +47,7 @@ store_options store_options_of(const node_config& cfg) {
   o.reaper_interval_ms = cfg.reaper_interval_s * 1000;
   o.tombstone_grace_ms = cfg.tombstone_grace_s * 1000;
   o.max_clock_offset_ms = cfg.max_clock_offset_ms;
+  o.limits = store_limits_of(cfg);
   o.on_warning = [](std::string_view name, std::string_view msg) { spdlog::warn("{}: {}", name, msg); };
   if (cfg.test_clock_offset_ms != 0) {
     const int64_t off = cfg.test_clock_offset_ms;
@@ -75,6 +84,8 @@ result<http::api_settings> api_settings_of(const node_config& cfg) {
   s.api_token = *api_tok;
   s.admin_token = *admin_tok;
   s.max_sessions = cfg.max_sessions;
+  s.body_bytes = static_cast<size_t>(cfg.max_body_bytes);
+  s.value_bytes = static_cast<size_t>(cfg.max_value_bytes);
   return s;
 }
 

@@ -19,6 +19,8 @@ namespace sessionmesh::node {
 bool loopback(const std::string& host);
 // The first line of path (trailing blanks cut); "" for an empty path.
 result<std::string> read_token(const std::string& path);
+// The limits a write is held to (--max-value-bytes, --max-entries, --max-programs).
+store_limits store_limits_of(const node_config& cfg);
 store_options store_options_of(const node_config& cfg);
 // The cluster driver's options of a node (serve and the online migrator).
 cluster_options cluster_options_of(const node_config& cfg, const std::string& cluster_key);

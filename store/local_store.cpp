@@ -67,7 +67,7 @@ result<void> local_store::check_entries(std::vector<entry_update>& updates, bool
       if (!allow_removal) return errc::invalid_argument;
       continue;
     }
-    auto c = canonical_json(*u.value, options_.limits);
+    auto c = canonical_json(*u.value, limits());
     if (!c) return c.error();
     u.value = std::move(c).value();
   }
@@ -217,11 +217,12 @@ result<create_result> local_store::create(create_request req, write_ctx& ctx) {
     return errc::invalid_argument;
   for (auto* ups : {&req.metadata, &req.variables, &req.programs})
     if (auto c = check_entries(*ups, false); !c) return c.error();
-  const size_t max_programs = req.limits.max_programs ? std::min<size_t>(req.limits.max_programs, options_.limits.programs)
-                                                      : options_.limits.programs;
+  const store_limits cur_lim = limits();
+  const size_t max_programs = req.limits.max_programs ? std::min<size_t>(req.limits.max_programs, cur_lim.programs)
+                                                      : cur_lim.programs;
   if (req.programs.size() > max_programs) return errc::too_many_programs;
   for (auto* ups : {&req.metadata, &req.variables, &req.programs})
-    if (ups->size() > options_.limits.entries_per_map) return errc::too_large;
+    if (ups->size() > cur_lim.entries_per_map) return errc::too_large;
 
   shard& sh = map_.shard_for(req.id);
   write_token tok;
@@ -318,7 +319,7 @@ result<session> local_store::patch(std::string_view id, patch_request req, write
     put_entries(delta, section::variables, req.variables, *s, &cur);
     put_entries(delta, section::programs, req.programs, *s, &cur);
     session_record next = crdt::merge(cur, delta);
-    store_limits lim = options_.limits;
+    store_limits lim = limits();
     if (req.limits.max_programs) lim.programs = std::min<size_t>(lim.programs, req.limits.max_programs);
     if (auto c = check_limits(next, &cur, lim); !c) return c.error();
     r = apply_locked(sh, &cur, std::move(next), delta, change_type::put, &tok);

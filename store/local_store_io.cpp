@@ -30,11 +30,22 @@ local_store::local_store(const store_options& options, file_system& fs, uint64_t
       clock_(node_tag(options.node_id), options.max_clock_offset_ms),
       rng_(incarnation),
       default_ttl_s_(options.default_ttl_s),
+      value_bytes_(options.limits.value_bytes),
+      entries_per_map_(options.limits.entries_per_map),
+      programs_(options.limits.programs),
       max_sessions_(options.max_sessions),
       strict_quota_(options.strict_quota),
       global_program_ttl_s_(options.global_program_ttl_s),
       max_global_programs_(options.max_global_programs) {
   if (!options_.clock) options_.clock = system_ms;
+}
+
+store_limits local_store::limits() const {
+  store_limits l = options_.limits;
+  l.value_bytes = value_bytes_.load(std::memory_order_relaxed);
+  l.entries_per_map = entries_per_map_.load(std::memory_order_relaxed);
+  l.programs = programs_.load(std::memory_order_relaxed);
+  return l;
 }
 
 void local_store::reconfigure(const runtime_settings& s) {
@@ -43,6 +54,9 @@ void local_store::reconfigure(const runtime_settings& s) {
   strict_quota_ = s.strict_quota;
   global_program_ttl_s_ = s.global_program_ttl_s;
   max_global_programs_ = s.max_global_programs;
+  value_bytes_ = s.limits.value_bytes;
+  entries_per_map_ = s.limits.entries_per_map;
+  programs_ = s.limits.programs;
   warned80_ = false;
   warned100_ = false;
 }

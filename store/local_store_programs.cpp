@@ -32,7 +32,7 @@ result<global_program> local_store::put_global_program(std::string_view id, std:
                                                        const write_limits& lim, write_ctx& ctx) {
   if (closed_) return errc::unavailable;
   if (!valid_program_id(id)) return errc::invalid_argument;
-  auto c = canonical_json(json, options_.limits);
+  auto c = canonical_json(json, limits());
   if (!c) return c.error();
   const std::string rid = global_record_id(id);
   shard& sh = map_.shard_for(rid);

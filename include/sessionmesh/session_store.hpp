@@ -43,6 +43,7 @@
 #include <string>
 #include <vector>
 
+#include "sessionmesh/options.hpp"
 #include "sessionmesh/result.hpp"
 #include "sessionmesh/session.hpp"
 
@@ -168,6 +169,10 @@ struct runtime_settings {
   bool strict_quota = false;      // log every refusal past the quota (refused either way)
   uint32_t global_program_ttl_s = 3600;
   uint64_t max_global_programs = 10000;  // 0: no limit
+  // Value bytes, entries per map and programs per session (json_depth and
+  // name_bytes keep their opened values). Applies to writes from now on;
+  // what is stored stays.
+  store_limits limits{};
 };
 
 enum class change_type { put, del, expire, moved };

@@ -17,7 +17,7 @@ check "version" 0 "$bin" version
 check "help lists serve flags" 0 "$bin" --help
 for f in --config --node-id --data-dir --in-memory --http --gossip --advertise --seeds --adapter --fsync \
          --default-ttl --max-sessions --strict-quota --api-token-file --admin-token-file --cluster-key-file \
-         --log-level --log-format --max-connections --max-connections-per-address; do
+         --log-level --log-format --max-connections --max-connections-per-address --max-body-bytes --max-value-bytes --max-entries --max-programs; do
   grep -q -- "$f" <<<"$LAST_OUT" || { echo "FAIL help lacks $f"; fail=1; }
 done
 check "unknown flag exits 2" 2 "$bin" serve --bogus
@@ -26,6 +26,8 @@ check "bad fsync exits 2" 2 "$bin" serve --fsync sometimes
 check "bad http exits 2" 2 "$bin" serve --http nope
 check "bad ttl exits 2" 2 "$bin" serve --default-ttl -5
 check "a connection cap of 0 exits 2" 2 "$bin" serve --max-connections 0
+check "a value limit above the body limit exits 2" 2 "$bin" serve --max-body-bytes 2048 --max-value-bytes 4096
+check "a programs limit of 0 exits 2" 2 "$bin" serve --max-programs 0
 check "a per-address cap out of range exits 2" 2 "$bin" serve --max-connections-per-address 2000000
 grep -q -- "--max-connections-per-address" <<<"$LAST_OUT" || { echo "FAIL reason does not name the flag: $LAST_OUT"; fail=1; }
 SESSIONMESH_LOG_LEVEL=loud check "bad env exits 2" 2 "$bin" serve
@@ -63,6 +65,23 @@ printf 'default-ttl = 300\nlog-format = "json"\nfsync = "always"\n' > "$tmp/node
 out=$(curl -s -X POST "http://127.0.0.1:$port/v1/admin/reload")
 grep -q '"restart_required":\["fsync"\]' <<<"$out" && echo "ok   reload names settings that need a restart" || { echo "FAIL reload answer: $out"; fail=1; }
 [[ $(ttl a3) == 300 ]] && echo "ok   POST /v1/admin/reload applies default-ttl" || { echo "FAIL admin reload"; fail=1; }
+# Operator limits reload: a 2 MiB value is 413 under the default 1 MiB value
+# limit, 200 once the config raises it; a bad limit is refused and changes nothing.
+python3 -c 'print("\"" + "e" * (2 << 20) + "\"")' > "$tmp/big.json"
+put_big() { curl -s -o /dev/null -w '%{http_code}' -X PUT "http://127.0.0.1:$port/v1/sessions/a3/variables/emb" \
+  -H 'Content-Type: application/json' --data-binary @"$tmp/big.json"; }
+code=$(put_big)
+[[ $code == 413 ]] && echo "ok   a 2 MiB value is 413 under the default limit" || { echo "FAIL big value gave $code"; fail=1; }
+printf 'default-ttl = 300\nlog-format = "json"\nmax-value-bytes = 3145728\n' > "$tmp/node.toml"
+out=$(curl -s -X POST "http://127.0.0.1:$port/v1/admin/reload")
+grep -q '"max-value-bytes"' <<<"$out" || { echo "FAIL reload does not list max-value-bytes: $out"; fail=1; }
+code=$(put_big)
+[[ $code == 200 ]] && echo "ok   reload raises max-value-bytes: the 2 MiB value is stored" || { echo "FAIL after raising the limit: $code"; fail=1; }
+printf 'max-value-bytes = 0\n' > "$tmp/node.toml"
+out=$(curl -s -w ' %{http_code}' -X POST "http://127.0.0.1:$port/v1/admin/reload")
+[[ $out == *max-value-bytes*400 ]] && echo "ok   a limit of 0 is refused by reload (400, named)" || { echo "FAIL zero limit reload: $out"; fail=1; }
+code=$(put_big)
+[[ $code == 200 ]] && echo "ok   a refused reload leaves the running limits" || { echo "FAIL after refused reload: $code"; fail=1; }
 printf 'fsync = "never"\n' > "$tmp/node.toml"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$port/v1/admin/reload")
 [[ $code == 400 ]] && echo "ok   a bad config is refused by reload (400)" || { echo "FAIL bad reload gave $code"; fail=1; }

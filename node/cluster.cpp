@@ -283,19 +283,22 @@ std::optional<std::string> cluster::owner_http(std::string_view id) {
   return std::string();
 }
 
-void cluster::drain(uint32_t timeout_ms, std::function<void(bool)> done) {
+void cluster::drain(uint32_t timeout_ms, std::function<void(uint64_t)> done) {
   const uint64_t seq = last_seq();
   asio::post(io_->ctx, [this, seq, timeout_ms, done = std::move(done)]() mutable {
     take_deltas();
     const uint64_t now = local_.now_physical_ms();
-    auto leave = [this, done = std::move(done)](bool confirmed) {
+    auto leave = [this, seq, done = std::move(done)](bool confirmed) {
+      uint64_t best = 0;  // the most any peer confirmed
+      for (const auto& [_, m] : d_->gossip().members()) best = std::max(best, m.acked_through);
       d_->leave(local_.now_physical_ms());
       settle();  // the leave is queued on the transport before done runs
-      done(confirmed);
+      done(confirmed ? 0 : seq - std::min(seq, best));
     };
-    bool any_peer = false;
-    for (const auto& [_, m] : d_->gossip().members()) any_peer |= m.status == gossip::member_status::alive;
-    if (seq == 0 && !any_peer) return leave(true);  // nothing to hand over
+    bool any_peer = false;  // one that may still take the changes
+    for (const auto& [_, m] : d_->gossip().members())
+      any_peer |= m.status == gossip::member_status::alive || m.status == gossip::member_status::suspect;
+    if (!any_peer) return leave(seq == 0);  // nothing to hand over, or nobody to hand it to
     d_->when_acked(seq, 2, now + timeout_ms, std::move(leave));
     settle();
   });

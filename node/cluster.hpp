@@ -63,9 +63,11 @@ class cluster final : public store::replication {
 
   // Drain, never waiting: once an alive peer has applied every local change
   // (or timeout_ms passed first), this node is marked left and told to
-  // everyone, then done(confirmed) runs on the gossip thread. With no change
-  // and no peer there is nothing to hand over: confirmed.
-  void drain(uint32_t timeout_ms, std::function<void(bool confirmed)> done);
+  // everyone, then done(unconfirmed) runs on the gossip thread: 0 when a
+  // peer confirmed every change, else how many of this node's changes no
+  // peer confirmed (they are on this node alone). With no alive or suspect
+  // peer it does not wait: 0 if there was no change.
+  void drain(uint32_t timeout_ms, std::function<void(uint64_t unconfirmed)> done);
   // A copy of the driver's view (http/cluster_views.hpp renders it),
   // taken on the gossip thread after its last step.
   gossip::cluster_view snapshot() const;

@@ -42,7 +42,9 @@ class node_runtime {
   http::node_hooks make_hooks();
   void make_api(const http::api_settings& settings);
   void wait_for_stop(const sigset_t& set);
-  void shutdown(http::server& srv);
+  // Drains, stops and closes; the exit code: 0, or 3 when the drain left
+  // changes that no peer confirmed.
+  int shutdown(http::server& srv);
   std::pair<bool, std::string> reload();
   // Starts the drain once; done(body) runs when it is over (at once if it
   // is). Never waits: the peer's confirmation completes it.
@@ -58,6 +60,7 @@ class node_runtime {
   bool drain_started_ = false;                                   // guarded by drain_mu_
   bool drained_ = false;                                         // guarded by drain_mu_
   bool drain_confirmed_ = false;                                 // guarded by drain_mu_
+  uint64_t drain_unconfirmed_ = 0;  // changes no peer confirmed; guarded by drain_mu_
   std::vector<std::function<void(std::string)>> drain_waiters_;  // guarded by drain_mu_
   // Held while the node runs; released last (declared first).
   std::unique_ptr<data_dir_lock> dir_lock_;

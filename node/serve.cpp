@@ -82,8 +82,7 @@ int node_runtime::run() {
                  cfg_.seeds.size());
 
   wait_for_stop(set);
-  shutdown(srv);
-  return 0;
+  return shutdown(srv);
 }
 
 int node_runtime::read_secrets(http::api_settings& settings, std::string& cluster_key) {
@@ -182,7 +181,7 @@ void node_runtime::wait_for_stop(const sigset_t& set) {
   }
 }
 
-void node_runtime::shutdown(http::server& srv) {
+int node_runtime::shutdown(http::server& srv) {
   {
     // The main thread may wait: it serves no request.
     std::promise<void> drained;
@@ -195,7 +194,17 @@ void node_runtime::shutdown(http::server& srv) {
   if (cluster_) cluster_->stop();
   if (migrator_) migrator_->stop();
   store_->close();
+  uint64_t unconfirmed = 0;
+  {
+    std::lock_guard lk(drain_mu_);
+    unconfirmed = drain_unconfirmed_;
+  }
+  if (unconfirmed > 0) {
+    spdlog::error("stopped; {} changes were not handed to a peer (exit code 3)", unconfirmed);
+    return 3;
+  }
   spdlog::info("stopped cleanly");
+  return 0;
 }
 
 int serve(const node_config& cfg, const std::map<std::string, std::string>& cli) {

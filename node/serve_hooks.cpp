@@ -174,16 +174,24 @@ void node_runtime::drain(std::function<void(std::string)> done) {
     }
   }
   if (over) return done(drain_body());
-  cl->drain(10000, [this](bool confirmed) {
-    if (confirmed)
+  cl->drain(10000, [this](uint64_t unconfirmed) {
+    if (unconfirmed == 0)
       spdlog::info("drained: a peer has applied every local change; marked left");
+    else if (cfg_.in_memory)
+      spdlog::error("drained without a peer's confirmation: {} changes made on this node were confirmed by no "
+                    "peer and exist only in its memory (--in-memory): they are lost at exit; marked left",
+                    unconfirmed);
     else
-      spdlog::warn("drained without confirmation from a peer (none reachable); marked left");
+      spdlog::error("drained without a peer's confirmation: {} changes made on this node were confirmed by no "
+                    "peer and exist only on its disk ({}); start it again on that data dir to hand them over; "
+                    "marked left",
+                    unconfirmed, cfg_.data_dir);
     std::vector<std::function<void(std::string)>> waiters;
     {
       std::lock_guard lk(drain_mu_);
       drained_ = true;
-      drain_confirmed_ = confirmed;
+      drain_confirmed_ = unconfirmed == 0;
+      drain_unconfirmed_ = unconfirmed;
       waiters.swap(drain_waiters_);
     }
     const std::string body = drain_body();
@@ -194,7 +202,8 @@ void node_runtime::drain(std::function<void(std::string)> done) {
 std::string node_runtime::drain_body() const {
   std::lock_guard lk(drain_mu_);
   return std::string("{\"status\":\"left\",\"node_id\":\"") + cfg_.node_id +
-         "\",\"confirmed\":" + (drain_confirmed_ ? "true" : "false") + "}";
+         "\",\"confirmed\":" + (drain_confirmed_ ? "true" : "false") +
+         ",\"unconfirmed_changes\":" + std::to_string(drain_unconfirmed_) + "}";
 }
 
 }  // namespace sessionmesh::node

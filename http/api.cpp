@@ -204,7 +204,8 @@ response api::dispatch(const request_view& req, const std::string& rid) {
     response r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     r.body = metrics_.render(store_.stats(), store_.node_id(), !hooks_.ready || hooks_.ready(),
-                             hooks_.draining && hooks_.draining());
+                             hooks_.draining && hooks_.draining(),
+                             hooks_.member_totals ? hooks_.member_totals() : std::array<uint64_t, 4>{1, 0, 0, 0});
     if (hooks_.metrics_extra) r.body += hooks_.metrics_extra();
     return r;
   }

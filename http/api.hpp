@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <array>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -91,6 +92,9 @@ struct node_hooks {
   std::function<std::string()> health_cluster;   // "cluster":{..},"replication":{..} (replicated)
   std::function<std::string(std::string_view)> faults;  // test-only fault switch; empty: off
   std::function<std::string()> metrics_extra;    // more Prometheus text (cluster)
+  // Members by status (alive, suspect, dead, left), this node included;
+  // unset: a node alone (1 alive).
+  std::function<std::array<uint64_t, 4>()> member_totals;
   std::function<std::vector<std::string>()> cluster_alerts;  // e.g. clock_skew (replicated)
   // Where a conditional (If-Match) write of a session is decided: nullopt
   // here; else the owner's HTTP host:port ("" when unknown: 503).

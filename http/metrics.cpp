@@ -58,7 +58,8 @@ void metrics::warning(std::string_view name) {
 
 // Over 80 lines on purpose: one line per exposed metric, in the order of
 // the exposition; a reader checks it against API.md top to bottom.
-std::string metrics::render(const store_stats& st, std::string_view node_id, bool ready, bool draining) const {
+std::string metrics::render(const store_stats& st, std::string_view node_id, bool ready, bool draining,
+                            const std::array<uint64_t, 4>& members) const {
   std::string o;
   o.reserve(16384);
   char buf[512];
@@ -143,9 +144,10 @@ std::string metrics::render(const store_stats& st, std::string_view node_id, boo
   line("sessionmesh_quota_warnings_total{level=\"100\"} %llu\n", static_cast<ull>(quota_full_.load()));
   o += "# TYPE sessionmesh_pruned_events_total counter\n";
   line("sessionmesh_pruned_events_total %llu\n", static_cast<ull>(pruned_events_.load()));
-  o += "# TYPE sessionmesh_members gauge\n";
-  line("sessionmesh_members{status=\"alive\"} 1\nsessionmesh_members{status=\"suspect\"} 0\n");
-  line("sessionmesh_members{status=\"dead\"} 0\nsessionmesh_members{status=\"left\"} 0\n");
+  o += "# HELP sessionmesh_members Cluster members by status, this node included.\n# TYPE sessionmesh_members gauge\n";
+  const char* statuses[] = {"alive", "suspect", "dead", "left"};
+  for (size_t i = 0; i < 4; ++i)
+    line("sessionmesh_members{status=\"%s\"} %llu\n", statuses[i], static_cast<ull>(members[i]));
   o += "# TYPE sessionmesh_ready gauge\n";
   line("sessionmesh_ready %d\n", ready && !draining ? 1 : 0);
   o += "# TYPE sessionmesh_info gauge\n";

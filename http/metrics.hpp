@@ -54,7 +54,9 @@ class metrics {
   const histogram& all_ops() const { return all_; }
   int64_t connections_active() const { return conns_active_.load(); }
   // Prometheus text exposition of everything, with the store's gauges.
-  std::string render(const store_stats& st, std::string_view node_id, bool ready, bool draining) const;
+  // members: alive, suspect, dead, left (this node included).
+  std::string render(const store_stats& st, std::string_view node_id, bool ready, bool draining,
+                     const std::array<uint64_t, 4>& members = {1, 0, 0, 0}) const;
 
  private:
   static size_t op_index(std::string_view op);

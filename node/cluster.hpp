@@ -10,6 +10,7 @@
 // Thread: public methods are thread-safe.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -82,6 +83,8 @@ class cluster final : public store::replication {
   // give_up() (checked at least every 100 ms) is true.
   bool wait_for_peer(std::chrono::steady_clock::time_point until, const std::function<bool()>& give_up);
   std::string metrics_text();
+  // Members by status, this node counted alive: alive, suspect, dead, left.
+  std::array<uint64_t, 4> member_totals() const;
   // Test-only fault switch: drop every frame to and from these node ids.
   void set_blocked(std::set<std::string> nodes);
 

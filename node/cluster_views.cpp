@@ -64,6 +64,12 @@ bool cluster::wait_for_peer(std::chrono::steady_clock::time_point until, const s
   }
 }
 
+std::array<uint64_t, 4> cluster::member_totals() const {
+  std::lock_guard lk(view_mu_);
+  const auto n = count_members(view_);
+  return {n.alive, n.suspect, n.dead, n.left};
+}
+
 std::vector<std::string> cluster::alerts() {
   std::lock_guard lk(view_mu_);
   std::vector<std::string> out;

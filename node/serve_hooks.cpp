@@ -36,6 +36,10 @@ http::node_hooks node_runtime::make_hooks() {
     auto* c = active_.load();
     return c ? c->metrics_text() : std::string();
   };
+  hooks.member_totals = [this] {
+    auto* c = active_.load();
+    return c ? c->member_totals() : std::array<uint64_t, 4>{1, 0, 0, 0};
+  };
   hooks.owner_http = [this](std::string_view id) -> std::optional<std::string> {
     auto* c = active_.load();
     return c ? c->owner_http(id) : std::nullopt;

@@ -71,6 +71,10 @@ def main():
 
     t = settled(nodes)
     check(t is not None, f"membership settled after the heal ({t and round(t, 2)} s)")
+    text = a.req("GET", "/metrics")[1]
+    text = text.decode() if isinstance(text, bytes) else text
+    alive = [l for l in text.splitlines() if l.startswith('sessionmesh_members{status="alive"}')]
+    check(alive == ['sessionmesh_members{status="alive"} 3'], f"/metrics counts 3 alive members ({alive})")
 
     # 4. kill -9 of a node moves its sessions' owner to the survivors.
     ids = [f"own{i}" for i in range(60)]

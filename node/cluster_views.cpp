@@ -78,48 +78,57 @@ std::vector<std::string> cluster::alerts() {
   return out;
 }
 
+// Over 80 lines on purpose: one line per exposed metric, with its help.
 std::string cluster::metrics_text() {
   std::lock_guard lk(view_mu_);
   const auto& s = view_.stats;
   const auto& t = transport_counters();
   std::string o;
-  auto c = [&](const char* name, uint64_t v) { o += std::string(name) + " " + std::to_string(v) + "\n"; };
-  o += "# TYPE sessionmesh_gossip_probes_total counter\n";
-  c("sessionmesh_gossip_probes_total", s.probes);
-  c("sessionmesh_gossip_probe_failures_total", s.probe_failures);
-  c("sessionmesh_gossip_suspicions_total", s.suspicions);
-  c("sessionmesh_gossip_deaths_total", s.deaths);
-  c("sessionmesh_gossip_refutations_total", s.refutations);
-  c("sessionmesh_gossip_members_reaped_total", s.members_reaped);
-  c("sessionmesh_gossip_members_refused_total", s.members_refused);
-  c("sessionmesh_replication_deltas_sent_total", s.deltas_sent);
-  c("sessionmesh_replication_deltas_applied_total", s.deltas_applied);
-  c("sessionmesh_replication_deltas_refused_total", s.deltas_refused);
-  c("sessionmesh_replication_deltas_dropped_total", s.deltas_dropped);
-  c("sessionmesh_antientropy_exchanges_total", s.ae_exchanges);
-  c("sessionmesh_antientropy_equal_total", s.ae_equal);
-  c("sessionmesh_antientropy_records_repaired_total", s.records_repaired);
-  c("sessionmesh_antientropy_records_sent_total", s.records_sent);
-  c("sessionmesh_replication_pending", view_.pending);
-  c("sessionmesh_clock_refusals_total", local_.clock_refusals());
-  c("sessionmesh_clock_ahead_episodes_total", s.clock_ahead_episodes);
-  o += "# TYPE sessionmesh_clock_lead_ms gauge\n";
-  o += "sessionmesh_clock_lead_ms " + std::to_string(view_.clock_lead_ms) + "\n";
-  c("sessionmesh_clock_ahead", view_.clock_ahead ? 1 : 0);
-  c("sessionmesh_clock_behind", view_.clock_behind ? 1 : 0);
-  c("sessionmesh_transport_bytes_in_total", t.bytes_in);
-  c("sessionmesh_transport_bytes_out_total", t.bytes_out);
-  c("sessionmesh_transport_frames_in_total", t.frames_in);
-  c("sessionmesh_transport_frames_out_total", t.frames_out);
-  c("sessionmesh_transport_refused_auth_total", t.refused_auth);
-  c("sessionmesh_transport_refused_cluster_total", t.refused_cluster);
-  c("sessionmesh_transport_garbage_total", t.garbage);
-  c("sessionmesh_transport_queue_dropped_total", t.queue_dropped);
-  c("sessionmesh_transport_connections_dropped_total", t.dropped);
-  c("sessionmesh_transport_inbound_refused_total", t.inbound_refused);
-  o += "# TYPE sessionmesh_transport_inbound_connections gauge\n";
-  c("sessionmesh_transport_inbound_connections", t.inbound_open);
+  auto m = [&](const char* name, const char* type, const char* help, auto v) {
+    o += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " +
+         std::to_string(v) + "\n";
+  };
+  auto c = [&](const char* name, const char* help, uint64_t v) { m(name, "counter", help, v); };
+  auto g = [&](const char* name, const char* help, auto v) { m(name, "gauge", help, v); };
+  c("sessionmesh_gossip_probes_total", "SWIM probes sent.", s.probes);
+  c("sessionmesh_gossip_probe_failures_total", "SWIM probes that got no answer.", s.probe_failures);
+  c("sessionmesh_gossip_suspicions_total", "Members this node suspected.", s.suspicions);
+  c("sessionmesh_gossip_deaths_total", "Members declared dead.", s.deaths);
+  c("sessionmesh_gossip_refutations_total", "Suspicions of this node it refuted.", s.refutations);
+  c("sessionmesh_gossip_members_reaped_total", "Dead or left members forgotten.", s.members_reaped);
+  c("sessionmesh_gossip_members_refused_total", "Members refused at join (cluster name, key).", s.members_refused);
+  c("sessionmesh_replication_deltas_sent_total", "Delta batches sent to peers.", s.deltas_sent);
+  c("sessionmesh_replication_deltas_applied_total", "Deltas from peers applied.", s.deltas_applied);
+  c("sessionmesh_replication_deltas_refused_total", "Deltas from peers refused (clock, damage).", s.deltas_refused);
+  c("sessionmesh_replication_deltas_dropped_total", "Deltas dropped on a full queue (anti-entropy repairs).",
+    s.deltas_dropped);
+  c("sessionmesh_antientropy_exchanges_total", "Merkle anti-entropy exchanges.", s.ae_exchanges);
+  c("sessionmesh_antientropy_equal_total", "Exchanges that found both stores equal.", s.ae_equal);
+  c("sessionmesh_antientropy_records_repaired_total", "Records repaired by anti-entropy.", s.records_repaired);
+  c("sessionmesh_antientropy_records_sent_total", "Records sent by anti-entropy.", s.records_sent);
+  g("sessionmesh_replication_pending", "Local deltas not yet sent.", view_.pending);
+  c("sessionmesh_clock_refusals_total", "Remote stamps refused as too far ahead.", local_.clock_refusals());
+  c("sessionmesh_clock_ahead_episodes_total", "Times this node's clock ran too far ahead of its peers.",
+    s.clock_ahead_episodes);
+  g("sessionmesh_clock_lead_seconds", "How far this node's write clock leads its peers.",
+    static_cast<double>(view_.clock_lead_ms) / 1000.0);
+  g("sessionmesh_clock_ahead", "1 while writes are refused for a clock too far ahead.", view_.clock_ahead ? 1 : 0);
+  g("sessionmesh_clock_behind", "1 while this node's clock is behind its peers'.", view_.clock_behind ? 1 : 0);
+  c("sessionmesh_transport_bytes_in_total", "Cluster transport bytes received.", t.bytes_in);
+  c("sessionmesh_transport_bytes_out_total", "Cluster transport bytes sent.", t.bytes_out);
+  c("sessionmesh_transport_frames_in_total", "Cluster transport frames received.", t.frames_in);
+  c("sessionmesh_transport_frames_out_total", "Cluster transport frames sent.", t.frames_out);
+  c("sessionmesh_transport_refused_auth_total", "Connections dropped for a bad HMAC.", t.refused_auth);
+  c("sessionmesh_transport_refused_cluster_total", "Connections dropped for another cluster name.",
+    t.refused_cluster);
+  c("sessionmesh_transport_garbage_total", "Connections dropped for undecodable frames.", t.garbage);
+  c("sessionmesh_transport_queue_dropped_total", "Frames dropped on a full send queue.", t.queue_dropped);
+  c("sessionmesh_transport_connections_dropped_total", "Connections dropped for any reason.", t.dropped);
+  c("sessionmesh_transport_inbound_refused_total", "Inbound connections refused past the caps.", t.inbound_refused);
+  g("sessionmesh_transport_inbound_connections", "Open inbound cluster connections.", t.inbound_open.load());
   const auto [alive, suspect, dead, left] = count_members(view_);
+  o += "# HELP sessionmesh_cluster_members Members by status as this node sees them (itself included).\n"
+       "# TYPE sessionmesh_cluster_members gauge\n";
   o += "sessionmesh_cluster_members{status=\"alive\"} " + std::to_string(alive) + "\n";
   o += "sessionmesh_cluster_members{status=\"suspect\"} " + std::to_string(suspect) + "\n";
   o += "sessionmesh_cluster_members{status=\"dead\"} " + std::to_string(dead) + "\n";

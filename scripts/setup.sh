@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 pkgs=(g++ libboost-dev libmsgpack-cxx-dev libxxhash-dev libspdlog-dev doctest-dev libsimdjson-dev
       libabsl-dev libtomlplusplus-dev libcli11-dev libssl-dev meson ninja-build pkg-config cmake)
 if [[ "${1:-}" == "--with-test-tools" ]]; then
-  pkgs+=(clang libclang-rt-14-dev curl python3 elixir erlang-jiffy erlang-inets python3-pytest python3-websockets)
+  pkgs+=(clang libclang-rt-14-dev curl python3 elixir erlang-jiffy erlang-inets python3-pytest python3-websockets prometheus)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -85,6 +85,17 @@ code=$(put_big)
 printf 'fsync = "never"\n' > "$tmp/node.toml"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$port/v1/admin/reload")
 [[ $code == 400 ]] && echo "ok   a bad config is refused by reload (400)" || { echo "FAIL bad reload gave $code"; fail=1; }
+# /metrics passes Prometheus' own linter (promtool, from Debian's prometheus).
+if command -v promtool >/dev/null; then
+  curl -s "http://127.0.0.1:$port/v1/sessions/a1" >/dev/null
+  if lint=$(curl -s "http://127.0.0.1:$port/metrics" | promtool check metrics 2>&1); then
+    echo "ok   promtool check metrics passes"
+  else
+    echo "FAIL promtool check metrics: $lint"; fail=1
+  fi
+else
+  echo "FAIL promtool missing (scripts/setup.sh --with-test-tools installs prometheus)"; fail=1
+fi
 head -1 "$tmp/node.log" | python3 -c 'import json,sys; json.loads(sys.stdin.readline())' \
   && echo "ok   --log-format json writes JSON lines" || { echo "FAIL log line is not JSON"; fail=1; }
 kill -TERM $pid; wait $pid; rc=$?
@@ -103,6 +114,11 @@ gport=$((20000 + RANDOM % 20000))
 pid=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.05; done
 for i in 1 2 3 4 5; do curl -s -o /dev/null -X POST "http://127.0.0.1:$port/v1/sessions" -H 'Content-Type: application/json' -d "{\"id\":\"lone$i\"}"; done
+if lint=$(curl -s "http://127.0.0.1:$port/metrics" | promtool check metrics 2>&1); then
+  echo "ok   promtool check metrics passes on a replicated node"
+else
+  echo "FAIL promtool check metrics (replicated): $lint"; fail=1
+fi
 out=$(curl -s -X POST "http://127.0.0.1:$port/v1/admin/drain")
 n=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["unconfirmed_changes"] if d["confirmed"] is False else -1)' "$out" 2>/dev/null || echo -1)
 [[ $n -ge 5 ]] && echo "ok   a drain with no peer reports its unconfirmed changes ($n)" || { echo "FAIL drain answer: $out"; fail=1; }

@@ -35,7 +35,7 @@ int node_runtime::run() {
   http::api_settings settings;
   std::string cluster_key;
   if (int rc = read_secrets(settings, cluster_key)) return rc;
-  setup_logging(cfg_.log_format, cfg_.log_level);
+  setup_logging(cfg_.log_format, cfg_.log_level, cfg_.node_id);
   if (cfg_.adapter == "replicated" && cluster_key.empty() && !loopback(cfg_.gossip.host))
     spdlog::warn(
         "cluster transport on {} without --cluster-key-file: anyone who can reach it can join and "

@@ -103,21 +103,42 @@ void node_runtime::make_api(const http::api_settings& settings) {
       spdlog::info("alert cleared: {}", alert);
   };
   const bool json = cfg_.log_format == "json";
+  // One line per request: 5xx (store errors included) at error, the rest
+  // at debug; the error code of an error answer rides along.
   api_->on_request = [json](const http::request_view& rq, const http::response& rs, uint64_t us) {
-    const auto level = rs.status >= 500 ? spdlog::level::warn : spdlog::level::debug;
+    const auto level = rs.status >= 500 ? spdlog::level::err : spdlog::level::debug;
     if (!spdlog::should_log(level)) return;
     const auto path = rq.target.substr(0, rq.target.find('?'));
+    const auto [route, session_id] = route_of(path);
+    const std::string op = std::string(rq.method) + " " + route;
+    std::string code;
+    if (rs.status >= 400) {
+      const auto at = rs.body.find("\"code\":\"");
+      if (at != std::string::npos) code = rs.body.substr(at + 8, rs.body.find('"', at + 8) - (at + 8));
+    }
+    char dur[32];
+    std::snprintf(dur, sizeof dur, "%.3f", static_cast<double>(us) / 1000.0);
     if (json) {
-      std::string line = "{\"request_id\":";
-      http::append_json_string(line, rs.request_id);
-      line += ",\"method\":";
-      http::append_json_string(line, rq.method);
-      line += ",\"path\":";
-      http::append_json_string(line, path);
-      line += ",\"status\":" + std::to_string(rs.status) + ",\"duration_us\":" + std::to_string(us) + "}";
-      spdlog::log(level, "{}", line);
+      std::string f(1, fields_mark);
+      f += "\"request_id\":";
+      http::append_json_string(f, rs.request_id);
+      f += ",\"op\":";
+      http::append_json_string(f, op);
+      if (!session_id.empty()) {
+        f += ",\"session_id\":";
+        http::append_json_string(f, session_id);
+      }
+      f += ",\"status\":" + std::to_string(rs.status) + ",\"duration_ms\":" + dur;
+      if (!code.empty()) {
+        f += ",\"error\":";
+        http::append_json_string(f, code);
+      }
+      f += fields_mark;
+      f += "request";
+      spdlog::log(level, "{}", f);
     } else {
-      spdlog::log(level, "request_id={} {} {} {} {}us", rs.request_id, rq.method, path, rs.status, us);
+      spdlog::log(level, "request request_id={} op=\"{}\" session_id={} status={} duration_ms={}{}{}", rs.request_id,
+                  op, session_id.empty() ? "-" : session_id, rs.status, dur, code.empty() ? "" : " error=", code);
     }
   };
 }

@@ -51,12 +51,23 @@ ls "$tmp/d"/wal-*.log >/dev/null 2>&1 && echo "ok   data dir has a WAL" || { ech
 
 # A real node: reload through SIGHUP and POST /v1/admin/reload, JSON logs, drain on SIGTERM.
 port=$((20000 + RANDOM % 20000))
-printf 'default-ttl = 100\nlog-format = "json"\n' > "$tmp/node.toml"
+printf 'default-ttl = 100\nlog-format = "json"\nlog-level = "debug"\n' > "$tmp/node.toml"
 "$bin" serve --config "$tmp/node.toml" --node-id cli-node --http 127.0.0.1:$port --data-dir "$tmp/nd" 2> "$tmp/node.log" &
 pid=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.05; done
 ttl() { curl -s -X POST "http://127.0.0.1:$port/v1/sessions" -H 'Content-Type: application/json' -d "{\"id\":\"$1\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["ttl_s"])'; }
 [[ $(ttl a1) == 100 ]] && echo "ok   default-ttl from the config file" || { echo "FAIL default-ttl from file"; fail=1; }
+curl -s -H 'X-Request-Id: rq-77' "http://127.0.0.1:$port/v1/sessions/a1/variables/none" >/dev/null
+for _ in $(seq 1 20); do grep -q rq-77 "$tmp/node.log" && break; sleep 0.05; done
+python3 - "$tmp/node.log" <<'PY' && echo "ok   JSON request lines carry request_id, node_id, session_id, op, status, duration_ms" || { echo "FAIL request log line"; grep rq-77 "$tmp/node.log"; fail=1; }
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if "rq-77" in l]
+assert len(lines) == 1, lines
+l = lines[0]
+assert l["request_id"] == "rq-77" and l["node_id"] == "cli-node" and l["session_id"] == "a1", l
+assert l["op"] == "GET /v1/sessions/{id}/variables/{name}" and l["status"] == 404 and l["error"] == "not_found", l
+assert isinstance(l["duration_ms"], float) and l["level"] == "debug", l
+PY
 printf 'default-ttl = 200\nlog-format = "json"\n' > "$tmp/node.toml"
 kill -HUP $pid
 for _ in $(seq 1 50); do grep -q 'configuration reloaded' "$tmp/node.log" && break; sleep 0.05; done

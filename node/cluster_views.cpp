@@ -126,6 +126,22 @@ std::string cluster::metrics_text() {
   c("sessionmesh_transport_connections_dropped_total", "Connections dropped for any reason.", t.dropped);
   c("sessionmesh_transport_inbound_refused_total", "Inbound connections refused past the caps.", t.inbound_refused);
   g("sessionmesh_transport_inbound_connections", "Open inbound cluster connections.", t.inbound_open.load());
+  o += "# HELP sessionmesh_replication_peer_lag_writes Writes made on this node that the peer has not "
+       "confirmed (alive and suspect peers).\n# TYPE sessionmesh_replication_peer_lag_writes gauge\n";
+  const uint64_t seq = last_seq();
+  for (const auto& p : view_.members) {
+    if (p.status != gossip::member_status::alive && p.status != gossip::member_status::suspect) continue;
+    o += "sessionmesh_replication_peer_lag_writes{peer=\"";
+    for (char ch : p.node_id) {  // a label value: \\, " and newline escaped
+      if (ch == '\\' || ch == '"') o += '\\';
+      if (ch == '\n') {
+        o += "\\n";
+        continue;
+      }
+      o += ch;
+    }
+    o += "\"} " + std::to_string(seq - std::min(seq, p.acked_through)) + "\n";
+  }
   const auto [alive, suspect, dead, left] = count_members(view_);
   o += "# HELP sessionmesh_cluster_members Members by status as this node sees them (itself included).\n"
        "# TYPE sessionmesh_cluster_members gauge\n";

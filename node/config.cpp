@@ -86,42 +86,61 @@ result<std::map<std::string, std::string>> read_file(const std::string& path) {
 
 const std::vector<setting_spec>& settings() {
   static const std::vector<setting_spec> s = {
-      {"config", "", "TOML config file; re-read on SIGHUP and POST /v1/admin/reload", false},
-      {"node-id", "", "unique, stable name of this node (default: host name)", false},
-      {"data-dir", "./data", "embedded durable store (WAL + snapshots)", false},
-      {"in-memory", "false", "keep nothing on disk", true},
-      {"http", "127.0.0.1:7070", "REST + WebSocket + health + metrics address", false},
-      {"gossip", "127.0.0.1:7946", "cluster transport address (replicated adapter only)", false},
-      {"advertise", "", "address peers should dial (default: --gossip)", false},
-      {"seeds", "", "comma-separated host:port list of peers", false},
-      {"adapter", "", "local|replicated (default: local, replicated when --seeds is given)", false},
-      {"fsync", "batch", "WAL durability: always|batch|off", false},
-      {"default-ttl", "3600", "TTL in seconds of sessions created without one", false},
-      {"max-sessions", "10000", "session quota: creates past it answer 429 (0: no limit); warnings at 80% and 100%", false},
-      {"strict-quota", "false", "also log every create refused past the quota (loud warnings)", true},
-      {"global-program-ttl", "3600", "seconds a global program lives after its last put", false},
-      {"max-global-programs", "10000", "global program quota (0: no limit)", false},
-      {"api-token-file", "", "require Authorization: Bearer <token> on /v1/*", false},
-      {"admin-token-file", "", "token required on /v1/admin/* (falls back to the API token)", false},
-      {"cluster-key-file", "", "shared secret of the cluster transport", false},
-      {"log-level", "info", "trace|debug|info|warn|error", false},
-      {"log-format", "text", "text|json", false},
-      {"reaper-interval", "60", "seconds between TTL reaper runs", false},
-      {"max-clock-offset-ms", "500", "refuse remote clocks further ahead than this", false},
-      {"http-threads", "0", "HTTP I/O threads (0: one per core but one)", false},
-      {"max-body-bytes", "4194304", "largest request body; past it 413 (1024 to 12582912; reloads)", false},
-      {"max-value-bytes", "1048576", "largest JSON value (a variable, program or metadata entry); past it 413 (1 to max-body-bytes; reloads)", false},
-      {"max-entries", "1024", "live entries per map (metadata, variables, programs) of a session; past it 413 (1 to 100000; reloads)", false},
-      {"max-programs", "200", "programs per session; one more is 429 too_many_programs (1 to 100000; reloads)", false},
-      {"max-connections", "10000", "HTTP connections in all; past it: 503 overloaded, then close", false},
-      {"max-connections-per-address", "2048", "HTTP connections from one client address; past it: 503 overloaded", false},
+      {"config", "", "TOML config file; re-read on SIGHUP and POST /v1/admin/reload", false, false},
+      {"node-id", "", "unique, stable name of this node (default: host name)", false, false},
+      {"data-dir", "./data", "embedded durable store (WAL + snapshots)", false, false},
+      {"in-memory", "false", "keep nothing on disk", true, false},
+      {"http", "127.0.0.1:7070", "REST + WebSocket + health + metrics address", false, false},
+      {"gossip", "127.0.0.1:7946", "cluster transport address (replicated adapter only)", false, false},
+      {"advertise", "", "address peers should dial (default: --gossip)", false, false},
+      {"seeds", "", "comma-separated host:port list of peers", false, false},
+      {"adapter", "", "local|replicated (default: local, replicated when --seeds is given)", false, false},
+      {"fsync", "batch", "WAL durability: always|batch|off", false, false},
+      {"default-ttl", "3600", "TTL in seconds of sessions created without one", false, true},
+      {"max-sessions", "10000", "session quota: creates past it answer 429 (0: no limit); warnings at 80% and 100%", false, true},
+      {"strict-quota", "false", "also log every create refused past the quota (loud warnings)", true, true},
+      {"global-program-ttl", "3600", "seconds a global program lives after its last put", false, true},
+      {"max-global-programs", "10000", "global program quota (0: no limit)", false, true},
+      {"api-token-file", "", "require Authorization: Bearer <token> on /v1/*", false, true},
+      {"admin-token-file", "", "token required on /v1/admin/* (falls back to the API token)", false, true},
+      {"cluster-key-file", "", "shared secret of the cluster transport", false, false},
+      {"log-level", "info", "trace|debug|info|warn|error", false, true},
+      {"log-format", "text", "text|json", false, false},
+      {"reaper-interval", "60", "seconds between TTL reaper runs", false, false},
+      {"max-clock-offset-ms", "500", "refuse remote clocks further ahead than this", false, false},
+      {"http-threads", "0", "HTTP I/O threads (0: one per core but one)", false, false},
+      {"max-body-bytes", "4194304", "largest request body; past it 413 (1024 to 12582912)", false, true},
+      {"max-value-bytes", "1048576", "largest JSON value (a variable, program or metadata entry); past it 413 (1 to max-body-bytes)", false, true},
+      {"max-entries", "1024", "live entries per map (metadata, variables, programs) of a session; past it 413 (1 to 100000)", false, true},
+      {"max-programs", "200", "programs per session; one more is 429 too_many_programs (1 to 100000)", false, true},
+      {"max-connections", "10000", "HTTP connections in all; past it: 503 overloaded, then close", false, false},
+      {"max-connections-per-address", "2048", "HTTP connections from one client address; past it: 503 overloaded", false, false},
       {"tombstone-grace", "86400", "seconds deleted and expired sessions are kept for replication; a node out of "
-                                   "contact longer than this resyncs from its peers", false},
-      {"cluster-name", "sessionmesh", "peers must share this name to join", false},
-      {"test-faults", "false", "enable POST /v1/admin/faults (a test-only network fault switch)", true},
-      {"test-clock-offset-ms", "0", "testing only: shift this node's wall clock (ms, may be negative)", false},
+                                   "contact longer than this resyncs from its peers", false, false},
+      {"cluster-name", "sessionmesh", "peers must share this name to join", false, false},
+      {"test-faults", "false", "enable POST /v1/admin/faults (a test-only network fault switch)", true, false},
+      {"test-clock-offset-ms", "0", "testing only: shift this node's wall clock (ms, may be negative)", false, false},
   };
   return s;
+}
+
+std::string sample_toml() {
+  std::string o =
+      "# sessionmesh configuration (TOML). Every setting is shown at its default,\n"
+      "# commented out; a flag (--name) or an environment variable (SESSIONMESH_NAME)\n"
+      "# overrides this file. SIGHUP or POST /v1/admin/reload re-reads it: settings\n"
+      "# marked (reloads) apply at once, the others at the next start.\n";
+  for (const auto& s : settings()) {
+    const std::string name = s.name;
+    if (name == "config" || name.rfind("test-", 0) == 0) continue;
+    o += "\n# " + std::string(s.help) + (s.reloads ? " (reloads)" : " (restart)") + "\n# " + name + " = ";
+    const std::string v = s.fallback;
+    const bool number = !v.empty() && v.find_first_not_of("0123456789") == std::string::npos;
+    if (s.boolean || number) o += v;
+    else o += "\"" + v + "\"";
+    o += "\n";
+  }
+  return o;
 }
 
 // Over 80 lines on purpose: one conversion per setting, in the order of the

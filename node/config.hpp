@@ -61,8 +61,14 @@ struct setting_spec {
   const char* fallback;  // "" = none
   const char* help;
   bool boolean;
+  bool reloads;  // SIGHUP and POST /v1/admin/reload apply it; else it needs a restart
 };
 const std::vector<setting_spec>& settings();
+// A commented TOML file with every setting (but config and test-*) at its
+// default, each with its help and whether it reloads: what
+// `sessionmesh config-sample` prints and `meson install` puts in
+// <sysconfdir>/sessionmesh/sessionmesh.toml. Uncommented, it is valid.
+std::string sample_toml();
 
 // Resolves raw values (cli wins, then env, then file, then default) and
 // converts them. cli holds only the flags given on the command line.

@@ -17,13 +17,15 @@ int main(int argc, char** argv) {
   auto* serve = app.add_subcommand("serve", "run a node (the main job)");
   auto* version = app.add_subcommand("version", "print the version");
   auto* migrate = app.add_subcommand("migrate", "copy/validate sessions between adapters or nodes");
+  auto* sample = app.add_subcommand("config-sample", "print a commented TOML config with every setting");
   std::map<std::string, std::string> raw;
   std::map<std::string, bool> flags;
   std::map<std::string, CLI::Option*> opts;
   for (const auto& s : node::settings()) {
     const std::string name = std::string("--") + s.name;
-    if (s.boolean) opts[s.name] = serve->add_flag(name, flags[s.name], s.help);
-    else opts[s.name] = serve->add_option(name, raw[s.name], s.help);
+    const std::string help = std::string(s.help) + (s.reloads ? " [reloads]" : "");
+    if (s.boolean) opts[s.name] = serve->add_flag(name, flags[s.name], help);
+    else opts[s.name] = serve->add_option(name, raw[s.name], help);
   }
   std::string m_from, m_to, m_report, m_token;
   migrate->add_option("--from", m_from, "data dir of a stopped node");
@@ -34,7 +36,7 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
     bool sub_help = false;
-    for (auto* sub : {serve, version, migrate})
+    for (auto* sub : {serve, version, migrate, sample})
       if (sub->parsed()) sub_help = true, std::fputs(sub->help().c_str(), stdout);
     if (!sub_help) std::fputs(app.help("", CLI::AppFormatMode::All).c_str(), stdout);
     return 0;
@@ -47,6 +49,10 @@ int main(int argc, char** argv) {
   }
   if (version->parsed()) {
     std::printf("sessionmesh %.*s\n", static_cast<int>(version_string().size()), version_string().data());
+    return 0;
+  }
+  if (sample->parsed()) {
+    std::fputs(node::sample_toml().c_str(), stdout);
     return 0;
   }
   if (migrate->parsed()) return node::migrate_offline({m_from, m_to, m_report, m_token});

@@ -45,6 +45,8 @@ class node_runtime {
   // Drains, stops and closes; the exit code: 0, or 3 when the drain left
   // changes that no peer confirmed.
   int shutdown(http::server& srv);
+  // Prometheus text of the node itself: quota, disk space of the data dir.
+  std::string node_metrics_text() const;
   std::pair<bool, std::string> reload();
   // Starts the drain once; done(body) runs when it is over (at once if it
   // is). Never waits: the peer's confirmation completes it.

@@ -2,6 +2,8 @@
 // migration, faults, drain, reload), the request log, reload and drain.
 #include <spdlog/spdlog.h>
 
+#include <sys/statvfs.h>
+
 #include <set>
 
 #include <simdjson.h>
@@ -34,7 +36,7 @@ http::node_hooks node_runtime::make_hooks() {
   };
   hooks.metrics_extra = [this] {
     auto* c = active_.load();
-    return c ? c->metrics_text() : std::string();
+    return node_metrics_text() + (c ? c->metrics_text() : std::string());
   };
   hooks.member_totals = [this] {
     auto* c = active_.load();
@@ -161,10 +163,15 @@ std::pair<bool, std::string> node_runtime::reload() {
                                        store_limits_of(*next)});
   api_->set_settings(*settings);
   const auto restart = restart_needed(cfg_, *next);
-  std::string body =
-      "{\"status\":\"reloaded\",\"applied\":[\"log-level\",\"default-ttl\",\"max-sessions\","
-      "\"strict-quota\",\"global-program-ttl\",\"max-global-programs\",\"api-token-file\",\"admin-token-"
-      "file\",\"max-body-bytes\",\"max-value-bytes\",\"max-entries\",\"max-programs\"],\"restart_required\":[";
+  std::string body = "{\"status\":\"reloaded\",\"applied\":[";
+  bool first = true;
+  for (const auto& s : node::settings()) {
+    if (!s.reloads) continue;
+    if (!first) body += ",";
+    first = false;
+    http::append_json_string(body, s.name);
+  }
+  body += "],\"restart_required\":[";
   for (size_t i = 0; i < restart.size(); ++i) {
     if (i) body += ",";
     http::append_json_string(body, restart[i]);
@@ -222,6 +229,25 @@ void node_runtime::drain(std::function<void(std::string)> done) {
     const std::string body = drain_body();
     for (auto& w : waiters) w(body);
   });
+}
+
+std::string node_runtime::node_metrics_text() const {
+  std::string o;
+  o += "# HELP sessionmesh_sessions_limit The session quota (--max-sessions; 0: none).\n"
+       "# TYPE sessionmesh_sessions_limit gauge\n";
+  o += "sessionmesh_sessions_limit " + std::to_string(cfg_.max_sessions) + "\n";
+  if (!cfg_.in_memory) {
+    struct statvfs fs {};
+    if (::statvfs(cfg_.data_dir.c_str(), &fs) == 0) {
+      o += "# HELP sessionmesh_disk_free_bytes Bytes free for this node on its data dir's file system.\n"
+           "# TYPE sessionmesh_disk_free_bytes gauge\n";
+      o += "sessionmesh_disk_free_bytes " + std::to_string(static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize) + "\n";
+      o += "# HELP sessionmesh_disk_size_bytes Size of the data dir's file system.\n"
+           "# TYPE sessionmesh_disk_size_bytes gauge\n";
+      o += "sessionmesh_disk_size_bytes " + std::to_string(static_cast<uint64_t>(fs.f_blocks) * fs.f_frsize) + "\n";
+    }
+  }
+  return o;
 }
 
 std::string node_runtime::drain_body() const {

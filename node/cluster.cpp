@@ -67,7 +67,10 @@ result<void> cluster::start() {
   c.gossip_addr = opts_.advertise;
   c.http_addr = opts_.http_addr;
   c.seeds = expand_seeds(opts_.seeds);
-  c.incarnation = wall_ms() / 1000;  // a restarted node outranks its earlier life
+  // A restarted node outranks its earlier life, its leave (+1) included:
+  // milliseconds, so a restart within the same second still does (nodes of
+  // versions that counted seconds are outranked too).
+  c.incarnation = wall_ms();
   c.seed = std::random_device{}();
   c.max_clock_offset_ms = opts_.max_clock_offset_ms;
   d_ = std::make_unique<gossip::replication_driver>(c, port_);

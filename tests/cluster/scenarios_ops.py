@@ -177,3 +177,87 @@ def netns_partition():
             p.wait()
         for name, (n, dev, ip) in ns.items():
             sh("ip", "netns", "del", n)
+
+
+def rolling_restart():
+    """A rolling restart loses nothing: each node of three in turn is sent
+    SIGTERM (it drains: refuses writes with 503, hands every change to a
+    peer, exits 0) and started again on its data dir, while a client keeps
+    writing. The client, like a load balancer, sends each write to a node
+    that is up and retries another on a 503 or a refused connection to the
+    node being restarted; any other error is a failure. At the end every
+    acknowledged write is on every node."""
+    import http.client
+    unlimited = ["--max-sessions", "0"]
+    r1 = Node("roll1", extra=unlimited)
+    r2 = Node("roll2", seeds=[r1.gaddr], extra=unlimited)
+    r3 = Node("roll3", seeds=[r1.gaddr], extra=unlimited)
+    nodes = [r1, r2, r3]
+    for n in nodes:  # every node's seeds name all three, as a Kubernetes headless Service does
+        n.seeds = [x.gaddr for x in nodes]
+    t = wait_until(lambda: all(sum(1 for s in x.members().values() if s == "alive") == 3 for x in nodes), timeout=20)
+    check(t is not None, f"rolling: three nodes see each other ({t and round(t, 2)} s)")
+    acked, errors, retried = {}, [], [0]
+    down = set()
+    stop = threading.Event()
+
+    def write_one(i):
+        for attempt in range(200):
+            n = nodes[(i + attempt) % 3]
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", n.http, timeout=5)
+                c.request("POST", "/v1/sessions", body=json.dumps({"id": f"roll-{i}", "variables": {"i": i}}),
+                          headers={"Content-Type": "application/json"})
+                r = c.getresponse()
+                r.read()
+                c.close()
+            except (ConnectionError, OSError) as e:
+                if n.name in down:
+                    retried[0] += 1
+                    time.sleep(0.01)
+                    continue
+                errors.append(f"roll-{i} on {n.name}: {e!r}")
+                return
+            if r.status in (200, 201):
+                acked[f"roll-{i}"] = i
+                return
+            if r.status == 503:
+                retried[0] += 1
+                time.sleep(0.01)
+                continue
+            errors.append(f"roll-{i} on {n.name}: {r.status}")
+            return
+        errors.append(f"roll-{i}: no node took it")
+
+    def client():
+        i = 0
+        while not stop.is_set():
+            write_one(i)
+            i += 1
+            time.sleep(0.002)  # a steady client, not a flood
+
+    th = threading.Thread(target=client)
+    th.start()
+    for n in nodes:
+        time.sleep(0.5)
+        down.add(n.name)
+        rc = n.term()
+        check(rc == 0, f"rolling: {n.name} drains and exits 0 under load ({rc})")
+        n.start()
+        down.discard(n.name)
+        t = wait_until(lambda: all(sum(1 for s in x.members().values() if s == "alive") == 3 for x in nodes), timeout=20)
+        check(t is not None, f"rolling: {n.name} is back and every node sees three alive ({t and round(t, 2)} s; "
+                             f"{[x.members() for x in nodes]})")
+    time.sleep(0.5)
+    stop.set()
+    th.join()
+    check(not errors, f"rolling: the client saw no error but retried 503s and refused connections to the node "
+                      f"restarting ({len(errors)} errors: {errors[:3]}; {retried[0]} retries)")
+    check(len(acked) > 100, f"rolling: the client kept writing ({len(acked)} acknowledged)")
+    t = wait_until(lambda: converged(nodes), timeout=20)
+    check(t is not None, f"rolling: the three nodes converge after the restarts ({t and round(t, 2)} s)")
+    for n in nodes:
+        missing = [k for k in acked if n.req("GET", f"/v1/sessions/{k}")[0] != 200]
+        check(not missing, f"rolling: {n.name} holds every acknowledged write ({len(missing)} of {len(acked)} missing)")
+    for n in nodes:
+        n.term()

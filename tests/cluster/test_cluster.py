@@ -10,7 +10,7 @@ import json, os, random, threading, shutil, signal, socket, subprocess, sys, tem
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import *  # noqa: E402,F401,F403
 from harness import failures  # noqa: E402
-from scenarios_ops import migration, netns_partition  # noqa: E402
+from scenarios_ops import migration, netns_partition, rolling_restart  # noqa: E402
 from scenarios_writes import acks_never_block_reads, conditional_writes, counter_race, durable_acks  # noqa: E402
 
 
@@ -202,6 +202,7 @@ def main():
 
     conditional_writes()
     migration()
+    rolling_restart()
 
     durable_acks()
 
@@ -218,6 +219,8 @@ try:
         conditional_writes()
     elif os.environ.get("SM_CLUSTER_ONLY") == "durable":
         durable_acks()
+    elif os.environ.get("SM_CLUSTER_ONLY") == "rolling":
+        rolling_restart()
     elif os.environ.get("SM_CLUSTER_ONLY") == "acks":
         acks_never_block_reads(cluster(3))
     else:

@@ -111,14 +111,43 @@ response api::store_error(std::error_code ec, const std::string& rid) {
   }
 }
 
-response api::session_body(unsigned status, const session& s, const std::string& rid) {
+namespace {
+// RFC 7240: a Prefer header listing return=minimal (case-insensitive, among
+// other preferences separated by commas or semicolons).
+bool prefers_minimal(std::string_view prefer) {
+  for (size_t i = 0; i < prefer.size();) {
+    size_t end = prefer.find_first_of(",;", i);
+    if (end == std::string_view::npos) end = prefer.size();
+    std::string_view p = prefer.substr(i, end - i);
+    while (!p.empty() && (p.front() == ' ' || p.front() == '\t')) p.remove_prefix(1);
+    while (!p.empty() && (p.back() == ' ' || p.back() == '\t')) p.remove_suffix(1);
+    if (p.size() == 14) {
+      std::string low(p);
+      for (auto& c : low) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (low == "return=minimal") return true;
+    }
+    i = end + 1;
+  }
+  return false;
+}
+}  // namespace
+
+response api::session_body(unsigned status, const session& s, const request_view& req) {
   response r;
   r.status = status;
-  r.body.reserve(512);
   const std::string version = s.version();
-  render_session(r.body, s, store_.owner_of(s.id()), version);
   r.headers.emplace_back("ETag", "\"" + version + "\"");
-  (void)rid;
+  if (req.method != "GET" && req.method != "HEAD" && prefers_minimal(req.prefer)) {
+    r.body = "{\"id\":";
+    append_json_string(r.body, s.id());
+    r.body += ",\"version\":";
+    append_json_string(r.body, version);
+    r.body += "}";
+    r.headers.emplace_back("Preference-Applied", "return=minimal");
+    return r;
+  }
+  r.body.reserve(512);
+  render_session(r.body, s, store_.owner_of(s.id()), version);
   return r;
 }
 

@@ -42,6 +42,7 @@ struct request_view {
   std::string_view content_type;
   std::string_view authorization;
   std::string_view if_match;
+  std::string_view prefer;      // Prefer (RFC 7240): return=minimal shortens a write's answer
   std::string_view request_id;  // the caller's X-Request-Id, may be empty
   // X-Sessionmesh-Limits: "max_sessions=N, max_programs=N, max_global_programs=N"
   // (any subset): limits a named store adds to the node's for this write.
@@ -155,7 +156,9 @@ class api {
   response health(const std::string& rid);
   response cluster(const std::string& rid);
   response admin(const request_view& req, std::string_view what, const std::string& rid);
-  response session_body(unsigned status, const session& s, const std::string& rid);
+  // The session as a write or read answers it, with its ETag; a write that
+  // asked for `Prefer: return=minimal` gets {"id","version"} instead.
+  response session_body(unsigned status, const session& s, const request_view& req);
   response store_error(std::error_code ec, const std::string& rid);
   response method_not_allowed_list(const std::string& rid);
   // ?acks=N&timeout_ms=T of a write (400 answer when malformed).

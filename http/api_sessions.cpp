@@ -58,7 +58,7 @@ response api::sessions_collection(const request_view& req, std::string_view quer
   write_ctx wc{true, {}};
   auto res = store_.create(std::move(cr).value(), wc);
   if (!res) return store_error(res.error(), rid);
-  return acks_result(session_body(res->created ? 201 : 200, res->value, rid), w, wc.token);
+  return acks_result(session_body(res->created ? 201 : 200, res->value, req), w, wc.token);
 }
 
 response api::one_session(const request_view& req, std::string_view id, const std::string& rid) {
@@ -69,12 +69,12 @@ response api::one_session(const request_view& req, std::string_view id, const st
   if (req.method == "GET") {
     auto s = store_.get(id);
     if (!s) return store_error(s.error(), rid);
-    return session_body(200, *s, rid);
+    return session_body(200, *s, req);
   }
   if (req.method == "HEAD") {  // what a GET would answer, without the touch
     auto s = store_.peek(id);
     if (!s) return store_error(s.error(), rid);
-    return session_body(200, *s, rid);
+    return session_body(200, *s, req);
   }
   if (req.method == "PATCH") {
     SM_WRITE_PREAMBLE(req, rid, false);
@@ -91,7 +91,7 @@ response api::one_session(const request_view& req, std::string_view id, const st
     write_ctx wc{true, {}};
     auto s = store_.patch(id, std::move(pr).value(), wc);
     if (!s) return store_error(s.error(), rid);
-    return acks_result(session_body(200, *s, rid), w, wc.token);
+    return acks_result(session_body(200, *s, req), w, wc.token);
   }
   if (req.method == "DELETE") {
     SM_WRITE_PREAMBLE(req, rid, false);
@@ -133,7 +133,7 @@ response api::session_sub(const request_view& req, std::string_view id, std::str
     write_ctx wc{true, {}};
     auto s = store_.touch(id, wc);
     if (!s) return store_error(s.error(), rid);
-    return acks_result(session_body(200, *s, rid), w, wc.token);
+    return acks_result(session_body(200, *s, req), w, wc.token);
   }
   if (sub == "worker") {
     if (req.method != "PUT") {
@@ -153,7 +153,7 @@ response api::session_sub(const request_view& req, std::string_view id, std::str
     write_ctx wc{true, {}};
     auto s = store_.set_worker(id, *w, *lim, wc);
     if (!s) return store_error(s.error(), rid);
-    return acks_result(session_body(200, *s, rid), pw, wc.token);
+    return acks_result(session_body(200, *s, req), pw, wc.token);
   }
   return error(404, "not_found", "no such path", rid);
 }
@@ -199,7 +199,7 @@ response api::entry(const request_view& req, std::string_view id, section sec, s
       r.status = 204;
       return acks_result(std::move(r), w, wc.token);
     }
-    return acks_result(session_body(200, *s, rid), w, wc.token);
+    return acks_result(session_body(200, *s, req), w, wc.token);
   }
   auto r = error(405, "method_not_allowed", "allowed: GET, HEAD, PUT, DELETE", rid);
   r.headers.emplace_back("Allow", "GET, HEAD, PUT, DELETE");

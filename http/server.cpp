@@ -221,6 +221,7 @@ class connection : public std::enable_shared_from_this<connection> {
     v.content_type = hdr(bhttp::field::content_type);
     v.authorization = hdr(bhttp::field::authorization);
     v.if_match = hdr(bhttp::field::if_match);
+    if (auto p_it = req.find("Prefer"); p_it != req.end()) v.prefer = {p_it->value().data(), p_it->value().size()};
     auto rid_it = req.find("X-Request-Id");
     if (rid_it != req.end()) v.request_id = {rid_it->value().data(), rid_it->value().size()};
     if (auto lim_it = req.find("X-Sessionmesh-Limits"); lim_it != req.end())
@@ -305,6 +306,7 @@ class connection : public std::enable_shared_from_this<connection> {
     for (auto f : {bhttp::field::content_type, bhttp::field::authorization, bhttp::field::if_match})
       if (auto it = in.find(f); it != in.end()) req.set(f, it->value());
     if (auto it = in.find("X-Sessionmesh-Limits"); it != in.end()) req.set("X-Sessionmesh-Limits", it->value());
+    if (auto it = in.find("Prefer"); it != in.end()) req.set("Prefer", it->value());
     req.set("X-Request-Id", local.request_id);
     req.set("X-Sessionmesh-Forwarded", srv_.a.store().node_id());
     req.body() = in.body();

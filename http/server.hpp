@@ -31,7 +31,11 @@ struct server_options {
   uint32_t idle_timeout_ms = 120000;  // between requests: a kept-alive connection with nothing sent
   uint32_t forward_timeout_ms = 5000; // a conditional write relayed to its owner must be answered within this
   uint32_t stop_pending_ms = 3000;     // stop() lets answers waiting on the store (fsync, acks) go out this long
-  size_t watch_queue_messages = 1024;  // a watcher further behind is cut with 4008
+  // A watcher's unsent messages: at most this many and about this many
+  // bytes (one message or one snapshot page over); it pulls more only as
+  // the socket drains, and one that falls off the change ring gets 4008.
+  size_t watch_queue_messages = 1024;
+  size_t watch_queue_bytes = 1u << 20;
   size_t watchers_max = 1024;
 };
 

@@ -4,6 +4,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <charconv>
 #include <deque>
 
 #include "http/api.hpp"
@@ -21,11 +22,13 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr size_t pull_batch = 256;
+constexpr size_t snapshot_page_max = 64;  // sessions per snapshot page (the queue may pass its bound by one page)
 
 class watch_session : public std::enable_shared_from_this<watch_session> {
  public:
   watch_session(api& a, tcp::socket sock, const server_options& opts, watch_registry& reg)
-      : a_(a), ws_(std::move(sock)), max_queue_(opts.watch_queue_messages), reg_(reg) {}
+      : a_(a), ws_(std::move(sock)), max_queue_(opts.watch_queue_messages), reg_(reg),
+        max_queue_bytes_(opts.watch_queue_bytes) {}
 
   ~watch_session() {
     a_.stats_sink().watcher_closed();
@@ -79,34 +82,55 @@ class watch_session : public std::enable_shared_from_this<watch_session> {
   void on_accept() {
     auto& st = a_.store();
     accepted_ = true;
+    cursor_ = start_cursor_;
     if (resume_) {
-      auto b = st.read_changes(*resume_, 0);
-      if (b) {
+      if (st.read_changes(*resume_, 0)) {
+        // Replay from the client's cursor; synced once the replay reaches
+        // where the feed stood at the handshake.
         cursor_ = *resume_;
-        pump();
-        enqueue("{\"type\":\"synced\",\"cursor\":\"" + cursor_ + "\"}");
-        do_read();
-        return;
+        synced_due_ = true;
+        synced_at_seq_ = seq_of(start_cursor_);
+      } else {
+        push("{\"type\":\"reset\"}");
+        snap_active_ = synced_due_ = true;
       }
-      enqueue("{\"type\":\"reset\"}");
-      send_snapshot();
     } else if (snapshot_) {
-      send_snapshot();
-    } else {
-      cursor_ = start_cursor_;
+      snap_active_ = synced_due_ = true;
     }
     do_read();
     pump();
   }
 
-  void send_snapshot() {
+  static uint64_t seq_of(std::string_view cursor) {
+    const auto dash = cursor.find('-');
+    uint64_t seq = 0;
+    if (dash != std::string_view::npos) std::from_chars(cursor.data() + dash + 1, cursor.data() + cursor.size(), seq);
+    return seq;
+  }
+
+  bool room() const { return queue_.size() < max_queue_ && queue_bytes_ < max_queue_bytes_; }
+
+  void push(std::string m) {
+    queue_bytes_ += m.size();
+    queue_.push_back(std::move(m));
+  }
+
+  void push_synced(const std::string& cursor) {
+    synced_due_ = false;
+    push("{\"type\":\"synced\",\"cursor\":\"" + cursor + "\"}");
+  }
+
+  // One page of the snapshot, streamed: at most snapshot_page sessions
+  // past snap_after_, as room allows. Ends the snapshot (and sends synced)
+  // after the last page. The cursor of every snapshot event, and of its
+  // synced, is where the feed stood at the handshake: changes since then
+  // replay after it.
+  void snapshot_page() {
     auto& st = a_.store();
-    cursor_ = start_cursor_;  // changes since the handshake replay after the snapshot
-    std::string after;
-    for (;;) {
-      auto page = st.list(prefix_, 1000, after);
-      if (!page) break;
+    auto page = st.list(prefix_, snapshot_page_max, snap_after_);
+    if (page) {
       for (const auto& sum : page->sessions) {
+        snap_after_ = sum.id;
         auto s = st.peek(sum.id);
         if (!s) continue;
         std::string m = "{\"type\":\"put\",\"id\":";
@@ -120,44 +144,56 @@ class watch_session : public std::enable_shared_from_this<watch_session> {
         m += ",\"session\":";
         render_session(m, *s, st.owner_of(sum.id));
         m += "}";
-        queue_.push_back(std::move(m));  // the snapshot itself is not bounded by max_queue_
+        push(std::move(m));
       }
-      if (!page->next_cursor) break;
-      after = *page->next_cursor;
     }
-    enqueue("{\"type\":\"synced\",\"cursor\":\"" + cursor_ + "\"}");
+    if (!page || !page->next_cursor) {
+      snap_active_ = false;
+      push_synced(cursor_);
+    }
   }
 
+  // Fills the queue while it has room (messages and bytes): the snapshot's
+  // pages first, then changes pulled from the ring. A cursor that fell off
+  // the ring closes the watcher with 4008.
   void pump() {
     if (closed_) return;
     auto& st = a_.store();
-    while (queue_.size() < max_queue_) {
+    while (room()) {
+      if (snap_active_) {
+        snapshot_page();
+        continue;
+      }
       auto b = st.read_changes(cursor_, pull_batch);
       if (!b) {
         a_.stats_sink().watcher_lagging();
         return close(static_cast<websocket::close_code>(4008), "lagging");
       }
-      if (b->changes.empty()) break;
+      bool full = false;
       for (const auto& c : b->changes) {
+        if (!room()) {  // stop mid-batch: the rest is pulled again as the socket drains
+          full = true;
+          break;
+        }
+        cursor_ = c.cursor;
         std::string m;
         if (c.type == change_type::moved) {
           change f = c;
           std::erase_if(f.moves, [&](const session_move& mv) { return mv.id.compare(0, prefix_.size(), prefix_) != 0; });
-          if (f.moves.empty()) continue;
-          render_change(m, f, {});
-        } else {
-          if (c.id.compare(0, prefix_.size(), prefix_) != 0) continue;
+          if (!f.moves.empty()) render_change(m, f, {});
+        } else if (c.id.compare(0, prefix_.size(), prefix_) == 0) {
           render_change(m, c, st.owner_of(c.id));
         }
-        queue_.push_back(std::move(m));
+        if (!m.empty()) push(std::move(m));
+        if (synced_due_ && c.seq >= synced_at_seq_) push_synced(c.cursor);
       }
+      if (full) break;
       cursor_ = b->next_cursor;
+      if (b->changes.empty()) {
+        if (synced_due_) push_synced(cursor_);  // nothing (more) to replay
+        break;
+      }
     }
-    flush();
-  }
-
-  void enqueue(std::string m) {
-    queue_.push_back(std::move(m));
     flush();
   }
 
@@ -168,9 +204,10 @@ class watch_session : public std::enable_shared_from_this<watch_session> {
     ws_.async_write(asio::buffer(queue_.front()), [self = shared_from_this()](beast::error_code ec, size_t) {
       self->writing_ = false;
       if (ec) return self->fail();
+      self->queue_bytes_ -= self->queue_.front().size();
       self->queue_.pop_front();
       if (self->closed_) return self->send_close();
-      if (self->queue_.size() < self->max_queue_ / 2) self->pump();
+      if (self->queue_.size() < self->max_queue_ / 2 && self->queue_bytes_ < self->max_queue_bytes_ / 2) self->pump();
       else self->flush();
     });
   }
@@ -188,7 +225,10 @@ class watch_session : public std::enable_shared_from_this<watch_session> {
     closed_ = true;
     sub_.reset();
     // The front message may be in an async_write: keep it alive.
-    while (queue_.size() > (writing_ ? 1u : 0u)) queue_.pop_back();
+    while (queue_.size() > (writing_ ? 1u : 0u)) {
+      queue_bytes_ -= queue_.back().size();
+      queue_.pop_back();
+    }
     close_reason_ = websocket::close_reason(code, why);
     if (!writing_) send_close();  // else after the write in flight
   }
@@ -215,6 +255,12 @@ class watch_session : public std::enable_shared_from_this<watch_session> {
   subscription sub_;
   std::atomic<bool> wake_pending_{false};
   std::deque<std::string> queue_;
+  size_t queue_bytes_ = 0;
+  size_t max_queue_bytes_;
+  bool snap_active_ = false;  // streaming the snapshot (snap_after_: the last id sent)
+  std::string snap_after_;
+  bool synced_due_ = false;   // a synced is owed: after the snapshot, or once the replay passes synced_at_seq_
+  uint64_t synced_at_seq_ = 0;
   bool writing_ = false;
   bool closed_ = false;
   websocket::close_reason close_reason_;

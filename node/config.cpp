@@ -112,6 +112,7 @@ const std::vector<setting_spec>& settings() {
       {"max-body-bytes", "4194304", "largest request body; past it 413 (1024 to 12582912)", false, true},
       {"max-value-bytes", "1048576", "largest JSON value (a variable, program or metadata entry); past it 413 (1 to max-body-bytes)", false, true},
       {"max-entries", "1024", "live entries per map (metadata, variables, programs) of a session; past it 413 (1 to 100000)", false, true},
+      {"max-session-bytes", "8388608", "bytes of one session's live entries (names and values, all maps); a write past it is 413 (1024 to 12582912)", false, true},
       {"max-programs", "200", "programs per session; one more is 429 too_many_programs (1 to 100000)", false, true},
       {"max-connections", "10000", "HTTP connections in all; past it: 503 overloaded, then close", false, false},
       {"max-connections-per-address", "2048", "HTTP connections from one client address; past it: 503 overloaded", false, false},
@@ -242,6 +243,9 @@ result<node_config> resolve_config(const std::map<std::string, std::string>& cli
     return bad("max-value-bytes", "1 to max-body-bytes (" + std::to_string(c.max_body_bytes) + ")");
   if (!parse_u64(v["max-entries"], c.max_entries) || c.max_entries == 0 || c.max_entries > 100000)
     return bad("max-entries", "1 to 100000");
+  if (!parse_u64(v["max-session-bytes"], c.max_session_bytes) || c.max_session_bytes < 1024 ||
+      c.max_session_bytes > (12u << 20))
+    return bad("max-session-bytes", "1024 to 12582912 (a replicated session must fit a 16 MiB cluster frame)");
   if (!parse_u64(v["max-programs"], c.max_programs) || c.max_programs == 0 || c.max_programs > 100000)
     return bad("max-programs", "1 to 100000");
   if (!parse_u64(v["max-connections"], c.max_connections) || c.max_connections == 0 || c.max_connections > 1000000)

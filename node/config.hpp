@@ -48,6 +48,7 @@ struct node_config {
   uint64_t max_value_bytes = 1u << 20;
   uint64_t max_entries = 1024;
   uint64_t max_programs = 200;
+  uint64_t max_session_bytes = 8u << 20;
   uint64_t max_connections = 10000;
   uint64_t max_connections_per_address = 2048;
   std::string cluster_name = "sessionmesh";

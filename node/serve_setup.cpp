@@ -31,6 +31,7 @@ store_limits store_limits_of(const node_config& cfg) {
   l.value_bytes = static_cast<size_t>(cfg.max_value_bytes);
   l.entries_per_map = static_cast<size_t>(cfg.max_entries);
   l.programs = static_cast<size_t>(cfg.max_programs);
+  l.session_bytes = static_cast<size_t>(cfg.max_session_bytes);
   return l;
 }
 

@@ -1,12 +1,26 @@
 #include "store/change_feed.hpp"
 
+#include "store/packed.hpp"
+
 #include <charconv>
 #include <cstdio>
 
 namespace sessionmesh::store {
 
-change_feed::change_feed(size_t capacity, uint64_t incarnation)
-    : capacity_(capacity == 0 ? 1 : capacity), incarnation_(incarnation) {}
+change_feed::change_feed(size_t capacity, size_t max_bytes, uint64_t incarnation)
+    : capacity_(capacity == 0 ? 1 : capacity), max_bytes_(max_bytes), incarnation_(incarnation) {}
+
+size_t change_feed::bytes_of(const change& c) {
+  size_t n = sizeof(change) + c.id.size() + c.version.size() + c.origin.size() + c.cursor.size() + c.reason.size();
+  if (const auto* p = c.value.raw()) n += sizeof(detail::packed_record) + p->size;
+  for (const auto& m : c.moves) n += sizeof(session_move) + m.id.size() + m.from.size() + m.to.size();
+  return n;
+}
+
+size_t change_feed::bytes() const {
+  std::lock_guard lk(mu_);
+  return bytes_;
+}
 
 std::string change_feed::cursor_of(uint64_t seq) const {
   char buf[64];
@@ -19,8 +33,15 @@ void change_feed::publish(change c) {
   std::lock_guard lk(mu_);
   c.seq = ++last_seq_;
   c.cursor = cursor_of(c.seq);
-  if (ring_.size() == capacity_) ring_.pop_front();
+  const size_t n = bytes_of(c);
   ring_.push_back(std::move(c));
+  ring_bytes_.push_back(n);
+  bytes_ += n;
+  while (ring_.size() > 1 && (ring_.size() > capacity_ || bytes_ > max_bytes_)) {
+    bytes_ -= ring_bytes_.front();
+    ring_bytes_.pop_front();
+    ring_.pop_front();
+  }
   for (auto& [_, fn] : subs_) fn(ring_.back());
 }
 

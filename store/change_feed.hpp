@@ -1,5 +1,7 @@
 // change_feed: a bounded ring of the changes a store applied, in order,
-// with cursors. A cursor is "<incarnation>-<seq>" (hex incarnation, decimal
+// with cursors. Bounded twice: at most `capacity` changes and at most
+// `max_bytes` bytes of them (each change counted with the session record it
+// holds), the oldest dropped first; the newest change always stays. A cursor is "<incarnation>-<seq>" (hex incarnation, decimal
 // seq): the position just after change `seq` of this store instance. A
 // cursor of another incarnation, one that fell off the ring, or one that
 // does not parse gives cursor_expired.
@@ -21,7 +23,7 @@ namespace sessionmesh::store {
 
 class change_feed {
  public:
-  change_feed(size_t capacity, uint64_t incarnation);
+  change_feed(size_t capacity, size_t max_bytes, uint64_t incarnation);
 
   // Assigns seq and cursor, stores the change, calls subscribers.
   void publish(change c);
@@ -30,12 +32,18 @@ class change_feed {
   subscription subscribe(std::function<void(const change&)> fn);
   size_t subscribers() const;
   std::string cursor_of(uint64_t seq) const;
+  size_t bytes() const;  // what the ring holds now, by the same count
+  // The bytes a change is counted for.
+  static size_t bytes_of(const change& c);
 
  private:
   size_t capacity_;
+  size_t max_bytes_;
   uint64_t incarnation_;
   mutable std::mutex mu_;
   std::deque<change> ring_;
+  std::deque<size_t> ring_bytes_;  // bytes_of each ring_ entry
+  size_t bytes_ = 0;
   uint64_t last_seq_ = 0;
   uint64_t next_sub_ = 1;
   std::map<uint64_t, std::function<void(const change&)>> subs_;

@@ -31,10 +31,24 @@ void put_entries(session_record& delta, section s, const std::vector<entry_updat
   }
 }
 
-// Limits a merged state must respect: entries per map and programs.
+// The bytes of a session's live entries (names and JSON values, every
+// map) and its worker id: what --max-session-bytes bounds.
+size_t live_bytes(const session_record& r) {
+  size_t n = r.worker.size();
+  for (int i = 0; i < section_count; ++i)
+    for (const auto& [k, e] : r.map(static_cast<section>(i)))
+      if (e.value) n += k.size() + e.value->size();
+  return n;
+}
+
+// Limits a merged state must respect: entries per map, programs, bytes.
 // Only growth is refused, so replicas past a limit stay writable.
 result<void> check_limits(const session_record& next, const session_record* current,
                           const store_limits& lim) {
+  if (lim.session_bytes) {
+    const size_t after = live_bytes(next);
+    if (after > lim.session_bytes && after > (current ? live_bytes(*current) : 0)) return errc::too_large;
+  }
   for (int i = 0; i < section_count; ++i) {
     const auto s = static_cast<section>(i);
     const size_t after = crdt::live_entries(next, s);
@@ -221,8 +235,12 @@ result<create_result> local_store::create(create_request req, write_ctx& ctx) {
   const size_t max_programs = req.limits.max_programs ? std::min<size_t>(req.limits.max_programs, cur_lim.programs)
                                                       : cur_lim.programs;
   if (req.programs.size() > max_programs) return errc::too_many_programs;
-  for (auto* ups : {&req.metadata, &req.variables, &req.programs})
+  size_t bytes = req.last_worker_id ? req.last_worker_id->size() : 0;
+  for (auto* ups : {&req.metadata, &req.variables, &req.programs}) {
     if (ups->size() > cur_lim.entries_per_map) return errc::too_large;
+    for (const auto& u : *ups) bytes += u.name.size() + (u.value ? u.value->size() : 0);
+  }
+  if (cur_lim.session_bytes && bytes > cur_lim.session_bytes) return errc::too_large;
 
   shard& sh = map_.shard_for(req.id);
   write_token tok;

@@ -197,7 +197,7 @@ class local_store final : public session_store {
   std::atomic<uint32_t> global_program_ttl_s_;
   std::atomic<uint64_t> max_global_programs_;
   // The reloadable part of options_.limits (reconfigure); limits() reads them.
-  std::atomic<size_t> value_bytes_, entries_per_map_, programs_;
+  std::atomic<size_t> value_bytes_, entries_per_map_, programs_, session_bytes_;
   store_limits limits() const;
   std::atomic<uint64_t> gp_stored_{0}, gp_deleted_{0}, gp_expired_{0};
   std::atomic<int64_t> gp_live_{0};

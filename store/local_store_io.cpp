@@ -26,13 +26,14 @@ uint64_t node_tag(const std::string& node_id) { return XXH3_64bits(node_id.data(
 local_store::local_store(const store_options& options, file_system& fs, uint64_t incarnation)
     : options_(options),
       fs_(fs),
-      feed_(options.feed_capacity, incarnation),
+      feed_(options.feed_capacity, options.feed_bytes, incarnation),
       clock_(node_tag(options.node_id), options.max_clock_offset_ms),
       rng_(incarnation),
       default_ttl_s_(options.default_ttl_s),
       value_bytes_(options.limits.value_bytes),
       entries_per_map_(options.limits.entries_per_map),
       programs_(options.limits.programs),
+      session_bytes_(options.limits.session_bytes),
       max_sessions_(options.max_sessions),
       strict_quota_(options.strict_quota),
       global_program_ttl_s_(options.global_program_ttl_s),
@@ -45,6 +46,7 @@ store_limits local_store::limits() const {
   l.value_bytes = value_bytes_.load(std::memory_order_relaxed);
   l.entries_per_map = entries_per_map_.load(std::memory_order_relaxed);
   l.programs = programs_.load(std::memory_order_relaxed);
+  l.session_bytes = session_bytes_.load(std::memory_order_relaxed);
   return l;
 }
 
@@ -57,6 +59,7 @@ void local_store::reconfigure(const runtime_settings& s) {
   value_bytes_ = s.limits.value_bytes;
   entries_per_map_ = s.limits.entries_per_map;
   programs_ = s.limits.programs;
+  session_bytes_ = s.limits.session_bytes;
   warned80_ = false;
   warned100_ = false;
 }

@@ -17,6 +17,9 @@ struct store_limits {
   size_t value_bytes = 1u << 20;     // one JSON value
   size_t entries_per_map = 1024;     // live entries in metadata / variables / programs
   size_t programs = 200;             // programs per session
+  // Live entries' names and values, all maps, plus the worker id, of one
+  // session (0: no limit). A replicated record must fit a 16 MiB frame.
+  size_t session_bytes = 8u << 20;
   size_t json_depth = 64;
   size_t name_bytes = 256;           // entry names and worker ids
 };
@@ -34,7 +37,8 @@ struct store_options {
   store_limits limits;
   uint32_t reaper_interval_ms = 60000;   // 0: no reaper thread
   uint64_t tombstone_grace_ms = 24ull * 3600 * 1000;
-  size_t feed_capacity = 16384;          // change-feed ring
+  size_t feed_capacity = 16384;          // change-feed ring: changes kept
+  size_t feed_bytes = 64u << 20;         // ...and their bytes (sessions included): the older go first
   uint64_t max_clock_offset_ms = 500;
   uint64_t snapshot_wal_bytes = 64ull << 20;  // snapshot once the WAL grew this much
   uint64_t wal_segment_bytes = 64ull << 20;

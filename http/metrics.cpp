@@ -40,8 +40,9 @@ size_t metrics::result_index(std::string_view r) {
 
 void metrics::record_op(std::string_view op, std::string_view result, uint64_t us) {
   const size_t o = op_index(op);
-  op_counts_[o][result_index(result)].fetch_add(1, std::memory_order_relaxed);
-  op_latency_[o].observe(us);
+  const size_t r = result_index(result);
+  op_counts_[o][r].fetch_add(1, std::memory_order_relaxed);
+  op_latency_[o][r].observe(us);
   all_.observe(us);
 }
 
@@ -75,22 +76,28 @@ std::string metrics::render(const store_stats& st, std::string_view node_id, boo
       line("sessionmesh_ops_total{op=\"%.*s\",result=\"%.*s\"} %llu\n", static_cast<int>(ops[i].size()),
            ops[i].data(), static_cast<int>(results[r].size()), results[r].data(),
            static_cast<ull>(op_counts_[i][r].load(std::memory_order_relaxed)));
-  o += "# HELP sessionmesh_op_latency_seconds Store operation latency.\n"
+  o += "# HELP sessionmesh_op_latency_seconds Store operation latency by op and result (ok always; others once seen).\n"
        "# TYPE sessionmesh_op_latency_seconds histogram\n";
   for (size_t i = 0; i < ops.size(); ++i) {
-    const auto& h = op_latency_[i];
-    uint64_t acc = 0;
-    const int on = static_cast<int>(ops[i].size());
-    for (size_t b = 0; b < histogram::bounds_us.size(); ++b) {
-      acc += h.bucket(b);
-      line("sessionmesh_op_latency_seconds_bucket{op=\"%.*s\",le=\"%g\"} %llu\n", on, ops[i].data(),
-           static_cast<double>(histogram::bounds_us[b]) / 1e6, static_cast<ull>(acc));
+    for (size_t res = 0; res < results.size(); ++res) {
+      const auto& h = op_latency_[i][res];
+      if (res != 0 && h.count() == 0) continue;
+      uint64_t acc = 0;
+      const int on = static_cast<int>(ops[i].size());
+      const int rn = static_cast<int>(results[res].size());
+      for (size_t b = 0; b < histogram::bounds_us.size(); ++b) {
+        acc += h.bucket(b);
+        line("sessionmesh_op_latency_seconds_bucket{op=\"%.*s\",result=\"%.*s\",le=\"%g\"} %llu\n", on,
+             ops[i].data(), rn, results[res].data(), static_cast<double>(histogram::bounds_us[b]) / 1e6,
+             static_cast<ull>(acc));
+      }
+      line("sessionmesh_op_latency_seconds_bucket{op=\"%.*s\",result=\"%.*s\",le=\"+Inf\"} %llu\n", on,
+           ops[i].data(), rn, results[res].data(), static_cast<ull>(h.count()));
+      line("sessionmesh_op_latency_seconds_sum{op=\"%.*s\",result=\"%.*s\"} %g\n", on, ops[i].data(), rn,
+           results[res].data(), static_cast<double>(h.sum_us()) / 1e6);
+      line("sessionmesh_op_latency_seconds_count{op=\"%.*s\",result=\"%.*s\"} %llu\n", on, ops[i].data(), rn,
+           results[res].data(), static_cast<ull>(h.count()));
     }
-    line("sessionmesh_op_latency_seconds_bucket{op=\"%.*s\",le=\"+Inf\"} %llu\n", on, ops[i].data(),
-         static_cast<ull>(h.count()));
-    line("sessionmesh_op_latency_seconds_sum{op=\"%.*s\"} %g\n", on, ops[i].data(),
-         static_cast<double>(h.sum_us()) / 1e6);
-    line("sessionmesh_op_latency_seconds_count{op=\"%.*s\"} %llu\n", on, ops[i].data(), static_cast<ull>(h.count()));
   }
   o += "# HELP sessionmesh_sessions Live sessions held by this node.\n# TYPE sessionmesh_sessions gauge\n";
   line("sessionmesh_sessions %llu\n", static_cast<ull>(st.current_sessions));

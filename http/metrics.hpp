@@ -62,7 +62,7 @@ class metrics {
   static size_t op_index(std::string_view op);
   static size_t result_index(std::string_view result);
   std::array<std::array<std::atomic<uint64_t>, results.size()>, ops.size()> op_counts_{};
-  std::array<histogram, ops.size()> op_latency_;
+  std::array<std::array<histogram, results.size()>, ops.size()> op_latency_;  // by op and result
   histogram all_;
   std::array<std::atomic<uint64_t>, 6> http_by_class_{};  // 1xx..5xx, index 0 unused
   std::atomic<uint64_t> conns_total_{0}, overload_{0}, lagging_{0}, forwards_{0}, forward_failures_{0};

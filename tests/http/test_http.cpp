@@ -165,7 +165,10 @@ TEST_CASE("list pages, stats, cluster, health, metrics") {
   REQUIRE(m.status == 200);
   CHECK(m.header("content-type").find("text/plain") == 0);
   CHECK(m.body.find("sessionmesh_ops_total{op=\"create\",result=\"ok\"} 26") != std::string::npos);
-  CHECK(m.body.find("sessionmesh_op_latency_seconds_bucket{op=\"create\",le=\"+Inf\"} 26") != std::string::npos);
+  CHECK(m.body.find("sessionmesh_op_latency_seconds_bucket{op=\"create\",result=\"ok\",le=\"+Inf\"} 26") != std::string::npos);
+  c.request("GET", "/v1/sessions/nobody-here");  // a not_found get gets its own series
+  auto m2 = c.request("GET", "/metrics");
+  CHECK(m2.body.find("sessionmesh_op_latency_seconds_count{op=\"get\",result=\"not_found\"} 1") != std::string::npos);
   CHECK(m.body.find("sessionmesh_sessions 26") != std::string::npos);
   for (auto k : {"sessionmesh_tombstones", "sessionmesh_expirations_total", "sessionmesh_wal_fsync_seconds_count",
                  "sessionmesh_watchers", "sessionmesh_http_connections"})

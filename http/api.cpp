@@ -235,6 +235,7 @@ response api::dispatch(const request_view& req, const std::string& rid) {
     r.body = metrics_.render(store_.stats(), store_.node_id(), !hooks_.ready || hooks_.ready(),
                              hooks_.draining && hooks_.draining(),
                              hooks_.member_totals ? hooks_.member_totals() : std::array<uint64_t, 4>{1, 0, 0, 0});
+    r.body += alerts_metrics();
     if (hooks_.metrics_extra) r.body += hooks_.metrics_extra();
     return r;
   }

@@ -32,6 +32,9 @@ struct api_settings {
   uint64_t alert_p99_us = 100000;
   double alert_quota_ratio = 0.8;
   uint64_t alert_fsync_us = 100000;
+  uint64_t alert_lag_writes = 10000;  // a peer this many writes behind (replicated)
+  uint64_t alert_suspect_peers = 1;   // this many peers suspect or dead (replicated)
+  double alert_disk_free_ratio = 0.10;  // the data dir's file system this empty or less
   uint64_t max_sessions = 10000;  // for the quota alert
 };
 
@@ -96,6 +99,14 @@ struct node_hooks {
   // Members by status (alive, suspect, dead, left), this node included;
   // unset: a node alone (1 alive).
   std::function<std::array<uint64_t, 4>()> member_totals;
+  // What the node's own alerts read: the furthest-behind peer (writes),
+  // peers suspect or dead, the data dir's free fraction (< 0: unknown).
+  struct alert_readings {
+    uint64_t max_peer_lag = 0;
+    uint64_t suspect_or_dead = 0;
+    double disk_free_ratio = -1;
+  };
+  std::function<alert_readings()> alert_inputs;
   std::function<std::vector<std::string>()> cluster_alerts;  // e.g. clock_skew (replicated)
   // Where a conditional (If-Match) write of a session is decided: nullopt
   // here; else the owner's HTTP host:port ("" when unknown: 503).
@@ -129,6 +140,8 @@ class api {
   // that was raised or cleared since the last evaluation, and returns those
   // raised. The node ticks it every second; /health/sessions also runs it.
   std::vector<std::string> evaluate_alerts();
+  // Prometheus text of the alerts: sessionmesh_alert{alert} per raised one, and a raise counter.
+  std::string alerts_metrics() const;
 
   // A request id: the caller's when it is sane, else a fresh one.
   std::string request_id_for(std::string_view given);
@@ -176,8 +189,9 @@ class api {
   std::shared_ptr<const api_settings> settings_;
   std::atomic<uint64_t> rid_counter_{0};
   uint64_t rid_base_;
-  std::mutex alerts_mu_;
+  mutable std::mutex alerts_mu_;
   std::vector<std::string> raised_;  // alerts currently raised (logged once when raised)
+  uint64_t alerts_raised_total_ = 0;  // guarded by alerts_mu_
  public:
   std::function<void(std::string_view alert, bool raised)> on_alert;  // for logging
   std::string http_addr;  // this node's HTTP address, for /v1/cluster

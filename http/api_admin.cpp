@@ -20,15 +20,37 @@ std::vector<std::string> api::evaluate_alerts() {
     else if (used >= cfg->alert_quota_ratio) now.emplace_back("session_quota_high");
   }
   if (st.wal_fsyncs > 0 && st.wal_fsync_us_last > cfg->alert_fsync_us) now.emplace_back("wal_fsync_slow");
+  if (hooks_.alert_inputs) {
+    const auto in = hooks_.alert_inputs();
+    if (in.max_peer_lag >= cfg->alert_lag_writes) now.emplace_back("replication_lag_high");
+    if (in.suspect_or_dead >= cfg->alert_suspect_peers) now.emplace_back("peers_unhealthy");
+    if (cfg->alert_disk_free_ratio > 0 && in.disk_free_ratio >= 0 && in.disk_free_ratio <= cfg->alert_disk_free_ratio)
+      now.emplace_back("disk_free_low");
+  }
   if (hooks_.cluster_alerts)
     for (auto& a : hooks_.cluster_alerts()) now.push_back(std::move(a));
   std::lock_guard lk(alerts_mu_);
   for (const auto& a : now)
-    if (std::find(raised_.begin(), raised_.end(), a) == raised_.end() && on_alert) on_alert(a, true);
+    if (std::find(raised_.begin(), raised_.end(), a) == raised_.end()) {
+      ++alerts_raised_total_;
+      if (on_alert) on_alert(a, true);
+    }
   for (const auto& a : raised_)
     if (std::find(now.begin(), now.end(), a) == now.end() && on_alert) on_alert(a, false);
   raised_ = now;
   return now;
+}
+
+std::string api::alerts_metrics() const {
+  std::lock_guard lk(alerts_mu_);
+  std::string o =
+      "# HELP sessionmesh_alert 1 while the named alert is raised (/health/sessions lists the same).\n"
+      "# TYPE sessionmesh_alert gauge\n";
+  for (const auto& a : raised_) o += "sessionmesh_alert{alert=\"" + a + "\"} 1\n";
+  o += "# HELP sessionmesh_alerts_raised_total Alerts raised since start.\n"
+       "# TYPE sessionmesh_alerts_raised_total counter\n";
+  o += "sessionmesh_alerts_raised_total " + std::to_string(alerts_raised_total_) + "\n";
+  return o;
 }
 
 response api::health(const std::string& rid) {

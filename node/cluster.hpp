@@ -85,6 +85,8 @@ class cluster final : public store::replication {
   std::string metrics_text();
   // Members by status, this node counted alive: alive, suspect, dead, left.
   std::array<uint64_t, 4> member_totals() const;
+  // Writes made here that the furthest-behind alive or suspect peer has not confirmed.
+  uint64_t max_peer_lag();
   // Test-only fault switch: drop every frame to and from these node ids.
   void set_blocked(std::set<std::string> nodes);
 

@@ -70,6 +70,16 @@ std::array<uint64_t, 4> cluster::member_totals() const {
   return {n.alive, n.suspect, n.dead, n.left};
 }
 
+uint64_t cluster::max_peer_lag() {
+  const uint64_t seq = last_seq();
+  std::lock_guard lk(view_mu_);
+  uint64_t worst = 0;
+  for (const auto& p : view_.members)
+    if (p.status == gossip::member_status::alive || p.status == gossip::member_status::suspect)
+      worst = std::max(worst, seq - std::min(seq, p.acked_through));
+  return worst;
+}
+
 std::vector<std::string> cluster::alerts() {
   std::lock_guard lk(view_mu_);
   std::vector<std::string> out;

@@ -114,6 +114,12 @@ const std::vector<setting_spec>& settings() {
       {"max-entries", "1024", "live entries per map (metadata, variables, programs) of a session; past it 413 (1 to 100000)", false, true},
       {"max-session-bytes", "8388608", "bytes of one session's live entries (names and values, all maps); a write past it is 413 (1024 to 12582912)", false, true},
       {"max-programs", "200", "programs per session; one more is 429 too_many_programs (1 to 100000)", false, true},
+      {"alert-p99-ms", "100", "alert latency_p99_high past this p99 of store operations (ms, 1 to 600000)", false, true},
+      {"alert-quota-percent", "80", "alert session_quota_high at this share of --max-sessions (1 to 100)", false, true},
+      {"alert-fsync-ms", "100", "alert wal_fsync_slow past this WAL fsync (ms, 1 to 600000)", false, true},
+      {"alert-lag-writes", "10000", "alert replication_lag_high when a peer has not confirmed this many writes (1 to 10^12)", false, true},
+      {"alert-suspect-peers", "1", "alert peers_unhealthy at this many suspect or dead peers (1 to 10000)", false, true},
+      {"alert-disk-free-percent", "10", "alert disk_free_low at this free share of the data dir's file system (0 to 99; 0: off)", false, true},
       {"max-connections", "10000", "HTTP connections in all; past it: 503 overloaded, then close", false, false},
       {"max-connections-per-address", "2048", "HTTP connections from one client address; past it: 503 overloaded", false, false},
       {"tombstone-grace", "86400", "seconds deleted and expired sessions are kept for replication; a node out of "
@@ -248,6 +254,17 @@ result<node_config> resolve_config(const std::map<std::string, std::string>& cli
     return bad("max-session-bytes", "1024 to 12582912 (a replicated session must fit a 16 MiB cluster frame)");
   if (!parse_u64(v["max-programs"], c.max_programs) || c.max_programs == 0 || c.max_programs > 100000)
     return bad("max-programs", "1 to 100000");
+  auto in_range = [&](const char* name, uint64_t lo, uint64_t hi, uint64_t& out) {
+    return parse_u64(v[name], out) && out >= lo && out <= hi;
+  };
+  if (!in_range("alert-p99-ms", 1, 600000, c.alert_p99_ms)) return bad("alert-p99-ms", "1 to 600000");
+  if (!in_range("alert-quota-percent", 1, 100, c.alert_quota_percent)) return bad("alert-quota-percent", "1 to 100");
+  if (!in_range("alert-fsync-ms", 1, 600000, c.alert_fsync_ms)) return bad("alert-fsync-ms", "1 to 600000");
+  if (!in_range("alert-lag-writes", 1, 1000000000000ull, c.alert_lag_writes))
+    return bad("alert-lag-writes", "1 to 1000000000000");
+  if (!in_range("alert-suspect-peers", 1, 10000, c.alert_suspect_peers)) return bad("alert-suspect-peers", "1 to 10000");
+  if (!in_range("alert-disk-free-percent", 0, 99, c.alert_disk_free_percent))
+    return bad("alert-disk-free-percent", "0 to 99");
   if (!parse_u64(v["max-connections"], c.max_connections) || c.max_connections == 0 || c.max_connections > 1000000)
     return bad("max-connections", "1 to 1000000");
   if (!parse_u64(v["max-connections-per-address"], c.max_connections_per_address) ||

@@ -49,6 +49,8 @@ struct node_config {
   uint64_t max_entries = 1024;
   uint64_t max_programs = 200;
   uint64_t max_session_bytes = 8u << 20;
+  uint64_t alert_p99_ms = 100, alert_quota_percent = 80, alert_fsync_ms = 100;
+  uint64_t alert_lag_writes = 10000, alert_suspect_peers = 1, alert_disk_free_percent = 10;
   uint64_t max_connections = 10000;
   uint64_t max_connections_per_address = 2048;
   std::string cluster_name = "sessionmesh";

@@ -62,6 +62,7 @@ class node_runtime {
   bool drain_started_ = false;                                   // guarded by drain_mu_
   bool drained_ = false;                                         // guarded by drain_mu_
   bool drain_confirmed_ = false;                                 // guarded by drain_mu_
+  std::shared_ptr<telemetry> hub_;  // the store's telemetry: alerts are emitted there too
   uint64_t drain_unconfirmed_ = 0;  // changes no peer confirmed; guarded by drain_mu_
   std::vector<std::function<void(std::string)>> drain_waiters_;  // guarded by drain_mu_
   // Held while the node runs; released last (declared first).

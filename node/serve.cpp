@@ -116,6 +116,7 @@ int node_runtime::open_store(const std::string& cluster_key) {
   }
   auto opts = store_options_of(cfg_);
   opts.telemetry_hub = std::make_shared<telemetry>();
+  hub_ = opts.telemetry_hub;
   op_sub_ = opts.telemetry_hub->on_op(
       [this](const op_event& e) { metrics_.record_op(e.op, e.result, e.duration_us); });
   event_sub_ = opts.telemetry_hub->on_event([this](const named_event& e) { metrics_.warning(e.name); });

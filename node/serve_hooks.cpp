@@ -12,6 +12,7 @@
 #include "node/logging.hpp"
 #include "node/node_runtime.hpp"
 #include "node/serve_setup.hpp"
+#include "sessionmesh/telemetry.hpp"
 
 namespace sessionmesh::node {
 
@@ -37,6 +38,20 @@ http::node_hooks node_runtime::make_hooks() {
   hooks.metrics_extra = [this] {
     auto* c = active_.load();
     return node_metrics_text() + (c ? c->metrics_text() : std::string());
+  };
+  hooks.alert_inputs = [this] {
+    http::node_hooks::alert_readings in;
+    if (!cfg_.in_memory) {
+      struct statvfs fs {};
+      if (::statvfs(cfg_.data_dir.c_str(), &fs) == 0 && fs.f_blocks > 0)
+        in.disk_free_ratio = static_cast<double>(fs.f_bavail) / static_cast<double>(fs.f_blocks);
+    }
+    if (auto* c = active_.load()) {
+      const auto t = c->member_totals();
+      in.suspect_or_dead = t[1] + t[2];
+      in.max_peer_lag = c->max_peer_lag();
+    }
+    return in;
   };
   hooks.member_totals = [this] {
     auto* c = active_.load();
@@ -98,11 +113,12 @@ http::node_hooks node_runtime::make_hooks() {
 void node_runtime::make_api(const http::api_settings& settings) {
   api_ = std::make_unique<http::api>(*store_, metrics_, make_hooks(), settings);
   api_->http_addr = cfg_.http.str();
-  api_->on_alert = [](std::string_view alert, bool raised) {
+  api_->on_alert = [hub = hub_](std::string_view alert, bool raised) {
     if (raised)
       spdlog::warn("alert raised: {}", alert);
     else
       spdlog::info("alert cleared: {}", alert);
+    if (hub) hub->emit(named_event{raised ? "alert_raised" : "alert_cleared", alert, 0});
   };
   const bool json = cfg_.log_format == "json";
   // One line per request: 5xx (store errors included) at error, the rest

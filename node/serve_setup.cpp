@@ -87,6 +87,12 @@ result<http::api_settings> api_settings_of(const node_config& cfg) {
   s.max_sessions = cfg.max_sessions;
   s.body_bytes = static_cast<size_t>(cfg.max_body_bytes);
   s.value_bytes = static_cast<size_t>(cfg.max_value_bytes);
+  s.alert_p99_us = cfg.alert_p99_ms * 1000;
+  s.alert_quota_ratio = static_cast<double>(cfg.alert_quota_percent) / 100.0;
+  s.alert_fsync_us = cfg.alert_fsync_ms * 1000;
+  s.alert_lag_writes = cfg.alert_lag_writes;
+  s.alert_suspect_peers = cfg.alert_suspect_peers;
+  s.alert_disk_free_ratio = static_cast<double>(cfg.alert_disk_free_percent) / 100.0;
   return s;
 }
 

@@ -17,7 +17,8 @@ check "version" 0 "$bin" version
 check "help lists serve flags" 0 "$bin" --help
 for f in --config --node-id --data-dir --in-memory --http --gossip --advertise --seeds --adapter --fsync \
          --default-ttl --max-sessions --strict-quota --api-token-file --admin-token-file --cluster-key-file \
-         --log-level --log-format --max-connections --max-connections-per-address --max-body-bytes --max-value-bytes --max-entries --max-programs; do
+         --log-level --log-format --max-connections --max-connections-per-address --max-body-bytes --max-value-bytes --max-entries --max-programs --max-session-bytes --alert-p99-ms \
+         --alert-quota-percent --alert-fsync-ms --alert-lag-writes --alert-suspect-peers --alert-disk-free-percent; do
   grep -q -- "$f" <<<"$LAST_OUT" || { echo "FAIL help lacks $f"; fail=1; }
 done
 check "unknown flag exits 2" 2 "$bin" serve --bogus
@@ -117,6 +118,28 @@ for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null &&
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v1/sessions/a3")
 [[ $code == 200 ]] && echo "ok   sessions survive a restart on the data dir" || { echo "FAIL after restart: $code"; fail=1; }
 kill -TERM $pid; wait $pid
+# Alert thresholds are settings: quota at 50% of 4 raises session_quota_high
+# (health degraded, a metric, a log line); a reload to 90% clears it.
+printf 'alert-quota-percent = 50\nmax-sessions = 4\n' > "$tmp/alert.toml"
+"$bin" serve --config "$tmp/alert.toml" --node-id alerting --http 127.0.0.1:$port --in-memory 2> "$tmp/alert.log" &
+pid=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.05; done
+for i in 1 2; do curl -s -o /dev/null -X POST "http://127.0.0.1:$port/v1/sessions" -H 'Content-Type: application/json' -d "{\"id\":\"q$i\"}"; done
+for _ in $(seq 1 40); do curl -s "http://127.0.0.1:$port/metrics" | grep -q 'sessionmesh_alert{alert="session_quota_high"} 1' && break; sleep 0.1; done
+h=$(curl -s "http://127.0.0.1:$port/health/sessions")
+if [[ $h == *'"degraded"'* && $h == *session_quota_high* ]] && grep -q "alert raised: session_quota_high" "$tmp/alert.log"; then
+  echo "ok   --alert-quota-percent raises session_quota_high: health, metric, log line"
+else
+  echo "FAIL quota alert: $h"; fail=1
+fi
+printf 'alert-quota-percent = 90\nmax-sessions = 4\n' > "$tmp/alert.toml"
+kill -HUP $pid
+for _ in $(seq 1 40); do grep -q "alert cleared: session_quota_high" "$tmp/alert.log" && break; sleep 0.1; done
+h=$(curl -s "http://127.0.0.1:$port/health/sessions")
+[[ $h == *'"ok"'* ]] && ! curl -s "http://127.0.0.1:$port/metrics" | grep -q 'sessionmesh_alert{' \
+  && echo "ok   a reload that raises the threshold clears the alert" || { echo "FAIL alert after reload: $h"; fail=1; }
+kill -TERM $pid; wait $pid
+
 # A replicated node with no peer to hand its changes to: the drain says how
 # many changes exist only on its disk, and the exit code is 3.
 gport=$((20000 + RANDOM % 20000))

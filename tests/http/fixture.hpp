@@ -88,4 +88,16 @@ struct json_doc {
   bool has(std::string_view path) const { return !root.at_pointer(path).error(); }
 };
 
+// An error answer as API.md section 3 shapes it: status, JSON body with
+// code, message and the request id the header carries.
+inline void check_error(const http_reply& r, int status, const std::string& code) {
+  CHECK_MESSAGE(r.status == status, r.body);
+  json_doc j(r.body);
+  REQUIRE_MESSAGE(j.ok, r.body);
+  CHECK(j.str("/error/code") == code);
+  CHECK_FALSE(j.str("/error/message").empty());
+  CHECK(j.str("/error/request_id") == r.header("x-request-id"));
+  CHECK(r.header("content-type") == "application/json");
+}
+
 }  // namespace sessionmesh::testing

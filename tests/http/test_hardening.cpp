@@ -11,17 +11,6 @@
 using namespace sessionmesh;
 using namespace sessionmesh::testing;
 
-namespace {
-
-void check_error(const http_reply& r, int status, const std::string& code) {
-  CHECK_MESSAGE(r.status == status, r.body);
-  json_doc j(r.body);
-  REQUIRE_MESSAGE(j.ok, r.body);
-  CHECK(j.str("/error/code") == code);
-  CHECK(j.str("/error/request_id") == r.header("x-request-id"));
-}
-
-}  // namespace
 
 TEST_CASE("the first request on a connection must arrive within the read timeout, not the idle one") {
   node_fixture n({}, {}, [](http::server_options& o) {

@@ -7,19 +7,6 @@
 using namespace sessionmesh;
 using namespace sessionmesh::testing;
 
-namespace {
-
-void check_error(const http_reply& r, int status, const std::string& code) {
-  CHECK_MESSAGE(r.status == status, r.body);
-  json_doc j(r.body);
-  REQUIRE_MESSAGE(j.ok, r.body);
-  CHECK(j.str("/error/code") == code);
-  CHECK_FALSE(j.str("/error/message").empty());
-  CHECK(j.str("/error/request_id") == r.header("x-request-id"));
-  CHECK(r.header("content-type") == "application/json");
-}
-
-}  // namespace
 
 // Over 80 lines on purpose: one session's life over HTTP, step by step.
 TEST_CASE("session CRUD over HTTP") {

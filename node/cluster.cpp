@@ -208,7 +208,13 @@ void cluster::settle() {
     else
       spdlog::info("clock back in range ({} ms from the peers' median): accepting writes", g.clock_lead_ms());
   }
-  for (auto& b : out.moves) local_.publish_moved(std::move(b.moves), b.reason);
+  for (auto& b : out.moves) {
+    // One line and one count per batch (a membership change moves many).
+    spdlog::info("ownership moved: {} sessions ({})", b.moves.size(), b.reason);
+    const size_t r = b.reason == "node_dead" ? 0 : b.reason == "node_joined" ? 1 : 2;
+    moved_total_[r].fetch_add(b.moves.size(), std::memory_order_relaxed);
+    local_.publish_moved(std::move(b.moves), b.reason);
+  }
   if (out.sync) {
     // Merges from peers are acknowledged once the log holds them: the WAL's
     // syncer answers (group commit); this thread never waits on the disk.

@@ -122,6 +122,7 @@ class cluster final : public store::replication {
   bool closing_ = false;           // gossip thread only: stop() began
   bool closed_io_ = false;         // gossip thread only: the transport closed
   std::atomic<bool> clock_ahead_{false};  // the gate, set from the driver's output
+  std::array<std::atomic<uint64_t>, 3> moved_total_{};  // sessions moved: node_dead, node_joined, node_left
 };
 
 }  // namespace sessionmesh::node

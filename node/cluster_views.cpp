@@ -152,6 +152,12 @@ std::string cluster::metrics_text() {
     }
     o += "\"} " + std::to_string(seq - std::min(seq, p.acked_through)) + "\n";
   }
+  o += "# HELP sessionmesh_ownership_moved_total Sessions whose owner changed, by reason.\n"
+       "# TYPE sessionmesh_ownership_moved_total counter\n";
+  const char* reasons[] = {"node_dead", "node_joined", "node_left"};
+  for (size_t i = 0; i < 3; ++i)
+    o += std::string("sessionmesh_ownership_moved_total{reason=\"") + reasons[i] + "\"} " +
+         std::to_string(moved_total_[i].load(std::memory_order_relaxed)) + "\n";
   const auto [alive, suspect, dead, left] = count_members(view_);
   o += "# HELP sessionmesh_cluster_members Members by status as this node sees them (itself included).\n"
        "# TYPE sessionmesh_cluster_members gauge\n";

@@ -115,6 +115,10 @@ def main():
           f"watchers got moved events (reason node_dead) for the {len(ids_moved)} sessions c owned "
           f"({len(moved)} moves, {len(on_c)} owned)")
     ws.close()
+    text = a.req("GET", "/metrics")[1].decode()
+    line = [l for l in text.splitlines() if l.startswith('sessionmesh_ownership_moved_total{reason="node_dead"}')]
+    n_moved = int(line[0].split()[-1]) if line else -1
+    check(n_moved >= len(on_c), f"/metrics counts the moves ({n_moved} >= {len(on_c)})")
 
     # 5. The killed node restarts on its data dir and catches up.
     a.req("POST", "/v1/sessions", {"id": "while-down", "variables": {"w": 1}})

@@ -361,9 +361,15 @@ result<void> local_store::remove_impl(std::string_view id, const std::string_vie
     std::unique_lock lk(sh.mu);
     const uint64_t now = now_ms();
     auto* p = record_map::find(sh, id);
-    if (p == nullptr) return if_match ? result<void>(errc::version_mismatch) : result<void>{};
-    session_record cur = detail::decode_packed(p);
-    if (!crdt::exists(cur)) return if_match ? result<void>(errc::version_mismatch) : result<void>{};
+    // Replicated, an unconditional delete always writes a fresh tombstone,
+    // even of a session this node has not seen or holds deleted: a create
+    // still on its way from a peer is older and must not come back after
+    // the delete was acknowledged (the soak found it). Alone, there is
+    // nothing in flight: deleting what is absent writes nothing.
+    const bool always = sink_ && !if_match;
+    if (p == nullptr && !always) return if_match ? result<void>(errc::version_mismatch) : result<void>{};
+    session_record cur = p ? detail::decode_packed(p) : session_record{std::string(id)};
+    if (!crdt::exists(cur) && !always) return if_match ? result<void>(errc::version_mismatch) : result<void>{};
     if (if_match && (!p->live(now) ||
                      !if_match_satisfied(*if_match, detail::format_version(crdt::content_version(cur)))))
       return errc::version_mismatch;
@@ -372,8 +378,9 @@ result<void> local_store::remove_impl(std::string_view id, const std::string_vie
     session_record delta;
     delta.id = cur.id;
     delta.tombstone = *s;
-    r = apply_locked(sh, &cur, delta, change_type::del, &tok);
-    if (r) ++deleted_;
+    const bool was_live = crdt::exists(cur);
+    r = apply_locked(sh, p ? &cur : nullptr, delta, change_type::del, &tok);
+    if (r && was_live) ++deleted_;
   }
   r = commit(std::move(r), tok, ctx);
   if (!r) return r.error();

@@ -187,3 +187,26 @@ def conditional_writes():
         os.kill(victim.proc.pid, signal.SIGCONT)
     for n in nodes:
         n.kill9()
+
+
+def delete_unseen():
+    """A delete acknowledged by a node that had not yet seen the session
+    (its create still on the way, here held back by the fault switch) stands
+    once the create arrives: the session does not come back."""
+    d1 = Node("del1")
+    d2 = Node("del2", seeds=[d1.gaddr])
+    wait_until(lambda: d1.members().get("del2") == "alive" and d2.members().get("del1") == "alive")
+    for n, other in ((d1, "del2"), (d2, "del1")):
+        n.req("POST", "/v1/admin/faults", {"block": [other]})
+    st1, _ = d1.req("POST", "/v1/sessions", {"id": "unseen", "variables": {"v": 1}})
+    time.sleep(0.2)
+    st2 = d2.req("DELETE", "/v1/sessions/unseen")[0]
+    check(st1 == 201 and st2 == 204, f"unseen: created on del1, deleted on del2 that never saw it ({st1}, {st2})")
+    for n in (d1, d2):
+        n.req("POST", "/v1/admin/faults", {"block": []})
+    t = wait_until(lambda: converged([d1, d2]), timeout=20)
+    check(t is not None and d1.req("GET", "/v1/sessions/unseen")[0] == 404 and
+          d2.req("GET", "/v1/sessions/unseen")[0] == 404,
+          f"unseen: after the heal the delete stands on both nodes ({t and round(t, 2)} s)")
+    d1.term()
+    d2.term()

@@ -11,7 +11,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import *  # noqa: E402,F401,F403
 from harness import failures  # noqa: E402
 from scenarios_ops import migration, netns_partition, rolling_restart  # noqa: E402
-from scenarios_writes import acks_never_block_reads, conditional_writes, counter_race, durable_acks  # noqa: E402
+from scenarios_writes import acks_never_block_reads, conditional_writes, counter_race, delete_unseen, durable_acks  # noqa: E402
 
 
 def main():
@@ -205,6 +205,7 @@ def main():
     y.term()
 
     conditional_writes()
+    delete_unseen()
     migration()
     rolling_restart()
 
@@ -223,6 +224,8 @@ try:
         conditional_writes()
     elif os.environ.get("SM_CLUSTER_ONLY") == "durable":
         durable_acks()
+    elif os.environ.get("SM_CLUSTER_ONLY") == "unseen":
+        delete_unseen()
     elif os.environ.get("SM_CLUSTER_ONLY") == "rolling":
         rolling_restart()
     elif os.environ.get("SM_CLUSTER_ONLY") == "acks":

@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -47,6 +48,12 @@ class node_runtime {
   int shutdown(http::server& srv);
   // Prometheus text of the node itself: quota, disk space of the data dir.
   std::string node_metrics_text() const;
+  // Space on the data dir's file system (bytes free to this node, size);
+  // nullopt in memory or when it cannot be read. Metrics and alerts read it.
+  struct disk_space {
+    uint64_t free = 0, size = 0;
+  };
+  std::optional<disk_space> data_dir_space() const;
   std::pair<bool, std::string> reload();
   // Starts the drain once; done(body) runs when it is over (at once if it
   // is). Never waits: the peer's confirmation completes it.

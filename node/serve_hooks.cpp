@@ -41,11 +41,8 @@ http::node_hooks node_runtime::make_hooks() {
   };
   hooks.alert_inputs = [this] {
     http::node_hooks::alert_readings in;
-    if (!cfg_.in_memory) {
-      struct statvfs fs {};
-      if (::statvfs(cfg_.data_dir.c_str(), &fs) == 0 && fs.f_blocks > 0)
-        in.disk_free_ratio = static_cast<double>(fs.f_bavail) / static_cast<double>(fs.f_blocks);
-    }
+    if (const auto d = data_dir_space(); d && d->size > 0)
+      in.disk_free_ratio = static_cast<double>(d->free) / static_cast<double>(d->size);
     if (auto* c = active_.load()) {
       const auto t = c->member_totals();
       in.suspect_or_dead = t[1] + t[2];
@@ -252,18 +249,21 @@ std::string node_runtime::node_metrics_text() const {
   o += "# HELP sessionmesh_sessions_limit The session quota (--max-sessions; 0: none).\n"
        "# TYPE sessionmesh_sessions_limit gauge\n";
   o += "sessionmesh_sessions_limit " + std::to_string(cfg_.max_sessions) + "\n";
-  if (!cfg_.in_memory) {
-    struct statvfs fs {};
-    if (::statvfs(cfg_.data_dir.c_str(), &fs) == 0) {
-      o += "# HELP sessionmesh_disk_free_bytes Bytes free for this node on its data dir's file system.\n"
-           "# TYPE sessionmesh_disk_free_bytes gauge\n";
-      o += "sessionmesh_disk_free_bytes " + std::to_string(static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize) + "\n";
-      o += "# HELP sessionmesh_disk_size_bytes Size of the data dir's file system.\n"
-           "# TYPE sessionmesh_disk_size_bytes gauge\n";
-      o += "sessionmesh_disk_size_bytes " + std::to_string(static_cast<uint64_t>(fs.f_blocks) * fs.f_frsize) + "\n";
-    }
+  if (const auto d = data_dir_space()) {
+    o += "# HELP sessionmesh_disk_free_bytes Bytes free for this node on its data dir's file system.\n"
+         "# TYPE sessionmesh_disk_free_bytes gauge\n";
+    o += "sessionmesh_disk_free_bytes " + std::to_string(d->free) + "\n";
+    o += "# HELP sessionmesh_disk_size_bytes Size of the data dir's file system.\n"
+         "# TYPE sessionmesh_disk_size_bytes gauge\n";
+    o += "sessionmesh_disk_size_bytes " + std::to_string(d->size) + "\n";
   }
   return o;
+}
+
+std::optional<node_runtime::disk_space> node_runtime::data_dir_space() const {
+  struct statvfs fs {};
+  if (cfg_.in_memory || ::statvfs(cfg_.data_dir.c_str(), &fs) != 0) return std::nullopt;
+  return disk_space{static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize, static_cast<uint64_t>(fs.f_blocks) * fs.f_frsize};
 }
 
 std::string node_runtime::drain_body() const {

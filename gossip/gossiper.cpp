@@ -293,6 +293,7 @@ void gossiper::start_exchange(uint64_t now) {
 
 void gossiper::on_ae_l2(const std::string& from, const ae_l2& m) {
   ae_l3 reply{m.exchange, {}, {}};
+  if (auto it = members_.find(from); it != members_.end()) it->second.merkle_root = m.root;
   if (m.root == store_.merkle_root()) {
     ack_caps_.erase(from);
     // Equal stores: the peer holds every local write so far (acks=N counts

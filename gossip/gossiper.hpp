@@ -109,6 +109,7 @@ struct member {
   uint64_t acked_through = 0;  // highest local write seq this peer applied
   uint64_t last_sync_ms = 0;   // last anti-entropy exchange that found us equal
   bool in_sync = false;
+  std::optional<uint64_t> merkle_root;  // the root this peer last sent us in anti-entropy
   int64_t clock_lead_ms = 0;      // how far our write clock ran ahead of its clock
   uint64_t clock_sampled_ms = 0;  // when that was measured (0: never)
 };

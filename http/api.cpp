@@ -239,6 +239,7 @@ response api::dispatch(const request_view& req, const std::string& rid) {
     if (hooks_.metrics_extra) r.body += hooks_.metrics_extra();
     return r;
   }
+  if (path == "/ui" || path.substr(0, 4) == "/ui/") return ui(req, path, rid);
   if (path.substr(0, 4) != "/v1/") return error(404, "not_found", "no such path", rid);
 
   // Auth: the API token on /v1/*, the admin token (or the API token) on /v1/admin/*.
@@ -247,6 +248,16 @@ response api::dispatch(const request_view& req, const std::string& rid) {
   const std::string& token = admin_path && !cfg->admin_token.empty() ? cfg->admin_token : cfg->api_token;
   if (!token.empty()) {
     std::string_view auth = req.authorization;
+    // A browser cannot set headers on a WebSocket: the feed also takes the
+    // token as ?access_token= (RFC 6750 section 2.3). Request logs drop the query.
+    std::string from_query;
+    if (auth.empty() && path == "/v1/watch") {
+      bool bad = false;
+      if (auto t = query_param(query, "access_token", &bad); t && !bad) {
+        from_query = "Bearer " + *t;
+        auth = from_query;
+      }
+    }
     if (auth.size() < 7 || !(auth.substr(0, 7) == "Bearer " || auth.substr(0, 7) == "bearer "))
       return error(401, "unauthenticated", "missing bearer token", rid);
     if (!constant_time_equal(auth.substr(7), token))

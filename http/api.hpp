@@ -168,6 +168,7 @@ class api {
                  const std::string& rid);
   response health(const std::string& rid);
   response cluster(const std::string& rid);
+  response ui(const request_view& req, std::string_view path, const std::string& rid);
   response admin(const request_view& req, std::string_view what, const std::string& rid);
   // The session as a write or read answers it, with its ETag; a write that
   // asked for `Prefer: return=minimal` gets {"id","version"} instead.

@@ -69,7 +69,8 @@ response api::health(const std::string& rid) {
   o += ",\"adapter\":";
   append_json_string(o, store_.adapter_name());
   o += ",\"sessions\":{\"live\":" + std::to_string(st.current_sessions) +
-       ",\"tombstones\":" + std::to_string(st.tombstones) + "}";
+       ",\"tombstones\":" + std::to_string(st.tombstones) +
+       ",\"limit\":" + std::to_string(settings()->max_sessions) + "}";
   if (const std::string hc = hooks_.health_cluster ? hooks_.health_cluster() : std::string(); !hc.empty()) {
     o += ",";
     o += hc;

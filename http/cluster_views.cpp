@@ -1,5 +1,6 @@
 #include "http/cluster_views.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "http/json_render.hpp"
@@ -43,7 +44,7 @@ std::string cluster_json(const gossip::cluster_view& v, const std::map<std::stri
   return o;
 }
 
-std::string cluster_health_json(const gossip::cluster_view& v, uint64_t now) {
+std::string cluster_health_json(const gossip::cluster_view& v, uint64_t now, uint64_t last_seq) {
   size_t alive = 1, suspect = 0, dead = 0;  // this node counted alive
   for (const auto& m : v.members) {
     alive += m.status == gossip::member_status::alive;
@@ -66,6 +67,15 @@ std::string cluster_health_json(const gossip::cluster_view& v, uint64_t now) {
     o += m.in_sync && now - m.last_sync_ms < 10000 ? "true" : "false";
     o += ",\"last_sync_ms_ago\":";
     o += m.last_sync_ms ? std::to_string(now - m.last_sync_ms) : "null";
+    o += ",\"lag_writes\":" + std::to_string(last_seq - std::min(last_seq, m.acked_through));
+    o += ",\"digest\":";
+    if (!m.merkle_root) {
+      o += "null";
+    } else {
+      char hex[24];
+      std::snprintf(hex, sizeof hex, "\"%016llx\"", static_cast<unsigned long long>(*m.merkle_root));
+      o += hex;
+    }
     o += "}";
   }
   o += "]}";

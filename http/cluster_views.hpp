@@ -15,7 +15,8 @@ namespace sessionmesh::http {
 std::string cluster_json(const gossip::cluster_view& v, const std::map<std::string, uint64_t>& owned,
                          uint64_t merkle_root);
 // "cluster":{...},"replication":{...} (members of the health object; now_ms:
-// the store's physical clock, for last_sync_ms_ago)
-std::string cluster_health_json(const gossip::cluster_view& v, uint64_t now_ms);
+// the store's physical clock, for last_sync_ms_ago; last_seq: this node's
+// last write sequence, for each peer's lag_writes)
+std::string cluster_health_json(const gossip::cluster_view& v, uint64_t now_ms, uint64_t last_seq);
 
 }  // namespace sessionmesh::http

@@ -33,7 +33,7 @@ http::node_hooks node_runtime::make_hooks() {
   };
   hooks.health_cluster = [this] {
     auto* c = active_.load();
-    return c ? http::cluster_health_json(c->snapshot(), c->now_ms()) : std::string();
+    return c ? http::cluster_health_json(c->snapshot(), c->now_ms(), c->last_seq()) : std::string();
   };
   hooks.metrics_extra = [this] {
     auto* c = active_.load();

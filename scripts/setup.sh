@@ -7,7 +7,12 @@ cd "$(dirname "$0")/.."
 pkgs=(g++ libboost-dev libmsgpack-cxx-dev libxxhash-dev libspdlog-dev doctest-dev libsimdjson-dev
       libabsl-dev libtomlplusplus-dev libcli11-dev libssl-dev meson ninja-build pkg-config cmake)
 if [[ "${1:-}" == "--with-test-tools" ]]; then
-  pkgs+=(clang libclang-rt-14-dev curl python3 elixir erlang-jiffy erlang-inets python3-pytest python3-websockets prometheus)
+  pkgs+=(clang libclang-rt-14-dev curl python3 elixir erlang-jiffy erlang-inets python3-pytest python3-websockets prometheus
+         chromium fonts-dejavu-core)
+  # The browser test (tests/ui) runs playwright-core from npm on Node.js:
+  # Debian's nodejs and npm unless a Node.js is already installed.
+  command -v node >/dev/null || pkgs+=(nodejs)
+  command -v npm >/dev/null || pkgs+=(npm)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
@@ -20,4 +25,9 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   "${sudo_cmd[@]}" apt-get update -qq
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# playwright-core for the browser test, at the version package-lock.json pins.
+if [[ "${1:-}" == "--with-test-tools" && ! -d tests/ui/node_modules/playwright-core ]]; then
+  echo "setup: npm ci in tests/ui (playwright-core)"
+  npm ci --prefix tests/ui --no-audit --no-fund --loglevel=error
 fi

@@ -147,6 +147,10 @@ TEST_CASE("watch needs the API token when one is set") {
   node_fixture n(s);
   CHECK_THROWS(ws_client(n.port(), "/v1/watch"));
   ws_client ok(n.port(), "/v1/watch", "tok");
+  // A browser cannot set headers on a WebSocket: ?access_token= (RFC 6750).
+  CHECK_THROWS(ws_client(n.port(), "/v1/watch?access_token=nope"));
+  ws_client query(n.port(), "/v1/watch?prefix=x&access_token=tok");
   CHECK(n.store->create(create_request{"x"}).has_value());
   CHECK(field(ok.next(), "/id") == "x");
+  CHECK(field(query.next(), "/id") == "x");
 }

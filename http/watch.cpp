@@ -120,36 +120,44 @@ class watch_session : public std::enable_shared_from_this<watch_session> {
     push("{\"type\":\"synced\",\"cursor\":\"" + cursor + "\"}");
   }
 
-  // One page of the snapshot, streamed: at most snapshot_page sessions
-  // past snap_after_, as room allows. Ends the snapshot (and sends synced)
-  // after the last page. The cursor of every snapshot event, and of its
-  // synced, is where the feed stood at the handshake: changes since then
-  // replay after it.
+  // One page of the snapshot, streamed: at most snapshot_page_max sessions
+  // of the store's current snapshot part (session_store::snapshot_part: the
+  // store is walked once, one part's ids held at a time). Ends the snapshot
+  // (and sends synced) after the last part. The cursor of every snapshot
+  // event, and of its synced, is where the feed stood at the handshake:
+  // changes since then replay after it.
   void snapshot_page() {
     auto& st = a_.store();
-    auto page = st.list(prefix_, snapshot_page_max, snap_after_);
-    if (page) {
-      for (const auto& sum : page->sessions) {
-        snap_after_ = sum.id;
-        auto s = st.peek(sum.id);
-        if (!s) continue;
-        std::string m = "{\"type\":\"put\",\"id\":";
-        append_json_string(m, sum.id);
-        m += ",\"version\":";
-        append_json_string(m, s->version());
-        m += ",\"origin\":";
-        append_json_string(m, st.node_id());
-        m += ",\"cursor\":";
-        append_json_string(m, cursor_);
-        m += ",\"session\":";
-        render_session(m, *s, st.owner_of(sum.id));
-        m += "}";
-        push(std::move(m));
+    if (snap_pos_ == snap_ids_.size()) {
+      snap_ids_.clear();
+      snap_pos_ = 0;
+      if (snap_part_ >= st.snapshot_parts()) {
+        snap_active_ = false;
+        snap_ids_.shrink_to_fit();
+        push_synced(cursor_);
+        return;
       }
+      if (auto part = st.snapshot_part(prefix_, snap_part_)) snap_ids_ = std::move(*part);
+      ++snap_part_;
+      return;
     }
-    if (!page || !page->next_cursor) {
-      snap_active_ = false;
-      push_synced(cursor_);
+    const size_t end = std::min(snap_ids_.size(), snap_pos_ + snapshot_page_max);
+    for (; snap_pos_ < end; ++snap_pos_) {
+      const std::string& id = snap_ids_[snap_pos_];
+      auto s = st.peek(id);
+      if (!s) continue;  // deleted since: its delete follows the synced
+      std::string m = "{\"type\":\"put\",\"id\":";
+      append_json_string(m, id);
+      m += ",\"version\":";
+      append_json_string(m, s->version());
+      m += ",\"origin\":";
+      append_json_string(m, st.node_id());
+      m += ",\"cursor\":";
+      append_json_string(m, cursor_);
+      m += ",\"session\":";
+      render_session(m, *s, st.owner_of(id));
+      m += "}";
+      push(std::move(m));
     }
   }
 
@@ -257,8 +265,9 @@ class watch_session : public std::enable_shared_from_this<watch_session> {
   std::deque<std::string> queue_;
   size_t queue_bytes_ = 0;
   size_t max_queue_bytes_;
-  bool snap_active_ = false;  // streaming the snapshot (snap_after_: the last id sent)
-  std::string snap_after_;
+  bool snap_active_ = false;  // streaming the snapshot: part snap_part_ - 1 in snap_ids_, sent up to snap_pos_
+  size_t snap_part_ = 0, snap_pos_ = 0;
+  std::vector<std::string> snap_ids_;
   bool synced_due_ = false;   // a synced is owed: after the snapshot, or once the replay passes synced_at_seq_
   uint64_t synced_at_seq_ = 0;
   bool writing_ = false;

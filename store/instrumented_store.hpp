@@ -33,6 +33,10 @@ class instrumented_store final : public session_store {
   result<std::vector<global_program>> list_global_programs(std::string_view prefix, size_t limit,
                                                            std::string_view cursor) override;
   result<list_page> list(std::string_view prefix, size_t limit, std::string_view cursor) override;
+  size_t snapshot_parts() override { return inner_->snapshot_parts(); }
+  result<std::vector<std::string>> snapshot_part(std::string_view prefix, size_t part) override {
+    return inner_->snapshot_part(prefix, part);
+  }
   store_stats stats() override { return inner_->stats(); }
   uint64_t expired_in_namespace(std::string_view ns) override { return inner_->expired_in_namespace(ns); }
   uint64_t cleanup_expired() override;

@@ -59,6 +59,8 @@ class local_store final : public session_store {
   static std::string global_record_id(std::string_view id) { return "~gp:" + std::string(id); }
   static bool is_global_record(std::string_view record_id) { return record_id.substr(0, 4) == "~gp:"; }
   result<list_page> list(std::string_view prefix, size_t limit, std::string_view cursor) override;
+  size_t snapshot_parts() override;  // one per shard of the record map
+  result<std::vector<std::string>> snapshot_part(std::string_view prefix, size_t part) override;
   store_stats stats() override;
   uint64_t cleanup_expired() override;
   uint64_t expired_in_namespace(std::string_view ns) override;

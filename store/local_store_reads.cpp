@@ -72,6 +72,25 @@ result<list_page> local_store::list_records(std::string_view prefix, size_t stri
   return page;
 }
 
+size_t local_store::snapshot_parts() { return record_map::shard_count; }
+
+result<std::vector<std::string>> local_store::snapshot_part(std::string_view prefix, size_t part) {
+  if (part >= record_map::shard_count) return errc::invalid_argument;
+  const uint64_t now = now_ms();
+  std::vector<std::string> ids;
+  {
+    shard& sh = map_.at(part);
+    std::shared_lock lk(sh.mu);
+    for (auto* p : sh.set) {
+      const std::string_view id = detail::packed_id(p);
+      if (id.substr(0, prefix.size()) != prefix || is_global_record(id) || !p->live(now)) continue;
+      ids.emplace_back(id);
+    }
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
 std::string local_store::owner_of(std::string_view) { return options_.node_id; }
 
 }  // namespace sessionmesh::store

@@ -93,6 +93,14 @@ class migrating_store final : public session_store {
     const auto g = gate_.enter();
     return reader().list(prefix, limit, cursor);
   }
+  size_t snapshot_parts() override {
+    const auto g = gate_.enter();
+    return reader().snapshot_parts();
+  }
+  result<std::vector<std::string>> snapshot_part(std::string_view prefix, size_t part) override {
+    const auto g = gate_.enter();
+    return reader().snapshot_part(prefix, part);
+  }
   store_stats stats() override {
     const auto g = gate_.enter();
     return reader().stats();

@@ -68,6 +68,10 @@ class replicated_store final : public session_store {
     return local_->list_global_programs(prefix, limit, cursor);
   }
   result<list_page> list(std::string_view prefix, size_t limit, std::string_view cursor) override;
+  size_t snapshot_parts() override { return local_->snapshot_parts(); }
+  result<std::vector<std::string>> snapshot_part(std::string_view prefix, size_t part) override {
+    return local_->snapshot_part(prefix, part);
+  }
   store_stats stats() override { return local_->stats(); }
   uint64_t expired_in_namespace(std::string_view ns) override { return local_->expired_in_namespace(ns); }
   uint64_t cleanup_expired() override { return local_->cleanup_expired(); }

@@ -26,4 +26,17 @@ result<void> session_store::wait_replicated(const write_token& t, unsigned acks,
   return st->r;
 }
 
+result<std::vector<std::string>> session_store::snapshot_part(std::string_view prefix, size_t part) {
+  if (part != 0) return errc::invalid_argument;
+  std::vector<std::string> ids;
+  std::string cursor;
+  for (;;) {
+    auto page = list(prefix, 1000, cursor);
+    if (!page) return page.error();
+    for (auto& s : page->sessions) ids.push_back(std::move(s.id));
+    if (!page->next_cursor) return ids;
+    cursor = *page->next_cursor;
+  }
+}
+
 }  // namespace sessionmesh

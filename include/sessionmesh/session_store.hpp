@@ -279,6 +279,14 @@ class session_store {
   // Live sessions whose id starts with prefix and is greater than cursor,
   // ascending, at most limit (1..1000).
   virtual result<list_page> list(std::string_view prefix, size_t limit, std::string_view cursor) = 0;
+  // The live sessions' ids under prefix in parts, for streaming a snapshot
+  // (the change feed): each live session is in exactly one of the
+  // snapshot_parts() parts, and part k (0 <= k < snapshot_parts()) answers
+  // its ids sorted. A part holds about 1/snapshot_parts() of the sessions,
+  // so a reader walks the whole store once and holds one part at a time.
+  // Default: one part, read through list().
+  virtual size_t snapshot_parts() { return 1; }
+  virtual result<std::vector<std::string>> snapshot_part(std::string_view prefix, size_t part);
   virtual store_stats stats() = 0;
   // Removes expired sessions now (the reaper calls it on its interval);
   // returns how many sessions expired (expired global programs are removed

@@ -5,11 +5,11 @@ the last replayed or snapshot event, remote changes carry their origin, and
 cursors from elsewhere, from before a restart or past the ring get `reset`.
 Memory bounds are stated here and printed with what was measured.
 
-  python3 tests/feed/test_feed.py BUILD/sessionmesh SOURCE_ROOT
+  python3 tests/feed/test_feed.py BUILD/sessionmesh SOURCE_ROOT BUILD/tests/feed_readers
 """
-import json, os, socket, sys, threading, time
+import json, os, socket, subprocess, sys, threading, time
 
-BIN, ROOT = sys.argv[1], sys.argv[2]
+BIN, ROOT, READERS = sys.argv[1], sys.argv[2], sys.argv[3]
 sys.path.insert(0, os.path.join(ROOT, "tests", "cluster"))
 import harness  # noqa: E402
 from harness import Node, check, failures, wait_until, watch  # noqa: E402
@@ -164,37 +164,34 @@ def snapshots(n, sessions):
     check(grow < 400, f"snapshot: 200 idle snapshot watchers stay under 400 MiB ({grow:.0f} MiB)")
     for w in idle:
         w.close()
-    # 5. Watchers that read their snapshot (5 at once: Python reads ~100k
-    # messages a second): every session once, then one synced after the last.
-    readers = 5
-    results = [None] * readers
+    # 5. 200 watchers that read their snapshot at once (feed_readers, in C++:
+    # Python reads about 100k messages a second): each gets every session
+    # once, then one synced after the last; RSS sampled meanwhile.
+    readers = 200
+    r0 = rss(n)
+    peak = [r0]
+    done = threading.Event()
 
-    def reader(k):
-        ws = watch.connect(f"ws://127.0.0.1:{n.http}/v1/watch?snapshot=true&prefix=sess-", None)
-        msgs = read_until_synced(ws)
-        ws.settimeout(0.3)
-        extra = []
-        try:
-            for op, payload in frames(ws):
-                if op == 1:
-                    extra.append(json.loads(payload))
-        except Exception:
-            pass
-        ws.close()
-        results[k] = (msgs, extra)
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], rss(n))
+            done.wait(0.2)
 
-    ts = [threading.Thread(target=reader, args=(k,)) for k in range(readers)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    good = 0
-    for msgs, extra in results:
-        ids = [m["id"] for m in msgs if m["type"] == "put"]
-        if (len(ids) == sessions and len(set(ids)) == sessions and msgs[-1]["type"] == "synced"
-                and not any(m["type"] == "synced" for m in msgs[:-1] + extra)):
-            good += 1
-    check(good == readers, f"snapshot: each of {readers} readers got all {sessions:,} sessions once, then one synced ({good} did)")
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        out = subprocess.run([READERS, "127.0.0.1", str(n.http), "sess-", str(readers), str(sessions)],
+                             capture_output=True, text=True, timeout=280)
+    finally:
+        done.set()
+        sampler.join()
+    grow = (peak[0] - r0) / MB
+    print(f"     {readers} readers of a {sessions:,}-session snapshot: {out.stdout.strip()}; peak RSS growth {grow:.0f} MiB")
+    res = json.loads(out.stdout) if out.stdout.strip().startswith("{") else {}
+    check(out.returncode == 0 and res.get("complete") == readers,
+          f"snapshot: each of {readers} readers got all {sessions:,} sessions once, then one synced "
+          f"({res.get('complete')} did; {out.stderr.strip()[:200]})")
+    check(grow < 400, f"snapshot: {readers} reading watchers stay under 400 MiB of RSS growth ({grow:.0f} MiB)")
 
 
 def replay_and_cursors(n):

@@ -143,6 +143,8 @@ class gossiper {
   void on_message(const std::string& from_node, const message& m, uint64_t now_ms,
                   const std::string& from_addr = {});
   void on_tick(uint64_t now_ms);
+  // The seeds knocked on while no peer is alive (a reload), from the next tick.
+  void set_seeds(std::vector<std::string> seeds) { cfg_.seeds = std::move(seeds); }
   uint64_t next_deadline() const;
   // A local write: its encoded delta. Returns its write sequence number.
   uint64_t local_delta(std::string encoded);

@@ -101,6 +101,7 @@ class replication_driver {
   driver_output take_output();
 
   const gossiper& gossip() const { return g_; }
+  void set_seeds(std::vector<std::string> seeds) { g_.set_seeds(std::move(seeds)); }
   cluster_view view() const;
   // Alive and suspect members, this node included when alive: sorted.
   const std::vector<std::string>& owners() const { return owners_; }

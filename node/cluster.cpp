@@ -19,31 +19,47 @@ uint64_t wall_ms() {
                                    .count());
 }
 
-// host:port with a DNS name -> every A/AAAA address (a Kubernetes headless
-// service lists its pods this way).
+// A seed host:port whose host is a DNS name: {host, port}; nullopt for an
+// address literal (used as it is).
+std::optional<std::pair<std::string, std::string>> seed_name(const std::string& s) {
+  const auto colon = s.rfind(':');
+  std::string host = s.substr(0, colon), port = s.substr(colon + 1);
+  boost::system::error_code ec;
+  (void)asio::ip::make_address(host, ec);
+  if (!ec) return std::nullopt;
+  return std::make_pair(std::move(host), std::move(port));
+}
+
+// Appends what a seed name resolved to: every A/AAAA address (a Kubernetes
+// headless service lists its pods this way), or the name itself while it
+// does not resolve.
+void add_resolved(std::vector<std::string>& out, const std::string& host, const std::string& port,
+                  boost::system::error_code ec, const asio::ip::tcp::resolver::results_type& res) {
+  if (ec || res.empty()) {
+    spdlog::warn("seed {}:{} does not resolve yet; keeping the name", host, port);
+    out.push_back(host + ":" + port);
+    return;
+  }
+  for (const auto& e : res) {
+    const auto a = e.endpoint().address();
+    out.push_back((a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + port);
+  }
+}
+
+// At start (before the gossip thread runs): names resolved in turn.
 std::vector<std::string> expand_seeds(const std::vector<std::string>& seeds) {
   std::vector<std::string> out;
   asio::io_context ioc;
   asio::ip::tcp::resolver r(ioc);
   for (const auto& s : seeds) {
-    const auto colon = s.rfind(':');
-    const std::string host = s.substr(0, colon), port = s.substr(colon + 1);
+    auto name = seed_name(s);
+    if (!name) {
+      out.push_back(s);
+      continue;
+    }
     boost::system::error_code ec;
-    (void)asio::ip::make_address(host, ec);
-    if (!ec) {
-      out.push_back(s);
-      continue;
-    }
-    auto res = r.resolve(host, port, ec);
-    if (ec || res.empty()) {
-      spdlog::warn("seed {} does not resolve yet; keeping the name", s);
-      out.push_back(s);
-      continue;
-    }
-    for (const auto& e : res) {
-      const auto a = e.endpoint().address();
-      out.push_back((a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + port);
-    }
+    auto res = r.resolve(name->first, name->second, ec);
+    add_resolved(out, name->first, name->second, ec, res);
   }
   return out;
 }
@@ -53,6 +69,7 @@ std::vector<std::string> expand_seeds(const std::vector<std::string>& seeds) {
 struct cluster::io {
   asio::io_context ctx{1};
   asio::steady_timer timer{ctx};
+  asio::ip::tcp::resolver resolver{ctx};  // seeds on reload
   std::unique_ptr<transport::tcp_transport> transport;
 };
 
@@ -321,6 +338,36 @@ void cluster::set_blocked(std::set<std::string> nodes) {
   asio::post(io_->ctx, [this, nodes = std::move(nodes)] {
     blocked_ = nodes;
     io_->transport->set_blocked(blocked_);
+  });
+}
+
+// On the gossip thread, never waiting: names resolve asynchronously, then
+// the driver takes the whole list at once.
+void cluster::set_seeds(std::vector<std::string> seeds) {
+  asio::post(io_->ctx, [this, seeds = std::move(seeds)] {
+    struct pending {
+      std::vector<std::string> out;
+      size_t left = 0;
+    };
+    auto p = std::make_shared<pending>();
+    std::vector<std::pair<std::string, std::string>> names;
+    for (const auto& s : seeds) {
+      if (auto n = seed_name(s)) names.push_back(std::move(*n));
+      else p->out.push_back(s);
+    }
+    p->left = names.size();
+    auto finish = [this, p] {
+      if (d_) d_->set_seeds(p->out);
+      spdlog::info("seeds reloaded: {} address(es)", p->out.size());
+    };
+    if (names.empty()) return finish();
+    for (auto& [host, port] : names)
+      io_->resolver.async_resolve(host, port,
+                                  [p, host = host, port = port, finish](boost::system::error_code ec,
+                                                                        asio::ip::tcp::resolver::results_type res) {
+                                    add_resolved(p->out, host, port, ec, res);
+                                    if (--p->left == 0) finish();
+                                  });
   });
 }
 

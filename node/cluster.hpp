@@ -87,6 +87,9 @@ class cluster final : public store::replication {
   std::array<uint64_t, 4> member_totals() const;
   // Writes made here that the furthest-behind alive or suspect peer has not confirmed.
   uint64_t max_peer_lag();
+  // Reload: the gossip addresses to knock on while alone (DNS names
+  // resolved again, without waiting on any thread).
+  void set_seeds(std::vector<std::string> seeds);
   // Test-only fault switch: drop every frame to and from these node ids.
   void set_blocked(std::set<std::string> nodes);
 

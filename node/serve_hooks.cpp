@@ -171,9 +171,13 @@ std::pair<bool, std::string> node_runtime::reload() {
     return {false, settings.describe()};
   }
   set_log_level(next->log_level);
-  store_->reconfigure(runtime_settings{next->default_ttl_s, next->max_sessions, next->strict_quota,
-                                       next->global_program_ttl_s, next->max_global_programs,
-                                       store_limits_of(*next)});
+  runtime_settings rs{next->default_ttl_s, next->max_sessions, next->strict_quota,
+                      next->global_program_ttl_s, next->max_global_programs, store_limits_of(*next)};
+  rs.fsync = next->fsync;
+  rs.reaper_interval_ms = next->reaper_interval_s * 1000;
+  store_->reconfigure(rs);
+  if (next->seeds != cfg_.seeds)
+    if (auto* c = active_.load()) c->set_seeds(next->seeds);
   api_->set_settings(*settings);
   const auto restart = restart_needed(cfg_, *next);
   std::string body = "{\"status\":\"reloaded\",\"applied\":[";

@@ -108,12 +108,9 @@ std::vector<std::string> restart_needed(const node_config& a, const node_config&
   diff(a.http.str() != b.http.str(), "http");
   diff(a.gossip.str() != b.gossip.str(), "gossip");
   diff(a.advertise.str() != b.advertise.str(), "advertise");
-  diff(a.seeds != b.seeds, "seeds");
   diff(a.adapter != b.adapter, "adapter");
-  diff(a.fsync != b.fsync, "fsync");
   diff(a.log_format != b.log_format, "log-format");
   diff(a.cluster_key_file != b.cluster_key_file, "cluster-key-file");
-  diff(a.reaper_interval_s != b.reaper_interval_s, "reaper-interval");
   diff(a.max_clock_offset_ms != b.max_clock_offset_ms, "max-clock-offset-ms");
   return out;
 }

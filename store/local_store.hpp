@@ -216,6 +216,7 @@ class local_store final : public session_store {
   std::mutex maint_mu_;
   std::condition_variable maint_cv_;
   bool stop_ = false;
+  std::atomic<uint64_t> reap_ms_{0};  // the reaper's interval (reconfigure may change it)
   std::mutex snapshot_mu_;
   std::atomic<uint64_t> wal_bytes_at_snapshot_{0};
   std::thread maint_;

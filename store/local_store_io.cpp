@@ -39,6 +39,7 @@ local_store::local_store(const store_options& options, file_system& fs, uint64_t
       global_program_ttl_s_(options.global_program_ttl_s),
       max_global_programs_(options.max_global_programs) {
   if (!options_.clock) options_.clock = system_ms;
+  reap_ms_ = options.reaper_interval_ms;
 }
 
 store_limits local_store::limits() const {
@@ -62,6 +63,12 @@ void local_store::reconfigure(const runtime_settings& s) {
   session_bytes_ = s.limits.session_bytes;
   warned80_ = false;
   warned100_ = false;
+  if (s.fsync && wal_) wal_->set_mode(*s.fsync);
+  if (s.reaper_interval_ms) {
+    std::lock_guard lk(maint_mu_);
+    reap_ms_ = *s.reaper_interval_ms;
+    maint_cv_.notify_all();
+  }
 }
 
 result<std::unique_ptr<local_store>> local_store::open(const store_options& options, file_system& fs) {
@@ -235,12 +242,16 @@ result<uint64_t> local_store::snapshot_now() {
 }
 
 void local_store::maintenance_loop() {
-  const uint64_t reap_ms = options_.reaper_interval_ms;
-  auto next_reap = std::chrono::steady_clock::now() + std::chrono::milliseconds(reap_ms);
   std::unique_lock lk(maint_mu_);
+  uint64_t reap_ms = reap_ms_;
+  auto next_reap = std::chrono::steady_clock::now() + std::chrono::milliseconds(reap_ms);
   while (!stop_) {
     maint_cv_.wait_for(lk, std::chrono::milliseconds(reap_ms > 0 ? std::min<uint64_t>(reap_ms, 1000) : 1000));
     if (stop_) break;
+    if (reap_ms_ != reap_ms) {  // reconfigured: the new interval counts from now
+      reap_ms = reap_ms_;
+      next_reap = std::chrono::steady_clock::now() + std::chrono::milliseconds(reap_ms);
+    }
     lk.unlock();
     if (reap_ms > 0 && std::chrono::steady_clock::now() >= next_reap) {
       (void)cleanup_expired();

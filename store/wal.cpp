@@ -39,8 +39,14 @@ result<void> wal::seal_locked() {
 result<void> wal::start(uint64_t index) {
   std::lock_guard lk(mu_);
   if (auto r = open_segment_locked(index); !r) return r;
-  if (mode_ != fsync_mode::off) syncer_ = std::thread([this] { syncer_loop(); });
+  syncer_ = std::thread([this] { syncer_loop(); });  // every mode: the mode may change (set_mode)
   return {};
+}
+
+void wal::set_mode(fsync_mode m) {
+  std::lock_guard lk(mu_);
+  mode_.store(m, std::memory_order_release);
+  cv_.notify_all();
 }
 
 result<uint64_t> wal::append(std::string_view payload) {
@@ -56,7 +62,7 @@ result<uint64_t> wal::append(std::string_view payload) {
   frame_buf_.clear();
   append_frame(frame_buf_, payload);
   const uint64_t before = file_->size();
-  if (mode_ != fsync_mode::off && file_->reserved() < before + frame_buf_.size()) {
+  if (mode() != fsync_mode::off && file_->reserved() < before + frame_buf_.size()) {
     // Zeros ahead of the writer (file_io.hpp: reserve). A failure here is
     // not an append's failure: the append below extends the file itself.
     (void)file_->reserve(before + frame_buf_.size() + wal_reserve_bytes);
@@ -118,7 +124,7 @@ void wal::complete_waiters(std::unique_lock<std::mutex>& lk) {
 }
 
 void wal::when_durable(uint64_t lsn, std::function<void(result<void>)> done) {
-  if (mode_ != fsync_mode::always || lsn == 0) return done(result<void>{});
+  if (mode() != fsync_mode::always || lsn == 0) return done(result<void>{});
   std::unique_lock lk(mu_);
   if (synced_lsn_ >= lsn) {
     lk.unlock();
@@ -133,7 +139,7 @@ void wal::when_durable(uint64_t lsn, std::function<void(result<void>)> done) {
 }
 
 result<void> wal::commit(uint64_t lsn) {
-  if (mode_ != fsync_mode::always) return {};
+  if (mode() != fsync_mode::always) return {};
   std::unique_lock lk(mu_);
   while (synced_lsn_ < lsn) {
     if (failed_) return errc::io_error;
@@ -189,14 +195,20 @@ bool wal::failed() const {
 void wal::syncer_loop() {
   std::unique_lock lk(mu_);
   while (!closed_) {
-    if (mode_ == fsync_mode::batch) {
+    const fsync_mode m = mode();
+    if (m == fsync_mode::batch) {
       cv_.wait_for(lk, std::chrono::milliseconds(batch_interval_ms_));
     } else {
       // always: sync while a deferred write waits; appends made during an
-      // fsync ride on the next one (group commit).
-      cv_.wait(lk, [&] { return closed_ || (!waiters_.empty() && !syncing_) || (failed_ && !waiters_.empty()); });
+      // fsync ride on the next one (group commit). off: only for waiters
+      // left from an earlier mode.
+      cv_.wait(lk, [&] {
+        return closed_ || mode() != m || (!waiters_.empty() && !syncing_) || (failed_ && !waiters_.empty());
+      });
     }
     if (closed_) break;
+    if (mode() != m) continue;  // a reload: wait the new mode's way
+    if (m == fsync_mode::off && waiters_.empty()) continue;
     if (failed_) {
       complete_waiters(lk);
       continue;

@@ -15,6 +15,7 @@
 // Thread: every method is thread-safe.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -72,7 +73,11 @@ class wal {
   uint64_t current_segment() const;
   wal_counters counters() const;
   bool failed() const;
-  fsync_mode mode() const { return mode_; }
+  fsync_mode mode() const { return mode_.load(std::memory_order_acquire); }
+  // Changes the mode from the next append on (reload): writes acknowledged
+  // before keep the promise they got; waiters already queued are still
+  // fsynced, whatever the new mode.
+  void set_mode(fsync_mode m);
   // Final fsync; stops the syncer; completes every waiter. Idempotent.
   void close();
 
@@ -91,7 +96,7 @@ class wal {
 
   file_system& fs_;
   std::string dir_;
-  fsync_mode mode_;
+  std::atomic<fsync_mode> mode_;
   uint32_t batch_interval_ms_;
   uint64_t segment_bytes_;
 
@@ -111,7 +116,7 @@ class wal {
     std::function<void(result<void>)> done;
   };
   std::vector<waiter> waiters_;  // always mode: deferred writes not yet durable
-  std::thread syncer_;           // always: syncs for waiters; batch: every batch_interval_ms
+  std::thread syncer_;  // always: syncs for waiters; batch: every batch_interval_ms; off: only for waiters left
 };
 
 }  // namespace sessionmesh::store

@@ -173,6 +173,12 @@ struct runtime_settings {
   // name_bytes keep their opened values). Applies to writes from now on;
   // what is stored stays.
   store_limits limits{};
+  // Unset: left as they are. The WAL's fsync mode applies from the next
+  // write on (a write already acknowledged keeps the promise it got); the
+  // reaper's interval from its next wait (a store opened without a
+  // maintenance thread, in memory with reaper_interval_ms 0, starts none).
+  std::optional<fsync_mode> fsync;
+  std::optional<uint32_t> reaper_interval_ms;
 };
 
 enum class change_type { put, del, expire, moved };

@@ -73,10 +73,21 @@ printf 'default-ttl = 200\nlog-format = "json"\n' > "$tmp/node.toml"
 kill -HUP $pid
 for _ in $(seq 1 50); do grep -q 'configuration reloaded' "$tmp/node.log" && break; sleep 0.05; done
 [[ $(ttl a2) == 200 ]] && echo "ok   SIGHUP applies default-ttl" || { echo "FAIL SIGHUP reload"; fail=1; }
-printf 'default-ttl = 300\nlog-format = "json"\nfsync = "always"\n' > "$tmp/node.toml"
+printf 'default-ttl = 300\nlog-format = "json"\nfsync = "off"\nmax-clock-offset-ms = 600\n' > "$tmp/node.toml"
 out=$(curl -s -X POST "http://127.0.0.1:$port/v1/admin/reload")
-grep -q '"restart_required":\["fsync"\]' <<<"$out" && echo "ok   reload names settings that need a restart" || { echo "FAIL reload answer: $out"; fail=1; }
+grep -q '"restart_required":\["max-clock-offset-ms"\]' <<<"$out" && echo "ok   reload names settings that need a restart" || { echo "FAIL reload answer: $out"; fail=1; }
+grep -q '"fsync"' <<<"$out" && grep -q '"reaper-interval"' <<<"$out" && grep -q '"seeds"' <<<"$out" \
+  && echo "ok   fsync, reaper-interval and seeds are listed as applied" || { echo "FAIL reload applied: $out"; fail=1; }
 [[ $(ttl a3) == 300 ]] && echo "ok   POST /v1/admin/reload applies default-ttl" || { echo "FAIL admin reload"; fail=1; }
+# fsync reloads: under "off" writes cause no fsync; back to "always", a write
+# is answered only after one.
+fsyncs() { curl -s "http://127.0.0.1:$port/metrics" | awk '/^sessionmesh_wal_fsync_seconds_count/ {print $2}'; }
+f0=$(fsyncs); for i in 1 2 3 4 5; do ttl off$i >/dev/null; done; sleep 0.3; f1=$(fsyncs)
+printf 'default-ttl = 300\nlog-format = "json"\nfsync = "always"\n' > "$tmp/node.toml"
+curl -s -X POST "http://127.0.0.1:$port/v1/admin/reload" >/dev/null
+ttl always1 >/dev/null; f2=$(fsyncs)
+[[ -n $f0 && $f0 == "$f1" && $f2 -gt $f1 ]] && echo "ok   fsync reloads: off wrote $((f1 - f0)) fsyncs for 5 writes, always fsynced before answering" \
+  || { echo "FAIL fsync reload: fsyncs $f0 -> $f1 (off) -> $f2 (always)"; fail=1; }
 # Operator limits reload: a 2 MiB value is 413 under the default 1 MiB value
 # limit, 200 once the config raises it; a bad limit is refused and changes nothing.
 python3 -c 'print("\"" + "e" * (2 << 20) + "\"")' > "$tmp/big.json"

@@ -144,6 +144,47 @@ def ring_and_queues(n):
     for w in idle:
         w.close()
 
+    # 2b. A slow reader goes unnoticed by the others: one watcher never reads
+    # while another reads every change; after 20,000 PUTs (past the ring's
+    # 16,384 changes) the reader has each one, in order, and no close; the
+    # idle one gets 4008 when it finally reads.
+    slow = watch.connect(f"ws://127.0.0.1:{n.http}/v1/watch?prefix=tiny", None)
+    fast = watch.connect(f"ws://127.0.0.1:{n.http}/v1/watch?prefix=tiny", None)
+    writes = 20000
+    got, closes = [], []
+
+    def reader():
+        fast.settimeout(60)
+        try:
+            for op, payload in frames(fast):
+                if op == 8:
+                    closes.append(int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 0)
+                    return
+                if op == 1:
+                    m = json.loads(payload)
+                    if m["type"] == "put" and m["id"] == "tiny":
+                        got.append(int(m["cursor"].rsplit("-", 1)[-1]))  # incarnation-seq
+                    if len(got) >= writes + 1:
+                        return
+        except Exception as e:
+            closes.append(repr(e))
+
+    t = threading.Thread(target=reader)
+    t.start()
+    st, _ = raw(n, "POST", "/v1/sessions", '{"id":"tiny"}')
+    # 2 KiB values: 40 MiB of events, more than the idle socket's kernel buffers hold
+    ok = put_many(n, "/v1/sessions/tiny/variables/x", writes, value='"' + "v" * 2048 + '"')
+    t.join(timeout=90)
+    distinct = len(set(got)) == len(got) and got == sorted(got)
+    check(st == 201 and ok == writes and len(got) == writes + 1 and not closes and distinct,
+          f"a reading watcher beside an idle one gets all {writes + 1:,} changes, no close "
+          f"({len(got):,} changes, closes {closes}, cursors rising {distinct})")
+    msgs = read_until_synced(slow, limit=writes + 2)
+    codes = [m.get("code") for m in msgs if m["type"] == "close"]
+    check(codes == [4008], f"the idle one, past the ring, gets 4008 when it reads ({codes} after {len(msgs):,} messages)")
+    fast.close()
+    slow.close()
+
     # 3. A total size per session: one write past --max-session-bytes is 413.
     st, body = raw(n, "PUT", "/v1/sessions/big/variables/more", BIG)
     check(st == 413 and b"too_large" in body, f"a write past --max-session-bytes answers 413 ({st})")

@@ -5,7 +5,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
+#include <thread>
 #include <fstream>
 
 #include "store/framing.hpp"
@@ -287,4 +289,35 @@ TEST_CASE("disk full: the caller gets io_error, nothing half-applied, the store 
   auto st = open_ok(disk_opts(dir));
   check_n(*st, 0, 20);
   check_n(*st, 100, 105);
+}
+
+TEST_CASE("the fsync mode and reaper interval change on a running store; every write survives a reopen") {
+  const std::string dir = fresh_dir();
+  {
+    auto st = open_ok(disk_opts(dir));
+    std::atomic<bool> done{false};
+    std::vector<std::thread> writers;
+    for (int t = 0; t < 3; ++t)
+      writers.emplace_back([&, t] { write_n(*st, t * 300, t * 300 + 300); });
+    std::thread flipper([&] {
+      const fsync_mode modes[] = {fsync_mode::batch, fsync_mode::off, fsync_mode::always};
+      for (int i = 0; !done; ++i) {
+        runtime_settings rs;
+        rs.fsync = modes[i % 3];
+        rs.reaper_interval_ms = 1000 + static_cast<uint32_t>(i % 5);
+        st->reconfigure(rs);
+      }
+    });
+    for (auto& w : writers) w.join();
+    done = true;
+    flipper.join();
+    runtime_settings rs;
+    rs.fsync = fsync_mode::always;
+    st->reconfigure(rs);
+    const auto before = st->stats().wal_fsyncs;
+    write_n(*st, 900, 901);  // under always, answered after its fsync
+    CHECK(st->stats().wal_fsyncs > before);
+  }
+  auto st = open_ok(disk_opts(dir));
+  check_n(*st, 0, 901);
 }

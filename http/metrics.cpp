@@ -140,6 +140,9 @@ std::string metrics::render(const store_stats& st, std::string_view node_id, boo
     line("sessionmesh_http_requests_total{code=\"%ux\"} %llu\n", c, static_cast<ull>(http_by_class_[c].load()));
   o += "# HELP sessionmesh_http_overload_rejections_total Connections refused past the connection caps.\n# TYPE sessionmesh_http_overload_rejections_total counter\n";
   line("sessionmesh_http_overload_rejections_total %llu\n", static_cast<ull>(overload_.load()));
+  o += "# HELP sessionmesh_http_tls_handshake_failures_total TLS handshakes that failed (bad or missing client "
+       "certificate, plain HTTP on the TLS port, timeout).\n# TYPE sessionmesh_http_tls_handshake_failures_total counter\n";
+  line("sessionmesh_http_tls_handshake_failures_total %llu\n", static_cast<ull>(tls_failures_.load()));
   o += "# HELP sessionmesh_http_forwards_total conditional writes relayed to the session's owner\n";
   o += "# TYPE sessionmesh_http_forwards_total counter\n";
   line("sessionmesh_http_forwards_total %llu\n", static_cast<ull>(forwards_.load()));

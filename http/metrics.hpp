@@ -44,6 +44,7 @@ class metrics {
   void connection_opened() { conns_total_++, conns_active_++; }
   void connection_closed() { conns_active_--; }
   void rejected_overload() { overload_++; }
+  void tls_handshake_failed() { tls_failures_++; }
   void forwarded() { forwards_++; }
   void forward_failed() { forward_failures_++; }
   void watcher_opened() { watchers_++; }
@@ -66,6 +67,7 @@ class metrics {
   histogram all_;
   std::array<std::atomic<uint64_t>, 6> http_by_class_{};  // 1xx..5xx, index 0 unused
   std::atomic<uint64_t> conns_total_{0}, overload_{0}, lagging_{0}, forwards_{0}, forward_failures_{0};
+  std::atomic<uint64_t> tls_failures_{0};
   std::atomic<int64_t> conns_active_{0}, watchers_{0};
   std::atomic<uint64_t> quota_warnings_{0}, quota_full_{0}, pruned_events_{0};
 };

@@ -5,10 +5,12 @@
 // Allow, X-Expires-At-Ms), and names the owner in X-Served-By. A failure
 // (unreachable, timeout, garbage, an answer over body_limit) is unavailable
 // with the reason as detail. Used only by the server (Beast stays in http/).
-// Thread: done runs on ex.
+// With tls, over TLS: the owner's certificate is verified against tls's
+// roots and the owner's address. Thread: done runs on ex.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/beast/http.hpp>
 
 #include <functional>
@@ -20,6 +22,7 @@ namespace sessionmesh::http {
 
 void relay(const boost::asio::any_io_executor& ex, std::string target_addr,
            boost::beast::http::request<boost::beast::http::string_body> req, size_t body_limit,
-           uint32_t timeout_ms, std::function<void(result<response>)> done);
+           uint32_t timeout_ms, std::shared_ptr<boost::asio::ssl::context> tls,
+           std::function<void(result<response>)> done);
 
 }  // namespace sessionmesh::http

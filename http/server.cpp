@@ -7,6 +7,7 @@
 #include "http/server.hpp"
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "http/relay.hpp"
+#include "http/tls.hpp"
 #include "http/watch.hpp"
 #include "http/wire.hpp"
 
@@ -29,6 +31,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
+using tls_stream = asio::ssl::stream<tcp::socket>;
 
 // Connections whose answer waits for a write's completion (fsync=always,
 // acks=N). The store completes on its own threads; the completion takes the
@@ -67,25 +70,60 @@ struct server::impl {
   std::mutex addr_mu;
   std::unordered_map<std::string, size_t> per_address;  // open connections by client address
   watch_registry watchers;
+  // TLS (--tls-cert): the contexts new connections and relays take; a
+  // reload swaps them, connections keep theirs.
+  std::mutex tls_mu;
+  std::shared_ptr<asio::ssl::context> tls_server, tls_client;
 
   impl(api& api_, server_options o) : a(api_), opts(std::move(o)) {}
 
   void accept();
+  std::pair<std::shared_ptr<asio::ssl::context>, std::shared_ptr<asio::ssl::context>> tls() {
+    std::lock_guard lk(tls_mu);
+    return {tls_server, tls_client};
+  }
 };
 
 void srv_metrics_forward_failed(server::impl& s);
 
 namespace {
 
-class connection : public std::enable_shared_from_this<connection> {
+tcp::socket& lowest(tcp::socket& s) { return s; }
+tcp::socket& lowest(tls_stream& s) { return s.next_layer(); }
+
+// Stream: tcp::socket, or tls_stream (--tls-cert; tls_ keeps its context).
+template <class Stream>
+class connection : public std::enable_shared_from_this<connection<Stream>> {
+  static constexpr bool is_tls = std::is_same_v<Stream, tls_stream>;
+  using std::enable_shared_from_this<connection<Stream>>::shared_from_this;
+
  public:
-  connection(server::impl& srv, tcp::socket sock, size_t ctx_index, std::string address)
+  connection(server::impl& srv, Stream sock, size_t ctx_index, std::string address,
+             std::shared_ptr<asio::ssl::context> tls = nullptr)
       : srv_(srv), socket_(std::move(sock)), timer_(socket_.get_executor()), ctx_index_(ctx_index),
-        address_(std::move(address)) {}
+        address_(std::move(address)), tls_(std::move(tls)) {}
 
   // overloaded: empty, or why this connection is refused (503, then close).
+  // Over TLS the handshake comes first, within the read timeout.
   void start(const char* overloaded) {
     srv_.a.stats_sink().connection_opened();
+    if constexpr (is_tls) {
+      arm_timer(srv_.opts.read_timeout_ms);
+      socket_.async_handshake(asio::ssl::stream_base::server,
+                              [self = shared_from_this(), overloaded](beast::error_code ec) {
+                                self->disarm();
+                                if (ec) {
+                                  self->srv_.a.stats_sink().tls_handshake_failed();
+                                  return self->close();
+                                }
+                                self->started(overloaded);
+                              });
+    } else {
+      started(overloaded);
+    }
+  }
+
+  void started(const char* overloaded) {
     if (overloaded != nullptr) {
       srv_.a.stats_sink().rejected_overload();
       const std::string rid = srv_.a.request_id_for({});
@@ -128,37 +166,44 @@ class connection : public std::enable_shared_from_this<connection> {
 
   void on_timer(beast::error_code ec) {
     --timer_waits_;
-    if (ec || !socket_.is_open()) return;
+    if (ec || !lowest(socket_).is_open()) return;
     if (deadline_ == std::chrono::steady_clock::time_point::max()) return;
     if (std::chrono::steady_clock::now() < deadline_) {
       if (timer_waits_ == 0) start_timer();
       return;
     }
     beast::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
+    lowest(socket_).shutdown(tcp::socket::shutdown_both, ignored);
+    lowest(socket_).close(ignored);
   }
 
   // Between requests a kept-alive connection may stay quiet for the idle
   // timeout; once a request starts (or from the accept, for the first one)
   // it must arrive whole within the read timeout, however slowly it trickles.
+  // Over TLS the first byte cannot be told from the socket (the TLS layer
+  // may hold it already), so a kept-alive connection's next request must
+  // arrive whole within the idle timeout.
   void do_read() {
     if (srv_.stopping) return;
-    if (buffer_.size() > 0 || !served_) return read_request();
-    arm_timer(srv_.opts.idle_timeout_ms);
-    socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
-      if (ec) return self->close();
-      self->read_request();
-    });
+    if (buffer_.size() > 0 || !served_) return read_request(srv_.opts.read_timeout_ms);
+    if constexpr (is_tls) {
+      return read_request(srv_.opts.idle_timeout_ms);
+    } else {
+      arm_timer(srv_.opts.idle_timeout_ms);
+      socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+        if (ec) return self->close();
+        self->read_request(self->srv_.opts.read_timeout_ms);
+      });
+    }
   }
 
-  void read_request() {
+  void read_request(uint32_t timeout_ms) {
     if (srv_.stopping) return;
     served_ = true;
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(srv_.opts.header_bytes));
     parser_->body_limit(srv_.a.settings()->body_bytes);
-    arm_timer(srv_.opts.read_timeout_ms);
+    arm_timer(timeout_ms);
     bhttp::async_read(socket_, buffer_, *parser_,
                       [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
   }
@@ -233,7 +278,7 @@ class connection : public std::enable_shared_from_this<connection> {
     if (r.watch) {
       timer_.cancel();
       disarm();
-      if (!srv_.watchers.try_start(srv_.a, std::move(socket_), parser_->release(), srv_.opts)) {
+      if (!srv_.watchers.try_start(srv_.a, std::move(socket_), parser_->release(), srv_.opts, tls_)) {
         // Registry full: nothing more to do on this socket (it was moved).
       }
       return;
@@ -265,7 +310,7 @@ class connection : public std::enable_shared_from_this<connection> {
       std::lock_guard lk(reg->mu);
       auto it = reg->conns.find(key);
       if (reg->closed || it == reg->conns.end()) return;
-      auto self = std::static_pointer_cast<connection>(std::move(it->second));
+      auto self = std::static_pointer_cast<connection<Stream>>(std::move(it->second));
       reg->conns.erase(it);
       if (reg->conns.empty()) reg->cv.notify_all();
       auto& rq = reg->ready[idx];
@@ -312,7 +357,7 @@ class connection : public std::enable_shared_from_this<connection> {
     req.body() = in.body();
     auto self = shared_from_this();
     relay(socket_.get_executor(), local.forward_to, std::move(req), srv_.a.settings()->body_bytes * 2 + (1u << 20),
-          srv_.opts.forward_timeout_ms,
+          srv_.opts.forward_timeout_ms, srv_.tls().second,
           [self, keep, target = local.forward_to, rid = local.request_id](result<response> r) {
             if (!r) {
               srv_metrics_forward_failed(self->srv_);
@@ -341,15 +386,23 @@ class connection : public std::enable_shared_from_this<connection> {
 
   // Lingering close: stop sending, then read and drop what the client still
   // sends (bounded in time and bytes) so our answer is not lost to a reset.
+  // Over TLS: close_notify, then the same bounded wait for the client's.
   void linger() {
-    beast::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_send, ignored);
     arm_timer(1000);
-    drain_more(16u << 20);
+    if constexpr (is_tls) {
+      socket_.async_shutdown([self = shared_from_this()](beast::error_code) {
+        self->disarm();
+        self->close();
+      });
+    } else {
+      beast::error_code ignored;
+      socket_.shutdown(tcp::socket::shutdown_send, ignored);
+      drain_more(16u << 20);
+    }
   }
 
   void drain_more(size_t budget) {
-    socket_.async_read_some(asio::buffer(discard_), [self = shared_from_this(), budget](beast::error_code ec, size_t n) {
+    lowest(socket_).async_read_some(asio::buffer(discard_), [self = shared_from_this(), budget](beast::error_code ec, size_t n) {
       if (ec || n >= budget) {
         self->disarm();
         return self->close();
@@ -361,12 +414,12 @@ class connection : public std::enable_shared_from_this<connection> {
   void close() {
     timer_.cancel();
     beast::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_send, ignored);
-    socket_.close(ignored);
+    lowest(socket_).shutdown(tcp::socket::shutdown_send, ignored);
+    lowest(socket_).close(ignored);
   }
 
   server::impl& srv_;
-  tcp::socket socket_;
+  Stream socket_;
   asio::steady_timer timer_;
   std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
   int timer_waits_ = 0;  // async_waits on timer_ not yet completed (at most one live)
@@ -378,6 +431,7 @@ class connection : public std::enable_shared_from_this<connection> {
   bool served_ = false;  // a request was read: later waits between requests are idle
   size_t ctx_index_;     // which of the server's I/O contexts runs this connection
   std::string address_;  // the client's address (per-address cap)
+  std::shared_ptr<asio::ssl::context> tls_;  // the context socket_ uses (TLS only)
 };
 
 }  // namespace
@@ -400,7 +454,11 @@ void server::impl::accept() {
         if (++per_address[addr] > opts.max_connections_per_address && overloaded == nullptr)
           overloaded = "too many connections from this address";
       }
-      std::make_shared<connection>(*this, std::move(sock), idx, std::move(addr))->start(overloaded);
+      if (auto ctx = tls().first)
+        std::make_shared<connection<tls_stream>>(*this, tls_stream(std::move(sock), *ctx), idx, std::move(addr), ctx)
+            ->start(overloaded);
+      else
+        std::make_shared<connection<tcp::socket>>(*this, std::move(sock), idx, std::move(addr))->start(overloaded);
     }
     accept();
   });
@@ -410,8 +468,38 @@ server::server(api& a, server_options opts) : impl_(std::make_unique<impl>(a, st
 
 server::~server() { stop(); }
 
+namespace {
+// The contexts for f, or why not.
+result<std::pair<std::shared_ptr<asio::ssl::context>, std::shared_ptr<asio::ssl::context>>> tls_contexts(
+    const tls_files& f) {
+  using pair = std::pair<std::shared_ptr<asio::ssl::context>, std::shared_ptr<asio::ssl::context>>;
+  auto srv = make_server_tls(f);
+  if (!srv) return failed<pair>(srv);
+  auto cli = make_client_tls(f);
+  if (!cli) return failed<pair>(cli);
+  return pair{std::move(*srv), std::move(*cli)};
+}
+}  // namespace
+
+result<void> server::set_tls_files(tls_files f) {
+  auto& s = *impl_;
+  if (f.enabled() != s.opts.tls.enabled())
+    return {errc::invalid_argument, "turning TLS on or off needs a restart"};
+  if (!f.enabled()) return {};
+  auto c = tls_contexts(f);
+  if (!c) return failed<void>(c);
+  std::lock_guard lk(s.tls_mu);
+  std::tie(s.tls_server, s.tls_client) = std::move(*c);
+  return {};
+}
+
 result<void> server::start() {
   auto& s = *impl_;
+  if (s.opts.tls.enabled()) {
+    auto c = tls_contexts(s.opts.tls);
+    if (!c) return failed<void>(c);
+    std::tie(s.tls_server, s.tls_client) = std::move(*c);
+  }
   // Default: one thread per core but one, left to the kernel's network
   // stack, the WAL and the maintenance thread (measured: on 2 cores, 1 I/O
   // thread serves 80k GET/s where 2 serve 60k; see BENCHMARKS.md).

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "http/api.hpp"
+#include "http/tls_files.hpp"
 #include "sessionmesh/result.hpp"
 
 namespace sessionmesh::http {
@@ -37,6 +38,10 @@ struct server_options {
   size_t watch_queue_messages = 1024;
   size_t watch_queue_bytes = 1u << 20;
   size_t watchers_max = 1024;
+  // TLS on REST and the feed (every connection; plain HTTP then fails its
+  // handshake). Also the relay's client side: it verifies an owner against
+  // client_ca (else the system's roots) and shows this certificate.
+  tls_files tls;
 };
 
 class server {
@@ -49,6 +54,10 @@ class server {
   // Binds and starts serving. On failure *why says what.
   result<void> start();  // errors carry a detail (the address, the OS reason)
   uint16_t port() const;
+  // Reads the TLS files again (certificate rotation): new connections and
+  // relays take the new contexts; open ones keep theirs. On an error the
+  // running contexts stay. Turning TLS on or off needs a restart.
+  result<void> set_tls_files(tls_files f);
   // Stops accepting, closes connections and watchers, joins the threads.
   void stop();
 

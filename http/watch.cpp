@@ -3,6 +3,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 
 #include <charconv>
 #include <deque>
@@ -24,11 +25,15 @@ namespace {
 constexpr size_t pull_batch = 256;
 constexpr size_t snapshot_page_max = 64;  // sessions per snapshot page (the queue may pass its bound by one page)
 
-class watch_session : public std::enable_shared_from_this<watch_session> {
+// Next: tcp::socket, or asio::ssl::stream<tcp::socket> (keep_: its context).
+template <class Next>
+class watch_session : public std::enable_shared_from_this<watch_session<Next>> {
+  using std::enable_shared_from_this<watch_session<Next>>::shared_from_this;
+
  public:
-  watch_session(api& a, tcp::socket sock, const server_options& opts, watch_registry& reg)
+  watch_session(api& a, Next sock, const server_options& opts, watch_registry& reg, std::shared_ptr<void> keep)
       : a_(a), ws_(std::move(sock)), max_queue_(opts.watch_queue_messages), reg_(reg),
-        max_queue_bytes_(opts.watch_queue_bytes) {}
+        max_queue_bytes_(opts.watch_queue_bytes), keep_(std::move(keep)) {}
 
   ~watch_session() {
     a_.stats_sink().watcher_closed();
@@ -65,7 +70,7 @@ class watch_session : public std::enable_shared_from_this<watch_session> {
 
  private:
   void subscribe() {
-    std::weak_ptr<watch_session> weak = shared_from_this();
+    std::weak_ptr<watch_session<Next>> weak = shared_from_this();
     auto ex = ws_.get_executor();
     // Wake-ups only: the data comes from the ring, pulled here.
     sub_ = a_.store().subscribe([weak, ex, this](const change&) {
@@ -251,7 +256,7 @@ class watch_session : public std::enable_shared_from_this<watch_session> {
   }
 
   api& a_;
-  websocket::stream<tcp::socket> ws_;
+  websocket::stream<Next> ws_;
   size_t max_queue_;
   watch_registry& reg_;
   std::string prefix_;
@@ -274,22 +279,35 @@ class watch_session : public std::enable_shared_from_this<watch_session> {
   bool closed_ = false;
   websocket::close_reason close_reason_;
   beast::flat_buffer rbuf_;
+  std::shared_ptr<void> keep_;
 };
 
 }  // namespace
 
 bool watch_registry::try_start(api& a, tcp::socket sock, beast::http::request<beast::http::string_body> req,
-                               const server_options& opts) {
-  std::shared_ptr<watch_session> w;
+                               const server_options& opts, std::shared_ptr<void> keep) {
+  return start_any(a, std::move(sock), std::move(req), opts, std::move(keep));
+}
+
+bool watch_registry::try_start(api& a, asio::ssl::stream<tcp::socket> sock,
+                               beast::http::request<beast::http::string_body> req, const server_options& opts,
+                               std::shared_ptr<void> keep) {
+  return start_any(a, std::move(sock), std::move(req), opts, std::move(keep));
+}
+
+template <class Next>
+bool watch_registry::start_any(api& a, Next sock, beast::http::request<beast::http::string_body> req,
+                               const server_options& opts, std::shared_ptr<void> keep) {
+  std::shared_ptr<watch_session<Next>> w;
   {
     std::lock_guard lk(mu_);
     if (live_.size() >= opts.watchers_max) {
       beast::error_code ignored;
-      sock.close(ignored);
+      beast::get_lowest_layer(sock).close(ignored);
       return false;
     }
-    w = std::make_shared<watch_session>(a, std::move(sock), opts, *this);
-    std::weak_ptr<watch_session> weak = w;
+    w = std::make_shared<watch_session<Next>>(a, std::move(sock), opts, *this, std::move(keep));
+    std::weak_ptr<watch_session<Next>> weak = w;
     live_.emplace_back(w.get(), [weak] {
       if (auto s = weak.lock()) s->request_close();
     });

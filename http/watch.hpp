@@ -9,6 +9,7 @@
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -24,10 +25,15 @@ struct server_options;
 
 class watch_registry {
  public:
-  // Takes over an upgraded socket; false (and the socket closed) when the
+  // Takes over an upgraded socket (plain or TLS; keep: what the stream
+  // needs alive, its TLS context); false (and the socket closed) when the
   // registry is full.
   bool try_start(api& a, boost::asio::ip::tcp::socket sock,
-                 boost::beast::http::request<boost::beast::http::string_body> req, const server_options& opts);
+                 boost::beast::http::request<boost::beast::http::string_body> req, const server_options& opts,
+                 std::shared_ptr<void> keep = nullptr);
+  bool try_start(api& a, boost::asio::ssl::stream<boost::asio::ip::tcp::socket> sock,
+                 boost::beast::http::request<boost::beast::http::string_body> req, const server_options& opts,
+                 std::shared_ptr<void> keep);
   // Closes every watcher (on their own threads).
   void close_all();
   size_t size() const;
@@ -37,6 +43,9 @@ class watch_registry {
  private:
   mutable std::mutex mu_;
   std::vector<std::pair<const void*, std::function<void()>>> live_;  // closers
+  template <class Next>
+  bool start_any(api& a, Next sock, boost::beast::http::request<boost::beast::http::string_body> req,
+                 const server_options& opts, std::shared_ptr<void> keep);
 };
 
 }  // namespace sessionmesh::http

@@ -102,6 +102,9 @@ const std::vector<setting_spec>& settings() {
       {"global-program-ttl", "3600", "seconds a global program lives after its last put", false, true},
       {"max-global-programs", "10000", "global program quota (0: no limit)", false, true},
       {"api-token-file", "", "require Authorization: Bearer <token> on /v1/*", false, true},
+      {"tls-cert", "", "PEM certificate chain: serve REST and the feed over TLS only (files re-read on reload)", false, true},
+      {"tls-key", "", "PEM private key of --tls-cert", false, true},
+      {"tls-client-ca", "", "PEM CAs a client certificate must chain to (mutual TLS); relays verify owners against it", false, true},
       {"admin-token-file", "", "token required on /v1/admin/* (falls back to the API token)", false, true},
       {"cluster-key-file", "", "shared secret of the cluster transport", false, false},
       {"log-level", "info", "trace|debug|info|warn|error", false, true},
@@ -225,6 +228,11 @@ result<node_config> resolve_config(const std::map<std::string, std::string>& cli
     return bad("max-global-programs", "an integer (0: no limit)");
   if (!parse_bool(v["strict-quota"], c.strict_quota)) return bad("strict-quota", "true or false");
   c.api_token_file = v["api-token-file"];
+  c.tls.cert = v["tls-cert"];
+  c.tls.key = v["tls-key"];
+  c.tls.client_ca = v["tls-client-ca"];
+  if (c.tls.cert.empty() != c.tls.key.empty()) return bad("tls-key", "--tls-cert and --tls-key go together");
+  if (!c.tls.client_ca.empty() && c.tls.cert.empty()) return bad("tls-client-ca", "needs --tls-cert and --tls-key");
   c.admin_token_file = v["admin-token-file"];
   c.cluster_key_file = v["cluster-key-file"];
   c.log_level = v["log-level"];

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "http/tls_files.hpp"
 #include "sessionmesh/options.hpp"
 #include "sessionmesh/result.hpp"
 
@@ -38,6 +39,7 @@ struct node_config {
   uint32_t global_program_ttl_s = 3600;
   uint64_t max_global_programs = 10000;
   std::string api_token_file, admin_token_file, cluster_key_file;
+  http::tls_files tls;  // empty cert: plain HTTP
   std::string log_level = "info";
   std::string log_format = "text";
   uint32_t reaper_interval_s = 60;

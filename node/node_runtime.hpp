@@ -80,6 +80,7 @@ class node_runtime {
   std::unique_ptr<migrator> migrator_;
   std::unique_ptr<session_store> store_;
   std::unique_ptr<cluster> cluster_;
+  http::server* server_ = nullptr;  // while serve() runs: reload re-reads its TLS files
   // The cluster the node runs: cluster_ (started replicated) or the one an
   // online migration switched to. Read by HTTP threads.
   std::atomic<cluster*> active_{nullptr};

@@ -64,17 +64,22 @@ int node_runtime::run() {
   so.threads = cfg_.http_threads;
   so.max_connections = static_cast<size_t>(cfg_.max_connections);
   so.max_connections_per_address = static_cast<size_t>(cfg_.max_connections_per_address);
+  so.tls = cfg_.tls;
   http::server srv(*api_, so);
   if (auto r = srv.start(); !r) {
     spdlog::error("{}", r.describe());
     store_->close();
     return 1;
   }
+  {
+    std::lock_guard lk(reload_mu_);
+    server_ = &srv;
+  }
   ready_ = true;
   const auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
-  spdlog::info("node {} ready on http://{}: adapter {}, {} in {} ms, {} sessions", cfg_.node_id,
-               cfg_.http.str(), cfg_.adapter,
+  spdlog::info("node {} ready on {}://{}: adapter {}, {} in {} ms, {} sessions", cfg_.node_id,
+               cfg_.tls.enabled() ? "https" : "http", cfg_.http.str(), cfg_.adapter,
                cfg_.in_memory ? std::string("in memory") : "data dir " + cfg_.data_dir, ms,
                store_->stats().current_sessions);
   if (cluster_)
@@ -183,6 +188,10 @@ void node_runtime::wait_for_stop(const sigset_t& set) {
 }
 
 int node_runtime::shutdown(http::server& srv) {
+  {
+    std::lock_guard lk(reload_mu_);
+    server_ = nullptr;
+  }
   {
     // The main thread may wait: it serves no request.
     std::promise<void> drained;

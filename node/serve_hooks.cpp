@@ -170,6 +170,13 @@ std::pair<bool, std::string> node_runtime::reload() {
     spdlog::warn("reload refused: {}", settings.describe());
     return {false, settings.describe()};
   }
+  // TLS first: a certificate that does not load refuses the whole reload.
+  if (server_ != nullptr && next->tls.enabled() == cfg_.tls.enabled()) {
+    if (auto r = server_->set_tls_files(next->tls); !r) {
+      spdlog::warn("reload refused: {}", r.describe());
+      return {false, r.describe()};
+    }
+  }
   set_log_level(next->log_level);
   runtime_settings rs{next->default_ttl_s, next->max_sessions, next->strict_quota,
                       next->global_program_ttl_s, next->max_global_programs, store_limits_of(*next)};
@@ -200,6 +207,7 @@ std::pair<bool, std::string> node_runtime::reload() {
   cfg_.node_id = keep.node_id;
   cfg_.data_dir = keep.data_dir;
   cfg_.http = keep.http;
+  if (keep.tls.enabled() != cfg_.tls.enabled()) cfg_.tls = keep.tls;
   spdlog::info("configuration reloaded{}", restart.empty() ? "" : " (some settings need a restart)");
   return {true, body};
 }

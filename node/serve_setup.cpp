@@ -109,6 +109,7 @@ std::vector<std::string> restart_needed(const node_config& a, const node_config&
   diff(a.gossip.str() != b.gossip.str(), "gossip");
   diff(a.advertise.str() != b.advertise.str(), "advertise");
   diff(a.adapter != b.adapter, "adapter");
+  diff(a.tls.enabled() != b.tls.enabled(), "tls-cert");
   diff(a.log_format != b.log_format, "log-format");
   diff(a.cluster_key_file != b.cluster_key_file, "cluster-key-file");
   diff(a.max_clock_offset_ms != b.max_clock_offset_ms, "max-clock-offset-ms");

@@ -20,7 +20,11 @@ _RETRY_CODES = {"draining", "unavailable", "overloaded"}
 
 
 class Client:
-    def __init__(self, urls, timeout=5.0, token=None, limits=None):
+    def __init__(self, urls, timeout=5.0, token=None, limits=None, ssl_context=None):
+        """ssl_context: for https:// nodes (wss:// for watch), an ssl.SSLContext,
+        e.g. ssl.create_default_context(cafile="ca.pem"), with
+        load_cert_chain(...) for a node that asks for client certificates;
+        None: the system's defaults."""
         if isinstance(urls, str):
             urls = [u for u in urls.split(",") if u]
         if not urls:
@@ -35,6 +39,7 @@ class Client:
         self.timeout = timeout
         self.token = token
         self.limits = limits  # e.g. "max_sessions=100" (X-Sessionmesh-Limits)
+        self.ssl_context = ssl_context
         self._current = 0
         self._local = threading.local()
 
@@ -46,8 +51,10 @@ class Client:
         c = conns.get(i)
         if c is None:
             scheme, host, port = self._nodes[i]
-            cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
-            c = conns[i] = cls(host, port, timeout=self.timeout)
+            if scheme == "https":
+                c = conns[i] = http.client.HTTPSConnection(host, port, timeout=self.timeout, context=self.ssl_context)
+            else:
+                c = conns[i] = http.client.HTTPConnection(host, port, timeout=self.timeout)
         return c
 
     def _drop(self, i):
@@ -230,9 +237,10 @@ class Client:
                 url = (f"{'wss' if scheme == 'https' else 'ws'}://{host}:{port}/v1/watch?"
                        + urllib.parse.urlencode(q))
                 hdrs = {"Authorization": "Bearer " + self.token} if self.token else {}
+                tls = {"ssl": self.ssl_context} if scheme == "https" and self.ssl_context is not None else {}
                 try:
                     ws = loop.run_until_complete(
-                        asyncio.wait_for(websockets.connect(url, extra_headers=hdrs, max_size=None), self.timeout))
+                        asyncio.wait_for(websockets.connect(url, extra_headers=hdrs, max_size=None, **tls), self.timeout))
                 except (OSError, asyncio.TimeoutError, websockets.exceptions.WebSocketException):
                     i += 1
                     time.sleep(reconnect_delay)

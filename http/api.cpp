@@ -6,8 +6,10 @@
 #include <chrono>
 #include <cstdio>
 
+#include "http/body.hpp"
 #include "http/json_render.hpp"
 #include "http/path.hpp"
+#include "store/validate.hpp"
 
 namespace sessionmesh::http {
 namespace {
@@ -289,6 +291,8 @@ response api::dispatch(const request_view& req, const std::string& rid) {
   if (s.size() == 1 && s[0] == "watch") {
     if (req.method != "GET") return method_not_allowed("GET", rid);
     if (!req.websocket_upgrade) return error(400, "invalid_argument", "expected a WebSocket upgrade", rid);
+    if (auto wq = parse_watch_query(query, store::id_bytes_max); !wq)
+      return error(400, "invalid_argument", wq.describe(), rid);
     response r;
     r.watch = true;
     r.status = 101;

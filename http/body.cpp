@@ -202,4 +202,19 @@ result<list_query> parse_list_query(std::string_view query, size_t max_prefix) {
   return q;
 }
 
+result<watch_query> parse_watch_query(std::string_view query, size_t max_prefix) {
+  bool bad = false;
+  watch_query q;
+  q.prefix = query_param(query, "prefix", &bad).value_or("");
+  const auto snap = query_param(query, "snapshot", &bad);
+  q.cursor = query_param(query, "cursor", &bad);
+  if (bad) return {errc::invalid_argument, "bad percent-encoding in the query"};
+  if (snap) {
+    if (*snap == "true" || *snap == "1") q.snapshot = true;
+    else if (*snap != "false" && *snap != "0") return {errc::invalid_argument, "snapshot is true or false"};
+  }
+  if (q.prefix.size() > max_prefix) return {errc::invalid_argument, "prefix longer than an id"};
+  return q;
+}
+
 }  // namespace sessionmesh::http

@@ -5,6 +5,7 @@
 // Thread: thread-safe (a parser per thread).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -30,5 +31,16 @@ struct list_query {
   size_t limit = 100;
 };
 result<list_query> parse_list_query(std::string_view query, size_t max_prefix);
+
+// ?prefix=&snapshot=&cursor= of /v1/watch (access_token is the auth's).
+// snapshot: true|false|1|0 (default false); prefix at most max_prefix
+// bytes. invalid_argument with a detail otherwise (answered 400 before the
+// upgrade).
+struct watch_query {
+  std::string prefix;
+  bool snapshot = false;
+  std::optional<std::string> cursor;
+};
+result<watch_query> parse_watch_query(std::string_view query, size_t max_prefix);
 
 }  // namespace sessionmesh::http

@@ -481,6 +481,12 @@ result<std::pair<std::shared_ptr<asio::ssl::context>, std::shared_ptr<asio::ssl:
 }
 }  // namespace
 
+result<void> server::check_tls_files(const tls_files& f) {
+  if (!f.enabled()) return {};
+  auto c = tls_contexts(f);
+  return c ? result<void>{} : failed<void>(c);
+}
+
 result<void> server::set_tls_files(tls_files f) {
   auto& s = *impl_;
   if (f.enabled() != s.opts.tls.enabled())

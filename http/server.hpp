@@ -58,6 +58,9 @@ class server {
   // relays take the new contexts; open ones keep theirs. On an error the
   // running contexts stay. Turning TLS on or off needs a restart.
   result<void> set_tls_files(tls_files f);
+  // Whether f's files load (invalid_argument naming the file and the
+  // reason), for a start-up check before anything opens.
+  static result<void> check_tls_files(const tls_files& f);
   // Stops accepting, closes connections and watchers, joins the threads.
   void stop();
 

@@ -9,9 +9,11 @@
 #include <deque>
 
 #include "http/api.hpp"
+#include "http/body.hpp"
 #include "http/json_render.hpp"
 #include "http/path.hpp"
 #include "http/server.hpp"
+#include "store/validate.hpp"
 
 namespace sessionmesh::http {
 
@@ -45,12 +47,11 @@ class watch_session : public std::enable_shared_from_this<watch_session<Next>> {
     const std::string_view target(req.target().data(), req.target().size());
     const auto q = target.find('?');
     const std::string_view query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
-    bool bad = false;
-    prefix_ = query_param(query, "prefix", &bad).value_or("");
-    const auto snap = query_param(query, "snapshot", &bad).value_or("false");
-    const auto cursor = query_param(query, "cursor", &bad);
-    snapshot_ = snap == "true" || snap == "1";
-    resume_ = cursor;
+    auto wq = parse_watch_query(query, store::id_bytes_max);  // checked before the upgrade (api.cpp)
+    SM_ASSERT(wq.has_value());
+    prefix_ = std::move(wq->prefix);
+    snapshot_ = wq->snapshot;
+    resume_ = std::move(wq->cursor);
     ws_.read_message_max(64 * 1024);
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     // The feed starts here, before the handshake answer goes out: a client

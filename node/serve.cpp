@@ -97,6 +97,10 @@ int node_runtime::read_secrets(http::api_settings& settings, std::string& cluste
     return 2;
   }
   settings = std::move(settings_r).value();
+  if (auto t = http::server::check_tls_files(cfg_.tls); !t) {
+    std::fprintf(stderr, "sessionmesh: %s\n", t.describe().c_str());
+    return 2;
+  }
   if (!cfg_.cluster_key_file.empty()) {
     auto k = read_token(cfg_.cluster_key_file);
     if (!k) {

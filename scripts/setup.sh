@@ -8,7 +8,7 @@ pkgs=(g++ libboost-dev libmsgpack-cxx-dev libxxhash-dev libspdlog-dev doctest-de
       libabsl-dev libtomlplusplus-dev libcli11-dev libssl-dev meson ninja-build pkg-config cmake)
 if [[ "${1:-}" == "--with-test-tools" ]]; then
   pkgs+=(clang libclang-rt-14-dev curl python3 elixir erlang-jiffy erlang-inets python3-pytest python3-websockets prometheus
-         chromium fonts-dejavu-core)
+         chromium fonts-dejavu-core openssl)
   # The browser test (tests/ui) runs playwright-core from npm on Node.js:
   # Debian's nodejs and npm unless a Node.js is already installed.
   command -v node >/dev/null || pkgs+=(nodejs)

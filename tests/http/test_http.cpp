@@ -212,6 +212,11 @@ TEST_CASE("bad inputs get their documented status and JSON error; the server kee
     const char* code;
   };
   std::string deep = std::string(100, '[') + std::string(100, ']');
+  std::map<std::string, std::string> ws_upgrade = auth;
+  ws_upgrade["Connection"] = "Upgrade";
+  ws_upgrade["Upgrade"] = "websocket";
+  ws_upgrade["Sec-WebSocket-Version"] = "13";
+  ws_upgrade["Sec-WebSocket-Key"] = "dGhlIHNhbXBsZSBub25jZQ==";
   std::vector<bad> table = {
       {"invalid id characters", "GET", "/v1/sessions/bad%20id", "", auth, 400, "invalid_argument"},
       {"257-byte id", "POST", "/v1/sessions", "{\"id\":\"" + std::string(257, 'a') + "\"}", auth, 400, "invalid_argument"},
@@ -233,6 +238,8 @@ TEST_CASE("bad inputs get their documented status and JSON error; the server kee
       {"variables not an object", "PATCH", "/v1/sessions/ok", R"({"variables":[1]})", auth, 400, "invalid_argument"},
       {"bad acks", "POST", "/v1/sessions?acks=zero", "{}", auth, 400, "invalid_argument"},
       {"watch without upgrade", "GET", "/v1/watch", "", auth, 400, "invalid_argument"},
+      {"watch with a bad snapshot=", "GET", "/v1/watch?snapshot=maybe", "", ws_upgrade, 400, "invalid_argument"},
+      {"watch with a bad escape", "GET", "/v1/watch?prefix=%zz", "", ws_upgrade, 400, "invalid_argument"},
   };
   for (const auto& b : table) {
     INFO(b.name);

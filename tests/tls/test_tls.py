@@ -209,8 +209,15 @@ try:
     bad = subprocess.run([BIN, "serve", "--node-id", "bad", "--in-memory", "--http", f"127.0.0.1:{free_port()}",
                           "--tls-cert", p("nope.pem"), "--tls-key", p("nope.key")], capture_output=True, text=True,
                          timeout=10)
-    check(bad.returncode != 0 and "tls-cert" in bad.stderr, f"a missing certificate stops start-up naming it "
+    check(bad.returncode == 2 and "tls-cert" in bad.stderr, f"a missing certificate is exit 2 naming it "
           f"(exit {bad.returncode}: {bad.stderr.strip()[-160:]})")
+    with open(p("garbage.key"), "w") as f:
+        f.write("garbage\n")
+    badkey = subprocess.run([BIN, "serve", "--node-id", "bad", "--in-memory", "--http", f"127.0.0.1:{free_port()}",
+                             "--tls-cert", a_cert[0], "--tls-key", p("garbage.key")], capture_output=True, text=True,
+                            timeout=10)
+    check(badkey.returncode == 2 and "tls-key" in badkey.stderr and len(badkey.stderr.strip().splitlines()) == 1,
+          f"an unreadable key is exit 2 with one line naming it ({badkey.returncode}: {badkey.stderr.strip()[-160:]})")
     half = subprocess.run([BIN, "serve", "--node-id", "bad", "--in-memory", "--tls-cert", a_cert[0]],
                           capture_output=True, text=True, timeout=10)
     check(half.returncode == 2 and "tls-key" in half.stderr, f"--tls-cert without --tls-key is exit 2 "

@@ -9,7 +9,10 @@
 # that variable on random sessions. nginx (1 worker, keep-alive, access log
 # off, open_file_cache): a 256-byte static file and `return 200` with a
 # 300-byte body from memory. Redis: redis-benchmark -t get,set -c 50 -d 256
-# -r 100000 -n 200000. Everything listens on loopback and is stopped by PID.
+# -r 100000 -n 200000. TLS rows: a second node (the same 100,000 sessions,
+# --tls-cert) beside nginx's `return 200` over TLS, both with one self-signed
+# P-256 certificate; wrk keeps its connections, so this is TLS record cost,
+# not handshakes. Everything listens on loopback and is stopped by PID.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-10}
@@ -21,8 +24,11 @@ command -v redis-server >/dev/null || pkgs+=(redis-server)
 command -v redis-benchmark >/dev/null || pkgs+=(redis-tools)
 command -v wrk >/dev/null || pkgs+=(wrk)
 if ((${#pkgs[@]})); then DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null; fi
-[[ -f build/build.ninja ]] || meson setup build --buildtype=release -Db_ndebug=false >/dev/null
-ninja -C build sessionmesh >/dev/null
+# SM_BUILD: the build directory to measure (default build/, set up as
+# scripts/run.sh does: release with assertions).
+build=${SM_BUILD:-build}
+[[ -f $build/build.ninja ]] || meson setup "$build" --buildtype=release -Db_ndebug=false >/dev/null
+ninja -C "$build" sessionmesh >/dev/null
 
 work=$(mktemp -d)
 pids=()
@@ -31,11 +37,25 @@ trap cleanup EXIT
 
 # --- sessionmesh
 SM_PORT=17070
-./build/sessionmesh serve --node-id bench --data-dir "$work/data" --fsync batch --http 127.0.0.1:$SM_PORT \
+./$build/sessionmesh serve --node-id bench --data-dir "$work/data" --fsync batch --http 127.0.0.1:$SM_PORT \
   --max-sessions 1000000 --log-level warn &
+pids+=($!)
+# --- sessionmesh over TLS: loaded in plain HTTP, then restarted with TLS
+TLS_PORT=17443
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/tls.key" \
+  -out "$work/tls.pem" -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+tls_args=(serve --node-id bench-tls --data-dir "$work/tlsdata" --fsync batch --http 127.0.0.1:$TLS_PORT
+          --max-sessions 1000000 --log-level warn)
+./$build/sessionmesh "${tls_args[@]}" &
+tls_loader=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$TLS_PORT/readyz" >/dev/null && break; sleep 0.1; done
+python3 bench/http/load.py 127.0.0.1 $TLS_PORT 100000
+kill -TERM $tls_loader; wait $tls_loader || true
+./$build/sessionmesh "${tls_args[@]}" --tls-cert "$work/tls.pem" --tls-key "$work/tls.key" &
 pids+=($!)
 # --- nginx
 NG_PORT=17080
+NGT_PORT=17444
 mkdir -p "$work/www" "$work/nginx"
 head -c 256 /dev/zero | tr '\0' 'x' > "$work/www/static.txt"
 chmod 755 "$work" "$work/www"; chmod 644 "$work/www/static.txt"
@@ -56,6 +76,12 @@ http {
     root $work/www;
     location = /mem { default_type text/plain; return 200 '$body300'; }
   }
+  server {
+    listen 127.0.0.1:$NGT_PORT ssl;
+    ssl_certificate $work/tls.pem;
+    ssl_certificate_key $work/tls.key;
+    location = /mem { default_type text/plain; return 200 '$body300'; }
+  }
 }
 NG
 nginx -c "$work/nginx/nginx.conf" -g 'daemon off;' &
@@ -66,7 +92,8 @@ redis-server --port $RD_PORT --bind 127.0.0.1 --save '' --appendonly no --daemon
 pids+=($!)
 
 for _ in $(seq 1 100); do
-  curl -sf "http://127.0.0.1:$SM_PORT/readyz" >/dev/null && curl -sf "http://127.0.0.1:$NG_PORT/mem" >/dev/null && break
+  curl -sf "http://127.0.0.1:$SM_PORT/readyz" >/dev/null && curl -sf "http://127.0.0.1:$NG_PORT/mem" >/dev/null &&
+    curl -sfk "https://127.0.0.1:$TLS_PORT/readyz" >/dev/null && break
   sleep 0.1
 done
 
@@ -103,6 +130,8 @@ for r in $(seq 1 "$rounds"); do
   run_wrk nginx_mem "http://127.0.0.1:$NG_PORT/mem"
   run_wrk sm_put "http://127.0.0.1:$SM_PORT/" "$work/put.lua"
   run_wrk nginx_static "http://127.0.0.1:$NG_PORT/static.txt"
+  run_wrk sm_get_tls "https://127.0.0.1:$TLS_PORT/" "$work/get.lua"
+  run_wrk nginx_mem_tls "https://127.0.0.1:$NGT_PORT/mem"
   rb=$(redis-benchmark -p $RD_PORT -t get,set -c 50 -d 256 -r 100000 -n 200000 --csv 2>/dev/null)
   python3 - "$rb" >> "$results" <<'PY'
 import csv, io, sys

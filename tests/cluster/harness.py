@@ -86,6 +86,16 @@ class Node:
         return self.req("GET", "/v1/cluster")[1]["digest"]
 
 
+def finish(what="all checks passed"):
+    """Ends a test: exit 1 naming how many checks failed (TMP, with the node
+    logs, kept), else TMP removed and `what` printed."""
+    if failures:
+        print(f"{len(failures)} failed; node logs in {TMP}")
+        sys.exit(1)
+    shutil.rmtree(TMP, ignore_errors=True)
+    print(what)
+
+
 def wait_until(pred, timeout=15, step=0.05):
     t0 = time.time()
     while time.time() - t0 < timeout:

@@ -100,8 +100,8 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
  public:
   connection(server::impl& srv, Stream sock, size_t ctx_index, std::string address,
              std::shared_ptr<asio::ssl::context> tls = nullptr)
-      : srv_(srv), socket_(std::move(sock)), timer_(socket_.get_executor()), ctx_index_(ctx_index),
-        address_(std::move(address)), tls_(std::move(tls)) {}
+      : srv_(srv), tls_(std::move(tls)), socket_(std::move(sock)), timer_(socket_.get_executor()),
+        ctx_index_(ctx_index), address_(std::move(address)) {}
 
   // overloaded: empty, or why this connection is refused (503, then close).
   // Over TLS the handshake comes first, within the read timeout.
@@ -419,6 +419,7 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
   }
 
   server::impl& srv_;
+  std::shared_ptr<asio::ssl::context> tls_;  // the context socket_ uses (TLS only): outlives it
   Stream socket_;
   asio::steady_timer timer_;
   std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
@@ -431,7 +432,6 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
   bool served_ = false;  // a request was read: later waits between requests are idle
   size_t ctx_index_;     // which of the server's I/O contexts runs this connection
   std::string address_;  // the client's address (per-address cap)
-  std::shared_ptr<asio::ssl::context> tls_;  // the context socket_ uses (TLS only)
 };
 
 }  // namespace

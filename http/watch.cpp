@@ -34,8 +34,8 @@ class watch_session : public std::enable_shared_from_this<watch_session<Next>> {
 
  public:
   watch_session(api& a, Next sock, const server_options& opts, watch_registry& reg, std::shared_ptr<void> keep)
-      : a_(a), ws_(std::move(sock)), max_queue_(opts.watch_queue_messages), reg_(reg),
-        max_queue_bytes_(opts.watch_queue_bytes), keep_(std::move(keep)) {}
+      : keep_(std::move(keep)), a_(a), ws_(std::move(sock)), max_queue_(opts.watch_queue_messages), reg_(reg),
+        max_queue_bytes_(opts.watch_queue_bytes) {}
 
   ~watch_session() {
     a_.stats_sink().watcher_closed();
@@ -256,6 +256,7 @@ class watch_session : public std::enable_shared_from_this<watch_session<Next>> {
     sub_.reset();
   }
 
+  std::shared_ptr<void> keep_;  // first: outlives ws_, which uses it
   api& a_;
   websocket::stream<Next> ws_;
   size_t max_queue_;
@@ -280,7 +281,6 @@ class watch_session : public std::enable_shared_from_this<watch_session<Next>> {
   bool closed_ = false;
   websocket::close_reason close_reason_;
   beast::flat_buffer rbuf_;
-  std::shared_ptr<void> keep_;
 };
 
 }  // namespace

@@ -38,6 +38,18 @@ c = Node("soak-c", seeds=[a.gaddr], extra=extra)
 nodes = [a, b, c]
 for n in nodes:
     n.seeds = [x.gaddr for x in nodes]
+    n.start_timeout = 120  # a restart replays what 30 minutes wrote
+starts = []  # seconds from exec to /healthz, per restart
+
+
+def _kill_left():  # a soak that stops early leaves no node running
+    for n in nodes:
+        if n.proc is not None and n.proc.poll() is None:
+            n.proc.kill()
+
+
+import atexit  # noqa: E402
+atexit.register(_kill_left)
 wait_until(lambda: all(sum(s == "alive" for s in x.members().values()) == 3 for x in nodes), timeout=30)
 
 lock = threading.Lock()
@@ -162,6 +174,7 @@ while time.time() < end:
         n.kill9()
         time.sleep(3)
         n.start()
+        starts.append(n.last_start_s)
         down.discard(n.name)
     elif kind == "partition":
         n = nodes[rng.randrange(3)]
@@ -180,6 +193,7 @@ while time.time() < end:
             if rc != 0:
                 print(f"soak: {n.name} exited {rc} on SIGTERM", flush=True)
             n.start()
+            starts.append(n.last_start_s)
             down.discard(n.name)
             wait_until(lambda: all(sum(s == "alive" for s in x.members().values()) == 3 for x in nodes), timeout=30)
 stop.set()
@@ -202,6 +216,9 @@ print(f"soak: converged after the faults in {t and round(t, 2)} s")
 print(f"soak: acknowledged and live {len(acked)}, missing {len(missing)} {missing[:5]}")
 print(f"soak: deleted {len(deleted)}, came back {len(resurrected)} {resurrected[:5]}")
 print(f"soak: peak RSS MiB {peak} (bound {args.rss_mib})")
+if starts:
+    print(f"soak: restarts {len(starts)}, exec to /healthz median {sorted(starts)[len(starts) // 2]:.2f} s, "
+          f"max {max(starts):.2f} s")
 for n in nodes:
     n.term()
 ok = t is not None and not missing and not resurrected and max(peak.values()) <= args.rss_mib

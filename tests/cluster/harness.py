@@ -36,6 +36,8 @@ class Node:
         self.seeds = list(seeds)
         self.extra = list(extra)
         self.proc = None
+        self.start_timeout = 10  # seconds to answer /healthz (a long soak's data dir may need more)
+        self.last_start_s = None
         self.start()
 
     def start(self):
@@ -45,14 +47,15 @@ class Node:
                 "--test-faults", "--log-level", "warn"] + self.extra
         self.log = open(os.path.join(TMP, self.name + ".log"), "ab")
         self.proc = subprocess.Popen(args, stderr=self.log)
-        deadline = time.time() + 10
-        while time.time() < deadline:
+        t0 = time.time()
+        while time.time() < t0 + self.start_timeout:
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{self.http}/healthz", timeout=1)
+                self.last_start_s = time.time() - t0
                 return
             except Exception:
                 time.sleep(0.05)
-        raise SystemExit(f"{self.name} did not start")
+        raise SystemExit(f"{self.name} did not answer /healthz within {self.start_timeout} s")
 
     @property
     def gaddr(self):

@@ -156,8 +156,8 @@ int main(int argc, char** argv) {
     ws.back()->start(ep, host);
   }
   const auto t0 = std::chrono::steady_clock::now();
-  // Until every watcher is synced (or failed), at most 240 s.
-  while (open > 0 && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(240))
+  // Until every watcher is synced (or failed), at most 420 s (the test measured about 155 s).
+  while (open > 0 && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(420))
     io.run_for(std::chrono::milliseconds(100));
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   io.run_for(std::chrono::milliseconds(300));  // a second synced, if any, shows here

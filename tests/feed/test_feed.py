@@ -222,7 +222,7 @@ def snapshots(n, sessions):
     sampler.start()
     try:
         out = subprocess.run([READERS, "127.0.0.1", str(n.http), "sess-", str(readers), str(sessions)],
-                             capture_output=True, text=True, timeout=280)
+                             capture_output=True, text=True, timeout=460)
     finally:
         done.set()
         sampler.join()

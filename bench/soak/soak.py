@@ -154,8 +154,12 @@ def sampler():
         time.sleep(1)
 
 
-threads = [threading.Thread(target=client, args=(k,)) for k in range(8)]
-threads += [threading.Thread(target=watcher) for _ in range(4)] + [threading.Thread(target=sampler)]
+# Daemon threads: a soak that stops early (a node that does not restart)
+# exits at once and its atexit hook kills the nodes; non-daemon clients
+# would keep the interpreter, and their retry loops, alive.
+threads = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(8)]
+threads += [threading.Thread(target=watcher, daemon=True) for _ in range(4)]
+threads += [threading.Thread(target=sampler, daemon=True)]
 for t in threads:
     t.start()
 end = time.time() + args.minutes * 60

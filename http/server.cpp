@@ -3,7 +3,8 @@
 // and the server's start and stop. Over 400 lines on purpose: the
 // connection's states and the completion registry that stop() must drain
 // are one piece; the bytes (wire.cpp), the relay (relay.cpp) and the feed
-// (watch.cpp) live apart.
+// (watch.cpp) live apart, and so do the TLS contexts (tls.cpp): a
+// connection is the same template over a plain or a TLS socket.
 #include "http/server.hpp"
 
 #include <boost/asio.hpp>
@@ -88,9 +89,6 @@ void srv_metrics_forward_failed(server::impl& s);
 
 namespace {
 
-tcp::socket& lowest(tcp::socket& s) { return s; }
-tcp::socket& lowest(tls_stream& s) { return s.next_layer(); }
-
 // Stream: tcp::socket, or tls_stream (--tls-cert; tls_ keeps its context).
 template <class Stream>
 class connection : public std::enable_shared_from_this<connection<Stream>> {
@@ -166,15 +164,15 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
 
   void on_timer(beast::error_code ec) {
     --timer_waits_;
-    if (ec || !lowest(socket_).is_open()) return;
+    if (ec || !beast::get_lowest_layer(socket_).is_open()) return;
     if (deadline_ == std::chrono::steady_clock::time_point::max()) return;
     if (std::chrono::steady_clock::now() < deadline_) {
       if (timer_waits_ == 0) start_timer();
       return;
     }
     beast::error_code ignored;
-    lowest(socket_).shutdown(tcp::socket::shutdown_both, ignored);
-    lowest(socket_).close(ignored);
+    beast::get_lowest_layer(socket_).shutdown(tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(socket_).close(ignored);
   }
 
   // Between requests a kept-alive connection may stay quiet for the idle
@@ -402,7 +400,7 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
   }
 
   void drain_more(size_t budget) {
-    lowest(socket_).async_read_some(asio::buffer(discard_), [self = shared_from_this(), budget](beast::error_code ec, size_t n) {
+    beast::get_lowest_layer(socket_).async_read_some(asio::buffer(discard_), [self = shared_from_this(), budget](beast::error_code ec, size_t n) {
       if (ec || n >= budget) {
         self->disarm();
         return self->close();
@@ -414,8 +412,8 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
   void close() {
     timer_.cancel();
     beast::error_code ignored;
-    lowest(socket_).shutdown(tcp::socket::shutdown_send, ignored);
-    lowest(socket_).close(ignored);
+    beast::get_lowest_layer(socket_).shutdown(tcp::socket::shutdown_send, ignored);
+    beast::get_lowest_layer(socket_).close(ignored);
   }
 
   server::impl& srv_;
@@ -468,22 +466,9 @@ server::server(api& a, server_options opts) : impl_(std::make_unique<impl>(a, st
 
 server::~server() { stop(); }
 
-namespace {
-// The contexts for f, or why not.
-result<std::pair<std::shared_ptr<asio::ssl::context>, std::shared_ptr<asio::ssl::context>>> tls_contexts(
-    const tls_files& f) {
-  using pair = std::pair<std::shared_ptr<asio::ssl::context>, std::shared_ptr<asio::ssl::context>>;
-  auto srv = make_server_tls(f);
-  if (!srv) return failed<pair>(srv);
-  auto cli = make_client_tls(f);
-  if (!cli) return failed<pair>(cli);
-  return pair{std::move(*srv), std::move(*cli)};
-}
-}  // namespace
-
 result<void> server::check_tls_files(const tls_files& f) {
   if (!f.enabled()) return {};
-  auto c = tls_contexts(f);
+  auto c = make_tls_contexts(f);
   return c ? result<void>{} : failed<void>(c);
 }
 
@@ -492,7 +477,7 @@ result<void> server::set_tls_files(tls_files f) {
   if (f.enabled() != s.opts.tls.enabled())
     return {errc::invalid_argument, "turning TLS on or off needs a restart"};
   if (!f.enabled()) return {};
-  auto c = tls_contexts(f);
+  auto c = make_tls_contexts(f);
   if (!c) return failed<void>(c);
   std::lock_guard lk(s.tls_mu);
   std::tie(s.tls_server, s.tls_client) = std::move(*c);
@@ -502,7 +487,7 @@ result<void> server::set_tls_files(tls_files f) {
 result<void> server::start() {
   auto& s = *impl_;
   if (s.opts.tls.enabled()) {
-    auto c = tls_contexts(s.opts.tls);
+    auto c = make_tls_contexts(s.opts.tls);
     if (!c) return failed<void>(c);
     std::tie(s.tls_server, s.tls_client) = std::move(*c);
   }

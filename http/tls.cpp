@@ -73,4 +73,12 @@ result<std::shared_ptr<ssl::context>> make_client_tls(const tls_files& f) {
   return ctx;
 }
 
+result<tls_contexts> make_tls_contexts(const tls_files& f) {
+  auto srv = make_server_tls(f);
+  if (!srv) return failed<tls_contexts>(srv);
+  auto cli = make_client_tls(f);
+  if (!cli) return failed<tls_contexts>(cli);
+  return tls_contexts{std::move(*srv), std::move(*cli)};
+}
+
 }  // namespace sessionmesh::http

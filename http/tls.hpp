@@ -12,6 +12,7 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include <memory>
+#include <utility>
 #include <string>
 
 #include "http/tls_files.hpp"
@@ -22,5 +23,8 @@ namespace sessionmesh::http {
 // Errors: invalid_argument with the file and OpenSSL's reason.
 result<std::shared_ptr<boost::asio::ssl::context>> make_server_tls(const tls_files& f);
 result<std::shared_ptr<boost::asio::ssl::context>> make_client_tls(const tls_files& f);
+// Both, or the first error: what the server swaps in at start and reload.
+using tls_contexts = std::pair<std::shared_ptr<boost::asio::ssl::context>, std::shared_ptr<boost::asio::ssl::context>>;
+result<tls_contexts> make_tls_contexts(const tls_files& f);
 
 }  // namespace sessionmesh::http

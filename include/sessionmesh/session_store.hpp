@@ -1,6 +1,8 @@
 // session_store: the adapter contract. Every adapter (local, replicated, or a
 // user's own) implements it with exactly these semantics; the suite in
-// tests/conformance/ checks them against this interface only.
+// tests/conformance/ checks them against this interface only. Over 400
+// lines on purpose: it is one contract, and each method's comment is its
+// part of it (the types it names come first).
 //
 // Thread: every method may be called from any thread concurrently.
 // Values are JSON text; the store validates and keeps it compact.

@@ -188,8 +188,10 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
       return read_request(srv_.opts.idle_timeout_ms);
     } else {
       arm_timer(srv_.opts.idle_timeout_ms);
-      socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+      // Read into buffer_ (not async_wait: that re-arms epoll on every request).
+      socket_.async_read_some(buffer_.prepare(16 * 1024), [self = shared_from_this()](beast::error_code ec, size_t n) {
         if (ec) return self->close();
+        self->buffer_.commit(n);
         self->read_request(self->srv_.opts.read_timeout_ms);
       });
     }
@@ -202,8 +204,45 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
     parser_->header_limit(static_cast<uint32_t>(srv_.opts.header_bytes));
     parser_->body_limit(srv_.a.settings()->body_bytes);
     arm_timer(timeout_ms);
+    if (read_now()) return;
     bhttp::async_read(socket_, buffer_, *parser_,
                       [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+  }
+
+  // The fast path (plain TCP): parse what the socket holds now, without a
+  // trip through the I/O context's queue (each trip waits behind every
+  // handler queued before it: under load, about a round of all the other
+  // connections' work). True when on_read ran; false leaves the rest to
+  // async_read, which goes on from the parser's state. Bounded recursion:
+  // requests pipelined in buffer_ alternate with the write fast path at most
+  // fast_depth_max deep.
+  bool read_now() {
+    if constexpr (is_tls) {
+      return false;
+    } else {
+      if (fast_depth_ >= fast_depth_max) return false;
+      parser_->eager(true);
+      beast::error_code ec;
+      for (int reads = 0;; ++reads) {
+        if (buffer_.size() > 0) {
+          const size_t used = parser_->put(buffer_.data(), ec);
+          buffer_.consume(used);
+          if (ec == bhttp::error::need_more) ec = {};
+          if (ec || parser_->is_done()) {
+            ++fast_depth_;
+            on_read(ec);
+            --fast_depth_;
+            return true;
+          }
+          if (used > 0) continue;
+        }
+        if (reads == 2 || buffer_.size() >= buffer_.max_size() || !nonblocking()) return false;
+        const size_t want = std::min<size_t>(16 * 1024, buffer_.max_size() - buffer_.size());
+        const size_t n = socket_.read_some(buffer_.prepare(want), ec);
+        if (ec) return false;  // would_block, EOF, an error: async_read sees it
+        buffer_.commit(n);
+      }
+    }
   }
 
   // Transfer codings we cannot decode (anything but a lone "chunked").
@@ -276,6 +315,10 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
     if (r.watch) {
       timer_.cancel();
       disarm();
+      if (nonblocking_) {
+        beast::error_code blocking;
+        beast::get_lowest_layer(socket_).non_blocking(false, blocking);  // the watcher's own business
+      }
       if (!srv_.watchers.try_start(srv_.a, std::move(socket_), parser_->release(), srv_.opts, tls_)) {
         // Registry full: nothing more to do on this socket (it was moved).
       }
@@ -374,12 +417,41 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
   void write(const response& r, bool keep) {
     serialize_response(out_, r, keep);
     arm_timer(srv_.opts.read_timeout_ms);
-    asio::async_write(socket_, asio::buffer(out_), [self = shared_from_this()](beast::error_code ec, size_t) {
-      self->disarm();
-      if (ec) return self->close();
-      if (self->close_after_write_) return self->linger();
-      self->do_read();
-    });
+    size_t sent = 0;
+    if constexpr (!is_tls) {
+      // The fast path: most answers fit the socket buffer at once; then what
+      // follows runs here instead of after a trip through the queue.
+      beast::error_code ec;
+      if (nonblocking()) sent = socket_.write_some(asio::buffer(out_), ec);
+      if (ec && ec != asio::error::would_block && ec != asio::error::try_again) return written(ec);
+      if (ec) sent = 0;
+      if (sent == out_.size() && fast_depth_ < fast_depth_max) {
+        ++fast_depth_;
+        written({});
+        --fast_depth_;
+        return;
+      }
+    }
+    asio::async_write(socket_, asio::buffer(out_.data() + sent, out_.size() - sent),
+                      [self = shared_from_this()](beast::error_code ec, size_t) { self->written(ec); });
+  }
+
+  // The socket's synchronous calls return would_block instead of waiting
+  // (set once; asio's own operations are not affected).
+  bool nonblocking() {
+    if (!nonblocking_) {
+      beast::error_code ec;
+      beast::get_lowest_layer(socket_).non_blocking(true, ec);
+      nonblocking_ = !ec;
+    }
+    return nonblocking_;
+  }
+
+  void written(beast::error_code ec) {
+    disarm();
+    if (ec) return close();
+    if (close_after_write_) return linger();
+    do_read();
   }
 
   // Lingering close: stop sending, then read and drop what the client still
@@ -427,7 +499,10 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
   std::string out_;
   std::array<char, 16384> discard_;
   bool close_after_write_ = false;
-  bool served_ = false;  // a request was read: later waits between requests are idle
+  bool served_ = false;
+  static constexpr int fast_depth_max = 8;
+  int fast_depth_ = 0;
+  bool nonblocking_ = false;  // nested fast-path calls (read_now, write) on this stack  // a request was read: later waits between requests are idle
   size_t ctx_index_;     // which of the server's I/O contexts runs this connection
   std::string address_;  // the client's address (per-address cap)
 };

@@ -135,7 +135,9 @@ void wal::when_durable(uint64_t lsn, std::function<void(result<void>)> done) {
     return done(failed_ ? errc::io_error : errc::unavailable);
   }
   waiters_.push_back({lsn, std::move(done)});
-  cv_.notify_all();
+  const bool wake = !syncing_;  // a syncer in an fsync looks at waiters_ when it ends
+  lk.unlock();
+  if (wake) cv_.notify_all();   // after unlocking: the syncer need not wait for mu_
 }
 
 result<void> wal::commit(uint64_t lsn) {

@@ -42,12 +42,23 @@ pids+=($!)
 wait_http $SM
 python3 bench/http/load.py 127.0.0.1 $SM 10000 >/dev/null
 
+# The requests are made once, in init: the load generator's own CPU (Lua
+# formatting each request took ~17% more of wrk's time) is not the node's,
+# and redis-benchmark formats nothing per request either.
 cat > "$work/put.lua" <<'LUA'
-math.randomseed(os.time() + 1)
-local body = '"' .. string.rep("z", 254) .. '"'
-local headers = { ["Content-Type"] = "application/json" }
+local reqs = {}
+local n = 0
+init = function(args)
+  math.randomseed(os.time() + 1)
+  local body = '"' .. string.rep("z", 254) .. '"'
+  local headers = { ["Content-Type"] = "application/json" }
+  for i = 1, 10000 do
+    reqs[i] = wrk.format("PUT", string.format("/v1/sessions/sess-%06d/variables/v", math.random(0, 9999)), headers, body)
+  end
+end
 request = function()
-  return wrk.format("PUT", string.format("/v1/sessions/sess-%06d/variables/v", math.random(0, 9999)), headers, body)
+  n = n % 10000 + 1
+  return reqs[n]
 end
 LUA
 results="$work/results.txt"
@@ -61,7 +72,9 @@ $(awk '$1=="99%" {print $2}' <<<"$out") $(awk '/Non-2xx/ {print $5}' <<<"$out" |
 }
 for _ in $(seq 1 "$rounds"); do
   wrk_line sm_put_fsync_always -c50 -s "$work/put.lua" "http://127.0.0.1:$SM/"
-  rb=$(redis-benchmark -p $RD -t set -c 50 -d 256 -r 10000 -n $((secs * 8000)) --csv 2>/dev/null)
+  # As many requests as Redis answers in about SECONDS (it was secs*8000,
+  # about one second: shorter runs, more scatter than the node's).
+  rb=$(redis-benchmark -p $RD -t set -c 50 -d 256 -r 10000 -n $((secs * 45000)) --csv 2>/dev/null)
   python3 - "$rb" >> "$results" <<'PY'
 import csv, io, sys
 rows = list(csv.reader(io.StringIO(sys.argv[1])))
@@ -132,6 +145,10 @@ for name, rs in rows.items():
 if "sm_put_fsync_always" in med and "redis_set_appendfsync_always" in med:
     print(f"\nPUT fsync=always / Redis SET appendfsync always: "
           f"{med['sm_put_fsync_always'][0] / med['redis_set_appendfsync_always'][0]:.2f}x (goal >= 1.0x)")
+    # Each round runs the two back to back: the ratio within a round is the
+    # one this noisy machine disturbs least.
+    pairs = [a[0] / b[0] for a, b in zip(rows["sm_put_fsync_always"], rows["redis_set_appendfsync_always"])]
+    print("  per round: " + " ".join(f"{x:.2f}x" for x in pairs) + f"; median {statistics.median(pairs):.2f}x")
 if "get_alone" in med and "get_during_held_acks3" in med:
     print(f"GET p99 with 10 held acks=3 writes / alone: "
           f"{med['get_during_held_acks3'][2] / med['get_alone'][2]:.2f}x (goal <= 2x)")

@@ -101,6 +101,9 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
       : srv_(srv), tls_(std::move(tls)), socket_(std::move(sock)), timer_(socket_.get_executor()),
         ctx_index_(ctx_index), address_(std::move(address)) {}
 
+  // The executor every handler of this connection runs on (one thread).
+  auto executor() { return socket_.get_executor(); }
+
   // overloaded: empty, or why this connection is refused (503, then close).
   // Over TLS the handshake comes first, within the read timeout.
   void start(const char* overloaded) {
@@ -527,11 +530,17 @@ void server::impl::accept() {
         if (++per_address[addr] > opts.max_connections_per_address && overloaded == nullptr)
           overloaded = "too many connections from this address";
       }
+      // A connection lives on its own context's thread from its first step:
+      // its fast paths run synchronously, so nothing of it may run on the
+      // acceptor's thread while a completion of it runs on its own.
+      auto begin = [overloaded](auto c) {
+        auto ex = c->executor();
+        asio::dispatch(ex, [c = std::move(c), overloaded] { c->start(overloaded); });
+      };
       if (auto ctx = tls().first)
-        std::make_shared<connection<tls_stream>>(*this, tls_stream(std::move(sock), *ctx), idx, std::move(addr), ctx)
-            ->start(overloaded);
+        begin(std::make_shared<connection<tls_stream>>(*this, tls_stream(std::move(sock), *ctx), idx, std::move(addr), ctx));
       else
-        std::make_shared<connection<tcp::socket>>(*this, std::move(sock), idx, std::move(addr))->start(overloaded);
+        begin(std::make_shared<connection<tcp::socket>>(*this, std::move(sock), idx, std::move(addr)));
     }
     accept();
   });

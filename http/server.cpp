@@ -427,7 +427,6 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
       beast::error_code ec;
       if (nonblocking()) sent = socket_.write_some(asio::buffer(out_), ec);
       if (ec && ec != asio::error::would_block && ec != asio::error::try_again) return written(ec);
-      if (ec) sent = 0;
       if (sent == out_.size() && fast_depth_ < fast_depth_max) {
         ++fast_depth_;
         written({});
@@ -502,10 +501,10 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
   std::string out_;
   std::array<char, 16384> discard_;
   bool close_after_write_ = false;
-  bool served_ = false;
+  bool served_ = false;  // a request was read: later waits between requests are idle
   static constexpr int fast_depth_max = 8;
-  int fast_depth_ = 0;
-  bool nonblocking_ = false;  // nested fast-path calls (read_now, write) on this stack  // a request was read: later waits between requests are idle
+  int fast_depth_ = 0;        // nested fast-path calls (read_now, write) on this stack
+  bool nonblocking_ = false;  // the socket's synchronous calls no longer wait (nonblocking())
   size_t ctx_index_;     // which of the server's I/O contexts runs this connection
   std::string address_;  // the client's address (per-address cap)
 };

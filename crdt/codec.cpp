@@ -18,34 +18,68 @@ struct string_sink {
   void write(const char* p, size_t n) { out.append(p, n); }
 };
 
+// The record's node tags, sorted and unique. Up to `inline_tags` live on
+// the stack (a record touched by a few nodes, the common case): encoding
+// allocates nothing but its output.
 class node_table {
  public:
   explicit node_table(const session_record& r) {
     auto add = [&](const stamp& s) {
-      if (!s.is_bottom()) tags_.push_back(s.node);
+      if (s.is_bottom()) return;
+      if (spill_.empty() && n_ < inline_tags) {
+        small_[n_++] = s.node;
+        return;
+      }
+      if (spill_.empty()) spill_.assign(small_, small_ + n_);
+      spill_.push_back(s.node);
     };
     add(r.tombstone); add(r.created); add(r.touched); add(r.ttl_ts); add(r.worker_ts);
     for (const auto& m : r.sections)
       for (const auto& kv : m) add(kv.second.ts);
-    std::sort(tags_.begin(), tags_.end());
-    tags_.erase(std::unique(tags_.begin(), tags_.end()), tags_.end());
+    if (!spill_.empty()) {
+      std::sort(spill_.begin(), spill_.end());
+      spill_.erase(std::unique(spill_.begin(), spill_.end()), spill_.end());
+      begin_ = spill_.data();
+      n_ = spill_.size();
+    } else {
+      std::sort(small_, small_ + n_);
+      n_ = static_cast<size_t>(std::unique(small_, small_ + n_) - small_);
+    }
   }
+  node_table(const node_table&) = delete;
+  node_table& operator=(const node_table&) = delete;
   uint64_t index(const stamp& s) const {
     if (s.is_bottom()) return 0;
     SM_ASSERT(s.hlc != 0);  // a non-bottom stamp has a clock value
-    return static_cast<uint64_t>(std::lower_bound(tags_.begin(), tags_.end(), s.node) - tags_.begin());
+    return static_cast<uint64_t>(std::lower_bound(begin_, begin_ + n_, s.node) - begin_);
   }
-  std::string bytes() const {
-    std::string b;
-    b.reserve(tags_.size() * 8);
-    for (uint64_t t : tags_)
-      for (int i = 7; i >= 0; --i) b.push_back(static_cast<char>((t >> (i * 8)) & 0xff));
-    return b;
+  size_t size() const { return n_; }
+  // Appends the 8-byte big-endian tags.
+  void append_bytes(std::string& out) const {
+    for (size_t k = 0; k < n_; ++k)
+      for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((begin_[k] >> (i * 8)) & 0xff));
   }
 
  private:
-  std::vector<uint64_t> tags_;
+  static constexpr size_t inline_tags = 16;
+  uint64_t small_[inline_tags];
+  size_t n_ = 0;
+  std::vector<uint64_t> spill_;
+  const uint64_t* begin_ = small_;
 };
+
+// An upper bound of the encoded size (MessagePack headers at their widest):
+// one reservation for the whole record.
+size_t encoded_size_bound(const session_record& r, size_t node_count) {
+  constexpr size_t uint_max = 9, str_hdr = 5, stamp_max = 2 * uint_max;
+  size_t n = 5 + uint_max + str_hdr + r.id.size() + str_hdr + node_count * 8 + 5 * stamp_max + uint_max + str_hdr +
+             r.worker.size();
+  for (const auto& m : r.sections) {
+    n += 5;
+    for (const auto& [name, e] : m) n += str_hdr + name.size() + 1 + stamp_max + str_hdr + (e.value ? e.value->size() : 0);
+  }
+  return n;
+}
 
 result<stamp> read_stamp(mp_reader& rd, std::string_view nodes) {
   auto hlc = rd.read_uint();
@@ -61,6 +95,7 @@ void encode(const session_record& r, std::string& out) {
   string_sink sink{out};
   msgpack::packer<string_sink> pk(sink);
   const node_table nodes(r);
+  out.reserve(out.size() + encoded_size_bound(r, nodes.size()));
   auto put_stamp = [&](const stamp& s) {
     pk.pack_uint64(s.hlc);
     pk.pack_uint64(nodes.index(s));
@@ -69,9 +104,8 @@ void encode(const session_record& r, std::string& out) {
   pk.pack_uint64(format_version);
   pk.pack_str(static_cast<uint32_t>(r.id.size()));
   pk.pack_str_body(r.id.data(), static_cast<uint32_t>(r.id.size()));
-  const std::string nb = nodes.bytes();
-  pk.pack_str(static_cast<uint32_t>(nb.size()));
-  pk.pack_str_body(nb.data(), static_cast<uint32_t>(nb.size()));
+  pk.pack_str(static_cast<uint32_t>(nodes.size() * 8));
+  nodes.append_bytes(out);
   put_stamp(r.tombstone);
   put_stamp(r.created);
   put_stamp(r.touched);

@@ -148,7 +148,7 @@ response api::session_body(unsigned status, const session& s, const request_view
     r.headers.emplace_back("Preference-Applied", "return=minimal");
     return r;
   }
-  r.body.reserve(512);
+  r.body.reserve(s.encoded().size() + 512);  // the JSON is about the record's size plus field names
   render_session(r.body, s, store_.owner_of(s.id()), version);
   return r;
 }

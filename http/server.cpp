@@ -13,6 +13,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <absl/container/flat_hash_map.h>
+
 #include <array>
 #include <atomic>
 #include <condition_variable>
@@ -43,14 +45,24 @@ using tls_stream = asio::ssl::stream<tcp::socket>;
 // Completions are handed to each I/O context in batches: one post runs
 // every answer that became ready meanwhile (a group commit completes many
 // writes at once; one wake-up of the I/O thread answers them all).
+// One write whose answer waits: what the answer needs, in one allocation.
+// The store's completion fills outcome (and body, for a job) and queues it;
+// deliver() runs on the connection's thread.
+struct awaiting_write {
+  virtual ~awaiting_write() = default;
+  virtual void deliver() = 0;
+  result<void> outcome;
+  std::optional<std::string> body;
+};
+
 struct pending_registry {
   std::mutex mu;
   std::condition_variable cv;
-  std::unordered_map<uint64_t, std::shared_ptr<void>> conns;
+  absl::flat_hash_map<uint64_t, std::shared_ptr<awaiting_write>> conns;
   uint64_t next = 0;
   bool closed = false;
   struct ready_queue {
-    std::vector<std::function<void()>> q;
+    std::vector<std::shared_ptr<awaiting_write>> q;
     bool posted = false;
   };
   std::vector<ready_queue> ready;  // per I/O context (index as server::impl::ctxs)
@@ -337,43 +349,59 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
   // The answer waits for the store (the WAL's group commit, acks=N): no
   // thread waits; the completion posts the answer here. v's views point
   // into parser_, which lives until the next read.
+  struct awaiting final : awaiting_write {
+    std::shared_ptr<connection> self;
+    asio::any_io_executor ex;  // the connection's, taken on its own thread
+    response r;
+    request_view v;
+    bool keep = true;
+    void deliver() override {
+      if (body) r.body = std::move(*body);
+      self->write(self->srv_.a.finish(v, std::move(r), outcome), keep);
+    }
+  };
+
   void await_completion(const request_view& v, response r, bool keep) {
     auto reg = srv_.pending;
+    const pending_write w = *r.pending;
+    auto aw = std::make_shared<awaiting>();
+    aw->self = shared_from_this();
+    aw->ex = socket_.get_executor();
+    aw->r = std::move(r);
+    aw->v = v;
+    aw->keep = keep;
     uint64_t key;
     {
       std::lock_guard lk(reg->mu);
       key = ++reg->next;
-      reg->conns.emplace(key, shared_from_this());
+      reg->conns.emplace(key, std::move(aw));
     }
-    const pending_write w = *r.pending;
-    auto pr = std::make_shared<response>(std::move(r));
     // Runs once, on any thread: queues the answer for this connection's
     // I/O context (one post per batch).
-    auto complete = [reg, key, pr, v, keep, idx = ctx_index_](result<void> outcome,
-                                                                std::optional<std::string> body) {
+    auto complete = [reg, key, idx = ctx_index_](result<void> outcome, std::optional<std::string> body) {
       std::lock_guard lk(reg->mu);
       auto it = reg->conns.find(key);
       if (reg->closed || it == reg->conns.end()) return;
-      auto self = std::static_pointer_cast<connection<Stream>>(std::move(it->second));
+      std::shared_ptr<awaiting_write> a = std::move(it->second);
       reg->conns.erase(it);
       if (reg->conns.empty()) reg->cv.notify_all();
+      a->outcome = outcome;
+      a->body = std::move(body);
       auto& rq = reg->ready[idx];
-      rq.q.emplace_back([self, pr, v, keep, outcome, body = std::move(body)]() mutable {
-        if (body) pr->body = std::move(*body);
-        self->write(self->srv_.a.finish(v, std::move(*pr), outcome), keep);
-      });
+      auto ex = static_cast<awaiting&>(*a).ex;
+      rq.q.push_back(std::move(a));
       if (rq.posted) return;
       rq.posted = true;
       // Posted while holding mu: stop() cannot destroy the executor meanwhile.
-      asio::post(self->socket_.get_executor(), [reg, idx] {
-        std::vector<std::function<void()>> batch;
+      asio::post(ex, [reg, idx] {
+        std::vector<std::shared_ptr<awaiting_write>> batch;
         {
           std::lock_guard lk2(reg->mu);
           if (reg->closed) return;  // stop() took the queues
           batch.swap(reg->ready[idx].q);
           reg->ready[idx].posted = false;
         }
-        for (auto& fn : batch) fn();
+        for (auto& a : batch) a->deliver();
       });
     };
     if (w.job) return w.job([complete](std::string body) { complete(result<void>{}, std::move(body)); });
@@ -623,7 +651,7 @@ void server::stop() {
     s.pending->cv.wait_for(lk, std::chrono::milliseconds(s.opts.stop_pending_ms),
                            [&] { return s.pending->conns.empty(); });
   }
-  std::unordered_map<uint64_t, std::shared_ptr<void>> left;
+  absl::flat_hash_map<uint64_t, std::shared_ptr<awaiting_write>> left;
   std::vector<pending_registry::ready_queue> unsent;
   {
     std::lock_guard lk(s.pending->mu);

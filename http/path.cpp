@@ -33,6 +33,7 @@ std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space
 
 std::optional<std::vector<std::string>> split_path(std::string_view path) {
   std::vector<std::string> out;
+  out.reserve(8);  // /v1/sessions/{id}/variables/{name} and the like: one allocation
   size_t pos = 0;
   while (true) {
     const size_t slash = path.find('/', pos);

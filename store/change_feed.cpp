@@ -23,10 +23,13 @@ size_t change_feed::bytes() const {
 }
 
 std::string change_feed::cursor_of(uint64_t seq) const {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%016llx-%llu", static_cast<unsigned long long>(incarnation_),
-                static_cast<unsigned long long>(seq));
-  return buf;
+  // "%016llx-%llu", without printf's format parsing (once per write)
+  static constexpr char hex[] = "0123456789abcdef";
+  char buf[40];
+  for (int i = 0; i < 16; ++i) buf[i] = hex[(incarnation_ >> (60 - 4 * i)) & 0xf];
+  buf[16] = '-';
+  auto r = std::to_chars(buf + 17, buf + sizeof buf, seq);
+  return std::string(buf, static_cast<size_t>(r.ptr - buf));
 }
 
 void change_feed::publish(change c) {

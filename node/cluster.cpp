@@ -91,6 +91,12 @@ result<void> cluster::start() {
   c.seed = std::random_device{}();
   c.max_clock_offset_ms = opts_.max_clock_offset_ms;
   d_ = std::make_unique<gossip::replication_driver>(c, port_);
+  if (!opts_.contact_file.empty()) {
+    contact_writer_ = std::make_unique<store::file_writer>(
+        store::posix_fs(), [](const std::string& path, std::error_code ec) {
+          spdlog::warn("cannot record the last contact time in {}: {}", path, ec.message());
+        });
+  }
 
   transport::transport_options to;
   to.listen_host = opts_.listen_host;
@@ -176,9 +182,10 @@ void cluster::record_contact() {
   for (const auto& [_, m] : d_->gossip().members()) any_alive |= m.status == gossip::member_status::alive;
   if (!any_alive) return;
   last_contact_written_ = now;
-  // On the gossip thread, every few seconds: one small fsync'd write.
-  if (auto r = store::write_file_atomic(store::posix_fs(), opts_.contact_file, std::to_string(now) + "\n"); !r)
-    spdlog::warn("cannot record the last contact time in {}: {}", opts_.contact_file, r.error().message());
+  // Every few seconds one small fsync'd write, on the writer's thread: the
+  // gossip thread does not wait on the disk (a busy disk would delay its
+  // probes and acks, and peers would suspect this node).
+  contact_writer_->write(opts_.contact_file, std::to_string(now) + "\n");
 }
 
 void cluster::on_frame(const std::string& from, const std::string& addr, std::string_view payload) {

@@ -26,6 +26,7 @@
 
 #include "gossip/local_port.hpp"
 #include "gossip/replication_driver.hpp"
+#include "store/file_writer.hpp"
 #include "store/replication.hpp"
 #include "transport/tcp_transport.hpp"
 
@@ -101,6 +102,8 @@ class cluster final : public store::replication {
   // Carries out the driver's output and refreshes the view. Gossip thread.
   void settle();
   uint64_t last_contact_written_ = 0;  // gossip thread only
+  // Writes the contact file off the gossip thread (set when there is one).
+  std::unique_ptr<store::file_writer> contact_writer_;
   void record_contact();
   const transport::transport_counters& transport_counters() const;
 

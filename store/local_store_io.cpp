@@ -102,6 +102,17 @@ bool local_store::apply_recovered(std::string_view payload) {
   shard& sh = map_.shard_for(delta->id);
   std::unique_lock lk(sh.mu);
   auto it = sh.set.find(delta->id);
+  if (it == sh.set.end() && delta->tombstone.is_bottom()) {
+    // The common case (a snapshot holds each id once): merged into nothing,
+    // a record with no tombstone is itself (normalize has nothing to drop),
+    // and decode checked that payload is its canonical encoding: it is
+    // packed as it is, not merged and encoded again.
+    const bool is = crdt::exists(*delta);
+    count_live(delta->id, false, is);
+    tombstones_ += static_cast<int>(!is);
+    swap_locked(sh, delta->id, detail::make_packed(payload));
+    return true;
+  }
   session_record next;
   bool was = false, was_tomb = false;
   if (it != sh.set.end()) {

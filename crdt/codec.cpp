@@ -212,6 +212,33 @@ result<session_record> decode(std::string_view bytes, const codec_limits& lim, b
   return r;
 }
 
+result<record_facts> inspect(std::string_view bytes, const codec_limits& lim) {
+  auto h = read_header(bytes, lim);
+  if (!h) return h.error();
+  record_facts f{*h, std::max({h->tombstone, h->created, h->touched, h->ttl_ts, h->worker_ts})};
+  std::string_view last[section_count];
+  bool seen[section_count] = {false, false, false};
+  bool ordered = true;
+  size_t end = 0;
+  auto walked = walk_entries<true>(
+      bytes, h->maps_offset, h->nodes,
+      [&](section s, std::string_view name, const stamp& ts, std::optional<std::string_view>) {
+        const int i = static_cast<int>(s);
+        if (seen[i] && !(last[i] < name)) {
+          ordered = false;
+          return false;
+        }
+        seen[i] = true;
+        last[i] = name;
+        f.max_stamp = std::max(f.max_stamp, ts);
+        return true;
+      },
+      lim, &end);
+  if (!walked) return walked.error();
+  if (!ordered || end != bytes.size()) return errc::decode_error;
+  return f;
+}
+
 uint64_t digest_bytes(std::string_view encoded) { return XXH3_64bits(encoded.data(), encoded.size()); }
 
 uint64_t digest(const session_record& r) { return digest_bytes(encode(r)); }

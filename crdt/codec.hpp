@@ -57,6 +57,18 @@ struct packed_header {
 };
 result<packed_header> read_header(std::string_view bytes, const codec_limits& lim = {});
 
+// What a store needs of a record read back from its own files, without
+// allocating: the header, and the greatest stamp (crdt::max_stamp). Every
+// entry is walked: bounds and limits checked, names strictly ascending in
+// each map, no bytes after the last map. Unlike decode it does not
+// re-encode to prove the form canonical: the store's files hold what its
+// encoder wrote (or what decode verified on arrival), behind checksums.
+struct record_facts {
+  packed_header header;
+  stamp max_stamp;
+};
+result<record_facts> inspect(std::string_view bytes, const codec_limits& lim = {});
+
 // Calls fn(section, name, stamp, optional<string_view> value) for every
 // entry, in canonical order. Stops early when fn returns false.
 template <class Fn>

@@ -19,9 +19,10 @@ inline result<stamp> resolve_stamp(std::string_view nodes, uint64_t hlc, uint64_
 
 // Walks the three maps from maps_offset; with_stamps resolves each entry's
 // stamp against the node table (for_each_entry), else skips it (the read path).
+// end (optional): where the maps end, once all three were walked.
 template <bool with_stamps, class Fn>
 result<void> walk_entries(std::string_view bytes, size_t maps_offset, std::string_view nodes, Fn&& fn,
-                          const codec_limits& lim) {
+                          const codec_limits& lim, size_t* end = nullptr) {
   mp_reader rd(bytes.data() + maps_offset, bytes.size() - maps_offset);
   for (int s = 0; s < section_count; ++s) {
     auto n = rd.read_map(lim.entries_per_map);
@@ -47,6 +48,7 @@ result<void> walk_entries(std::string_view bytes, size_t maps_offset, std::strin
       }
     }
   }
+  if (end != nullptr) *end = static_cast<size_t>(rd.position() - reinterpret_cast<const uint8_t*>(bytes.data()));
   return {};
 }
 

@@ -96,23 +96,26 @@ result<std::unique_ptr<local_store>> local_store::open(const store_options& opti
 }
 
 bool local_store::apply_recovered(std::string_view payload) {
-  auto delta = crdt::decode(payload);
-  if (!delta) return false;
-  clock_.observe_persisted(crdt::max_stamp(*delta).hlc);
-  shard& sh = map_.shard_for(delta->id);
+  auto facts = crdt::inspect(payload);
+  if (!facts) return false;
+  clock_.observe_persisted(facts->max_stamp.hlc);
+  const crdt::packed_header& h = facts->header;
+  shard& sh = map_.shard_for(h.id);
   std::unique_lock lk(sh.mu);
-  auto it = sh.set.find(delta->id);
-  if (it == sh.set.end() && delta->tombstone.is_bottom()) {
+  auto it = sh.set.find(h.id);
+  if (it == sh.set.end() && h.tombstone.is_bottom()) {
     // The common case (a snapshot holds each id once): merged into nothing,
     // a record with no tombstone is itself (normalize has nothing to drop),
-    // and decode checked that payload is its canonical encoding: it is
-    // packed as it is, not merged and encoded again.
-    const bool is = crdt::exists(*delta);
-    count_live(delta->id, false, is);
+    // and it is canonical (inspect: our own encoder's bytes): it is packed
+    // as read, not decoded, merged and encoded again.
+    const bool is = !h.created.is_bottom();
+    count_live(h.id, false, is);
     tombstones_ += static_cast<int>(!is);
-    swap_locked(sh, delta->id, detail::make_packed(payload));
+    swap_locked(sh, h.id, detail::make_packed(payload));
     return true;
   }
+  auto delta = crdt::decode(payload, {}, false);  // inspect checked it
+  if (!delta) return false;
   session_record next;
   bool was = false, was_tomb = false;
   if (it != sh.set.end()) {

@@ -75,6 +75,52 @@ TEST_CASE("decoding garbage and truncations gives errors, never crashes") {
   CHECK(rejected > n / 2);
 }
 
+TEST_CASE("inspect reads what decode would, without allocating, and refuses what decode refuses") {
+  std::mt19937_64 rng(testing::test_seed("codec inspect"));
+  const int n = testing::test_cases(10000);
+  int rejected = 0;
+  for (int i = 0; i < n; ++i) {
+    const auto r = random_record(rng, "id-" + std::to_string(rng() % 1000));
+    const std::string bytes = encode(r);
+    auto f = inspect(bytes);
+    REQUIRE(f.has_value());
+    CHECK(f->header.id == r.id);
+    CHECK(f->header.tombstone == r.tombstone);
+    CHECK(f->header.created == r.created);
+    CHECK(f->max_stamp == max_stamp(r));
+    // Damaged bytes: whatever inspect accepts, decode accepts too (and an
+    // extra byte at the end is refused by both).
+    std::string bad = bytes;
+    switch (rng() % 4) {
+      case 0: bad.resize(rng() % bad.size()); break;
+      case 1: bad[rng() % bad.size()] ^= static_cast<char>(1 + rng() % 255); break;
+      case 2: bad.push_back('\0'); break;
+      default: bad.insert(rng() % bad.size(), 1, static_cast<char>(rng())); break;
+    }
+    auto fi = inspect(bad);
+    if (!fi) ++rejected;
+    else CHECK(decode(bad, {}, false).has_value());
+    if (bad.size() == bytes.size() + 1 && bad.compare(0, bytes.size(), bytes) == 0) CHECK_FALSE(fi.has_value());
+  }
+  CHECK(rejected > n / 2);
+}
+
+TEST_CASE("inspect refuses entry names out of order") {
+  session_record r{"sess-1"};
+  r.created = stamp{100, 7};
+  r.map(section::variables)["a"] = entry{stamp{101, 7}, "1"};
+  r.map(section::variables)["b"] = entry{stamp{102, 7}, "2"};
+  std::string bytes = encode(r);
+  REQUIRE(inspect(bytes).has_value());
+  // The two names are one byte each, fixstr-encoded: swap them in place.
+  const size_t a = bytes.find("\xa1" "a"), b = bytes.find("\xa1" "b");
+  REQUIRE(a != std::string::npos);
+  REQUIRE(b != std::string::npos);
+  std::swap(bytes[a + 1], bytes[b + 1]);
+  CHECK(inspect(bytes).error() == errc::decode_error);
+  CHECK_FALSE(decode(bytes).has_value());
+}
+
 TEST_CASE("decoding checks lengths against limits before allocating") {
   // array(18), fmt 1, then a str32 claiming 4 GiB.
   std::string bytes("\xdc\x00\x12\x01\xdb\xff\xff\xff\xff", 9);

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <random>
 #include <thread>
+#include <vector>
 
 #include <absl/container/flat_hash_map.h>
 
@@ -170,6 +171,14 @@ class local_store final : public session_store {
   void quota_check_warn(uint64_t current);
   void maintenance_loop();
   bool apply_recovered(std::string_view payload);
+  // A snapshot's records (unique ids): checked and packed on two threads
+  // (halves; background_threads off: here), then inserted on this one in
+  // order. A record with a tombstone or an id seen before is merged by
+  // apply_recovered. The workers write only their own slots.
+  bool apply_snapshot(const std::vector<std::string_view>& records);
+  // Inserts p, the record of an id the map does not hold (its reference is
+  // taken), with the live and tombstone counts. REQUIRES: unique lock on sh.
+  void insert_new_locked(shard& sh, detail::packed_record* p);
   // Swaps the record of `id` for p (nullptr: erase), keeping memory
   // accounting and the Merkle index in step. REQUIRES: unique lock on sh.
   void swap_locked(shard& sh, std::string_view id, detail::packed_record* p);

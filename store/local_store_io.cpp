@@ -80,7 +80,9 @@ result<std::unique_ptr<local_store>> local_store::open(const store_options& opti
   std::unique_ptr<local_store> st(new local_store(options, fs, incarnation));
   if (options.data_dir) {
     const std::string& dir = *options.data_dir;
-    auto rep = recover(fs, dir, [&](std::string_view payload) { return st->apply_recovered(payload); });
+    auto rep = recover(
+        fs, dir, [&](std::string_view payload) { return st->apply_recovered(payload); },
+        [&](const std::vector<std::string_view>& records) { return st->apply_snapshot(records); });
     if (!rep) return failed<std::unique_ptr<local_store>>(rep);
     st->wal_ = std::make_unique<wal>(fs, dir, options.fsync, options.batch_interval_ms,
                                      options.wal_segment_bytes);
@@ -108,10 +110,7 @@ bool local_store::apply_recovered(std::string_view payload) {
     // a record with no tombstone is itself (normalize has nothing to drop),
     // and it is canonical (inspect: our own encoder's bytes): it is packed
     // as read, not decoded, merged and encoded again.
-    const bool is = !h.created.is_bottom();
-    count_live(h.id, false, is);
-    tombstones_ += static_cast<int>(!is);
-    swap_locked(sh, h.id, detail::make_packed(payload));
+    insert_new_locked(sh, detail::make_packed(payload));
     return true;
   }
   auto delta = crdt::decode(payload, {}, false);  // inspect checked it
@@ -132,6 +131,66 @@ bool local_store::apply_recovered(std::string_view payload) {
   tombstones_ += static_cast<int>(!is) - static_cast<int>(was_tomb);
   swap_locked(sh, delta->id, detail::make_packed(crdt::encode(next)));
   return true;
+}
+
+void local_store::insert_new_locked(shard& sh, detail::packed_record* p) {
+  const std::string_view id = detail::packed_id(p);
+  const bool is = p->exists();
+  count_live(id, false, is);
+  tombstones_ += static_cast<int>(!is);
+  swap_locked(sh, id, p);
+}
+
+bool local_store::apply_snapshot(const std::vector<std::string_view>& records) {
+  constexpr size_t parallel_min = 4096;  // below this a thread costs more than it saves
+  std::vector<detail::packed_record*> packed(records.size(), nullptr);
+  struct part {
+    uint64_t max_hlc = 0;
+    bool ok = true;
+  };
+  auto check = [&](size_t b, size_t e, part& out) {
+    for (size_t i = b; i < e; ++i) {
+      auto f = crdt::inspect(records[i]);
+      if (!f) {
+        out.ok = false;
+        return;
+      }
+      out.max_hlc = std::max(out.max_hlc, f->max_stamp.hlc);
+      if (f->header.tombstone.is_bottom()) packed[i] = detail::make_packed(records[i]);
+    }
+  };
+  part first, second;
+  const size_t half = records.size() / 2;
+  if (options_.background_threads && records.size() >= parallel_min) {
+    std::thread t([&] { check(half, records.size(), second); });
+    check(0, half, first);
+    t.join();
+  } else {
+    check(0, records.size(), first);
+  }
+  bool ok = first.ok && second.ok;
+  if (ok) clock_.observe_persisted(std::max(first.max_hlc, second.max_hlc));
+  for (size_t i = 0; i < records.size(); ++i) {
+    detail::packed_record* p = packed[i];
+    if (!ok) {
+      if (p != nullptr) detail::release(p);
+      continue;
+    }
+    if (p == nullptr) {  // a tombstone: merged
+      ok = apply_recovered(records[i]);
+      continue;
+    }
+    shard& sh = map_.shard_for(detail::packed_id(p));
+    std::unique_lock lk(sh.mu);
+    if (record_map::find(sh, detail::packed_id(p)) == nullptr) {
+      insert_new_locked(sh, p);
+      continue;
+    }
+    lk.unlock();  // an id seen before (not from this store's snapshots): merged
+    detail::release(p);
+    ok = apply_recovered(records[i]);
+  }
+  return ok;
 }
 
 local_store::~local_store() { close(); }

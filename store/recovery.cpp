@@ -33,7 +33,8 @@ std::string describe(const std::string& path, uint64_t offset, std::string_view 
 }
 
 result<uint64_t> load_snapshot(file_system& fs, const std::string& path,
-                               const std::function<bool(std::string_view)>& apply) {
+                               const std::function<bool(std::string_view)>& apply,
+                               const std::function<bool(const std::vector<std::string_view>&)>& apply_all) {
   auto data = fs.read_file(path, max_file_bytes);
   if (!data) {
     return {data.error(), path + ": cannot read snapshot"};
@@ -47,6 +48,7 @@ result<uint64_t> load_snapshot(file_system& fs, const std::string& path,
   bool ended = false;
   uint64_t end_count = 0;
   uint64_t bad_at = 0;
+  std::vector<std::string_view> held;  // apply_all: every record, applied once the file checked out
   auto r = scan_frames(bytes, [&](std::string_view payload, uint64_t off) {
     if (ended) {
       bad_at = off;
@@ -59,6 +61,10 @@ result<uint64_t> load_snapshot(file_system& fs, const std::string& path,
     }
     ++records;
     bad_at = off;
+    if (apply_all) {
+      held.push_back(payload);
+      return true;
+    }
     return apply(payload);
   });
   if (r.stop != scan_stop::end || !ended || end_count != records) {
@@ -67,6 +73,7 @@ result<uint64_t> load_snapshot(file_system& fs, const std::string& path,
     return {errc::corrupt_data, describe(path, off, ended || r.stop != scan_stop::end ? "corrupt snapshot record"
                                                                                        : "snapshot has no end marker")};
   }
+  if (apply_all && !apply_all(held)) return {errc::corrupt_data, path + ": corrupt snapshot record"};
   return records;
 }
 
@@ -79,7 +86,8 @@ std::string snapshot_name(uint64_t covered_segment) {
 }
 
 result<recovery_report> recover(file_system& fs, const std::string& dir,
-                                const std::function<bool(std::string_view)>& apply) {
+                                const std::function<bool(std::string_view)>& apply,
+                                const std::function<bool(const std::vector<std::string_view>&)>& apply_snapshot) {
   if (auto r = fs.make_dir(dir); !r) {
     return {r.error(), dir + ": cannot create data directory"};
   }
@@ -100,7 +108,7 @@ result<recovery_report> recover(file_system& fs, const std::string& dir,
   recovery_report rep;
   if (!snapshots.empty()) {
     rep.snapshot_segment = snapshots.back();
-    auto n = load_snapshot(fs, dir + "/" + snapshot_name(rep.snapshot_segment), apply);
+    auto n = load_snapshot(fs, dir + "/" + snapshot_name(rep.snapshot_segment), apply, apply_snapshot);
     if (!n) return failed<recovery_report>(n);
     rep.snapshot_records = *n;
   }

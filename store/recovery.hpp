@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "store/file_io.hpp"
@@ -35,8 +36,13 @@ struct recovery_report {
 };
 
 // apply(payload) must accept a record; returning false marks it corrupt.
-result<recovery_report> recover(file_system& fs, const std::string& dir,
-                                const std::function<bool(std::string_view)>& apply);
+// apply_snapshot (optional): the snapshot's records all at once, after its
+// frames and end marker checked out (they are views into the file's bytes,
+// valid during the call), in place of one apply per record; false marks the
+// snapshot corrupt.
+result<recovery_report> recover(
+    file_system& fs, const std::string& dir, const std::function<bool(std::string_view)>& apply,
+    const std::function<bool(const std::vector<std::string_view>&)>& apply_snapshot = nullptr);
 
 // Writes snap-<covered>.snap from the records produce() hands to emit(),
 // then removes segments <= covered and older snapshots.

@@ -1,4 +1,6 @@
 // Durability of the local adapter: reopen, snapshots, torn tails, corruption, disk full.
+// Over 400 lines on purpose: every case here reopens a data directory through
+// the same helpers (fresh_dir, disk_opts, open_ok, write_n/check_n below).
 #include <ostream>
 #include <doctest/doctest.h>
 

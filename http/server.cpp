@@ -36,15 +36,6 @@ namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 using tls_stream = asio::ssl::stream<tcp::socket>;
 
-// Connections whose answer waits for a write's completion (fsync=always,
-// acks=N). The store completes on its own threads; the completion takes the
-// connection from here and posts the answer on the connection's executor.
-// Shared with the completions, so a late one (after stop) finds it closed
-// and does nothing; stop destroys the connections still here before their
-// io_contexts go.
-// Completions are handed to each I/O context in batches: one post runs
-// every answer that became ready meanwhile (a group commit completes many
-// writes at once; one wake-up of the I/O thread answers them all).
 // One write whose answer waits: what the answer needs, in one allocation.
 // The store's completion fills outcome (and body, for a job) and queues it;
 // deliver() runs on the connection's thread.
@@ -55,10 +46,19 @@ struct awaiting_write {
   std::optional<std::string> body;
 };
 
+// Writes whose answer waits for their completion (fsync=always, acks=N),
+// each holding its connection. The store completes on its own threads; the
+// completion takes the write from here and posts its answer on the
+// connection's executor. Shared with the completions, so a late one (after
+// stop) finds it closed and does nothing; stop destroys the writes (and
+// their connections) still here before their io_contexts go.
+// Completions are handed to each I/O context in batches: one post runs
+// every answer that became ready meanwhile (a group commit completes many
+// writes at once; one wake-up of the I/O thread answers them all).
 struct pending_registry {
   std::mutex mu;
   std::condition_variable cv;
-  absl::flat_hash_map<uint64_t, std::shared_ptr<awaiting_write>> conns;
+  absl::flat_hash_map<uint64_t, std::shared_ptr<awaiting_write>> waiting;  // by key, until completed
   uint64_t next = 0;
   bool closed = false;
   struct ready_queue {
@@ -374,17 +374,17 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
     {
       std::lock_guard lk(reg->mu);
       key = ++reg->next;
-      reg->conns.emplace(key, std::move(aw));
+      reg->waiting.emplace(key, std::move(aw));
     }
     // Runs once, on any thread: queues the answer for this connection's
     // I/O context (one post per batch).
     auto complete = [reg, key, idx = ctx_index_](result<void> outcome, std::optional<std::string> body) {
       std::lock_guard lk(reg->mu);
-      auto it = reg->conns.find(key);
-      if (reg->closed || it == reg->conns.end()) return;
+      auto it = reg->waiting.find(key);
+      if (reg->closed || it == reg->waiting.end()) return;
       std::shared_ptr<awaiting_write> a = std::move(it->second);
-      reg->conns.erase(it);
-      if (reg->conns.empty()) reg->cv.notify_all();
+      reg->waiting.erase(it);
+      if (reg->waiting.empty()) reg->cv.notify_all();
       a->outcome = outcome;
       a->body = std::move(body);
       auto& rq = reg->ready[idx];
@@ -649,14 +649,14 @@ void server::stop() {
     // threads still run); what is left then is dropped with its connection.
     std::unique_lock lk(s.pending->mu);
     s.pending->cv.wait_for(lk, std::chrono::milliseconds(s.opts.stop_pending_ms),
-                           [&] { return s.pending->conns.empty(); });
+                           [&] { return s.pending->waiting.empty(); });
   }
   absl::flat_hash_map<uint64_t, std::shared_ptr<awaiting_write>> left;
   std::vector<pending_registry::ready_queue> unsent;
   {
     std::lock_guard lk(s.pending->mu);
     s.pending->closed = true;
-    left.swap(s.pending->conns);
+    left.swap(s.pending->waiting);
     unsent.swap(s.pending->ready);
   }
   s.guards.clear();

@@ -110,7 +110,7 @@ bool local_store::apply_recovered(std::string_view payload) {
     // a record with no tombstone is itself (normalize has nothing to drop),
     // and it is canonical (inspect: our own encoder's bytes): it is packed
     // as read, not decoded, merged and encoded again.
-    insert_new_locked(sh, detail::make_packed(payload));
+    insert_new_locked(sh, detail::make_packed(payload, h));
     return true;
   }
   auto delta = crdt::decode(payload, {}, false);  // inspect checked it
@@ -156,7 +156,7 @@ bool local_store::apply_snapshot(const std::vector<std::string_view>& records) {
         return;
       }
       out.max_hlc = std::max(out.max_hlc, f->max_stamp.hlc);
-      if (f->header.tombstone.is_bottom()) packed[i] = detail::make_packed(records[i]);
+      if (f->header.tombstone.is_bottom()) packed[i] = detail::make_packed(records[i], f->header);
     }
   };
   part first, second;

@@ -13,18 +13,22 @@
 namespace sessionmesh::detail {
 
 packed_record* make_packed(std::string_view encoded) {
-  SM_ASSERT(encoded.size() <= UINT32_MAX);
-  void* mem = std::malloc(sizeof(packed_record) + encoded.size());
-  if (mem == nullptr) throw std::bad_alloc();
   auto h = crdt::read_header(encoded);
   SM_ASSERT(h.has_value());
-  SM_ASSERT(h->maps_offset < (1u << 31));
-  const bool exists = !h->created.is_bottom() && h->created > h->tombstone;
+  return make_packed(encoded, *h);
+}
+
+packed_record* make_packed(std::string_view encoded, const crdt::packed_header& h) {
+  SM_ASSERT(encoded.size() <= UINT32_MAX);
+  SM_ASSERT(h.maps_offset < (1u << 31));
+  void* mem = std::malloc(sizeof(packed_record) + encoded.size());
+  if (mem == nullptr) throw std::bad_alloc();
+  const bool exists = !h.created.is_bottom() && h.created > h.tombstone;
   auto* p = new (mem) packed_record{{1},
                                     static_cast<uint32_t>(encoded.size()),
-                                    std::max(h->touched, h->created).physical_ms(),
-                                    h->ttl_s,
-                                    static_cast<uint32_t>(h->maps_offset) | (exists ? 1u << 31 : 0u)};
+                                    std::max(h.touched, h.created).physical_ms(),
+                                    h.ttl_s,
+                                    static_cast<uint32_t>(h.maps_offset) | (exists ? 1u << 31 : 0u)};
   std::memcpy(p->data(), encoded.data(), encoded.size());
   return p;
 }

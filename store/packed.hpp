@@ -35,6 +35,9 @@ struct packed_record {
 // Copies the encoding into a new packed_record holding one reference.
 // REQUIRES: encoded is a valid encoding.
 packed_record* make_packed(std::string_view encoded);
+// The same with its header already read (read_header or inspect of these
+// very bytes): recovery reads each header once.
+packed_record* make_packed(std::string_view encoded, const crdt::packed_header& h);
 inline void retain(packed_record* p) { p->refs.fetch_add(1, std::memory_order_relaxed); }
 void release(packed_record* p);
 // Bytes a packed record takes on the heap (for memory accounting).

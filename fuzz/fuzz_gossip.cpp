@@ -21,6 +21,8 @@ class empty_port final : public store_port {
   std::vector<uint64_t> merkle_level(int level) override { return std::vector<uint64_t>(level == 2 ? 256 : 4096, 0); }
   std::vector<leaf_item> leaf(uint32_t) override { return {}; }
   std::vector<std::string> records(const std::vector<std::string>&) override { return {}; }
+  std::vector<std::pair<uint64_t, std::string>> records_with_hash(const std::vector<uint64_t>&) override { return {}; }
+  store::sketch sketch(int bits) override { return store::sketch(bits); }
   std::optional<uint64_t> apply(std::string_view encoded, std::string_view) override {
     if (encoded.empty()) return std::nullopt;
     return ++lsn;

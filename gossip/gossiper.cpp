@@ -1,4 +1,4 @@
-// gossiper: dispatch, delta broadcast, anti-entropy and ownership.
+// gossiper: dispatch, delta broadcast and ownership (anti-entropy: anti_entropy.cpp).
 #include "gossip/gossiper.hpp"
 
 #include <xxhash.h>
@@ -138,6 +138,10 @@ void gossiper::on_message(const std::string& from, const message& msg, uint64_t 
           on_ae_leaves(from, m, now);
         } else if constexpr (std::is_same_v<T, ae_records>) {
           on_ae_records(from, m, now);
+        } else if constexpr (std::is_same_v<T, ae_sketch>) {
+          on_ae_sketch(from, m, now);
+        } else if constexpr (std::is_same_v<T, ae_diff>) {
+          on_ae_diff(from, m, now);
         }
       },
       msg);
@@ -276,116 +280,6 @@ std::string gossiper::owner_of(std::string_view id) const {
     if (live(m)) c.push_back(m.node_id);
   if (c.empty()) return self_.node_id;
   return rendezvous_owner(id, c);
-}
-
-// --- anti-entropy
-
-void gossiper::start_exchange(uint64_t now) {
-  next_ae_ms_ = now + cfg_.ae_interval_ms;
-  std::vector<std::string> peers;
-  for (const auto& [id, m] : members_)
-    if (m.status == member_status::alive) peers.push_back(id);
-  if (peers.empty()) return;
-  ++stats_.ae_exchanges;
-  ae_seq_ = write_seq_;
-  send(peers[rng_() % peers.size()], ae_l2{++exchange_, store_.merkle_root(), store_.merkle_level(2)});
-}
-
-void gossiper::on_ae_l2(const std::string& from, const ae_l2& m) {
-  ae_l3 reply{m.exchange, {}, {}};
-  if (auto it = members_.find(from); it != members_.end()) it->second.merkle_root = m.root;
-  if (m.root == store_.merkle_root()) {
-    ack_caps_.erase(from);
-    // Equal stores: the peer holds every local write so far (acks=N counts
-    // it even for writes that reached it by anti-entropy, not as deltas).
-    if (auto it = members_.find(from); it != members_.end()) advance_acked(it->second, write_seq_);
-  }
-  if (m.root != store_.merkle_root() && m.hashes.size() == 256) {
-    const auto mine = store_.merkle_level(2);
-    const auto leaves = store_.merkle_level(3);
-    for (uint32_t i = 0; i < 256 && reply.nodes.size() * 16 < cfg_.ae_max_leaves; ++i) {
-      if (mine[i] == m.hashes[i]) continue;
-      reply.nodes.push_back(i);
-      for (uint32_t k = 0; k < 16; ++k) reply.leaf_hashes.push_back(leaves[i * 16 + k]);
-    }
-    if (reply.nodes.empty())
-      reply.nodes.push_back(0), reply.leaf_hashes.assign(leaves.begin(), leaves.begin() + 16);
-  }
-  send(from, std::move(reply));
-}
-
-void gossiper::on_ae_l3(const std::string& from, const ae_l3& m) {
-  if (m.nodes.empty() || m.leaf_hashes.size() != m.nodes.size() * 16) return;
-  const auto leaves = store_.merkle_level(3);
-  ae_leaves out{m.exchange, {}};
-  for (size_t n = 0; n < m.nodes.size(); ++n) {
-    if (m.nodes[n] >= 256) return;
-    for (uint32_t k = 0; k < 16; ++k) {
-      const uint32_t leaf = m.nodes[n] * 16 + k;
-      if (leaves[leaf] == m.leaf_hashes[n * 16 + k]) continue;
-      leaf_entries le;
-      le.leaf = leaf;
-      for (const auto& item : store_.leaf(leaf)) {
-        le.id_hashes.push_back(item.id_hash);
-        le.digests.push_back(item.digest);
-      }
-      out.leaves.push_back(std::move(le));
-      if (out.leaves.size() >= cfg_.ae_max_leaves) break;
-    }
-  }
-  if (!out.leaves.empty()) send(from, std::move(out));
-}
-
-void gossiper::on_ae_leaves(const std::string& from, const ae_leaves& m, uint64_t now) {
-  next_ae_ms_ = std::min(next_ae_ms_, now + 50);
-  ae_records out{m.exchange, {}, {}};
-  std::vector<std::string> send_ids;
-  for (const auto& le : m.leaves) {
-    if (le.leaf >= 4096 || le.id_hashes.size() != le.digests.size()) return;
-    std::unordered_map<uint64_t, uint64_t> theirs;
-    for (size_t i = 0; i < le.id_hashes.size(); ++i) theirs[le.id_hashes[i]] = le.digests[i];
-    std::unordered_map<uint64_t, uint64_t> mine_digest;
-    for (const auto& item : store_.leaf(le.leaf)) {
-      mine_digest[item.id_hash] = item.digest;
-      auto it = theirs.find(item.id_hash);
-      if ((it == theirs.end() || it->second != item.digest) && send_ids.size() < cfg_.ae_max_records)
-        send_ids.push_back(item.id);
-    }
-    for (const auto& [h, d] : theirs) {
-      auto it = mine_digest.find(h);
-      if ((it == mine_digest.end() || it->second != d) && out.want.size() < cfg_.ae_max_records)
-        out.want.push_back(h);
-    }
-  }
-  out.records = store_.records(send_ids);
-  stats_.records_sent += out.records.size();
-  if (!out.records.empty() || !out.want.empty()) send(from, std::move(out));
-}
-
-std::vector<std::string> gossiper::records_by_hash(const std::vector<uint64_t>& hashes) {
-  std::map<uint32_t, std::set<uint64_t>> by_leaf;
-  for (uint64_t h : hashes) by_leaf[static_cast<uint32_t>(h >> 52)].insert(h);
-  std::vector<std::string> ids;
-  for (const auto& [leaf, hs] : by_leaf)
-    for (const auto& item : store_.leaf(leaf))
-      if (hs.count(item.id_hash)) ids.push_back(item.id);
-  return store_.records(ids);
-}
-
-void gossiper::on_ae_records(const std::string& from, const ae_records& m, uint64_t now) {
-  for (const auto& r : m.records)
-    if (auto a = store_.apply(r, from)) {
-      ++stats_.records_repaired;
-      note_lsn(*a);
-    }
-  // Differences found: look again soon instead of a full interval later.
-  next_ae_ms_ = std::min(next_ae_ms_, now + 50);
-  if (!m.want.empty()) {
-    std::vector<uint64_t> want(m.want.begin(), m.want.begin() + std::min(m.want.size(), cfg_.ae_max_records));
-    ae_records back{m.exchange, records_by_hash(want), {}};
-    stats_.records_sent += back.records.size();
-    if (!back.records.empty()) send(from, std::move(back));
-  }
 }
 
 }  // namespace sessionmesh::gossip

@@ -9,10 +9,19 @@
 //   broadcast    every local delta goes to every alive peer in batches
 //                (flushed each tick); a full queue drops and counts, and
 //                anti-entropy repairs it;
-//   anti-entropy with one random alive peer per interval: level-2 hashes,
-//                then leaf hashes of differing subtrees, then (id hash,
-//                digest) entries of differing leaves, then only the records
-//                that differ, in both directions, capped per exchange;
+//   anti-entropy with one random alive peer per interval (and at once with
+//                a peer that comes back alive): root and level-2 hashes;
+//                unless saturated, the responder answers with a diff sketch
+//                sized from the level-2 difference, the initiator decodes
+//                it and sends what only it holds, the ids only the peer
+//                holds, and its greatest stamp of each id both hold in
+//                different versions; each differing record then crosses
+//                once, towards the side whose stamp is older (both ways on
+//                a tie). With a saturated level 2, a sketch that did not
+//                decode, or an older peer: leaf hashes of differing
+//                subtrees, then (id hash, digest) entries of differing
+//                leaves, then the records that differ, in both directions.
+//                Capped per exchange;
 //   ownership    rendezvous hashing of the id over alive members;
 //   clock check  pings and acks carry the sender's clock; from each direct
 //                ack the prober estimates how far its write clock (the HLC)
@@ -38,6 +47,7 @@
 #include <vector>
 
 #include "gossip/messages.hpp"
+#include "store/diff_sketch.hpp"
 
 namespace sessionmesh::gossip {
 
@@ -87,6 +97,10 @@ class store_port {
   virtual std::vector<uint64_t> merkle_level(int level) = 0;  // level 2: 256, level 3: 4096
   virtual std::vector<leaf_item> leaf(uint32_t leaf) = 0;
   virtual std::vector<std::string> records(const std::vector<std::string>& ids) = 0;
+  // (id hash, record) for the records held here whose id hashes these are.
+  virtual std::vector<std::pair<uint64_t, std::string>> records_with_hash(const std::vector<uint64_t>& hashes) = 0;
+  // The store's diff sketch folded to 2^bits cells per sub-table.
+  virtual store::sketch sketch(int bits) = 0;
   // Merges a peer's record/delta without waiting for the disk: nullopt if
   // refused (bad clock, garbage), else the log position that must be
   // durable before the merge is acknowledged (0: none). The driver reports
@@ -110,6 +124,7 @@ struct member {
   uint64_t last_sync_ms = 0;   // last anti-entropy exchange that found us equal
   bool in_sync = false;
   std::optional<uint64_t> merkle_root;  // the root this peer last sent us in anti-entropy
+  bool sketch_failed = false;  // our last sketch from it did not decode: next exchange uses leaves
   int64_t clock_lead_ms = 0;      // how far our write clock ran ahead of its clock
   uint64_t clock_sampled_ms = 0;  // when that was measured (0: never)
 };
@@ -124,6 +139,7 @@ struct counters {
   uint64_t probes = 0, probe_failures = 0, suspicions = 0, deaths = 0, refutations = 0;
   uint64_t deltas_sent = 0, deltas_applied = 0, deltas_dropped = 0, deltas_refused = 0;
   uint64_t ae_exchanges = 0, ae_equal = 0, records_repaired = 0, records_sent = 0;
+  uint64_t ae_sketches = 0, ae_sketch_failures = 0;  // sketches decoded here; of them, incomplete
   uint64_t members_reaped = 0, members_refused = 0;
   uint64_t clock_ahead_episodes = 0;
 };
@@ -207,6 +223,10 @@ class gossiper {
   void on_ae_l3(const std::string& from, const ae_l3& m);
   void on_ae_leaves(const std::string& from, const ae_leaves& m, uint64_t now);
   void on_ae_records(const std::string& from, const ae_records& m, uint64_t now);
+  void on_ae_sketch(const std::string& from, const ae_sketch& m, uint64_t now);
+  void on_ae_diff(const std::string& from, const ae_diff& m, uint64_t now);
+  // Sketch bits for a difference seen at level 2 (0: saturated, use leaves).
+  int sketch_bits(const std::vector<uint64_t>& theirs) const;
   std::vector<std::string> records_by_hash(const std::vector<uint64_t>& hashes);
 
   config cfg_;
@@ -240,6 +260,7 @@ class gossiper {
   uint64_t next_ae_ms_ = 0;
   uint64_t exchange_ = 0;
   uint64_t ae_seq_ = 0;  // write_seq_ when exchange_ began
+  std::string ae_next_peer_;  // exchange with it next (it came back alive)
 
   // broadcast
   uint64_t write_seq_ = 0;

@@ -18,6 +18,10 @@ class local_port final : public store_port {
     return out;
   }
   std::vector<std::string> records(const std::vector<std::string>& ids) override { return st_.raw_records(ids); }
+  std::vector<std::pair<uint64_t, std::string>> records_with_hash(const std::vector<uint64_t>& hashes) override {
+    return st_.records_by_hash(hashes);
+  }
+  store::sketch sketch(int bits) override { return st_.merkle().fold_sketch(bits); }
   std::optional<uint64_t> apply(std::string_view encoded, std::string_view from) override {
     auto a = st_.apply_remote_deferred(encoded, from);
     if (!a) return std::nullopt;

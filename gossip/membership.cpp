@@ -37,6 +37,12 @@ std::vector<member_update> gossiper::piggyback() {
 
 void gossiper::set_status(member& m, member_status s, uint64_t now) {
   if (m.status == s) return;
+  // Back from suspect or dead (a healed partition, a restart): compare
+  // stores with it now rather than at a random later exchange.
+  if (s == member_status::alive && (m.status == member_status::suspect || m.status == member_status::dead)) {
+    ae_next_peer_ = m.node_id;
+    next_ae_ms_ = std::min(next_ae_ms_, now);
+  }
   m.status = s;
   m.since_ms = now;
   if (s != member_status::alive) m.in_sync = false;

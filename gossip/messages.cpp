@@ -3,6 +3,7 @@
 #include <msgpack.hpp>
 
 #include "crdt/mp_reader.hpp"
+#include "store/diff_sketch.hpp"
 
 namespace sessionmesh::gossip {
 namespace {
@@ -174,6 +175,19 @@ void encode(const message& m, std::string& out) {
           pk.pack_uint64(v.exchange);
           put_strs(pk, v.records);
           put_uints(pk, v.want);
+        } else if constexpr (std::is_same_v<T, ae_sketch>) {
+          pk.pack_array(4);
+          pk.pack_uint64(v.exchange);
+          pk.pack_uint64(v.root);
+          pk.pack_uint32(v.bits);
+          put_str(pk, v.cells);  // raw bytes in a str, like records
+        } else if constexpr (std::is_same_v<T, ae_diff>) {
+          pk.pack_array(5);
+          pk.pack_uint64(v.exchange);
+          put_strs(pk, v.records);
+          put_uints(pk, v.want);
+          put_uints(pk, v.both_ids);
+          put_uints(pk, v.both_hlc);
         }
       },
       m);
@@ -276,6 +290,29 @@ result<message> decode(std::string_view bytes) {
       TRY(recs, get_strs(rd, 65536));
       TRY(want, get_uints<uint64_t>(rd, max_items));
       m = ae_records{ex, std::move(recs), std::move(want)};
+      break;
+    }
+    case msg_type::ae_sketch: {
+      if (!need(4)) return errc::decode_error;
+      TRY(ex, rd.read_uint());
+      TRY(root, rd.read_uint());
+      TRY(bits, rd.read_uint());
+      if (bits < store::sketch::min_bits || bits > store::sketch::max_bits) return errc::decode_error;
+      const size_t size = (size_t{store::sketch::k} << bits) * store::sketch::wire_cell;
+      TRY(cells, rd.read_str(size));
+      if (cells.size() != size) return errc::decode_error;
+      m = ae_sketch{ex, root, static_cast<uint32_t>(bits), std::string(cells)};
+      break;
+    }
+    case msg_type::ae_diff: {
+      if (!need(5)) return errc::decode_error;
+      TRY(ex, rd.read_uint());
+      TRY(recs, get_strs(rd, 65536));
+      TRY(want, get_uints<uint64_t>(rd, max_items));
+      TRY(ids, get_uints<uint64_t>(rd, max_items));
+      TRY(hlcs, get_uints<uint64_t>(rd, max_items));
+      if (ids.size() != hlcs.size()) return errc::decode_error;
+      m = ae_diff{ex, std::move(recs), std::move(want), std::move(ids), std::move(hlcs)};
       break;
     }
     default:

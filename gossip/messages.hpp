@@ -27,7 +27,13 @@ enum class msg_type : uint8_t {
   ae_l3 = 9,       // leaf hashes under differing level-2 nodes
   ae_leaves = 10,  // (id hash, digest) entries of differing leaves
   ae_records = 11, // records, and the id hashes wanted back
+  ae_sketch = 12,  // the responder's diff sketch, to an initiator that offered (ae_sketch_offer)
+  ae_diff = 13,    // the initiator's decoded difference: records, wants, stamps of ids both hold
 };
+
+// Set in ae_l2's exchange id by an initiator that can take an ae_sketch
+// reply; a responder that cannot echoes the id in an ae_l3 as before.
+inline constexpr uint64_t ae_sketch_offer = uint64_t{1} << 63;
 
 enum class member_status : uint8_t { alive = 0, suspect = 1, dead = 2, left = 3 };
 const char* status_name(member_status s);
@@ -56,9 +62,22 @@ struct ae_l3 { uint64_t exchange = 0; std::vector<uint32_t> nodes; std::vector<u
 struct leaf_entries { uint32_t leaf = 0; std::vector<uint64_t> id_hashes; std::vector<uint64_t> digests; };
 struct ae_leaves { uint64_t exchange = 0; std::vector<leaf_entries> leaves; };
 struct ae_records { uint64_t exchange = 0; std::vector<std::string> records; std::vector<uint64_t> want; };
+// cells: store::sketch::to_bytes() of 2^bits cells per sub-table.
+struct ae_sketch { uint64_t exchange = 0; uint64_t root = 0; uint32_t bits = 0; std::string cells; };
+// records: held only by the initiator; want: id hashes held only by the
+// responder; both_ids/both_hlc: ids both hold in different versions, with
+// the initiator's greatest HLC in each (the responder sends its version
+// where its own is as great or greater, and wants the initiator's otherwise).
+struct ae_diff {
+  uint64_t exchange = 0;
+  std::vector<std::string> records;
+  std::vector<uint64_t> want;
+  std::vector<uint64_t> both_ids;
+  std::vector<uint64_t> both_hlc;
+};
 
 using message = std::variant<ping, ack, ping_req, sync, sync_reply, deltas, deltas_ack, ae_l2, ae_l3,
-                             ae_leaves, ae_records>;
+                             ae_leaves, ae_records, ae_sketch, ae_diff>;
 
 msg_type type_of(const message& m);
 void encode(const message& m, std::string& out);

@@ -116,6 +116,10 @@ std::string cluster::metrics_text() {
   c("sessionmesh_antientropy_equal_total", "Exchanges that found both stores equal.", s.ae_equal);
   c("sessionmesh_antientropy_records_repaired_total", "Records repaired by anti-entropy.", s.records_repaired);
   c("sessionmesh_antientropy_records_sent_total", "Records sent by anti-entropy.", s.records_sent);
+  c("sessionmesh_antientropy_sketches_total", "Diff sketches from peers decoded here.", s.ae_sketches);
+  c("sessionmesh_antientropy_sketch_failures_total",
+    "Diff sketches that did not decode whole (the next exchange with that peer compares leaves).",
+    s.ae_sketch_failures);
   g("sessionmesh_replication_pending", "Local deltas not yet sent.", view_.pending);
   c("sessionmesh_clock_refusals_total", "Remote stamps refused as too far ahead.", local_.clock_refusals());
   c("sessionmesh_clock_ahead_episodes_total", "Times this node's clock ran too far ahead of its peers.",

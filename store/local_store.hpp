@@ -117,6 +117,9 @@ class local_store final : public session_store {
   std::vector<leaf_entry> leaf_entries(uint32_t leaf);
   // The encoded records (tombstones and expired ones included) of these ids.
   std::vector<std::string> raw_records(const std::vector<std::string>& ids);
+  // The encoded records whose id hashes (id_hash64) are these, with their
+  // hash: one pass over each shard they fall in, no digests computed.
+  std::vector<std::pair<uint64_t, std::string>> records_by_hash(const std::vector<uint64_t>& hashes);
   uint64_t clock_refusals() const { return clock_refusals_.load(); }
   // Calls fn(id) for every live session, shard by shard under read locks
   // (one pass over the map; no order). fn must not call back into the store.

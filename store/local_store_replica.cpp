@@ -1,6 +1,7 @@
 // local_store: the seams the replicated adapter and the cluster layer use —
 // map swaps that keep the Merkle index in step, deterministic expiry,
 // merging remote records, leaf enumeration for anti-entropy, moved events.
+#include <algorithm>
 #include <optional>
 
 #include "crdt/codec.hpp"
@@ -156,6 +157,30 @@ std::vector<local_store::leaf_entry> local_store::leaf_entries(uint32_t leaf) {
     const uint64_t h = id_hash64(id);
     if (merkle_index::leaf_of(h) != leaf) continue;
     out.push_back({std::string(id), h, crdt::digest_bytes(p->bytes()) | 1});
+  }
+  return out;
+}
+
+std::vector<std::pair<uint64_t, std::string>> local_store::records_by_hash(const std::vector<uint64_t>& hashes) {
+  std::vector<std::pair<uint64_t, std::string>> out;
+  std::vector<uint64_t> sorted(hashes);
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  // A shard holds the ids whose hashes share its top 6 bits (record_map::shard_for).
+  static_assert(record_map::shard_count == 64);
+  constexpr int shard_shift = 58;
+  for (size_t i = 0; i < sorted.size();) {
+    const size_t s = sorted[i] >> shard_shift;
+    size_t j = i;
+    while (j < sorted.size() && (sorted[j] >> shard_shift) == s) ++j;
+    shard& sh = map_.at(s);
+    std::shared_lock lk(sh.mu);
+    for (auto* p : sh.set) {
+      const uint64_t h = id_hash64(detail::packed_id(p));
+      if (std::binary_search(sorted.begin() + static_cast<std::ptrdiff_t>(i), sorted.begin() + static_cast<std::ptrdiff_t>(j), h))
+        out.emplace_back(h, std::string(p->bytes()));
+    }
+    i = j;
   }
   return out;
 }

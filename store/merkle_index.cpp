@@ -11,6 +11,7 @@ uint64_t merkle_index::entry_hash(uint64_t id_hash, uint64_t digest) {
 
 void merkle_index::update(uint64_t id_hash, uint64_t old_digest, uint64_t new_digest) {
   if (old_digest == new_digest) return;
+  sketch_.update(id_hash, old_digest, new_digest);
   const uint64_t add = new_digest ? entry_hash(id_hash, new_digest) : 0;
   const uint64_t sub = old_digest ? entry_hash(id_hash, old_digest) : 0;
   const uint64_t delta = add - sub;  // wrapping

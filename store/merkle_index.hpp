@@ -5,6 +5,8 @@
 // 4,096 nodes. A node's hash is the wrapping sum of entry hashes beneath it,
 // entry hash = xxh3(id hash, record digest), so an update is O(depth) and
 // order-free: two stores holding the same records have the same tree.
+// Beside the tree it keeps a diff_sketch of the same entries (one update
+// feeds both), for exchanges that cost the size of the difference.
 // Thread: lock-free (relaxed atomics); readers may see a write half-applied
 // across levels, which anti-entropy tolerates (it re-checks next round).
 #pragma once
@@ -13,6 +15,8 @@
 #include <atomic>
 #include <cstdint>
 #include <vector>
+
+#include "store/diff_sketch.hpp"
 
 namespace sessionmesh::store {
 
@@ -33,6 +37,8 @@ class merkle_index {
   // The 16^d hashes of level d (0 = root, depth = leaves).
   std::vector<uint64_t> level(int d) const;
   uint64_t node(int d, size_t i) const { return level_[d][i].load(std::memory_order_relaxed); }
+  // The entries' sketch folded to 2^bits cells per sub-table.
+  sketch fold_sketch(int bits) const { return sketch_.fold(bits); }
 
  private:
   static constexpr size_t size_at(int d) { return size_t{1} << (fanout_bits * d); }
@@ -41,6 +47,7 @@ class merkle_index {
     for (int d = 0; d <= depth; ++d) l[d] = std::vector<std::atomic<uint64_t>>(size_at(d));
     return l;
   }();
+  live_sketch sketch_;
 };
 
 }  // namespace sessionmesh::store

@@ -190,7 +190,15 @@ TEST_CASE("gossip: wire messages round-trip and garbage is refused") {
   std::vector<message> ms = {ping{7, {{"a", "a:1", "a:2", 3, member_status::suspect}}}, ack{8, {}},
                              ping_req{9, "b", {}}, gossip::sync{{{"c", "c:1", "", 1, member_status::alive}}},
                              deltas{1, 5, {"x", "y"}}, deltas_ack{1, 5}, ae_l2{1, 2, {3, 4}},
-                             ae_leaves{1, {{7, {1, 2}, {3, 4}}}}, ae_records{2, {"r"}, {9}}};
+                             ae_leaves{1, {{7, {1, 2}, {3, 4}}}}, ae_records{2, {"r"}, {9}},
+                             ae_sketch{ae_sketch_offer | 3, 5, 4, store::sketch(4).to_bytes()},
+                             ae_diff{4, {"r"}, {1}, {2, 3}, {10, 11}}};
+  // A sketch whose cells do not fill its size, or of a size out of range, is refused.
+  for (auto bad : {ae_sketch{1, 2, 4, "short"}, ae_sketch{1, 2, 13, store::sketch(4).to_bytes()}}) {
+    std::string w;
+    encode(bad, w);
+    CHECK_FALSE(decode(w).has_value());
+  }
   for (const auto& m : ms) {
     std::string w;
     encode(m, w);
@@ -286,4 +294,80 @@ TEST_CASE("gossip: dead members are forgotten after the reap time, everywhere, a
   c.step(30000);
   for (const char* id : {"n0", "n1", "n2"}) CHECK(c.nodes.at(id).g().members().count("n3") == 0);
   CHECK(c.nodes.at("n0").g().owner_of("any") != "n3");
+}
+
+TEST_CASE("gossip: after a partition each differing record crosses about once, by sketch, towards the older side") {
+  const uint64_t seed = testing::test_seed("gossip sketch heal");
+  cluster c(2, seed);
+  c.step(3000);
+  auto& n0 = c.nodes.at("n0");
+  auto& n1 = c.nodes.at("n1");
+  auto id = [](int i) { return "s" + std::to_string(i); };
+  for (int i = 0; i < 3000; ++i) REQUIRE(n0.st->create(create_request{id(i), 3600, {}, {{"v", "0"}}, {}, {}}).has_value());
+  for (int t = 0; t < 400 && !c.converged(); ++t) c.step(50);
+  REQUIRE(c.converged());
+  c.cut = {{"n0", "n1"}, {"n1", "n0"}};
+  auto set = [](sim_node& n, const std::string& sid, const char* name, const char* value) {
+    patch_request p;
+    p.variables = {{name, value}};
+    REQUIRE(n.st->patch(sid, p).has_value());
+  };
+  // n0: 120 patched and 40 created; n1: 80 others patched and 30 created;
+  // 20 patched on both sides (different variables: both must survive).
+  for (int i = 0; i < 120; ++i) set(n0, id(i), "v", "\"n0\"");
+  for (int i = 0; i < 40; ++i) REQUIRE(n0.st->create(create_request{"a" + std::to_string(i), 3600, {}, {}, {}, {}}).has_value());
+  c.step(5);
+  for (int i = 1000; i < 1080; ++i) set(n1, id(i), "v", "\"n1\"");
+  for (int i = 0; i < 30; ++i) REQUIRE(n1.st->create(create_request{"b" + std::to_string(i), 3600, {}, {}, {}, {}}).has_value());
+  for (int i = 2000; i < 2020; ++i) set(n0, id(i), "x", "0"), set(n1, id(i), "y", "1");
+  const uint64_t sent0 = n0.g().stats().records_sent + n1.g().stats().records_sent;
+  const uint64_t bytes0 = c.bytes;
+  c.cut.clear();
+  uint64_t waited = 0;
+  while (!c.converged() && waited < 30000) {
+    c.step(50);
+    waited += 50;
+  }
+  REQUIRE(c.converged());
+  const uint64_t sent = n0.g().stats().records_sent + n1.g().stats().records_sent - sent0;
+  const uint64_t sketches = n0.g().stats().ae_sketches + n1.g().stats().ae_sketches;
+  std::printf("sketch heal: %llu ms, %llu records sent for 290 differing, %llu bytes, %llu sketches decoded "
+              "(seed %llu)\n",
+              static_cast<unsigned long long>(waited), static_cast<unsigned long long>(sent),
+              static_cast<unsigned long long>(c.bytes - bytes0), static_cast<unsigned long long>(sketches),
+              static_cast<unsigned long long>(seed));
+  CHECK(sketches >= 1);
+  CHECK(n0.g().stats().ae_sketch_failures + n1.g().stats().ae_sketch_failures == 0);
+  // Once each, plus up to two more for each of the 20 changed on both sides
+  // (the newer side's version, then the merge back); exchanging leaves
+  // would send both versions of every changed record (over 500).
+  CHECK(sent <= 270 + 3 * 20);
+  for (auto* n : {&n0, &n1}) {
+    CHECK(*n->st->peek(id(5))->find(section::variables, "v") == "\"n0\"");
+    CHECK(*n->st->peek(id(1005))->find(section::variables, "v") == "\"n1\"");
+    CHECK(n->st->peek("a7").has_value());
+    CHECK(n->st->peek("b7").has_value());
+    auto both = n->st->peek(id(2007));
+    REQUIRE(both.has_value());
+    CHECK(both->find(section::variables, "x").has_value());
+    CHECK(both->find(section::variables, "y").has_value());
+  }
+}
+
+TEST_CASE("gossip: a difference too wide for a sketch heals by leaves") {
+  cluster c(2, testing::test_seed("gossip leaves heal"));
+  c.step(3000);
+  auto& n0 = c.nodes.at("n0");
+  c.cut = {{"n0", "n1"}, {"n1", "n0"}};
+  // 3,000 new records: every level-2 node differs, so the responder answers with leaves.
+  for (int i = 0; i < 3000; ++i)
+    REQUIRE(n0.st->create(create_request{"w" + std::to_string(i), 3600, {}, {}, {}, {}}).has_value());
+  c.cut.clear();
+  uint64_t waited = 0;
+  while (!c.converged() && waited < 60000) {
+    c.step(50);
+    waited += 50;
+  }
+  CHECK(c.converged());
+  CHECK(c.nodes.at("n1").st->peek("w2999").has_value());
 }

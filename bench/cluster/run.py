@@ -159,6 +159,8 @@ def main():
     diff_bytes = a.metric("sessionmesh_wal_bytes_total") - wal0
     time.sleep(1.0)
     bytes0 = sum(x.metric("sessionmesh_transport_bytes_out_total") for x in nodes)
+    ae_names = ["exchanges", "sketches", "sketch_failures", "records_sent", "records_repaired"]
+    ae0 = {k: sum(x.metric(f"sessionmesh_antientropy_{k}_total") for x in nodes) for k in ae_names}
     for x in nodes: x.post("/v1/admin/faults", {"block": []})
     t_heal = wait(lambda: len({x.cluster()["digest"] for x in nodes}) == 1, timeout=120, step=0.01)
     wire = sum(x.metric("sessionmesh_transport_bytes_out_total") for x in nodes) - bytes0
@@ -168,6 +170,9 @@ def main():
     print(f"heal: {t_heal and round(t_heal, 2)} s, {wire / 1e6:.2f} MB on the wire for {diverged} differing records "
           f"({diff_bytes / 1e6:.2f} MB encoded: {wire / max(diff_bytes, 1):.2f}x); a full-state exchange would move "
           f"{snap / 1e6:.1f} MB ({wire / max(snap, 1):.3f}x of it)", flush=True)
+    print("  anti-entropy meanwhile, all nodes: " + ", ".join(
+        f"{k} {sum(x.metric(f'sessionmesh_antientropy_{k}_total') for x in nodes) - ae0[k]:.0f}" for k in ae_names),
+        flush=True)
 
     # 3. kill -9 -> ownership moved
     ids = [f"s{i:07d}" for i in range(0, 200)]

@@ -140,6 +140,18 @@ void live_sketch::update(uint64_t id_hash, uint64_t old_digest, uint64_t new_dig
   if (new_digest) toggle(id_hash, new_digest, 1);
 }
 
+void live_sketch::merge(const sketch& s) {
+  assert(s.bits() == sketch::max_bits);
+  for (size_t i = 0; i < cells_.size(); ++i) {
+    const sketch_cell& c = s.cells()[i];
+    if (!c.id && !c.digest && !c.check && !c.count) continue;
+    cells_[i].id.fetch_xor(c.id, std::memory_order_relaxed);
+    cells_[i].digest.fetch_xor(c.digest, std::memory_order_relaxed);
+    cells_[i].check.fetch_xor(c.check, std::memory_order_relaxed);
+    cells_[i].count.fetch_add(c.count, std::memory_order_relaxed);
+  }
+}
+
 sketch live_sketch::fold(int bits) const {
   sketch s(bits);
   const uint32_t mask = (1u << bits) - 1;

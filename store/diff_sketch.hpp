@@ -96,6 +96,8 @@ class live_sketch {
   live_sketch();
   // old_digest 0 = absent before, new_digest 0 = absent after.
   void update(uint64_t id_hash, uint64_t old_digest, uint64_t new_digest);
+  // Adds a sketch of max_bits (entries built elsewhere, without atomics).
+  void merge(const sketch& s);
   // A copy folded to 2^bits cells per sub-table (min_bits..max_bits).
   sketch fold(int bits) const;
 

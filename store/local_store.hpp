@@ -181,10 +181,12 @@ class local_store final : public session_store {
   bool apply_snapshot(const std::vector<std::string_view>& records);
   // Inserts p, the record of an id the map does not hold (its reference is
   // taken), with the live and tombstone counts. REQUIRES: unique lock on sh.
-  void insert_new_locked(shard& sh, detail::packed_record* p);
+  // index false: the Merkle index is left to the caller (a bulk merge).
+  void insert_new_locked(shard& sh, detail::packed_record* p, bool index = true);
   // Swaps the record of `id` for p (nullptr: erase), keeping memory
   // accounting and the Merkle index in step. REQUIRES: unique lock on sh.
-  void swap_locked(shard& sh, std::string_view id, detail::packed_record* p);
+  // index false: the Merkle index is left to the caller (a bulk merge).
+  void swap_locked(shard& sh, std::string_view id, detail::packed_record* p, bool index = true);
   void expire_locked(shard& sh, detail::packed_record* p);
 
   store_options options_;

@@ -1,4 +1,5 @@
 // local_store: opening, recovery, maintenance (reaper, snapshots), stats, close.
+#include <array>
 #include <chrono>
 #include <mutex>
 
@@ -133,20 +134,24 @@ bool local_store::apply_recovered(std::string_view payload) {
   return true;
 }
 
-void local_store::insert_new_locked(shard& sh, detail::packed_record* p) {
+void local_store::insert_new_locked(shard& sh, detail::packed_record* p, bool index) {
   const std::string_view id = detail::packed_id(p);
   const bool is = p->exists();
   count_live(id, false, is);
   tombstones_ += static_cast<int>(!is);
-  swap_locked(sh, id, p);
+  swap_locked(sh, id, p, index);
 }
 
 bool local_store::apply_snapshot(const std::vector<std::string_view>& records) {
   constexpr size_t parallel_min = 4096;  // below this a thread costs more than it saves
   std::vector<detail::packed_record*> packed(records.size(), nullptr);
+  // Each half's Merkle and sketch contributions are built on its thread,
+  // without atomics, and merged once at the end.
   struct part {
     uint64_t max_hlc = 0;
     bool ok = true;
+    merkle_index::batch index;
+    std::array<size_t, record_map::shard_count> per_shard{};  // packed records, to reserve for
   };
   auto check = [&](size_t b, size_t e, part& out) {
     for (size_t i = b; i < e; ++i) {
@@ -156,12 +161,17 @@ bool local_store::apply_snapshot(const std::vector<std::string_view>& records) {
         return;
       }
       out.max_hlc = std::max(out.max_hlc, f->max_stamp.hlc);
-      if (f->header.tombstone.is_bottom()) packed[i] = detail::make_packed(records[i], f->header);
+      if (!f->header.tombstone.is_bottom()) continue;
+      packed[i] = detail::make_packed(records[i], f->header);
+      const uint64_t h = id_hash64(detail::packed_id(packed[i]));
+      out.index.add(h, crdt::digest_bytes(packed[i]->bytes()) | 1);
+      ++out.per_shard[h >> 58];  // record_map::shard_for
     }
   };
   part first, second;
   const size_t half = records.size() / 2;
-  if (options_.background_threads && records.size() >= parallel_min) {
+  const bool two = options_.background_threads && records.size() >= parallel_min;
+  if (two) {
     std::thread t([&] { check(half, records.size(), second); });
     check(0, half, first);
     t.join();
@@ -170,6 +180,11 @@ bool local_store::apply_snapshot(const std::vector<std::string_view>& records) {
   }
   bool ok = first.ok && second.ok;
   if (ok) clock_.observe_persisted(std::max(first.max_hlc, second.max_hlc));
+  for (size_t s = 0; ok && s < record_map::shard_count; ++s) {  // no rehash while inserting
+    shard& sh = map_.at(s);
+    std::unique_lock lk(sh.mu);
+    sh.set.reserve(sh.set.size() + first.per_shard[s] + second.per_shard[s]);
+  }
   for (size_t i = 0; i < records.size(); ++i) {
     detail::packed_record* p = packed[i];
     if (!ok) {
@@ -183,14 +198,18 @@ bool local_store::apply_snapshot(const std::vector<std::string_view>& records) {
     shard& sh = map_.shard_for(detail::packed_id(p));
     std::unique_lock lk(sh.mu);
     if (record_map::find(sh, detail::packed_id(p)) == nullptr) {
-      insert_new_locked(sh, p);
+      insert_new_locked(sh, p, false);  // indexed by the batch
       continue;
     }
-    lk.unlock();  // an id seen before (not from this store's snapshots): merged
+    lk.unlock();  // an id seen before (not from this store's snapshots): merged, indexed by the merge
+    (two && i >= half ? second : first).index.remove(id_hash64(detail::packed_id(p)), crdt::digest_bytes(p->bytes()) | 1);
     detail::release(p);
     ok = apply_recovered(records[i]);
   }
-  return ok;
+  if (!ok) return false;
+  merkle_.merge(first.index);
+  if (two) merkle_.merge(second.index);
+  return true;
 }
 
 local_store::~local_store() { close(); }

@@ -17,15 +17,13 @@ namespace {
 
 }  // namespace
 
-void local_store::swap_locked(shard& sh, std::string_view id, detail::packed_record* p) {
-  const uint64_t h = id_hash64(id);
+void local_store::swap_locked(shard& sh, std::string_view id, detail::packed_record* p, bool index) {
   uint64_t old_digest = 0;
   if (auto* old = record_map::find(sh, id)) {
     record_bytes_ -= static_cast<int64_t>(detail::packed_footprint(old));
-    old_digest = crdt::digest_bytes(old->bytes()) | 1;
+    if (index) old_digest = crdt::digest_bytes(old->bytes()) | 1;
   }
-  const uint64_t new_digest = p ? crdt::digest_bytes(p->bytes()) | 1 : 0;
-  merkle_.update(h, old_digest, new_digest);
+  if (index) merkle_.update(id_hash64(id), old_digest, p ? crdt::digest_bytes(p->bytes()) | 1 : 0);
   if (p) {
     record_bytes_ += static_cast<int64_t>(detail::packed_footprint(p));
     record_map::put(sh, p);

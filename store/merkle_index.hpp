@@ -37,6 +37,15 @@ class merkle_index {
   // The 16^d hashes of level d (0 = root, depth = leaves).
   std::vector<uint64_t> level(int d) const;
   uint64_t node(int d, size_t i) const { return level_[d][i].load(std::memory_order_relaxed); }
+  // Entries added in bulk (recovery): built on any thread without atomics,
+  // then merged once; equal to calling update(h, 0, d) for each.
+  struct batch {
+    std::vector<uint64_t> leaf_sums = std::vector<uint64_t>(leaves, 0);
+    sketch entries{sketch::max_bits};
+    void add(uint64_t id_hash, uint64_t digest);
+    void remove(uint64_t id_hash, uint64_t digest);
+  };
+  void merge(const batch& b);
   // The entries' sketch folded to 2^bits cells per sub-table.
   sketch fold_sketch(int bits) const { return sketch_.fold(bits); }
 

@@ -3,7 +3,7 @@
 
     bench/cluster/run.py [build/sessionmesh] [SESSIONS]
 
-1. replication delay under ~5k writes/s: PUTs on node a (pipelined), each
+1. replication delay under ~5k writes/s (SM_RATE=N for another rate): PUTs on node a (pipelined), each
    timed from send to its `put` event on node b's WebSocket feed; p50/p99.
 2. heal after a partition: SESSIONS sessions everywhere, node c cut off,
    1% of them rewritten on a, heal; seconds until the Merkle roots agree and
@@ -128,7 +128,7 @@ def main():
                     if e.get("type") == "put": recv.setdefault(e["session"]["variables"].get("k"), time.time())
         except Exception: pass
     threading.Thread(target=follow, daemon=True).start()
-    rate, total = 5000, 15000
+    rate = int(os.environ.get("SM_RATE", "5000")); total = rate * 3
     reqs = [put_req(f"d{i % 1000:04d}", "k", i) for i in range(total)]
     t0 = time.time()
     def paced(i):

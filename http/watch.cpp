@@ -116,8 +116,9 @@ class watch_session : public std::enable_shared_from_this<watch_session<Next>> {
 
   bool room() const { return queue_.size() < max_queue_ && queue_bytes_ < max_queue_bytes_; }
 
-  void push(std::string m) {
-    queue_bytes_ += m.size();
+  void push(std::string m) { push(std::make_shared<const std::string>(std::move(m))); }
+  void push(std::shared_ptr<const std::string> m) {
+    queue_bytes_ += m->size();
     queue_.push_back(std::move(m));
   }
 
@@ -190,15 +191,15 @@ class watch_session : public std::enable_shared_from_this<watch_session<Next>> {
           break;
         }
         cursor_ = c.cursor;
-        std::string m;
-        if (c.type == change_type::moved) {
+        if (c.type == change_type::moved) {  // filtered by this watcher's prefix: its own
           change f = c;
           std::erase_if(f.moves, [&](const session_move& mv) { return mv.id.compare(0, prefix_.size(), prefix_) != 0; });
+          std::string m;
           if (!f.moves.empty()) render_change(m, f, {});
+          if (!m.empty()) push(std::move(m));
         } else if (c.id.compare(0, prefix_.size(), prefix_) == 0) {
-          render_change(m, c, st.owner_of(c.id));
+          push(reg_.rendered(c.cursor, [&](std::string& m) { render_change(m, c, st.owner_of(c.id)); }));
         }
-        if (!m.empty()) push(std::move(m));
         if (synced_due_ && c.seq >= synced_at_seq_) push_synced(c.cursor);
       }
       if (full) break;
@@ -215,10 +216,10 @@ class watch_session : public std::enable_shared_from_this<watch_session<Next>> {
     if (writing_ || queue_.empty() || closed_) return;
     writing_ = true;
     ws_.text(true);
-    ws_.async_write(asio::buffer(queue_.front()), [self = shared_from_this()](beast::error_code ec, size_t) {
+    ws_.async_write(asio::buffer(*queue_.front()), [self = shared_from_this()](beast::error_code ec, size_t) {
       self->writing_ = false;
       if (ec) return self->fail();
-      self->queue_bytes_ -= self->queue_.front().size();
+      self->queue_bytes_ -= self->queue_.front()->size();
       self->queue_.pop_front();
       if (self->closed_) return self->send_close();
       if (self->queue_.size() < self->max_queue_ / 2 && self->queue_bytes_ < self->max_queue_bytes_ / 2) self->pump();
@@ -240,7 +241,7 @@ class watch_session : public std::enable_shared_from_this<watch_session<Next>> {
     sub_.reset();
     // The front message may be in an async_write: keep it alive.
     while (queue_.size() > (writing_ ? 1u : 0u)) {
-      queue_bytes_ -= queue_.back().size();
+      queue_bytes_ -= queue_.back()->size();
       queue_.pop_back();
     }
     close_reason_ = websocket::close_reason(code, why);
@@ -269,7 +270,7 @@ class watch_session : public std::enable_shared_from_this<watch_session<Next>> {
   bool accepted_ = false;
   subscription sub_;
   std::atomic<bool> wake_pending_{false};
-  std::deque<std::string> queue_;
+  std::deque<std::shared_ptr<const std::string>> queue_;  // shared: a change's event is rendered once
   size_t queue_bytes_ = 0;
   size_t max_queue_bytes_;
   bool snap_active_ = false;  // streaming the snapshot: part snap_part_ - 1 in snap_ids_, sent up to snap_pos_
@@ -324,6 +325,31 @@ void watch_registry::close_all() {
     for (auto& [_, fn] : live_) closers.push_back(fn);
   }
   for (auto& fn : closers) fn();
+}
+
+std::shared_ptr<const std::string> watch_registry::rendered(const std::string& cursor,
+                                                            const std::function<void(std::string&)>& render) {
+  {
+    std::lock_guard lk(render_mu_);
+    if (auto it = rendered_.find(cursor); it != rendered_.end()) return it->second;
+  }
+  // Rendered outside the lock; two watchers racing on one change both
+  // render it (the same text) and the first kept wins.
+  std::string m;
+  render(m);
+  auto made = std::make_shared<const std::string>(std::move(m));
+  std::lock_guard lk(render_mu_);
+  auto [it, fresh] = rendered_.try_emplace(cursor, made);
+  if (!fresh) return it->second;
+  rendered_order_.push_back(cursor);
+  rendered_bytes_ += made->size();
+  while (rendered_order_.size() > rendered_max || rendered_bytes_ > rendered_bytes_max) {
+    auto old = rendered_.find(rendered_order_.front());
+    rendered_bytes_ -= old->second->size();
+    rendered_.erase(old);
+    rendered_order_.pop_front();
+  }
+  return made;
 }
 
 size_t watch_registry::size() const {

@@ -13,7 +13,10 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <deque>
 #include <functional>
+#include <string>
+#include <unordered_map>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -39,8 +42,20 @@ class watch_registry {
   size_t size() const;
   // Called by a watcher when it ends.
   void remove(const void* w);
+  // A change's event as every watcher of this server sends it, rendered
+  // once: by the first watcher that asks (render fills the string), then
+  // shared. Keyed by the change's cursor (unique per store instance), the
+  // last 16,384 changes and at most 16 MiB of them kept, the oldest dropped.
+  std::shared_ptr<const std::string> rendered(const std::string& cursor,
+                                              const std::function<void(std::string&)>& render);
 
  private:
+  static constexpr size_t rendered_max = 16384;
+  static constexpr size_t rendered_bytes_max = 16u << 20;
+  std::mutex render_mu_;
+  std::unordered_map<std::string, std::shared_ptr<const std::string>> rendered_;
+  std::deque<std::string> rendered_order_;  // cursors, oldest first
+  size_t rendered_bytes_ = 0;
   mutable std::mutex mu_;
   std::vector<std::pair<const void*, std::function<void()>>> live_;  // closers
   template <class Next>

@@ -9,6 +9,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include "http/watch.hpp"
 #include "tests/http/fixture.hpp"
 
 using namespace sessionmesh;
@@ -155,4 +156,37 @@ TEST_CASE("watch needs the API token when one is set") {
   CHECK(n.store->create(create_request{"x"}).has_value());
   CHECK(field(ok.next(), "/id") == "x");
   CHECK(field(query.next(), "/id") == "x");
+}
+
+TEST_CASE("watch: a change's event is rendered once for every watcher, within the cache's bounds") {
+  http::watch_registry reg;
+  int renders = 0;
+  auto render = [&](std::string& m) {
+    ++renders;
+    m = "event";
+  };
+  auto a = reg.rendered("1-1", render);
+  auto b = reg.rendered("1-1", render);
+  CHECK(renders == 1);
+  CHECK(a.get() == b.get());
+  CHECK(*a == "event");
+  // Past 16,384 changes the oldest is dropped (and rendered again if asked).
+  for (int i = 2; i <= 16385; ++i) (void)reg.rendered("1-" + std::to_string(i), render);
+  CHECK(renders == 16385);
+  (void)reg.rendered("1-16385", render);
+  CHECK(renders == 16385);
+  (void)reg.rendered("1-1", render);
+  CHECK(renders == 16386);
+  // Past 16 MiB of events the oldest go too, whatever their number.
+  const std::string big(1u << 20, 'x');
+  auto render_big = [&](std::string& m) {
+    ++renders;
+    m = big;
+  };
+  for (int i = 0; i < 17; ++i) (void)reg.rendered("2-" + std::to_string(i), render_big);
+  const int before = renders;
+  (void)reg.rendered("2-16", render_big);  // the newest stays
+  CHECK(renders == before);
+  (void)reg.rendered("2-0", render_big);  // the oldest went
+  CHECK(renders == before + 1);
 }

@@ -4,8 +4,10 @@
 // and the delay from a PUT's send to each watcher's receipt of its event
 // (p50, p99, max over every (watcher, event)).
 //
-//   fanout HOST PORT WATCHERS RATE SECONDS [THREADS]
+//   fanout HOST PORT WATCHERS RATE SECONDS [THREADS] [WRITE_PORT]
 //
+// WRITE_PORT: write to another node (on HOST) than the watchers watch, for
+// replication delay: write on a, watch b.
 // The writer sets variable t of one of 100 sessions (fan000..fan099) to the
 // send time in microseconds on this process's steady clock, pipelined on one
 // keep-alive connection and paced to RATE a second; the watchers (prefix
@@ -184,10 +186,11 @@ int main(int argc, char** argv) {
   const uint64_t rate = std::strtoull(argv[4], nullptr, 10), seconds = std::strtoull(argv[5], nullptr, 10);
   const size_t threads = argc > 6 ? std::max<size_t>(1, std::strtoul(argv[6], nullptr, 10)) : 1;
   const tcp::endpoint ep(asio::ip::make_address(host), port);
+  const tcp::endpoint write_ep(ep.address(), argc > 7 ? static_cast<unsigned short>(std::atoi(argv[7])) : port);
 
   // 100 sessions to write to, created before anyone watches.
   {
-    writer w(ep);
+    writer w(write_ep);
     for (int i = 0; i < 100; ++i) {
       char id[16];
       std::snprintf(id, sizeof id, "fan%03d", i);
@@ -213,7 +216,8 @@ int main(int argc, char** argv) {
       auto guard = asio::make_work_guard(st->io);
       while (!stop) st->io.run_for(std::chrono::milliseconds(50));
     });
-  // Every watcher synced (its snapshot of the 100 sessions read), at most 60 s.
+  // Every watcher synced (its snapshot read: with WRITE_PORT, the sessions
+  // may still be on their way; events for them still count), at most 60 s.
   const auto ready_by = clk::now() + std::chrono::seconds(60);
   auto synced = [&] {
     uint64_t n = 0;
@@ -223,7 +227,7 @@ int main(int argc, char** argv) {
   while (synced() < watchers && clk::now() < ready_by) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   const uint64_t ready = synced();
 
-  writer w(ep);
+  writer w(write_ep);
   const uint64_t total = rate * seconds;
   std::atomic<uint64_t> bad{0};
   std::thread answers([&] { bad = w.read_answers(total); });

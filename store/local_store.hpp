@@ -114,11 +114,12 @@ class local_store final : public session_store {
     uint64_t id_hash;
     uint64_t digest;
   };
-  std::vector<leaf_entry> leaf_entries(uint32_t leaf);
+  std::vector<leaf_entry> leaf_entries(uint32_t leaf);  // in id-hash order
   // The encoded records (tombstones and expired ones included) of these ids.
   std::vector<std::string> raw_records(const std::vector<std::string>& ids);
   // The encoded records whose id hashes (id_hash64) are these, with their
-  // hash: one pass over each shard they fall in, no digests computed.
+  // hash, in hash order: one pass over each shard they fall in, no digests
+  // computed.
   std::vector<std::pair<uint64_t, std::string>> records_by_hash(const std::vector<uint64_t>& hashes);
   uint64_t clock_refusals() const { return clock_refusals_.load(); }
   // Calls fn(id) for every live session, shard by shard under read locks

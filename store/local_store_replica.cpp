@@ -156,6 +156,9 @@ std::vector<local_store::leaf_entry> local_store::leaf_entries(uint32_t leaf) {
     if (merkle_index::leaf_of(h) != leaf) continue;
     out.push_back({std::string(id), h, crdt::digest_bytes(p->bytes()) | 1});
   }
+  // In id-hash order, not the table's (which follows heap addresses): the
+  // same store gives the same messages, run after run (tests/sim replays).
+  std::sort(out.begin(), out.end(), [](const leaf_entry& a, const leaf_entry& b) { return a.id_hash < b.id_hash; });
   return out;
 }
 
@@ -180,6 +183,7 @@ std::vector<std::pair<uint64_t, std::string>> local_store::records_by_hash(const
     }
     i = j;
   }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });  // as leaf_entries
   return out;
 }
 

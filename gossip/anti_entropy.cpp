@@ -116,14 +116,18 @@ std::vector<std::string> gossiper::records_by_hash(const std::vector<uint64_t>& 
   return out;
 }
 
-void gossiper::on_ae_records(const std::string& from, const ae_records& m, uint64_t now) {
-  for (const auto& r : m.records)
+void gossiper::apply_repairs(const std::string& from, const std::vector<std::string>& records, uint64_t now) {
+  for (const auto& r : records)
     if (auto a = store_.apply(r, from)) {
       ++stats_.records_repaired;
       note_lsn(*a);
     }
   // Differences found: look again soon instead of a full interval later.
   next_ae_ms_ = std::min(next_ae_ms_, now + 50);
+}
+
+void gossiper::on_ae_records(const std::string& from, const ae_records& m, uint64_t now) {
+  apply_repairs(from, m.records, now);
   if (!m.want.empty()) {
     std::vector<uint64_t> want(m.want.begin(), m.want.begin() + std::min(m.want.size(), cfg_.ae_max_records));
     ae_records back{m.exchange, records_by_hash(want), {}};
@@ -195,12 +199,7 @@ void gossiper::on_ae_sketch(const std::string& from, const ae_sketch& m, uint64_
 }
 
 void gossiper::on_ae_diff(const std::string& from, const ae_diff& m, uint64_t now) {
-  for (const auto& r : m.records)
-    if (auto a = store_.apply(r, from)) {
-      ++stats_.records_repaired;
-      note_lsn(*a);
-    }
-  next_ae_ms_ = std::min(next_ae_ms_, now + 50);
+  apply_repairs(from, m.records, now);
   ae_records back{m.exchange, {}, {}};
   const std::vector<uint64_t> wanted(m.want.begin(), m.want.begin() + std::min(m.want.size(), cfg_.ae_max_records));
   // Ids both hold: the newer side's version crosses (both on a tie).

@@ -225,6 +225,8 @@ class gossiper {
   void on_ae_records(const std::string& from, const ae_records& m, uint64_t now);
   void on_ae_sketch(const std::string& from, const ae_sketch& m, uint64_t now);
   void on_ae_diff(const std::string& from, const ae_diff& m, uint64_t now);
+  // Merges records an exchange brought, and looks again soon.
+  void apply_repairs(const std::string& from, const std::vector<std::string>& records, uint64_t now);
   // Sketch bits for a difference seen at level 2 (0: saturated, use leaves).
   int sketch_bits(const std::vector<uint64_t>& theirs) const;
   std::vector<std::string> records_by_hash(const std::vector<uint64_t>& hashes);

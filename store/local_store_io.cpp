@@ -165,7 +165,7 @@ bool local_store::apply_snapshot(const std::vector<std::string_view>& records) {
       packed[i] = detail::make_packed(records[i], f->header);
       const uint64_t h = id_hash64(detail::packed_id(packed[i]));
       out.index.add(h, crdt::digest_bytes(packed[i]->bytes()) | 1);
-      ++out.per_shard[h >> 58];  // record_map::shard_for
+      ++out.per_shard[record_map::shard_index(h)];
     }
   };
   part first, second;

@@ -167,13 +167,11 @@ std::vector<std::pair<uint64_t, std::string>> local_store::records_by_hash(const
   std::vector<uint64_t> sorted(hashes);
   std::sort(sorted.begin(), sorted.end());
   sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
-  // A shard holds the ids whose hashes share its top 6 bits (record_map::shard_for).
-  static_assert(record_map::shard_count == 64);
-  constexpr int shard_shift = 58;
+  // Sorted hashes group by shard (a shard is a range of the top bits).
   for (size_t i = 0; i < sorted.size();) {
-    const size_t s = sorted[i] >> shard_shift;
+    const size_t s = record_map::shard_index(sorted[i]);
     size_t j = i;
-    while (j < sorted.size() && (sorted[j] >> shard_shift) == s) ++j;
+    while (j < sorted.size() && record_map::shard_index(sorted[j]) == s) ++j;
     shard& sh = map_.at(s);
     std::shared_lock lk(sh.mu);
     for (auto* p : sh.set) {

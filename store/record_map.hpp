@@ -49,7 +49,9 @@ class record_map {
   record_map(const record_map&) = delete;
   record_map& operator=(const record_map&) = delete;
 
-  shard& shard_for(std::string_view id) { return shards_[id_hash64(id) >> 58]; }
+  // The shard of an id with this id_hash64: its top 6 bits.
+  static size_t shard_index(uint64_t id_hash) { return id_hash >> 58; }
+  shard& shard_for(std::string_view id) { return shards_[shard_index(id_hash64(id))]; }
   shard& at(size_t i) { return shards_[i]; }
   // Replaces (or inserts) the record with p's id; takes p's reference.
   // REQUIRES: unique lock on sh.

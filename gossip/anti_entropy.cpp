@@ -26,7 +26,7 @@ void gossiper::start_exchange(uint64_t now) {
   ae_next_peer_.clear();
   ++stats_.ae_exchanges;
   ae_seq_ = write_seq_;
-  exchange_ = ((exchange_ & ~ae_sketch_offer) + 1);
+  exchange_ = ((exchange_ & ~ae_flags) + 1) | ae_streams;
   // After a sketch from this peer failed to decode, one exchange by leaves.
   if (auto& m = members_.at(peer); !std::exchange(m.sketch_failed, false)) exchange_ |= ae_sketch_offer;
   send(peer, ae_l2{exchange_, store_.merkle_root(), store_.merkle_level(2)});
@@ -34,7 +34,10 @@ void gossiper::start_exchange(uint64_t now) {
 
 void gossiper::on_ae_l2(const std::string& from, const ae_l2& m) {
   ae_l3 reply{m.exchange, {}, {}};
-  if (auto it = members_.find(from); it != members_.end()) it->second.merkle_root = m.root;
+  if (auto it = members_.find(from); it != members_.end()) {
+    it->second.merkle_root = m.root;
+    if (m.exchange & ae_streams) it->second.reads_marks = true;
+  }
   if (m.root == store_.merkle_root()) {
     ack_caps_.erase(from);
     // Equal stores: the peer holds every local write so far (acks=N counts

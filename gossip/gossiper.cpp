@@ -9,6 +9,7 @@
 namespace sessionmesh::gossip {
 
 gossiper::gossiper(config cfg, store_port& store) : cfg_(std::move(cfg)), store_(store), rng_(cfg_.seed) {
+  batch_ = batch_life(cfg_.incarnation);
   self_.node_id = cfg_.node_id;
   self_.gossip_addr = cfg_.gossip_addr;
   self_.http_addr = cfg_.http_addr;
@@ -48,6 +49,7 @@ void gossiper::on_tick(uint64_t now) {
   }
   if (now >= next_ae_ms_) start_exchange(now);
   flush_deltas();
+  if (now >= next_mark_ms_) send_marks(now);
 }
 
 void gossiper::on_message(const std::string& from, const message& msg, uint64_t now,
@@ -99,6 +101,8 @@ void gossiper::on_message(const std::string& from, const message& msg, uint64_t 
             }
           }
           stats_.deltas_refused += refused;
+          if (!refused && !m.records.empty() && m.through >= m.records.size())
+            on_stream_applied(from, m.batch, m.through + 1 - m.records.size(), m.through);
           // An ack says "applied every write through `through`" (acks=N
           // counts on it): after a refusal, acks stop below that batch
           // until anti-entropy finds the two stores equal again.
@@ -142,6 +146,8 @@ void gossiper::on_message(const std::string& from, const message& msg, uint64_t 
           on_ae_sketch(from, m, now);
         } else if constexpr (std::is_same_v<T, ae_diff>) {
           on_ae_diff(from, m, now);
+        } else if constexpr (std::is_same_v<T, stream_mark>) {
+          on_stream_mark(from, m);
         }
       },
       msg);
@@ -186,7 +192,11 @@ void gossiper::flush_deltas() {
       deltas d;
       d.batch = ++batch_;
       size_t bytes = 0;
-      while (!pq.q.empty() && d.records.size() < cfg_.delta_batch_max && bytes < (4u << 20)) {
+      // A batch holds consecutive writes only: its receiver and its ack
+      // name it by (through - size, through], and a write this peer missed
+      // (it was dead for a moment) must not hide inside that range.
+      while (!pq.q.empty() && d.records.size() < cfg_.delta_batch_max && bytes < (4u << 20) &&
+             (d.records.empty() || pq.q.front().first == d.through + 1)) {
         bytes += pq.q.front().second.size();
         d.through = pq.q.front().first;
         d.records.push_back(std::move(pq.q.front().second));

@@ -72,6 +72,7 @@ struct config {
   size_t delta_batch_max = 512;
   size_t ae_max_leaves = 1024;
   size_t ae_max_records = 4096;
+  uint64_t mark_interval_ms = 50;  // stream marks to a peer at most this often (when they changed)
   uint64_t max_clock_offset_ms = 500;  // as the store's HLC
   uint64_t clock_sample_max_age_ms = 30000;
   // Dead and left members are forgotten this long after they died or left
@@ -125,6 +126,9 @@ struct member {
   bool in_sync = false;
   std::optional<uint64_t> merkle_root;  // the root this peer last sent us in anti-entropy
   bool sketch_failed = false;  // our last sketch from it did not decode: next exchange uses leaves
+  bool reads_marks = false;    // it set ae_streams: stream_mark messages may go to it
+  uint64_t marked_through = 0;  // the last stream_mark we sent it
+  bool marks_sent = false;      // since its current incarnation
   int64_t clock_lead_ms = 0;      // how far our write clock ran ahead of its clock
   uint64_t clock_sampled_ms = 0;  // when that was measured (0: never)
 };
@@ -143,6 +147,12 @@ struct counters {
   uint64_t members_reaped = 0, members_refused = 0;
   uint64_t clock_ahead_episodes = 0;
 };
+
+// Breaks the stream rule on purpose: a delta batch counts as applied
+// through its last write even above a gap (as if nothing had been lost),
+// so the simulator can show its read-your-writes checker catches it. Never
+// set outside tests.
+void set_broken_streams_for_testing(bool broken);
 
 // Rendezvous (highest random weight) hashing: the candidate with the
 // highest xxh3(id, 0, node id); ties broken by the smaller node id.
@@ -195,6 +205,31 @@ class gossiper {
   // Median lead over the measured peers (ms; negative: behind).
   int64_t clock_lead_ms() const { return clock_lead_ms_; }
   const std::string& node_id() const { return self_.node_id; }
+
+  // Read-your-writes: what this node has applied of another node's write
+  // stream. A stream is one life of its origin (epoch: the origin's start
+  // incarnation), its writes numbered 1, 2, ... (local_delta). `through`:
+  // every write numbered 1..through is applied here; `ranges`: applied runs
+  // above a gap (first -> last). Learned from delta batches applied whole
+  // and from the origin's stream_mark messages, which also name the epoch;
+  // until the first mark of a life (epoch 0) nothing is claimed. Forgotten
+  // when the origin's incarnation rises (it may have restarted): then the
+  // life's (epoch, through) moves to `past`, which keeps the last few.
+  struct stream_state {
+    uint64_t epoch = 0;
+    uint64_t through = 0;
+    std::map<uint64_t, uint64_t> ranges;
+    std::vector<std::pair<uint64_t, uint64_t>> past;  // (epoch, through) of earlier lives, oldest first
+  };
+  static constexpr size_t stream_past_max = 4;
+  static constexpr size_t stream_ranges_max = 4096;  // per origin; past it the highest is forgotten
+  static constexpr uint64_t batch_life(uint64_t epoch) { return epoch << 32; }
+  const std::map<std::string, stream_state>& streams() const { return streams_; }
+  uint64_t streams_version() const { return streams_version_; }  // changes with streams()
+  // This node's stream: its start incarnation (replication_driver's
+  // applied_view answers for every node, this one included).
+  uint64_t epoch() const { return cfg_.incarnation; }
+
   void set_http_addr(std::string a) { self_.http_addr = std::move(a); }
 
  private:
@@ -217,6 +252,11 @@ class gossiper {
   void evaluate_clock(uint64_t now);
   // broadcast
   void flush_deltas();
+  // streams (streams.cpp)
+  void on_stream_applied(const std::string& from, uint64_t batch, uint64_t first, uint64_t through);
+  void on_stream_mark(const std::string& from, const stream_mark& m);
+  void send_marks(uint64_t now);
+  void forget_stream(const std::string& origin);
   // anti-entropy
   void start_exchange(uint64_t now);
   void on_ae_l2(const std::string& from, const ae_l2& m);
@@ -266,6 +306,10 @@ class gossiper {
 
   // broadcast
   uint64_t write_seq_ = 0;
+  // Batch ids carry the stream's life in their top 32 bits (batch_life):
+  // a receiver counts a batch only for the life it names, so a late batch
+  // of an earlier life is not taken for one of this life. Receivers of
+  // older builds echo the id unread.
   uint64_t batch_ = 0;
   struct peer_queue {
     std::deque<std::pair<uint64_t, std::string>> q;  // (write seq, delta)
@@ -284,6 +328,9 @@ class gossiper {
   // Raise acked_through and absorb the acked ranges it now reaches.
   void advance_acked(member& m, uint64_t through);
   std::map<std::string, peer_queue> queues_;
+  std::map<std::string, stream_state> streams_;
+  uint64_t streams_version_ = 0;
+  uint64_t next_mark_ms_ = 0;
   std::set<std::string> unknown_synced_;  // unknown senders we already push-pulled with
   // sender -> highest write seq we may ack after refusing some
   // of its deltas; cleared when anti-entropy finds us equal.

@@ -91,6 +91,12 @@ void gossiper::apply_update(const member_update& u, uint64_t now) {
           (m.status == member_status::alive && u.incarnation == m.incarnation &&
            (m.gossip_addr != u.gossip_addr || m.http_addr != u.http_addr))) {
         changed = u.incarnation > m.incarnation || m.status != member_status::alive;
+        // A new incarnation may be a new life, numbering its writes from 1
+        // again: what we knew of its stream waits for its next mark.
+        if (u.incarnation > m.incarnation) {
+          forget_stream(m.node_id);
+          m.marks_sent = false;  // and, if so, it knows nothing of ours
+        }
         m.incarnation = u.incarnation;
         if (!u.gossip_addr.empty()) m.gossip_addr = u.gossip_addr;
         if (!u.http_addr.empty()) m.http_addr = u.http_addr;

@@ -188,6 +188,10 @@ void encode(const message& m, std::string& out) {
           put_uints(pk, v.want);
           put_uints(pk, v.both_ids);
           put_uints(pk, v.both_hlc);
+        } else if constexpr (std::is_same_v<T, stream_mark>) {
+          pk.pack_array(2);
+          pk.pack_uint64(v.epoch);
+          pk.pack_uint64(v.through);
         }
       },
       m);
@@ -313,6 +317,13 @@ result<message> decode(std::string_view bytes) {
       TRY(hlcs, get_uints<uint64_t>(rd, max_items));
       if (ids.size() != hlcs.size()) return errc::decode_error;
       m = ae_diff{ex, std::move(recs), std::move(want), std::move(ids), std::move(hlcs)};
+      break;
+    }
+    case msg_type::stream_mark: {
+      if (!need(2)) return errc::decode_error;
+      TRY(epoch, rd.read_uint());
+      TRY(through, rd.read_uint());
+      m = stream_mark{epoch, through};
       break;
     }
     default:

@@ -29,11 +29,17 @@ enum class msg_type : uint8_t {
   ae_records = 11, // records, and the id hashes wanted back
   ae_sketch = 12,  // the responder's diff sketch, to an initiator that offered (ae_sketch_offer)
   ae_diff = 13,    // the initiator's decoded difference: records, wants, stamps of ids both hold
+  stream_mark = 14,  // "you applied my write stream through": only to a peer that set ae_streams
 };
 
 // Set in ae_l2's exchange id by an initiator that can take an ae_sketch
 // reply; a responder that cannot echoes the id in an ae_l3 as before.
 inline constexpr uint64_t ae_sketch_offer = uint64_t{1} << 63;
+// Set in ae_l2's exchange id by a node that reads stream_mark messages (a
+// node built before them would drop the connection on an unknown type, so
+// marks go only to peers seen setting it).
+inline constexpr uint64_t ae_streams = uint64_t{1} << 62;
+inline constexpr uint64_t ae_flags = ae_sketch_offer | ae_streams;
 
 enum class member_status : uint8_t { alive = 0, suspect = 1, dead = 2, left = 3 };
 const char* status_name(member_status s);
@@ -76,8 +82,14 @@ struct ae_diff {
   std::vector<uint64_t> both_hlc;
 };
 
+// From a write's origin to a peer: the peer has applied every write of the
+// origin's stream `epoch` (its start incarnation) numbered 1..through (what
+// the origin counts from the peer's acks and from anti-entropy finding the
+// two equal). Read-your-writes tokens are checked against it.
+struct stream_mark { uint64_t epoch = 0; uint64_t through = 0; };
+
 using message = std::variant<ping, ack, ping_req, sync, sync_reply, deltas, deltas_ack, ae_l2, ae_l3,
-                             ae_leaves, ae_records, ae_sketch, ae_diff>;
+                             ae_leaves, ae_records, ae_sketch, ae_diff, stream_mark>;
 
 msg_type type_of(const message& m);
 void encode(const message& m, std::string& out);

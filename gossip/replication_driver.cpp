@@ -20,7 +20,9 @@ size_t replication_driver::acked_count(uint64_t seq) const {
 }
 
 replication_driver::replication_driver(config c, store_port& store, size_t max_ack_waiters)
-    : g_(std::move(c), store), store_(store), max_waiters_(max_ack_waiters) {}
+    : g_(std::move(c), store), store_(store), max_waiters_(max_ack_waiters) {
+  refresh_applied();
+}
 
 void replication_driver::start(uint64_t now_ms) {
   g_.start(now_ms);
@@ -49,6 +51,72 @@ void replication_driver::when_acked(uint64_t seq, unsigned acks, uint64_t deadli
   waiters_.push_back({seq, acks, deadline_ms, std::move(done)});
 }
 
+void replication_driver::when_applied(session_token t, uint64_t deadline_ms, ack_callback done) {
+  const bool met = !applied_->first_unmet(t);
+  if (met || stopped_ || apply_waiters_.size() >= max_waiters_ || deadline_ms <= now_ms_) {
+    out_.acks.emplace_back(std::move(done), met);
+    return;
+  }
+  apply_waiters_.push_back({std::move(t), deadline_ms, std::move(done)});
+}
+
+void replication_driver::refresh_applied() {
+  if (g_.streams_version() != applied_version_) {
+    applied_version_ = g_.streams_version();
+    auto v = std::make_shared<applied_view>();
+    v->self_node = token_node(g_.node_id());
+    v->self_epoch = g_.epoch();
+    for (const auto& [id, st] : g_.streams()) {
+      const uint64_t node = token_node(id);
+      for (const auto& [e, through] : st.past) v->facts.push_back({node, e, through});
+      if (st.epoch) v->facts.push_back({node, st.epoch, st.through});
+    }
+    std::sort(v->facts.begin(), v->facts.end(), [](const auto& a, const auto& b) {
+      return std::pair(a.node, a.epoch) < std::pair(b.node, b.epoch);
+    });
+    applied_ = std::move(v);
+  }
+}
+
+void replication_driver::check_apply_waiters(uint64_t now_ms) {
+  refresh_applied();
+  for (size_t i = 0; i < apply_waiters_.size();) {
+    auto& w = apply_waiters_[i];
+    const bool met = !applied_->first_unmet(w.t);
+    if (met || now_ms >= w.deadline_ms) {
+      out_.acks.emplace_back(std::move(w.done), met);
+      w = std::move(apply_waiters_.back());
+      apply_waiters_.pop_back();
+    } else {
+      ++i;
+    }
+  }
+}
+
+namespace {
+const applied_view::fact* find_fact(const std::vector<applied_view::fact>& facts, const token_entry& e) {
+  auto it = std::lower_bound(facts.begin(), facts.end(), std::pair(e.node, e.epoch),
+                             [](const applied_view::fact& f, const std::pair<uint64_t, uint64_t>& k) {
+                               return std::pair(f.node, f.epoch) < k;
+                             });
+  return it != facts.end() && it->node == e.node && it->epoch == e.epoch ? &*it : nullptr;
+}
+}  // namespace
+
+bool applied_view::covers(const token_entry& e) const {
+  if (e.node == self_node) return e.epoch <= self_epoch;
+  const fact* f = find_fact(facts, e);
+  return f && f->through >= e.seq;
+}
+
+bool applied_view::knows(const token_entry& e) const { return e.node == self_node || find_fact(facts, e); }
+
+std::optional<token_entry> applied_view::first_unmet(const session_token& t) const {
+  for (const auto& e : t.entries)
+    if (!covers(e)) return e;
+  return std::nullopt;
+}
+
 void replication_driver::on_durable(uint64_t lsn, uint64_t now_ms) {
   g_.on_durable(lsn);
   settle(now_ms);
@@ -63,6 +131,8 @@ void replication_driver::stop() {
   stopped_ = true;
   for (auto& w : waiters_) out_.acks.emplace_back(std::move(w.done), acked_count(w.seq) >= w.acks);
   waiters_.clear();
+  for (auto& w : apply_waiters_) out_.acks.emplace_back(std::move(w.done), !applied_->first_unmet(w.t));
+  apply_waiters_.clear();
 }
 
 driver_output replication_driver::take_output() { return std::exchange(out_, {}); }
@@ -116,6 +186,7 @@ void replication_driver::settle(uint64_t now_ms) {
     out_.clock_ahead = gate_ahead_;
   }
   check_waiters(now_ms_);
+  check_apply_waiters(now_ms_);
 }
 
 void replication_driver::check_waiters(uint64_t now_ms) {

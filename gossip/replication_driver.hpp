@@ -25,12 +25,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "gossip/gossiper.hpp"
+#include "gossip/session_token.hpp"
 #include "sessionmesh/session_store.hpp"
 
 namespace sessionmesh::gossip {
@@ -71,6 +73,24 @@ struct driver_output {
   std::optional<uint64_t> sync;
 };
 
+// What this node has applied of every write stream it knows, for checking
+// read-your-writes tokens off the driver's thread (a copy, rebuilt when it
+// changes). Its own stream: every life up to self_epoch.
+struct applied_view {
+  uint64_t self_node = 0, self_epoch = 0;
+  struct fact {
+    uint64_t node, epoch, through;
+  };
+  std::vector<fact> facts;  // sorted by (node, epoch)
+  // Whether every write the entry names is applied here.
+  bool covers(const token_entry& e) const;
+  // The first entry of t not covered (nullopt: all are).
+  std::optional<token_entry> first_unmet(const session_token& t) const;
+  // Whether this node counts that stream at all (it has had a mark of that
+  // life): if not, waiting is of no use until the next mark.
+  bool knows(const token_entry& e) const;
+};
+
 class replication_driver {
  public:
   static constexpr size_t max_ack_waiters_default = 100000;
@@ -91,6 +111,11 @@ class replication_driver {
   // through seq; done(false) at deadline_ms (driver time) if not. A seq
   // above the last delta handed over waits for deltas yet to come.
   void when_acked(uint64_t seq, unsigned acks, uint64_t deadline_ms, ack_callback done);
+  // Read-your-writes: done(true) once every write t names is applied here,
+  // done(false) at deadline_ms if not (same limits and output as when_acked).
+  void when_applied(session_token t, uint64_t deadline_ms, ack_callback done);
+  // Rebuilt after a step that changed what is applied (compare pointers).
+  std::shared_ptr<const applied_view> applied() const { return applied_; }
   // The store's log is durable through lsn (see driver_output::sync).
   void on_durable(uint64_t lsn, uint64_t now_ms);
   // Drain: mark this node left and tell everyone.
@@ -124,6 +149,17 @@ class replication_driver {
     uint64_t deadline_ms;
     ack_callback done;
   };
+
+  struct apply_waiter {
+    session_token t;
+    uint64_t deadline_ms;
+    ack_callback done;
+  };
+  void check_apply_waiters(uint64_t now_ms);
+  void refresh_applied();
+  std::vector<apply_waiter> apply_waiters_;
+  std::shared_ptr<const applied_view> applied_;
+  uint64_t applied_version_ = UINT64_MAX;
 
   gossiper g_;
   store_port& store_;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "gossip/session_token.hpp"
 #include "http/body.hpp"
 #include "http/json_render.hpp"
 #include "http/path.hpp"
@@ -164,7 +165,65 @@ response api::handle(const request_view& req) {
     r.body = f.get();
     return finish(req, std::move(r), {});
   }
+  if (!w.read_token.empty()) {
+    std::promise<bool> met;
+    auto f = met.get_future();
+    wait_token(w, [&met](bool m) { met.set_value(m); });
+    return finish(req, std::move(r), f.get() ? result<void>{} : result<void>{errc::acks_timeout});
+  }
   return finish(req, std::move(r), store_.wait_replicated(w.token, w.acks, w.timeout_ms));
+}
+
+void api::wait_token(const pending_write& w, std::function<void(bool met)> done) {
+  if (!hooks_.token_wait) return done(true);
+  hooks_.token_wait(w.read_token, w.timeout_ms, std::move(done));
+}
+
+std::optional<response> api::check_token(const request_view& req, std::string_view path, const std::string& rid) {
+  if (req.session_token.empty()) return std::nullopt;
+  if (!(path.substr(0, 12) == "/v1/sessions" || path.substr(0, 12) == "/v1/programs")) return std::nullopt;
+  if (req.session_token.size() > gossip::token_max_bytes || !gossip::parse_token(req.session_token))
+    return error(400, "invalid_argument",
+                 "malformed X-Sessionmesh-Session-Token: send back the token a write answered, unchanged", rid);
+  if (req.method != "GET" && req.method != "HEAD") return std::nullopt;  // a write merges it (begin)
+  if (req.token_met) return std::nullopt;
+  const int state = hooks_.token_state ? hooks_.token_state(req.session_token) : 1;
+  if (state == 1) {
+    metrics_.token_read_done(metrics::token_read::met);
+    return std::nullopt;
+  }
+  response r;
+  pending_write w;
+  w.read_token = std::string(req.session_token);
+  w.timeout_ms = state == 0 ? settings()->token_wait_ms : 0;
+  r.pending = std::move(w);
+  return r;
+}
+
+response api::after_token_wait(const request_view& req, response r, bool met) {
+  request_view again = req;
+  again.token_met = true;
+  if (met) {
+    metrics_.token_read_done(metrics::token_read::waited);
+  } else if (req.forwarded.empty() && hooks_.token_node_http) {
+    // Not applied here in time: the node that took the write answers (one hop).
+    if (std::string addr = hooks_.token_node_http(req.session_token); !addr.empty()) {
+      metrics_.token_read_done(metrics::token_read::forwarded);
+      r.forward_to = std::move(addr);
+      return r;
+    }
+  }
+  response out = dispatch(again, r.request_id);
+  out.request_id = r.request_id;
+  out.started = r.started;
+  out.head = r.head;
+  if (!met) {
+    // That node is gone (or this is its relay and another named node is
+    // behind): answered with what is here, and said so.
+    metrics_.token_read_done(metrics::token_read::unmet);
+    out.headers.emplace_back("X-Sessionmesh-Token-Unmet", "true");
+  }
+  return out;
 }
 
 response api::begin(const request_view& req) {
@@ -174,6 +233,10 @@ response api::begin(const request_view& req) {
   r.request_id = rid;
   r.started = t0;
   if (req.method == "HEAD") r.head = true;
+  // A write answers the caller's token merged with its own entry.
+  if (hooks_.token_after_write && r.forward_to.empty() && r.status < 300 && req.method != "GET" &&
+      req.method != "HEAD" && (r.write_seq != 0 || !req.session_token.empty()))
+    r.headers.emplace_back("X-Sessionmesh-Session-Token", hooks_.token_after_write(req.session_token, r.write_seq));
   if (r.pending) return r;
   return done(req, std::move(r));
 }
@@ -182,6 +245,7 @@ response api::finish(const request_view& req, response r, result<void> outcome) 
   SM_ASSERT(r.pending.has_value());
   const pending_write w = *r.pending;
   r.pending.reset();
+  if (!w.read_token.empty()) return done(req, after_token_wait(req, std::move(r), outcome.has_value()));
   if (!outcome) {
     response e = outcome.error() == errc::acks_timeout
                      ? error(504, "acks_timeout",
@@ -265,6 +329,8 @@ response api::dispatch(const request_view& req, const std::string& rid) {
     if (!constant_time_equal(auth.substr(7), token))
       return error(403, "forbidden", "the token is not valid for this path", rid);
   }
+
+  if (auto t = check_token(req, path, rid)) return *std::move(t);
 
   auto segs = split_path(path.substr(4));
   if (!segs) return error(400, "invalid_argument", "bad percent-encoding in the path", rid);

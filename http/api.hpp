@@ -36,6 +36,7 @@ struct api_settings {
   uint64_t alert_suspect_peers = 1;   // this many peers suspect or dead (replicated)
   double alert_disk_free_ratio = 0.10;  // the data dir's file system this empty or less
   uint64_t max_sessions = 10000;  // for the quota alert
+  uint32_t token_wait_ms = 100;   // a token read waits this long for replication before it is relayed
 };
 
 struct request_view {
@@ -53,6 +54,11 @@ struct request_view {
   // X-Sessionmesh-Forwarded: the node that forwarded this request to its
   // owner; a forwarded request is always decided here (one hop).
   std::string_view forwarded;
+  // X-Sessionmesh-Session-Token (read-your-writes, gossip/session_token.hpp):
+  // a read is answered once every write it names is applied here; a write
+  // answers the token merged with its own entry.
+  std::string_view session_token;
+  bool token_met = false;  // set by the API once a read's token was found applied
   bool websocket_upgrade = false;
 };
 
@@ -66,6 +72,9 @@ struct pending_write {
   unsigned acks = 1;
   uint32_t timeout_ms = 2000;
   std::function<void(std::function<void(std::string body)>)> job;
+  // Or a read waiting for the writes its session token names: the server
+  // asks wait_token(read_token, timeout_ms) and sends finish()'s answer.
+  std::string read_token;
 };
 
 struct response {
@@ -81,6 +90,7 @@ struct response {
   // host:port (the session's owner) and answers with what it answers.
   std::string forward_to;
   std::optional<pending_write> pending;
+  uint64_t write_seq = 0;  // a write's number in this node's stream (0: none): its token entry
   std::chrono::steady_clock::time_point started{};  // when the request was taken (for the access log)
 };
 
@@ -119,6 +129,18 @@ struct node_hooks {
   };
   std::function<migrate_answer(std::string_view body)> migrate_start;
   std::function<migrate_answer()> migrate_status;
+  // Read-your-writes (replicated; unset: one node, every token is met here).
+  // token_state: whether every write the (well-formed) token names is
+  // applied here: 1 yes, 0 not yet, -1 not yet and this node does not count
+  // that node's writes (no wait, straight to the relay). token_wait: done(met) once it is, or at timeout_ms; never waits.
+  // token_node_http: the HTTP address of the first node the token names whose
+  // writes are not all applied here, when that node is alive ("" if not).
+  // token_after_write: the token a write answers with: the request's merged
+  // with this node's entry for write seq (seq 0: the request's).
+  std::function<int(std::string_view token)> token_state;
+  std::function<void(std::string_view token, uint32_t timeout_ms, std::function<void(bool)> done)> token_wait;
+  std::function<std::string(std::string_view token)> token_node_http;
+  std::function<std::string(std::string_view token, uint64_t seq)> token_after_write;
 };
 
 class api {
@@ -132,6 +154,9 @@ class api {
   // finish(req, r, outcome) once store().when_durable(...) completed.
   response begin(const request_view& req);
   response finish(const request_view& req, response r, result<void> outcome);
+  // A pending read's wait for its token (pending_write::read_token): done(met)
+  // once, on any thread. Never waits.
+  void wait_token(const pending_write& w, std::function<void(bool met)> done);
   void set_settings(api_settings s);
   std::shared_ptr<const api_settings> settings() const;
   session_store& store() { return store_; }
@@ -175,6 +200,11 @@ class api {
   response session_body(unsigned status, const session& s, const request_view& req);
   response store_error(std::error_code ec, const std::string& rid);
   response method_not_allowed_list(const std::string& rid);
+  // A token read's answer: nullopt to answer it now; else 400 (malformed)
+  // or a pending wait for replication.
+  std::optional<response> check_token(const request_view& req, std::string_view path, const std::string& rid);
+  // After the wait: the answer here, or the relay to the write's node.
+  response after_token_wait(const request_view& req, response r, bool met);
   // ?acks=N&timeout_ms=T of a write (400 answer when malformed).
   std::optional<response> acks_check(std::string_view query, const std::string& rid, pending_write* w);
   // A write's answer: pending on t (with w's acks and timeout) when it

@@ -229,6 +229,7 @@ response api::method_not_allowed_list(const std::string& rid) {
 // other node can ever apply the write, so the answer is 504 acks_timeout at
 // once (the write stands), rather than after timeout_ms.
 response api::acks_result(response ok, pending_write w, const write_token& t) {
+  ok.write_seq = t.seq;
   if (ok.status >= 300 || (w.acks < 2 && t.lsn == 0)) return ok;
   w.token = t;
   ok.pending = w;

@@ -143,12 +143,19 @@ std::string metrics::render(const store_stats& st, std::string_view node_id, boo
   o += "# HELP sessionmesh_http_tls_handshake_failures_total TLS handshakes that failed (bad or missing client "
        "certificate, plain HTTP on the TLS port, timeout).\n# TYPE sessionmesh_http_tls_handshake_failures_total counter\n";
   line("sessionmesh_http_tls_handshake_failures_total %llu\n", static_cast<ull>(tls_failures_.load()));
-  o += "# HELP sessionmesh_http_forwards_total conditional writes relayed to the session's owner\n";
+  o += "# HELP sessionmesh_http_forwards_total requests relayed to another node: conditional writes to the session's owner, token reads to the write's node\n";
   o += "# TYPE sessionmesh_http_forwards_total counter\n";
   line("sessionmesh_http_forwards_total %llu\n", static_cast<ull>(forwards_.load()));
   o += "# HELP sessionmesh_http_forward_failures_total relayed writes whose owner did not answer (503)\n";
   o += "# TYPE sessionmesh_http_forward_failures_total counter\n";
   line("sessionmesh_http_forward_failures_total %llu\n", static_cast<ull>(forward_failures_.load()));
+  o += "# HELP sessionmesh_token_reads_total reads that carried X-Sessionmesh-Session-Token, by how they were answered\n";
+  o += "# TYPE sessionmesh_token_reads_total counter\n";
+  {
+    static constexpr const char* outcome[] = {"met", "waited", "forwarded", "unmet"};
+    for (size_t i = 0; i < token_reads_.size(); ++i)
+      line("sessionmesh_token_reads_total{outcome=\"%s\"} %llu\n", outcome[i], static_cast<ull>(token_reads_[i].load()));
+  }
   o += "# HELP sessionmesh_quota_warnings_total Quota warnings by level (percent).\n# TYPE sessionmesh_quota_warnings_total counter\n";
   line("sessionmesh_quota_warnings_total{level=\"80\"} %llu\n", static_cast<ull>(quota_warnings_.load()));
   line("sessionmesh_quota_warnings_total{level=\"100\"} %llu\n", static_cast<ull>(quota_full_.load()));

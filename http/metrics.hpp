@@ -47,6 +47,11 @@ class metrics {
   void tls_handshake_failed() { tls_failures_++; }
   void forwarded() { forwards_++; }
   void forward_failed() { forward_failures_++; }
+  // A read that carried a session token: answered at once (met), after
+  // waiting for replication (waited), relayed to the write's node
+  // (forwarded), or answered here past the wait because that node is gone (unmet).
+  enum class token_read { met, waited, forwarded, unmet };
+  void token_read_done(token_read o) { token_reads_[static_cast<size_t>(o)]++; }
   void watcher_opened() { watchers_++; }
   void watcher_closed() { watchers_--; }
   void watcher_lagging() { lagging_++; }
@@ -68,6 +73,7 @@ class metrics {
   std::array<std::atomic<uint64_t>, 6> http_by_class_{};  // 1xx..5xx, index 0 unused
   std::atomic<uint64_t> conns_total_{0}, overload_{0}, lagging_{0}, forwards_{0}, forward_failures_{0};
   std::atomic<uint64_t> tls_failures_{0};
+  std::array<std::atomic<uint64_t>, 4> token_reads_{};
   std::atomic<int64_t> conns_active_{0}, watchers_{0};
   std::atomic<uint64_t> quota_warnings_{0}, quota_full_{0}, pruned_events_{0};
 };

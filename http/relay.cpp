@@ -37,7 +37,7 @@ struct relay_state {
     r.status = up.result_int();
     r.body = std::move(up.body());
     if (auto it = up.find(bhttp::field::content_type); it != up.end()) r.content_type = std::string(it->value());
-    for (std::string_view h : {"ETag", "Retry-After", "Allow", "X-Expires-At-Ms"})
+    for (std::string_view h : {"ETag", "Retry-After", "Allow", "X-Expires-At-Ms", "X-Sessionmesh-Session-Token", "X-Sessionmesh-Token-Unmet"})
       if (auto it = up.find(beast::string_view(h.data(), h.size())); it != up.end())
         r.headers.emplace_back(std::string(h), std::string(it->value()));
     r.headers.emplace_back("X-Served-By", target);

@@ -325,6 +325,8 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
       v.limits = {lim_it->value().data(), lim_it->value().size()};
     if (auto f_it = req.find("X-Sessionmesh-Forwarded"); f_it != req.end())
       v.forwarded = {f_it->value().data(), f_it->value().size()};
+    if (auto t_it = req.find("X-Sessionmesh-Session-Token"); t_it != req.end())
+      v.session_token = {t_it->value().data(), t_it->value().size()};
     v.websocket_upgrade = beast::websocket::is_upgrade(req);
     response r = srv_.a.begin(v);
     if (r.watch) {
@@ -357,7 +359,10 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
     bool keep = true;
     void deliver() override {
       if (body) r.body = std::move(*body);
-      self->write(self->srv_.a.finish(v, std::move(r), outcome), keep);
+      response out = self->srv_.a.finish(v, std::move(r), outcome);
+      // A token read not applied here in time goes to the write's node.
+      if (!out.forward_to.empty()) return self->forward(std::move(out), keep);
+      self->write(out, keep);
     }
   };
 
@@ -405,6 +410,10 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
       });
     };
     if (w.job) return w.job([complete](std::string body) { complete(result<void>{}, std::move(body)); });
+    if (!w.read_token.empty())
+      return srv_.a.wait_token(w, [complete](bool met) {
+        complete(met ? result<void>{} : result<void>{errc::acks_timeout}, std::nullopt);
+      });
     srv_.a.store().when_durable(w.token, w.acks, w.timeout_ms,
                                 [complete](result<void> outcome) { complete(outcome, std::nullopt); });
   }
@@ -424,6 +433,8 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
       if (auto it = in.find(f); it != in.end()) req.set(f, it->value());
     if (auto it = in.find("X-Sessionmesh-Limits"); it != in.end()) req.set("X-Sessionmesh-Limits", it->value());
     if (auto it = in.find("Prefer"); it != in.end()) req.set("Prefer", it->value());
+    if (auto it = in.find("X-Sessionmesh-Session-Token"); it != in.end())
+      req.set("X-Sessionmesh-Session-Token", it->value());
     req.set("X-Request-Id", local.request_id);
     req.set("X-Sessionmesh-Forwarded", srv_.a.store().node_id());
     req.body() = in.body();
@@ -434,7 +445,7 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
             if (!r) {
               srv_metrics_forward_failed(self->srv_);
               auto e = api::error(503, "owner_unavailable",
-                                  "a conditional write is decided by the session's owner (" + target +
+                                  "the request was relayed to the node that decides it (" + target +
                                       "), which did not answer: " + r.describe(),
                                   rid);
               e.request_id = rid;

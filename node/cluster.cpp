@@ -88,6 +88,7 @@ result<void> cluster::start() {
   // milliseconds, so a restart within the same second still does (nodes of
   // versions that counted seconds are outranked too).
   c.incarnation = wall_ms();
+  epoch_ = c.incarnation;
   c.seed = std::random_device{}();
   c.max_clock_offset_ms = opts_.max_clock_offset_ms;
   d_ = std::make_unique<gossip::replication_driver>(c, port_);
@@ -258,6 +259,7 @@ void cluster::settle() {
     auto v = d_->view();
     std::lock_guard lk(view_mu_);
     view_ = std::move(v);
+    applied_ = d_->applied();
   }
   view_cv_.notify_all();
   for (auto& [fn, met] : out.acks) fn(met);
@@ -298,6 +300,44 @@ void cluster::when_acked(uint64_t seq, unsigned acks, uint32_t timeout_ms, std::
     d_->when_acked(seq, acks, local_.now_physical_ms() + timeout_ms, std::move(done));
     settle();
   });
+}
+
+int cluster::token_state(const gossip::session_token& t) const {
+  std::shared_ptr<const gossip::applied_view> a;
+  {
+    std::lock_guard lk(view_mu_);
+    a = applied_;
+  }
+  if (!a) return -1;
+  const auto e = a->first_unmet(t);
+  return !e ? 1 : a->knows(*e) ? 0 : -1;
+}
+
+void cluster::when_token_applied(gossip::session_token t, uint32_t timeout_ms, std::function<void(bool)> done) {
+  {
+    std::lock_guard lk(view_mu_);
+    if (stopped_ || !thread_.joinable()) return done(false);
+  }
+  asio::post(io_->ctx, [this, t = std::move(t), timeout_ms, done = std::move(done)]() mutable {
+    d_->when_applied(std::move(t), local_.now_physical_ms() + timeout_ms, std::move(done));
+    settle();
+  });
+}
+
+std::string cluster::token_node_http(const gossip::session_token& t) const {
+  std::lock_guard lk(view_mu_);
+  if (!applied_) return {};
+  const auto e = applied_->first_unmet(t);
+  if (!e) return {};
+  for (const auto& m : view_.members)
+    if (gossip::token_node(m.node_id) == e->node &&
+        (m.status == gossip::member_status::alive || m.status == gossip::member_status::suspect))
+      return m.http_addr;
+  return {};
+}
+
+gossip::token_entry cluster::token_entry_for(uint64_t seq) const {
+  return {gossip::token_node(opts_.node_id), epoch_, seq};
 }
 
 std::string cluster::owner_of(std::string_view id) {

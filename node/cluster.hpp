@@ -91,6 +91,17 @@ class cluster final : public store::replication {
   // Reload: the gossip addresses to knock on while alone (DNS names
   // resolved again, without waiting on any thread).
   void set_seeds(std::vector<std::string> seeds);
+  // Read-your-writes (gossip/session_token.hpp), from any thread, never
+  // waiting: whether every write t names is applied here; done(met) once it
+  // is or timeout_ms passed (on the gossip thread); the HTTP address of the
+  // first node t names whose writes are not all applied here, when it is
+  // alive or suspect ("" if not); this node's entry for its write seq.
+  // token_state: 1 met, 0 not yet, -1 not yet and no count of the first
+  // unmet entry's stream here (waiting is of no use).
+  int token_state(const gossip::session_token& t) const;
+  void when_token_applied(gossip::session_token t, uint32_t timeout_ms, std::function<void(bool)> done);
+  std::string token_node_http(const gossip::session_token& t) const;
+  gossip::token_entry token_entry_for(uint64_t seq) const;
   // Test-only fault switch: drop every frame to and from these node ids.
   void set_blocked(std::set<std::string> nodes);
 
@@ -123,6 +134,8 @@ class cluster final : public store::replication {
   mutable std::mutex view_mu_;
   std::condition_variable view_cv_;  // notified when the view is refreshed
   gossip::cluster_view view_;
+  std::shared_ptr<const gossip::applied_view> applied_;  // the driver's, after its last step
+  uint64_t epoch_ = 0;  // this node's stream (its start incarnation)
   bool stopped_ = false;           // guarded by view_mu_
   std::set<std::string> blocked_;  // gossip thread only (set_blocked posts there)
   bool closing_ = false;           // gossip thread only: stop() began

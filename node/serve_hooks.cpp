@@ -58,6 +58,30 @@ http::node_hooks node_runtime::make_hooks() {
     auto* c = active_.load();
     return c ? c->owner_http(id) : std::nullopt;
   };
+  // Read-your-writes: a node without a cluster is the only node, where
+  // every write is applied; a write answers the token it was sent.
+  hooks.token_state = [this](std::string_view text) {
+    auto* c = active_.load();
+    auto t = gossip::parse_token(text);
+    return !c || !t ? 1 : c->token_state(*t);
+  };
+  hooks.token_wait = [this](std::string_view text, uint32_t timeout_ms, std::function<void(bool)> done) {
+    auto* c = active_.load();
+    auto t = gossip::parse_token(text);
+    if (!c || !t) return done(true);
+    c->when_token_applied(std::move(*t), timeout_ms, std::move(done));
+  };
+  hooks.token_node_http = [this](std::string_view text) {
+    auto* c = active_.load();
+    auto t = gossip::parse_token(text);
+    return c && t ? c->token_node_http(*t) : std::string();
+  };
+  hooks.token_after_write = [this](std::string_view text, uint64_t seq) {
+    auto* c = active_.load();
+    auto t = gossip::parse_token(text).value_or(gossip::session_token{});
+    if (c && seq) gossip::merge_token(t, c->token_entry_for(seq));
+    return gossip::format_token(t);
+  };
   hooks.cluster_alerts = [this] {
     auto* c = active_.load();
     return c ? c->alerts() : std::vector<std::string>{};

@@ -11,6 +11,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import *  # noqa: E402,F401,F403
 from harness import failures  # noqa: E402
 from scenarios_ops import migration, netns_partition, rolling_restart  # noqa: E402
+from scenarios_tokens import Conn, TOKEN, read_your_writes  # noqa: E402
 from scenarios_writes import acks_never_block_reads, conditional_writes, counter_race, delete_unseen, durable_acks  # noqa: E402
 
 
@@ -76,6 +77,8 @@ def main():
     alive = [l for l in text.splitlines() if l.startswith('sessionmesh_members{status="alive"}')]
     check(alive == ['sessionmesh_members{status="alive"} 3'], f"/metrics counts 3 alive members ({alive})")
 
+    read_your_writes(nodes)
+
     # 4. kill -9 of a node moves its sessions' owner to the survivors.
     ids = [f"own{i}" for i in range(60)]
     for i in ids:
@@ -94,6 +97,8 @@ def main():
             pass
     threading.Thread(target=follow, daemon=True).start()
     time.sleep(0.2)
+    _, h, _ = Conn(c).req("PUT", "/v1/sessions/own0/variables/last_life", "c1")
+    c_token = h.get(TOKEN, "")
     c.kill9()
     t0 = time.time()
     t = wait_until(lambda: all(a.req("GET", f"/v1/sessions/{i}")[1]["owner"] != "c" for i in on_c[:5]), timeout=20)
@@ -125,6 +130,9 @@ def main():
     c.start()
     t = wait_until(lambda: c.req("GET", "/v1/sessions/while-down")[0] == 200 and converged(nodes), timeout=20)
     check(t is not None, f"restarted node caught up in {t and round(t, 2)} s")
+    st, h, raw = Conn(a).req("GET", "/v1/sessions/own0/variables/last_life", None, {TOKEN: c_token})
+    check(st == 200 and json.loads(raw) == "c1" and "X-Sessionmesh-Token-Unmet" not in h,
+          f"a token from c's earlier life still reads its write ({st}, {raw!r}, {c_token!r})")
 
     # 6. SIGTERM right after a burst of writes loses none of them.
     burst = [f"burst{i}" for i in range(300)]

@@ -84,6 +84,24 @@ void world::check_model() {
   }
 }
 
+void world::check_tokens() {
+  for (auto& n : nodes_) {
+    if (!n->up) continue;
+    const auto view = n->d->applied();
+    for (const auto& w : token_writes_) {
+      if (!view->covers(w.e)) continue;
+      if (w.origin != n->id) ++rep_.token_checks;
+      auto raw = n->st->raw_records({w.sid});
+      auto r = raw.empty() ? result<crdt::session_record>(errc::not_found) : crdt::decode(raw.front());
+      const crdt::entry_map* vars = r ? &r->map(section::variables) : nullptr;
+      auto it = vars ? vars->find(w.var) : decltype(vars->end()){};
+      if (!vars || it == vars->end() || it->second.ts < w.ts)
+        fail(n->id + ": counts " + w.origin + "'s write " + std::to_string(w.e.seq) + " (life " +
+             std::to_string(w.e.epoch) + ", " + w.sid + "." + w.var + ") applied but does not hold it");
+    }
+  }
+}
+
 void world::check_ownership() {
   for (int i = 0; i < 20; ++i) {
     const std::string id = "own" + std::to_string(i);

@@ -41,7 +41,9 @@ int main(int argc, char** argv) {
       },
       "no partitions, crashes, loss or duplicates (clock scenarios)");
   app.add_flag("--broken-merge", broken, "break merge on purpose (the checkers must catch it)");
-  bool broken_ack = false, broken_tombstone = false;
+  bool broken_ack = false, broken_tombstone = false, broken_streams = false;
+  app.add_flag("--broken-streams", broken_streams,
+               "break the stream rule on purpose: a batch counts across a gap (the read-your-writes checker must catch it)");
   app.add_flag("--broken-tombstone", broken_tombstone,
                "drop merged-in tombstones on purpose (the checkers must catch it)");
   app.add_flag("--broken-ack", broken_ack,
@@ -54,6 +56,7 @@ int main(int argc, char** argv) {
   }
   crdt::set_broken_merge_for_testing(broken);
   gossip::set_broken_ack_for_testing(broken_ack);
+  gossip::set_broken_streams_for_testing(broken_streams);
   crdt::set_skipped_tombstone_for_testing(broken_tombstone);
   std::vector<uint64_t> converge;
   uint64_t failed = 0, runs = 0, messages = 0, bytes = 0, repaired = 0;

@@ -9,7 +9,8 @@ std::string report::describe() const {
   s += " trace=" + std::to_string(trace_hash) + " converge_ms=" + std::to_string(converge_ms) +
        " messages=" + std::to_string(messages) + " bytes=" + std::to_string(bytes) +
        " acked=" + std::to_string(acked_writes) + " acked_replicated=" + std::to_string(acked_replicated) + " lost=" + std::to_string(lost) +
-       " repaired=" + std::to_string(records_repaired) + " clock_refused=" + std::to_string(clock_refused);
+       " repaired=" + std::to_string(records_repaired) + " clock_refused=" + std::to_string(clock_refused) +
+       " token_checks=" + std::to_string(token_checks);
   for (const auto& f : failures) s += "\n    " + f;
   return s;
 }

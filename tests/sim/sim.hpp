@@ -43,6 +43,7 @@ struct report {
   uint64_t acked_writes = 0, lost = 0, records_repaired = 0;
   uint64_t acked_replicated = 0;     // acks=N writes answered met (each checked on N nodes)
   uint64_t clock_refused = 0;        // client writes refused with clock_skew
+  uint64_t token_checks = 0;  // (node, another node's write) pairs the node counted applied: checked held
   std::string describe() const;
 };
 

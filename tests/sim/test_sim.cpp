@@ -91,6 +91,10 @@ TEST_CASE("simulation: a deliberately broken driver rule (acking before apply) i
   caught_by_most("sim broken ack", gossip::set_broken_ack_for_testing);
 }
 
+TEST_CASE("simulation: a deliberately broken stream rule (counting across a gap) is caught by most seeds") {
+  caught_by_most("sim broken streams", gossip::set_broken_streams_for_testing);
+}
+
 TEST_CASE("simulation: a replica that skips tombstones is caught by most seeds") {
   caught_by_most("sim skipped tombstone", crdt::set_skipped_tombstone_for_testing);
 }

@@ -34,6 +34,9 @@ void world::write_var(node& n, const std::string& sid, const std::string& var) {
     ++rep_.acked_writes;
     if (a.back().hlc <= n.last_stamp) fail(n.id + ": HLC went backwards");
     n.last_stamp = a.back().hlc;
+    token_writes_.push_back({{gossip::token_node(n.id), n.d->gossip().epoch(), n.d->last_seq()}, n.id, sid, var,
+                             crdt::stamp{a.back().hlc, a.back().node}});
+    if (token_writes_.size() > 64) token_writes_.pop_front();
     if (rng_() % 3 == 0) {  // acks=N: the driver answers once N nodes applied it
       const unsigned acks = 2 + static_cast<unsigned>(rng_() % std::max<size_t>(1, nodes_.size() - 1));
       const crdt::stamp ts{a.back().hlc, a.back().node};

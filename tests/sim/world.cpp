@@ -24,6 +24,7 @@ report world::run() {
     step();
     if (now_ >= next_op && ops_done < p_.ops) {
       client_op();
+      check_tokens();
       ++ops_done;
       next_op = now_ + rng_() % (2 * p_.duration_ms / std::max(1, p_.ops) + 1);
     }
@@ -50,6 +51,7 @@ report world::run() {
   rep_.converge_ms = converged_at ? converged_at - heal_at : p_.quiet_ms;
   if (!converged_at) fail("no convergence within " + std::to_string(p_.quiet_ms) + " ms after heal");
   check_model();
+  check_tokens();
   check_ownership();
   if (p_.skew_ms > static_cast<int64_t>(p_.max_clock_offset_ms) && !p_.partitions && !p_.crashes) {
     if (refused_while_ahead_ == 0) fail("the skewed node never refused a write while its clock ran ahead");

@@ -13,6 +13,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <deque>
 #include <atomic>
 #include <map>
 #include <memory>
@@ -125,6 +126,9 @@ class world {
   bool converged();
   void check_model();
   void check_ownership();
+  // Read-your-writes: a node whose applied view covers a recent write's
+  // token entry holds that write (or a later one) in its store.
+  void check_tokens();
 
   params p_;
   std::mt19937_64 rng_;
@@ -140,6 +144,12 @@ class world {
   std::set<std::pair<std::string, std::string>> cut_;
   std::map<std::pair<std::string, std::string>, uint64_t> clog_until_;
   std::map<std::pair<std::string, std::string>, std::vector<attempted>> writes_;
+  struct token_write {
+    gossip::token_entry e;
+    std::string origin, sid, var;
+    crdt::stamp ts;
+  };
+  std::deque<token_write> token_writes_;  // the last acknowledged writes
   std::set<std::string> deleted_;
   std::map<std::string, uint64_t> expiring_;  // id -> expires_at_ms when created
   std::vector<std::pair<std::string, uint64_t>> pending_live_;

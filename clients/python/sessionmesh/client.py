@@ -5,6 +5,12 @@ Failover: a call goes to the node that answered last; a refused or reset
 connection, a timeout, or a 503 draining/unavailable/overloaded moves it to
 the next URL (each URL once per call); when all failed it raises
 Unavailable. Thread-safe: each thread keeps its own connection per node.
+
+Read-your-writes: every successful write answers a session token
+(X-Sessionmesh-Session-Token); the client keeps the entries of every token
+it was answered (one per node and node life, the highest write number) and
+sends them on every request, so a read on any node sees every write this
+client made before it, from any thread. read_your_writes=False turns it off.
 """
 
 import json
@@ -17,10 +23,12 @@ import urllib.parse
 from .errors import error_for, Unavailable, VersionMismatch, NotFound, Reset
 
 _RETRY_CODES = {"draining", "unavailable", "overloaded"}
+_TOKEN = "X-Sessionmesh-Session-Token"
+_TOKEN_MAX_ENTRIES = 16
 
 
 class Client:
-    def __init__(self, urls, timeout=5.0, token=None, limits=None, ssl_context=None):
+    def __init__(self, urls, timeout=5.0, token=None, limits=None, ssl_context=None, read_your_writes=True):
         """ssl_context: for https:// nodes (wss:// for watch), an ssl.SSLContext,
         e.g. ssl.create_default_context(cafile="ca.pem"), with
         load_cert_chain(...) for a node that asks for client certificates;
@@ -42,6 +50,32 @@ class Client:
         self.ssl_context = ssl_context
         self._current = 0
         self._local = threading.local()
+        self.read_your_writes = read_your_writes
+        self._session_token = {}  # (node, life) -> highest write number, from tokens answered
+        self._token_lock = threading.Lock()
+
+    # ---- read-your-writes
+    @property
+    def session_token(self):
+        """The token this client sends: every write it was answered for."""
+        with self._token_lock:
+            entries = sorted(self._session_token.items(), key=lambda kv: -int(kv[0][1], 16))[:_TOKEN_MAX_ENTRIES]
+        return ",".join(f"{node}.{life}.{seq:x}" for (node, life), seq in sorted(entries))
+
+    def _remember_token(self, text):
+        with self._token_lock:
+            for e in text.split(","):
+                parts = e.strip().split(".")
+                if len(parts) != 3:
+                    continue
+                try:
+                    seq = int(parts[2], 16)
+                    int(parts[1], 16)
+                except ValueError:
+                    continue
+                key = (parts[0], parts[1])
+                if seq > self._session_token.get(key, -1):
+                    self._session_token[key] = seq
 
     # ---- transport
     def _conn(self, i):
@@ -72,6 +106,8 @@ class Client:
             h["Authorization"] = "Bearer " + self.token
         if self.limits:
             h["X-Sessionmesh-Limits"] = self.limits
+        if self.read_your_writes and self._session_token:
+            h[_TOKEN] = self.session_token
         h.update(headers or {})
         n = len(self._nodes)
         start = self._current
@@ -113,6 +149,10 @@ class Client:
             self._current = i
             if r.status >= 400:
                 raise error_for(r.status, decoded)
+            if self.read_your_writes:
+                t = r.getheader(_TOKEN)
+                if t:
+                    self._remember_token(t)
             return r.status, decoded, dict(r.getheaders())
         raise Unavailable(503, "unavailable", f"no node answered: {last}")
 

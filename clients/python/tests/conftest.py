@@ -22,22 +22,26 @@ def free_port():
 
 
 class Node:
-    def __init__(self, extra=()):
+    def __init__(self, extra=(), wait=True):
         self.dir = tempfile.mkdtemp(prefix="sm-py-")
         self.port = free_port()
         self.extra = list(extra)
         self.proc = None
-        self.start()
+        self.start(wait)
 
     @property
     def url(self):
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self):
+    def start(self, wait=True):
         log = open(os.path.join(self.dir, "node.log"), "ab")
         self.proc = subprocess.Popen([BIN, "serve", "--node-id", "py-" + str(self.port), "--http",
                                       f"127.0.0.1:{self.port}", "--data-dir", os.path.join(self.dir, "data"),
                                       "--max-sessions", "0"] + self.extra, stdout=log, stderr=log)
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self):
         deadline = time.time() + 15
         while time.time() < deadline:
             try:
@@ -67,3 +71,18 @@ def node():
     yield n
     n.stop()
     shutil.rmtree(n.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def pair():
+    """Two replicated nodes that gossip with each other."""
+    g1, g2 = free_port(), free_port()
+    common = ["--adapter", "replicated", "--seeds", f"127.0.0.1:{g1}"]
+    a = Node(common + ["--gossip", f"127.0.0.1:{g1}"], wait=False)
+    b = Node(common + ["--gossip", f"127.0.0.1:{g2}"], wait=False)
+    a.wait_ready()
+    b.wait_ready()
+    yield a, b
+    for n in (a, b):
+        n.stop()
+        shutil.rmtree(n.dir, ignore_errors=True)

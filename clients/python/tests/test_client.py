@@ -135,3 +135,23 @@ def test_worker_example_picks_up_its_state_after_kill9(node):
     assert out.returncode == 0, out.stderr
     assert f"resumed at step {before}" in out.stdout
     assert c.get_variable("job-1", "step") == before + 3
+
+
+def test_reads_on_another_node_see_this_clients_writes(pair):
+    a, b = pair
+    for ryw, most_missed in ((True, 0), (False, None)):
+        c = Client([a.url, b.url], read_your_writes=ryw)
+        missed = 0
+        for i in range(300):
+            sid = f"ryw-{ryw}-{i}"
+            c._current = 0  # write through a
+            c.create(sid, variables={"i": i})
+            c._current = 1  # read through b at once
+            try:
+                missed += c.get(sid)["variables"]["i"] != i
+            except NotFound:
+                missed += 1
+        print(f"read_your_writes={ryw}: {missed} of 300 reads on b missed the write on a")
+        if most_missed is not None:
+            assert missed <= most_missed
+            assert c.session_token.count(".") >= 2

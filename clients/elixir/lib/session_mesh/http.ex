@@ -9,7 +9,17 @@ defmodule SessionMesh.HTTP do
   every URL failed the answer is `{:error, :unavailable}`. Every request has
   the store's timeout (`:timeout`, ms). A `503 clock_skew` or `503` from a
   write refused for any other reason is passed through as it is.
+
+  Read-your-writes: every successful write answers a session token
+  (`x-sessionmesh-session-token`); the store keeps the entries of every
+  token it was answered in an ETS table (`tokens`, one entry per node and
+  node life, the highest write number kept) and sends them on every
+  request, so a read on any node sees every write the store made before
+  it, whichever process made it. `tokens: nil` turns this off.
   """
+
+  @token_header ~c"x-sessionmesh-session-token"
+  @token_max_entries 16
 
   @type conf :: %{
           urls: [charlist()],
@@ -17,8 +27,14 @@ defmodule SessionMesh.HTTP do
           timeout: pos_integer(),
           token: binary() | nil,
           limits: binary() | nil,
-          cursor: :atomics.atomics_ref()
+          cursor: :atomics.atomics_ref(),
+          tokens: :ets.tid() | nil
         }
+
+  @doc "A table for the store's session token (public: every caller writes to it)."
+  def new_token_table do
+    :ets.new(:sessionmesh_tokens, [:set, :public, read_concurrency: true, write_concurrency: true])
+  end
 
   @doc "Starts the :httpc profile of a store."
   def start_profile(profile, max_connections) do
@@ -51,6 +67,10 @@ defmodule SessionMesh.HTTP do
     url = Enum.at(conf.urls, rem(i, n)) ++ String.to_charlist(path)
 
     case send_one(conf, method, url, body, extra) do
+      {:ok, status, _, hdrs} = ok when status < 300 ->
+        remember_token(conf, hdrs)
+        ok
+
       {:ok, 503, resp, hdrs} ->
         if retry_503?(resp) do
           next(conf, i, n)
@@ -76,6 +96,7 @@ defmodule SessionMesh.HTTP do
       [{~c"accept", ~c"application/json"}] ++
         if(conf.token, do: [{~c"authorization", String.to_charlist("Bearer " <> conf.token)}], else: []) ++
         if(conf.limits, do: [{~c"x-sessionmesh-limits", String.to_charlist(conf.limits)}], else: []) ++
+        token_header(conf) ++
         Enum.map(extra, fn {k, v} -> {String.to_charlist(k), String.to_charlist(v)} end)
 
     req =
@@ -95,6 +116,50 @@ defmodule SessionMesh.HTTP do
         {:error, reason}
     end
   end
+
+  defp token_header(%{tokens: tab}) when tab != nil do
+    case :ets.tab2list(tab) do
+      [] ->
+        []
+
+      entries ->
+        text =
+          entries
+          |> Enum.sort_by(fn {{_node, life}, _} -> -life end)
+          |> Enum.take(@token_max_entries)
+          |> Enum.map_join(",", fn {{node, life}, seq} ->
+            node <> "." <> Integer.to_string(life, 16) <> "." <> Integer.to_string(seq, 16)
+          end)
+
+        [{@token_header, String.to_charlist(String.downcase(text))}]
+    end
+  end
+
+  defp token_header(_), do: []
+
+  # Keeps the highest write number per (node, life), atomically per entry.
+  defp remember_token(%{tokens: tab}, hdrs) when tab != nil do
+    case List.keyfind(hdrs, @token_header, 0) do
+      {_, value} ->
+        for e <- String.split(to_string(value), ",", trim: true),
+            [node, life, seq] <- [String.split(String.trim(e), ".")],
+            {l, ""} <- [Integer.parse(life, 16)],
+            {s, ""} <- [Integer.parse(seq, 16)] do
+          key = {node, l}
+
+          unless :ets.insert_new(tab, {key, s}) do
+            :ets.select_replace(tab, [{{key, :"$1"}, [{:<, :"$1", s}], [{{{:const, key}, s}}]}])
+          end
+        end
+
+        :ok
+
+      nil ->
+        :ok
+    end
+  end
+
+  defp remember_token(_, _), do: :ok
 
   defp encode(nil), do: nil
 

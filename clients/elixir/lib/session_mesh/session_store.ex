@@ -26,7 +26,10 @@ defmodule SessionMesh.SessionStore do
   accepted and ignored here), `:strict_mode`. Added: `:urls` (node URLs,
   tried in order with failover), `:timeout` (ms per call, 5000), `:codec`
   (`:term`, the default, or `:json`: see `SessionMesh.Codec`),
-  `:api_token`, `:max_connections` (pool size, 50).
+  `:api_token`, `:max_connections` (pool size, 50), `:read_your_writes`
+  (default true: every call carries the session token of every write this
+  store made, so a read on any node sees them, whichever process wrote;
+  see `SessionMesh.HTTP`).
 
   ## Named stores
   A store started with `:table_name` is a namespace: its session ids are
@@ -475,9 +478,31 @@ defmodule SessionMesh.SessionStore do
         timeout: Keyword.get(opts, :timeout, 5000),
         token: Keyword.get(opts, :api_token),
         limits: if(limits == [], do: nil, else: Enum.join(limits, ",")),
-        cursor: :atomics.new(1, [])
+        cursor: :atomics.new(1, []),
+        tokens: if(Keyword.get(opts, :read_your_writes, true), do: token_table(opts), else: nil)
       }
     }
+  end
+
+  # The store's session-token table: owned by the store's process, or, for
+  # the implicit default store, by a process of its own that lives as long
+  # as the VM (the table must outlive whichever caller created it).
+  defp token_table(opts) do
+    if Keyword.get(opts, :implicit, false) do
+      parent = self()
+      ref = make_ref()
+
+      spawn(fn ->
+        send(parent, {ref, HTTP.new_token_table()})
+        Process.sleep(:infinity)
+      end)
+
+      receive do
+        {^ref, tab} -> tab
+      end
+    else
+      HTTP.new_token_table()
+    end
   end
 
   defp conf(%{http: _} = conf), do: conf
@@ -500,7 +525,7 @@ defmodule SessionMesh.SessionStore do
       nil ->
         {:ok, _} = Application.ensure_all_started(:inets)
         :ok = HTTP.start_profile(:sessionmesh_default, 50)
-        c = build_conf([name: __MODULE__], :sessionmesh_default)
+        c = build_conf([name: __MODULE__, implicit: true], :sessionmesh_default)
         :persistent_term.put({__MODULE__, :__implicit__}, c)
         c
 

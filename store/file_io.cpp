@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -67,6 +68,24 @@ class posix_file final : public writable_file {
   uint64_t reserved_;  // bytes on disk (size_ plus reserved zeros)
 };
 
+class owned_bytes final : public file_bytes {
+ public:
+  explicit owned_bytes(std::string s) : s_(std::move(s)) { view_ = s_; }
+
+ private:
+  std::string s_;
+};
+
+class mapped_bytes final : public file_bytes {
+ public:
+  mapped_bytes(void* p, size_t n) : p_(p), n_(n) { view_ = {static_cast<const char*>(p), n}; }
+  ~mapped_bytes() override { ::munmap(p_, n_); }
+
+ private:
+  void* p_;
+  size_t n_;
+};
+
 class posix_file_system final : public file_system {
  public:
   result<std::unique_ptr<writable_file>> open_append(const std::string& path) override {
@@ -99,6 +118,25 @@ class posix_file_system final : public file_system {
     ::close(fd);
     out.resize(got);
     return out;
+  }
+
+  result<std::unique_ptr<file_bytes>> read_whole(const std::string& path, uint64_t max_bytes) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return last_error();
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || static_cast<uint64_t>(st.st_size) > max_bytes) {
+      ::close(fd);
+      return errc::limit_exceeded;
+    }
+    if (st.st_size == 0) {
+      ::close(fd);
+      return std::unique_ptr<file_bytes>(new owned_bytes(std::string()));
+    }
+    const size_t n = static_cast<size_t>(st.st_size);
+    void* p = ::mmap(nullptr, n, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    ::close(fd);
+    if (p == MAP_FAILED) return file_system::read_whole(path, max_bytes);  // e.g. a file system that cannot map
+    return std::unique_ptr<file_bytes>(new mapped_bytes(p, n));
   }
 
   result<std::vector<std::string>> list_dir(const std::string& dir) override {
@@ -140,6 +178,13 @@ class posix_file_system final : public file_system {
 };
 
 }  // namespace
+
+result<std::unique_ptr<file_bytes>> file_system::read_whole(const std::string& path, uint64_t max_bytes) {
+  auto s = read_file(path, max_bytes);
+  if (!s) return s.error();
+  return std::unique_ptr<file_bytes>(new owned_bytes(std::move(s).value()));
+}
+
 
 file_system& posix_fs() {
   static posix_file_system fs;

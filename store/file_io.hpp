@@ -38,6 +38,16 @@ class writable_file {
   virtual uint64_t reserved() const { return size(); }
 };
 
+// A whole file's bytes, valid while this object lives.
+class file_bytes {
+ public:
+  virtual ~file_bytes() = default;
+  std::string_view bytes() const { return view_; }
+
+ protected:
+  std::string_view view_;
+};
+
 class file_system {
  public:
   virtual ~file_system() = default;
@@ -46,6 +56,12 @@ class file_system {
   virtual result<std::unique_ptr<writable_file>> open_append(const std::string& path) = 0;
   // Reads a whole file of at most max_bytes.
   virtual result<std::string> read_file(const std::string& path, uint64_t max_bytes) = 0;
+  // The same bytes without a copy where the file system can map them (the
+  // POSIX one maps the file, read-only and populated: no zero-filled buffer,
+  // no copy out of the page cache). Only for files nobody shortens or
+  // rewrites while they are read (snapshots: written once, renamed into
+  // place). Default: read_file into memory.
+  virtual result<std::unique_ptr<file_bytes>> read_whole(const std::string& path, uint64_t max_bytes);
   virtual result<std::vector<std::string>> list_dir(const std::string& dir) = 0;  // names only
   virtual result<void> make_dir(const std::string& dir) = 0;                     // ok if it exists
   virtual result<void> rename(const std::string& from, const std::string& to) = 0;

@@ -35,11 +35,11 @@ std::string describe(const std::string& path, uint64_t offset, std::string_view 
 result<uint64_t> load_snapshot(file_system& fs, const std::string& path,
                                const std::function<bool(std::string_view)>& apply,
                                const std::function<bool(const std::vector<std::string_view>&)>& apply_all) {
-  auto data = fs.read_file(path, max_file_bytes);
+  auto data = fs.read_whole(path, max_file_bytes);
   if (!data) {
     return {data.error(), path + ": cannot read snapshot"};
   }
-  std::string_view bytes = *data;
+  std::string_view bytes = (*data)->bytes();
   if (bytes.substr(0, snap_magic.size()) != snap_magic) {
     return {errc::corrupt_data, describe(path, 0, "bad snapshot header")};
   }
@@ -122,7 +122,17 @@ result<recovery_report> recover(file_system& fs, const std::string& dir,
     if (!data) {
       return {data.error(), path + ": cannot read WAL segment"};
     }
-    auto r = scan_frames(*data, [&](std::string_view payload, uint64_t) { return apply(payload); });
+    // A segment's records go in as one batch, like a snapshot's: merging is
+    // a join, so their order does not matter, and the batch checks them on
+    // two threads and indexes them at once.
+    std::vector<std::string_view> held;
+    auto r = scan_frames(*data, [&](std::string_view payload, uint64_t) {
+      if (!apply_snapshot) return apply(payload);
+      held.push_back(payload);
+      return true;
+    });
+    if (apply_snapshot && !held.empty() && !apply_snapshot(held))
+      return {errc::corrupt_data, path + ": corrupt WAL record"};
     rep.wal_records += r.frames;
     ++rep.segments_replayed;
     const bool is_last = i + 1 == segments.size();

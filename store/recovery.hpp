@@ -37,9 +37,10 @@ struct recovery_report {
 
 // apply(payload) must accept a record; returning false marks it corrupt.
 // apply_snapshot (optional): the snapshot's records all at once, after its
-// frames and end marker checked out (they are views into the file's bytes,
-// valid during the call), in place of one apply per record; false marks the
-// snapshot corrupt.
+// frames and end marker checked out, and then each WAL segment's good
+// records at once (views into the file's bytes, valid during the call), in
+// place of one apply per record (merging is a join: order does not matter);
+// false marks the file corrupt.
 result<recovery_report> recover(
     file_system& fs, const std::string& dir, const std::function<bool(std::string_view)>& apply,
     const std::function<bool(const std::vector<std::string_view>&)>& apply_snapshot = nullptr);

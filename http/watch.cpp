@@ -5,6 +5,10 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <charconv>
 #include <deque>
 
@@ -212,13 +216,29 @@ class watch_session : public std::enable_shared_from_this<watch_session<Next>> {
     flush();
   }
 
+  // While more than one event waits, the socket is corked (TCP_CORK): the
+  // frames, one send each, leave in full segments instead of one segment
+  // (and one wake-up of the reader) per event. Uncorked as soon as nothing
+  // is being written, so a lone event or a control frame is never held.
+  void cork(bool on) {
+    if (on == corked_) return;
+    corked_ = on;
+    const int v = on ? 1 : 0;
+    ::setsockopt(beast::get_lowest_layer(ws_).native_handle(), IPPROTO_TCP, TCP_CORK, &v, sizeof v);
+  }
+
   void flush() {
-    if (writing_ || queue_.empty() || closed_) return;
+    if (writing_ || queue_.empty() || closed_) {
+      if (!writing_) cork(false);
+      return;
+    }
+    if (queue_.size() > 1) cork(true);
     writing_ = true;
     ws_.text(true);
     ws_.async_write(asio::buffer(*queue_.front()), [self = shared_from_this()](beast::error_code ec, size_t) {
       self->writing_ = false;
       if (ec) return self->fail();
+      if (self->queue_.size() == 1) self->cork(false);  // the last one queued: out it goes
       self->queue_bytes_ -= self->queue_.front()->size();
       self->queue_.pop_front();
       if (self->closed_) return self->send_close();
@@ -249,6 +269,7 @@ class watch_session : public std::enable_shared_from_this<watch_session<Next>> {
   }
 
   void send_close() {
+    cork(false);
     ws_.async_close(close_reason_, [self = shared_from_this()](beast::error_code) {});
   }
 
@@ -279,6 +300,7 @@ class watch_session : public std::enable_shared_from_this<watch_session<Next>> {
   bool synced_due_ = false;   // a synced is owed: after the snapshot, or once the replay passes synced_at_seq_
   uint64_t synced_at_seq_ = 0;
   bool writing_ = false;
+  bool corked_ = false;
   bool closed_ = false;
   websocket::close_reason close_reason_;
   beast::flat_buffer rbuf_;

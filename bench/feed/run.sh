@@ -6,6 +6,7 @@
 # beside it the node's CPU per delivered event (from /proc, over the run).
 #
 #   bench/feed/run.sh [SECONDS] [CONFIG...]   (defaults: 5  100x1000 100x5000 1000x500 1000x5000)
+#   SM_BIN=path: another node binary (an A/B of two builds in one run)
 #
 # The goal (issue 12): 1,000 watchers each get every event of 5k writes/s,
 # p99 <= 20 ms. Client and node share this machine's cores.
@@ -29,7 +30,7 @@ printf '| watchers x writes/s | events received | cut (4008) | p50 ms | p99 ms |
 for cfg in "${configs[@]}"; do
   w=${cfg%x*} r=${cfg#*x}
   rm -rf "$work/data"
-  ./build-release/sessionmesh serve --node-id fan --data-dir "$work/data" --fsync batch \
+  "${SM_BIN:-./build-release/sessionmesh}" serve --node-id fan --data-dir "$work/data" --fsync batch \
     --http 127.0.0.1:$port --log-level warn &  # up to 1,024 watchers (the default bound)
   pid=$!
   until curl -sf "localhost:$port/readyz" >/dev/null; do sleep 0.05; done

@@ -27,6 +27,7 @@ void gossiper::start_exchange(uint64_t now) {
   ++stats_.ae_exchanges;
   ae_seq_ = write_seq_;
   exchange_ = ((exchange_ & ~ae_flags) + 1) | ae_streams;
+  if (merges_durable()) exchange_ |= ae_durable;
   // After a sketch from this peer failed to decode, one exchange by leaves.
   if (auto& m = members_.at(peer); !std::exchange(m.sketch_failed, false)) exchange_ |= ae_sketch_offer;
   send(peer, ae_l2{exchange_, store_.merkle_root(), store_.merkle_level(2)});
@@ -41,8 +42,20 @@ void gossiper::on_ae_l2(const std::string& from, const ae_l2& m) {
   if (m.root == store_.merkle_root()) {
     ack_caps_.erase(from);
     // Equal stores: the peer holds every local write so far (acks=N counts
-    // it even for writes that reached it by anti-entropy, not as deltas).
-    if (auto it = members_.find(from); it != members_.end()) advance_acked(it->second, write_seq_);
+    // it even for writes that reached it by anti-entropy, not as deltas),
+    // if its root counted durable merges only.
+    if (auto it = members_.find(from); it != members_.end() && (m.exchange & ae_durable))
+      advance_acked(it->second, write_seq_);
+    // Equal, but merges here are not all durable yet: no "equal" answer (the
+    // initiator would count us); the leaves of node 0 instead, which it
+    // finds equal and ends the exchange on.
+    if (!merges_durable()) {
+      const auto leaves = store_.merkle_level(3);
+      reply.nodes.push_back(0);
+      reply.leaf_hashes.assign(leaves.begin(), leaves.begin() + 16);
+      send(from, std::move(reply));
+      return;
+    }
   }
   if (m.root != store_.merkle_root() && m.hashes.size() == 256 && (m.exchange & ae_sketch_offer)) {
     if (const int bits = sketch_bits(m.hashes)) {

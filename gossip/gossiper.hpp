@@ -347,6 +347,9 @@ class gossiper {
   uint64_t durable_lsn_ = 0;  // as the driver reported
   uint64_t applied_lsn_ = 0;  // the highest log position of a merge here
   uint64_t sync_wanted_ = 0;
+  // Every merge made here is durable: our root may be taken as "holds
+  // every write merged" (anti-entropy's equality, ae_durable).
+  bool merges_durable() const { return applied_lsn_ <= durable_lsn_; }
   // A merge's log position: acks wait for it; the driver is asked for it.
   void note_lsn(uint64_t lsn) {
     if (lsn <= durable_lsn_) return;

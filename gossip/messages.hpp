@@ -39,7 +39,13 @@ inline constexpr uint64_t ae_sketch_offer = uint64_t{1} << 63;
 // node built before them would drop the connection on an unknown type, so
 // marks go only to peers seen setting it).
 inline constexpr uint64_t ae_streams = uint64_t{1} << 62;
-inline constexpr uint64_t ae_flags = ae_sketch_offer | ae_streams;
+// Set in ae_l2's exchange id by an initiator whose every merge was durable
+// when it took the root it sends: only then may the responder, finding
+// the roots equal, count it as holding every write of the responder's
+// (acks=N, stream marks). A root that counts merges a crash would lose
+// must not (a peer that then restarted would be counted for writes it lost).
+inline constexpr uint64_t ae_durable = uint64_t{1} << 61;
+inline constexpr uint64_t ae_flags = ae_sketch_offer | ae_streams | ae_durable;
 
 enum class member_status : uint8_t { alive = 0, suspect = 1, dead = 2, left = 3 };
 const char* status_name(member_status s);

@@ -235,7 +235,12 @@ uint64_t local_store::cleanup_expired() {
     for (auto* p : sh.set) {
       if (p->exists()) {
         if (now >= p->expires_at_ms()) gone.push_back(p);
-      } else if (detail::header_of(p).tombstone.physical_ms() + options_.tombstone_grace_ms <= now) {
+      } else if (detail::header_of(p).tombstone.physical_ms() + options_.tombstone_grace_ms <= now &&
+                 crdt::max_stamp(detail::decode_packed(p)).physical_ms() + options_.tombstone_grace_ms <= now) {
+        // A tombstone past the grace, or registers that never had a
+        // session: a change that arrived before the session's create (a
+        // delta overtaking another, a repair of part of it) waits for it
+        // as long as a tombstone would, not dropped at the next pass.
         gone.push_back(p);
       }
     }

@@ -15,6 +15,7 @@
 #include <vector>
 #include <fstream>
 
+#include "crdt/codec.hpp"
 #include "store/framing.hpp"
 #include "store/local_store.hpp"
 #include "store/wal.hpp"
@@ -330,6 +331,47 @@ TEST_CASE("a large WAL tail goes in as one batch and is recovered byte for byte,
   CHECK(st->merkle().fold_sketch(store::sketch::max_bits).to_bytes() == sketch_bytes);
   CHECK(st->stats().current_sessions == live);
   CHECK(st->stats().tombstones > 0);
+}
+
+TEST_CASE("a change that arrives before its session's create is kept, across a restart, until the grace") {
+  // A peer's patch can overtake the create (another node's, or repaired in
+  // part): its registers make no session yet, and the reaper keeps them as
+  // long as it would a tombstone, so the create finds them (before: dropped
+  // at the next pass, and the node had acknowledged a write it then lost).
+  const std::string dir = fresh_dir();
+  auto o = disk_opts(dir);
+  std::atomic<uint64_t> now{1'764'225'600'000ull};
+  o.clock = [&now] { return now.load(); };
+  o.tombstone_grace_ms = 60000;
+  crdt::session_record patch;
+  patch.id = "early";
+  patch.map(section::variables)["v"] = crdt::entry{crdt::stamp{crdt::hlc_make(now.load(), 0), 7}, "1"};
+  {
+    auto st = open_ok(o);
+    REQUIRE(st->apply_remote(crdt::encode(patch), "peer").has_value());
+    CHECK(!st->peek("early").has_value());  // no session yet
+    (void)st->cleanup_expired();
+    CHECK(st->raw_records({"early"}).size() == 1);
+  }
+  now += 30000;
+  auto st = open_ok(o);  // the start's own reaper pass
+  CHECK(st->raw_records({"early"}).size() == 1);
+  crdt::session_record create;
+  create.id = "early";
+  create.created = create.touched = create.ttl_ts = crdt::stamp{crdt::hlc_make(now.load(), 0), 8};
+  create.ttl_s = 3600;
+  REQUIRE(st->apply_remote(crdt::encode(create), "peer").has_value());
+  auto v = st->peek("early");
+  REQUIRE(v.has_value());
+  CHECK(v->find(section::variables, "v").has_value());
+  // Registers that never get a session go once the grace has passed.
+  crdt::session_record lone;
+  lone.id = "lone";
+  lone.map(section::variables)["v"] = crdt::entry{crdt::stamp{crdt::hlc_make(now.load(), 0), 7}, "2"};
+  REQUIRE(st->apply_remote(crdt::encode(lone), "peer").has_value());
+  now += 61000;
+  (void)st->cleanup_expired();
+  CHECK(st->raw_records({"lone"}).empty());
 }
 
 TEST_CASE("snapshots bound replay and drop covered segments") {

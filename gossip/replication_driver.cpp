@@ -78,19 +78,25 @@ void replication_driver::refresh_applied() {
   }
 }
 
-void replication_driver::check_apply_waiters(uint64_t now_ms) {
-  refresh_applied();
-  for (size_t i = 0; i < apply_waiters_.size();) {
-    auto& w = apply_waiters_[i];
-    const bool met = !applied_->first_unmet(w.t);
+// Answers (into the output) every waiter that is met or past its deadline.
+template <class W, class Met>
+void replication_driver::answer_due(std::vector<W>& ws, uint64_t now_ms, Met met_of) {
+  for (size_t i = 0; i < ws.size();) {
+    auto& w = ws[i];
+    const bool met = met_of(w);
     if (met || now_ms >= w.deadline_ms) {
       out_.acks.emplace_back(std::move(w.done), met);
-      w = std::move(apply_waiters_.back());
-      apply_waiters_.pop_back();
+      w = std::move(ws.back());
+      ws.pop_back();
     } else {
       ++i;
     }
   }
+}
+
+void replication_driver::check_apply_waiters(uint64_t now_ms) {
+  refresh_applied();
+  answer_due(apply_waiters_, now_ms, [&](const apply_waiter& w) { return !applied_->first_unmet(w.t); });
 }
 
 namespace {
@@ -190,17 +196,7 @@ void replication_driver::settle(uint64_t now_ms) {
 }
 
 void replication_driver::check_waiters(uint64_t now_ms) {
-  for (size_t i = 0; i < waiters_.size();) {
-    auto& w = waiters_[i];
-    const bool met = acked_count(w.seq) >= w.acks;
-    if (met || now_ms >= w.deadline_ms) {
-      out_.acks.emplace_back(std::move(w.done), met);
-      w = std::move(waiters_.back());
-      waiters_.pop_back();
-    } else {
-      ++i;
-    }
-  }
+  answer_due(waiters_, now_ms, [&](const waiter& w) { return acked_count(w.seq) >= w.acks; });
 }
 
 // Batched `moved` events for every live session whose owner changed.

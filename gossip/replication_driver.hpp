@@ -156,6 +156,8 @@ class replication_driver {
     ack_callback done;
   };
   void check_apply_waiters(uint64_t now_ms);
+  template <class W, class Met>
+  void answer_due(std::vector<W>& ws, uint64_t now_ms, Met met_of);
   void refresh_applied();
   std::vector<apply_waiter> apply_waiters_;
   std::shared_ptr<const applied_view> applied_;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <utility>
 #include <cerrno>
 
 namespace sessionmesh::store {
@@ -99,7 +100,9 @@ class posix_file_system final : public file_system {
     return std::unique_ptr<writable_file>(new posix_file(fd, static_cast<uint64_t>(st.st_size)));
   }
 
-  result<std::string> read_file(const std::string& path, uint64_t max_bytes) override {
+  // A file opened for reading, and its size, checked against max_bytes
+  // before anything is allocated for it.
+  static result<std::pair<int, size_t>> open_bounded(const std::string& path, uint64_t max_bytes) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return last_error();
     struct stat st {};
@@ -107,7 +110,14 @@ class posix_file_system final : public file_system {
       ::close(fd);
       return errc::limit_exceeded;
     }
-    std::string out(static_cast<size_t>(st.st_size), '\0');
+    return std::pair(fd, static_cast<size_t>(st.st_size));
+  }
+
+  result<std::string> read_file(const std::string& path, uint64_t max_bytes) override {
+    auto f = open_bounded(path, max_bytes);
+    if (!f) return f.error();
+    const auto [fd, size] = *f;
+    std::string out(size, '\0');
     size_t got = 0;
     while (got < out.size()) {
       ssize_t n = ::read(fd, out.data() + got, out.size() - got);
@@ -121,18 +131,13 @@ class posix_file_system final : public file_system {
   }
 
   result<std::unique_ptr<file_bytes>> read_whole(const std::string& path, uint64_t max_bytes) override {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return last_error();
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || static_cast<uint64_t>(st.st_size) > max_bytes) {
-      ::close(fd);
-      return errc::limit_exceeded;
-    }
-    if (st.st_size == 0) {
+    auto f = open_bounded(path, max_bytes);
+    if (!f) return f.error();
+    const auto [fd, n] = *f;
+    if (n == 0) {
       ::close(fd);
       return std::unique_ptr<file_bytes>(new owned_bytes(std::string()));
     }
-    const size_t n = static_cast<size_t>(st.st_size);
     void* p = ::mmap(nullptr, n, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
     ::close(fd);
     if (p == MAP_FAILED) return file_system::read_whole(path, max_bytes);  // e.g. a file system that cannot map

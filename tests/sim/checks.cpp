@@ -88,12 +88,20 @@ void world::check_tokens() {
   for (auto& n : nodes_) {
     if (!n->up) continue;
     const auto view = n->d->applied();
+    // Each session decoded once per node (the writes are to a few sessions).
+    std::map<std::string, std::optional<crdt::session_record>, std::less<>> held;
     for (const auto& w : token_writes_) {
       if (!view->covers(w.e)) continue;
       if (w.origin != n->id) ++rep_.token_checks;
-      auto raw = n->st->raw_records({w.sid});
-      auto r = raw.empty() ? result<crdt::session_record>(errc::not_found) : crdt::decode(raw.front());
-      const crdt::entry_map* vars = r ? &r->map(section::variables) : nullptr;
+      auto h = held.find(w.sid);
+      if (h == held.end()) {
+        auto raw = n->st->raw_records({w.sid});
+        std::optional<crdt::session_record> rec;
+        if (!raw.empty())
+          if (auto r = crdt::decode(raw.front())) rec = std::move(r).value();
+        h = held.emplace(w.sid, std::move(rec)).first;
+      }
+      const crdt::entry_map* vars = h->second ? &h->second->map(section::variables) : nullptr;
       auto it = vars ? vars->find(w.var) : decltype(vars->end()){};
       if (!vars || it == vars->end() || it->second.ts < w.ts)
         fail(n->id + ": counts " + w.origin + "'s write " + std::to_string(w.e.seq) + " (life " +

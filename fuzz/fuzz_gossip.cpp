@@ -29,6 +29,9 @@ class empty_port final : public store_port {
   }
   uint64_t clock_ms() override { return now; }
   void for_each_live(const std::function<void(std::string_view)>& fn) override { fn("s1"); }
+  std::optional<size_t> forget_partition(uint32_t, uint64_t expected) override {
+    return expected == 0 ? std::optional<size_t>(0) : std::nullopt;
+  }
   uint64_t lsn = 0, now = 1'700'000'000'000ull;
 };
 
@@ -50,9 +53,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   c.node_id = "self";
   c.gossip_addr = "self:1";
   c.seeds = {"p1:1"};
+  c.replicas = size % 2 ? 2 : 0;  // placement and full replication alike
   replication_driver d(c, port);
   d.start(port.now);
-  (void)d.local_delta("x");
+  (void)d.local_delta("x", size % 256);
   d.when_acked(1, 2, port.now + 100, [](bool) {});
   for (const char* from : {"p1", "p2", "self"}) {
     d.on_message(from, *m, port.now, std::string(from) + ":1");

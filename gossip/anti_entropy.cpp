@@ -16,6 +16,7 @@ namespace sessionmesh::gossip {
 
 void gossiper::start_exchange(uint64_t now) {
   next_ae_ms_ = now + cfg_.ae_interval_ms;
+  if (!placement_.full()) return start_part_exchange(now);
   std::vector<std::string> peers;
   for (const auto& [id, m] : members_)
     if (m.status == member_status::alive) peers.push_back(id);

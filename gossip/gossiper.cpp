@@ -18,6 +18,7 @@ gossiper::gossiper(config cfg, store_port& store) : cfg_(std::move(cfg)), store_
 }
 
 void gossiper::start(uint64_t now) {
+  refresh_placement(now);
   next_probe_ms_ = now + cfg_.probe_interval_ms;
   next_ae_ms_ = now + cfg_.ae_interval_ms;
   enqueue_update(self_);
@@ -32,8 +33,11 @@ uint64_t gossiper::next_deadline() const {
 }
 
 void gossiper::on_tick(uint64_t now) {
+  refresh_placement(now);
   if (self_.status == member_status::left) {
-    flush_deltas();
+    // Left under placement: what this node holds goes to the replicas.
+    if (!placement_.full() && now >= next_ae_ms_) start_exchange(now);
+    flush_deltas(now);
     return;
   }
   check_probe(now);
@@ -48,7 +52,7 @@ void gossiper::on_tick(uint64_t now) {
     reap_dead(now);
   }
   if (now >= next_ae_ms_) start_exchange(now);
-  flush_deltas();
+  flush_deltas(now);
   if (now >= next_mark_ms_) send_marks(now);
 }
 
@@ -101,13 +105,13 @@ void gossiper::on_message(const std::string& from, const message& msg, uint64_t 
             }
           }
           stats_.deltas_refused += refused;
-          if (!refused && !m.records.empty() && m.through >= m.records.size())
-            on_stream_applied(from, m.batch, m.through + 1 - m.records.size(), m.through);
+          const bool ranged = m.first != 0 || (!m.records.empty() && m.through >= m.records.size());
+          if (!refused && ranged) on_stream_applied(from, m.batch, m.first_seq(), m.through);
           // An ack says "applied every write through `through`" (acks=N
           // counts on it): after a refusal, acks stop below that batch
           // until anti-entropy finds the two stores equal again.
           if (refused) {
-            const uint64_t below = m.through - std::min<uint64_t>(m.through, m.records.size());
+            const uint64_t below = ranged ? m.first_seq() - 1 : 0;
             auto [it, fresh] = ack_caps_.try_emplace(from, below);
             if (!fresh) it->second = std::min(it->second, below);
           }
@@ -148,22 +152,44 @@ void gossiper::on_message(const std::string& from, const message& msg, uint64_t 
           on_ae_diff(from, m, now);
         } else if constexpr (std::is_same_v<T, stream_mark>) {
           on_stream_mark(from, m);
+        } else if constexpr (std::is_same_v<T, ae_part>) {
+          on_ae_part(from, m);
+        } else if constexpr (std::is_same_v<T, ae_part_equal>) {
+          on_ae_part_equal(from, m, now);
         }
       },
       msg);
+  refresh_placement(now);
 }
 
 // --- broadcast
 
-uint64_t gossiper::local_delta(std::string encoded) {
+uint64_t gossiper::local_delta(std::string encoded, uint32_t partition) {
+  SM_ASSERT(!encoded.empty());
   const uint64_t seq = ++write_seq_;
+  const bool placed = !placement_.full() && partition < partition_count;
+  if (!placement_.full()) {
+    write_parts_.emplace_back(placed ? partition : partition_count, placement_version_);
+    while (write_parts_.size() > write_parts_max) {
+      write_parts_.pop_front();
+      ++write_parts_first_;
+    }
+  }
   for (const auto& id : alive_peers()) {
     auto& q = queues_[id].q;
+    if (placed && !placement_.held_by(id).test(partition)) {
+      // Not for it: the run of such writes grows (its batches say so).
+      if (!q.empty() && q.back().delta.empty() && q.back().last + 1 == seq)
+        q.back().last = seq;
+      else
+        q.push_back({seq, seq, {}});
+      continue;
+    }
     if (q.size() >= cfg_.delta_queue_max) {
       q.pop_front();
       ++stats_.deltas_dropped;  // anti-entropy repairs what the queue could not hold
     }
-    q.emplace_back(seq, encoded);
+    q.push_back({seq, seq, encoded});
   }
   return seq;
 }
@@ -177,7 +203,7 @@ void gossiper::on_durable(uint64_t lsn) {
   }
 }
 
-void gossiper::flush_deltas() {
+void gossiper::flush_deltas(uint64_t now) {
   for (auto& [id, pq] : queues_) {
     auto it = members_.find(id);
     if (it == members_.end() || it->second.status == member_status::dead ||
@@ -188,22 +214,35 @@ void gossiper::flush_deltas() {
       pq.acked_ranges.clear();
       continue;
     }
+    // Only writes that are not for this peer: they wait for a write that
+    // is, or for the mark interval (they move its count of our stream on).
+    if (!pq.q.empty() && pq.q.size() == 1 && pq.q.front().delta.empty()) {
+      if (pq.skips_due_ms == 0) pq.skips_due_ms = now + cfg_.mark_interval_ms;
+      if (now < pq.skips_due_ms) continue;
+    }
+    pq.skips_due_ms = 0;
     while (!pq.q.empty()) {
       deltas d;
       d.batch = ++batch_;
       size_t bytes = 0;
+      uint64_t first = 0;
       // A batch holds consecutive writes only: its receiver and its ack
-      // name it by (through - size, through], and a write this peer missed
-      // (it was dead for a moment) must not hide inside that range.
+      // name it by first..through, and a write this peer missed (it was
+      // dead for a moment) must not hide inside that range.
       while (!pq.q.empty() && d.records.size() < cfg_.delta_batch_max && bytes < (4u << 20) &&
-             (d.records.empty() || pq.q.front().first == d.through + 1)) {
-        bytes += pq.q.front().second.size();
-        d.through = pq.q.front().first;
-        d.records.push_back(std::move(pq.q.front().second));
+             (first == 0 || pq.q.front().first == d.through + 1)) {
+        auto& e = pq.q.front();
+        if (first == 0) first = e.first;
+        d.through = e.last;
+        if (!e.delta.empty()) {
+          bytes += e.delta.size();
+          d.records.push_back(std::move(e.delta));
+        }
         pq.q.pop_front();
       }
+      if (first != d.through + 1 - d.records.size()) d.first = first;
       stats_.deltas_sent += d.records.size();
-      pq.inflight.emplace(d.batch, std::make_pair(d.through + 1 - d.records.size(), d.through));
+      pq.inflight.emplace(d.batch, std::make_pair(first, d.through));
       while (pq.inflight.size() > inflight_max) pq.inflight.erase(pq.inflight.begin());
       send(id, std::move(d));
     }
@@ -247,18 +286,33 @@ size_t gossiper::pending_deltas() const {
 }
 
 size_t gossiper::acked(uint64_t seq) const {
+  // Under placement: the replicas of the write's partition when it was
+  // sent (a table that is no longer kept: the current one).
+  const gossip::placement* at = nullptr;
+  uint32_t part = partition_count;
+  if (!placement_.full() && seq >= write_parts_first_ && seq - write_parts_first_ < write_parts_.size()) {
+    const auto& [p, version] = write_parts_[seq - write_parts_first_];
+    part = p;
+    at = version == placement_version_ ? &placement_ : nullptr;
+    for (const auto& [v, pl] : past_placements_)
+      if (v == version) at = &pl;
+    if (!at) at = &placement_;
+  }
   size_t n = 0;
   for (const auto& [_, m] : members_)
-    if (m.status == member_status::alive && m.acked_through >= seq) ++n;
+    if (m.status == member_status::alive && m.acked_through >= seq && (!at || part >= partition_count || at->holds(part, m.node_id)))
+      ++n;
   return n;
 }
 
 void gossiper::leave(uint64_t now) {
   self_.incarnation += 1;
   self_.status = member_status::left;
+  ++members_version_;
   self_.since_ms = now;
   enqueue_update(self_);
   for (const auto& id : alive_peers()) send(id, sync{table()});
+  refresh_placement(now);
 }
 
 // --- ownership
@@ -281,15 +335,8 @@ std::string rendezvous_owner(std::string_view id, const std::vector<std::string>
 }
 
 std::string gossiper::owner_of(std::string_view id) const {
-  std::vector<std::string> c;
-  auto live = [](const member& m) {
-    return m.status == member_status::alive || m.status == member_status::suspect;
-  };
-  if (live(self_)) c.push_back(self_.node_id);
-  for (const auto& [_, m] : members_)
-    if (live(m)) c.push_back(m.node_id);
-  if (c.empty()) return self_.node_id;
-  return rendezvous_owner(id, c);
+  if (placement_.nodes().empty()) return self_.node_id;
+  return placement_.owner_of(id);
 }
 
 }  // namespace sessionmesh::gossip

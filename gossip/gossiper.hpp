@@ -6,6 +6,15 @@
 //                members, suspicion with incarnations and refutation,
 //                dissemination piggybacked on probes, push-pull sync with
 //                one member (or the seeds) every sync interval;
+//   placement    with replicas R > 0 (gossip/placement.hpp) a delta goes
+//                only to the alive replicas of its partition (the others
+//                are told the write was not for them, in the same batch
+//                ranges), acks count the replicas the write was sent to,
+//                and anti-entropy compares only the partitions two nodes
+//                share (ae_part). A partition this node holds but no longer
+//                replicates is handed off: exchanged with one of its
+//                replicas, and forgotten here once that replica's hash of
+//                it equals ours with every merge there durable;
 //   broadcast    every local delta goes to every alive peer in batches
 //                (flushed each tick); a full queue drops and counts, and
 //                anti-entropy repairs it;
@@ -37,6 +46,8 @@
 #pragma once
 
 #include <cstdint>
+#include <array>
+#include <bitset>
 #include <deque>
 #include <functional>
 #include <map>
@@ -47,6 +58,7 @@
 #include <vector>
 
 #include "gossip/messages.hpp"
+#include "gossip/placement.hpp"
 #include "store/diff_sketch.hpp"
 
 namespace sessionmesh::gossip {
@@ -81,6 +93,7 @@ struct config {
   // simply joins again.
   uint64_t dead_reap_ms = 3600000;
   size_t max_members = 4096;  // beyond: unknown members are not added
+  unsigned replicas = 0;      // R: replicas per partition (0: every node holds everything)
   uint64_t seed = 1;
 };
 
@@ -111,6 +124,11 @@ class store_port {
   virtual uint64_t clock_ms() = 0;
   // Every live session id (the replication driver's `moved` events).
   virtual void for_each_live(const std::function<void(std::string_view id)>& fn) = 0;
+  // Placement handoff: drops every record of partition p (its Merkle
+  // level-2 node) here, without tombstones, if and only if that node's hash
+  // is still expected (nothing arrived since it was compared). Returns how
+  // many records went, or nullopt when the hash had moved.
+  virtual std::optional<size_t> forget_partition(uint32_t p, uint64_t expected) = 0;
 };
 
 struct member {
@@ -146,6 +164,15 @@ struct counters {
   uint64_t ae_sketches = 0, ae_sketch_failures = 0;  // sketches decoded here; of them, incomplete
   uint64_t members_reaped = 0, members_refused = 0;
   uint64_t clock_ahead_episodes = 0;
+  uint64_t partitions_handed_off = 0, records_handed_off = 0;  // placement: forgotten here after handoff
+};
+
+// A partition this node held without replicating it, forgotten once a
+// replica had all of it (placement).
+struct handoff {
+  uint32_t partition = 0;
+  std::string to;  // the replica that confirmed it
+  size_t records = 0;
 };
 
 // Breaks the stream rule on purpose: a delta batch counts as applied
@@ -172,8 +199,9 @@ class gossiper {
   // The seeds knocked on while no peer is alive (a reload), from the next tick.
   void set_seeds(std::vector<std::string> seeds) { cfg_.seeds = std::move(seeds); }
   uint64_t next_deadline() const;
-  // A local write: its encoded delta. Returns its write sequence number.
-  uint64_t local_delta(std::string encoded);
+  // A local write: its encoded delta and its partition (partition_count:
+  // unknown, to every peer). Returns its write sequence number.
+  uint64_t local_delta(std::string encoded, uint32_t partition = partition_count);
   // The store's log is durable through lsn: acks held for it go out.
   void on_durable(uint64_t lsn);
   // The highest log position an ack (or a repair) waits for, once: the
@@ -185,11 +213,27 @@ class gossiper {
   std::vector<envelope> take_outbox() { return std::exchange(outbox_, {}); }
   // Membership changes since the last call: (node, new status).
   std::vector<std::pair<std::string, member_status>> take_changes() { return std::exchange(changes_, {}); }
+  // Partitions forgotten here after handoff since the last call.
+  std::vector<handoff> take_handoffs() { return std::exchange(handoffs_, {}); }
+  // Who replicates what: the owners (alive and suspect, this node
+  // included) and R; its version rises on every change.
+  const gossip::placement& layout() const { return placement_; }
+  // Placement: partitions this node replicates but may not hold every
+  // earlier write of: gained at a placement change, until an exchange finds
+  // one equal with a node that replicated it before (the writes made then
+  // went there, and streams count them here as not for this node). A
+  // read-your-writes token is never counted met for them, this node's own
+  // writes included (it may have handed the partition off and forgotten
+  // it). Part of streams_version().
+  const std::bitset<partition_count>& incomplete() const { return incomplete_; }
+  uint64_t layout_version() const { return placement_version_; }
 
   const std::map<std::string, member>& members() const { return members_; }
   const member& self() const { return self_; }
   std::string owner_of(std::string_view id) const;
-  // Alive peers (not self) that applied every local write through seq.
+  // Alive peers (not self) that applied every local write through seq;
+  // under placement only those the write was sent to (its partition's
+  // replicas when it was made) count.
   size_t acked(uint64_t seq) const;
   uint64_t last_local_seq() const { return write_seq_; }
   size_t pending_deltas() const;
@@ -251,7 +295,18 @@ class gossiper {
   void sample_clock(member& m, uint64_t their_clock, uint64_t sent, uint64_t now);
   void evaluate_clock(uint64_t now);
   // broadcast
-  void flush_deltas();
+  void flush_deltas(uint64_t now);
+  // placement (placement.cpp in gossip/: the table; here: its upkeep)
+  void refresh_placement(uint64_t now);
+  // The partitions this node and peer both replicate, ascending.
+  std::vector<uint32_t> shared_with(const std::string& peer) const;
+  void start_part_exchange(uint64_t now);
+  // An exchange that found parts equal may count m as holding every write
+  // of ours meant for it: parts cover every partition both replicate, and
+  // m's count reached the last placement change (or that was long ago).
+  bool may_count_equal(const member& m, const std::vector<uint32_t>& parts, uint64_t now) const;
+  void on_ae_part(const std::string& from, const ae_part& m);
+  void on_ae_part_equal(const std::string& from, const ae_part_equal& m, uint64_t now);
   // streams (streams.cpp)
   void on_stream_applied(const std::string& from, uint64_t batch, uint64_t first, uint64_t through);
   void on_stream_mark(const std::string& from, const stream_mark& m);
@@ -311,8 +366,15 @@ class gossiper {
   // of an earlier life is not taken for one of this life. Receivers of
   // older builds echo the id unread.
   uint64_t batch_ = 0;
+  // Queued for one peer: the write first..last's delta, or (delta empty)
+  // a run of writes that are not for it (placement).
+  struct queued {
+    uint64_t first, last;
+    std::string delta;
+  };
   struct peer_queue {
-    std::deque<std::pair<uint64_t, std::string>> q;  // (write seq, delta)
+    std::deque<queued> q;
+    uint64_t skips_due_ms = 0;  // a batch of skips alone waits until then
     // Batches sent and not yet acknowledged: batch -> (first seq, through).
     std::map<uint64_t, std::pair<uint64_t, uint64_t>> inflight;
     // Acknowledged ranges above a gap (first seq -> through): they count
@@ -328,6 +390,36 @@ class gossiper {
   // Raise acked_through and absorb the acked ranges it now reaches.
   void advance_acked(member& m, uint64_t through);
   std::map<std::string, peer_queue> queues_;
+  // placement
+  gossip::placement placement_;
+  uint64_t members_version_ = 1;     // rises whenever a member (or this node) comes, goes or changes status
+  uint64_t placed_at_version_ = 0;  // members_version_ the placement was built at
+  uint64_t placement_version_ = 0;
+  uint64_t placement_seq_ = 0;  // write_seq_ when the placement last changed
+  uint64_t placement_ms_ = 0;   // and when
+  std::deque<std::pair<uint64_t, gossip::placement>> past_placements_;  // (version, table): the last few
+  static constexpr size_t past_placements_max = 8;
+  // Per recent local write (seq write_parts_first_ + i): its partition and
+  // the placement version it was sent under (acked() counts its targets).
+  std::deque<std::pair<uint32_t, uint64_t>> write_parts_;
+  uint64_t write_parts_first_ = 1;
+  static constexpr size_t write_parts_max = 1u << 20;
+  // The ae_part exchange under way: the hashes sent, the placement then.
+  std::map<uint32_t, uint64_t> part_sent_;
+  uint64_t part_version_ = 0;
+  size_t handoff_pos_ = 0;
+  std::vector<std::string> ae_order_;  // placement: exchange partners, shuffled, in turn
+  size_t ae_pos_ = 0;
+  std::bitset<partition_count> incomplete_;
+  std::array<std::vector<std::string>, partition_count> gained_from_;  // the replicas before the gain
+  // p was found equal with from, which replicated p before this node
+  // gained it: this node holds it all.
+  void note_complete(uint32_t p, const std::string& from);
+  std::vector<handoff> handoffs_;
+  // A peer's acked_through below the last placement change is forgiven by
+  // an equal exchange only this long after it (every ack waiter of those
+  // writes has been answered by then: timeouts are at most 600 s).
+  static constexpr uint64_t placement_forgive_ms = 610000;
   std::map<std::string, stream_state> streams_;
   uint64_t streams_version_ = 0;
   uint64_t next_mark_ms_ = 0;

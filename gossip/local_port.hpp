@@ -29,6 +29,9 @@ class local_port final : public store_port {
   }
   uint64_t clock_ms() override { return st_.clock_ms(); }
   void for_each_live(const std::function<void(std::string_view id)>& fn) override { st_.for_each_live(fn); }
+  std::optional<size_t> forget_partition(uint32_t p, uint64_t expected) override {
+    return st_.forget_partition(p, expected);
+  }
 
  private:
   store::local_store& st_;

@@ -44,6 +44,7 @@ void gossiper::set_status(member& m, member_status s, uint64_t now) {
     next_ae_ms_ = std::min(next_ae_ms_, now);
   }
   m.status = s;
+  ++members_version_;
   m.since_ms = now;
   if (s != member_status::alive) m.in_sync = false;
   changes_.emplace_back(m.node_id, s);
@@ -79,6 +80,7 @@ void gossiper::apply_update(const member_update& u, uint64_t now) {
     m.since_ms = now;
     m.last_heard_ms = now;
     auto& nm = members_.emplace(u.node_id, std::move(m)).first->second;
+    ++members_version_;
     changes_.emplace_back(nm.node_id, nm.status);
     enqueue_update(nm);
     return;
@@ -213,6 +215,7 @@ void gossiper::reap_dead(uint64_t now) {
       std::erase_if(updates_, [&](const auto& p) { return p.first.node_id == it->first; });
       ++stats_.members_reaped;
       it = members_.erase(it);
+      ++members_version_;
     } else {
       ++it;
     }

@@ -142,10 +142,11 @@ void encode(const message& m, std::string& out) {
           pk.pack_array(1);
           put_updates(pk, v.members);
         } else if constexpr (std::is_same_v<T, deltas>) {
-          pk.pack_array(3);
+          pk.pack_array(v.first ? 4 : 3);
           pk.pack_uint64(v.batch);
           pk.pack_uint64(v.through);
           put_strs(pk, v.records);
+          if (v.first) pk.pack_uint64(v.first);
         } else if constexpr (std::is_same_v<T, deltas_ack>) {
           pk.pack_array(2);
           pk.pack_uint64(v.batch);
@@ -192,6 +193,15 @@ void encode(const message& m, std::string& out) {
           pk.pack_array(2);
           pk.pack_uint64(v.epoch);
           pk.pack_uint64(v.through);
+        } else if constexpr (std::is_same_v<T, ae_part>) {
+          pk.pack_array(3);
+          pk.pack_uint64(v.exchange);
+          put_uints(pk, v.parts);
+          put_uints(pk, v.hashes);
+        } else if constexpr (std::is_same_v<T, ae_part_equal>) {
+          pk.pack_array(2);
+          pk.pack_uint64(v.exchange);
+          put_uints(pk, v.parts);
         }
       },
       m);
@@ -240,11 +250,18 @@ result<message> decode(std::string_view bytes) {
       break;
     }
     case msg_type::deltas: {
-      if (!need(3)) return errc::decode_error;
+      if (!need(3) && !need(4)) return errc::decode_error;
       TRY(batch, rd.read_uint());
       TRY(through, rd.read_uint());
       TRY(recs, get_strs(rd, 65536));
-      m = deltas{batch, through, std::move(recs)};
+      uint64_t first = 0;
+      if (n == 4) {
+        TRY(f, rd.read_uint());
+        // A range that holds its records and starts at 1 or later.
+        if (f == 0 || f > through || through - f + 1 < recs.size()) return errc::decode_error;
+        first = f;
+      }
+      m = deltas{batch, through, std::move(recs), first};
       break;
     }
     case msg_type::deltas_ack: {
@@ -324,6 +341,23 @@ result<message> decode(std::string_view bytes) {
       TRY(epoch, rd.read_uint());
       TRY(through, rd.read_uint());
       m = stream_mark{epoch, through};
+      break;
+    }
+    case msg_type::ae_part:
+    case msg_type::ae_part_equal: {
+      const bool eq = type == static_cast<uint64_t>(msg_type::ae_part_equal);
+      if (!need(eq ? 2 : 3)) return errc::decode_error;
+      TRY(ex, rd.read_uint());
+      TRY(parts, get_uints<uint32_t>(rd, 256));
+      for (size_t i = 0; i < parts.size(); ++i)
+        if (parts[i] >= 256 || (i && parts[i] <= parts[i - 1])) return errc::decode_error;
+      if (eq) {
+        m = ae_part_equal{ex, std::move(parts)};
+        break;
+      }
+      TRY(h, get_uints<uint64_t>(rd, 256));
+      if (h.size() != parts.size()) return errc::decode_error;
+      m = ae_part{ex, std::move(parts), std::move(h)};
       break;
     }
     default:

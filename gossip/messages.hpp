@@ -30,6 +30,8 @@ enum class msg_type : uint8_t {
   ae_sketch = 12,  // the responder's diff sketch, to an initiator that offered (ae_sketch_offer)
   ae_diff = 13,    // the initiator's decoded difference: records, wants, stamps of ids both hold
   stream_mark = 14,  // "you applied my write stream through": only to a peer that set ae_streams
+  ae_part = 15,        // placement (--replicas R): level-2 hashes of the partitions named
+  ae_part_equal = 16,  // the partitions of an ae_part found equal here, every merge durable
 };
 
 // Set in ae_l2's exchange id by an initiator that can take an ae_sketch
@@ -67,7 +69,17 @@ struct ack { uint64_t seq = 0; std::vector<member_update> updates; uint64_t cloc
 struct ping_req { uint64_t seq = 0; std::string target; std::vector<member_update> updates; };
 struct sync { std::vector<member_update> members; };
 struct sync_reply { std::vector<member_update> members; };
-struct deltas { uint64_t batch = 0; uint64_t through = 0; std::vector<std::string> records; };
+// The batch names the sender's writes first..through (first 0: through + 1
+// - records.size(), the older three-field form). Under placement a batch
+// may name more writes than it carries: those of partitions the receiver
+// does not replicate, which are not for it.
+struct deltas {
+  uint64_t batch = 0;
+  uint64_t through = 0;
+  std::vector<std::string> records;
+  uint64_t first = 0;
+  uint64_t first_seq() const { return first ? first : through + 1 - records.size(); }
+};
 struct deltas_ack { uint64_t batch = 0; uint64_t through = 0; };
 struct ae_l2 { uint64_t exchange = 0; uint64_t root = 0; std::vector<uint64_t> hashes; };
 struct ae_l3 { uint64_t exchange = 0; std::vector<uint32_t> nodes; std::vector<uint64_t> leaf_hashes; };
@@ -94,8 +106,15 @@ struct ae_diff {
 // two equal). Read-your-writes tokens are checked against it.
 struct stream_mark { uint64_t epoch = 0; uint64_t through = 0; };
 
+// Placement: an anti-entropy exchange over some partitions (level-2 nodes)
+// only: parts ascending, one hash each. The responder answers an ae_l3 for
+// those that differ (then the usual leaves and records) and, when every
+// merge it made is durable, an ae_part_equal naming those that are equal.
+struct ae_part { uint64_t exchange = 0; std::vector<uint32_t> parts; std::vector<uint64_t> hashes; };
+struct ae_part_equal { uint64_t exchange = 0; std::vector<uint32_t> parts; };
+
 using message = std::variant<ping, ack, ping_req, sync, sync_reply, deltas, deltas_ack, ae_l2, ae_l3,
-                             ae_leaves, ae_records, ae_sketch, ae_diff, stream_mark>;
+                             ae_leaves, ae_records, ae_sketch, ae_diff, stream_mark, ae_part, ae_part_equal>;
 
 msg_type type_of(const message& m);
 void encode(const message& m, std::string& out);

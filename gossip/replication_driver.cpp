@@ -40,7 +40,9 @@ void replication_driver::on_tick(uint64_t now_ms) {
   settle(now_ms);
 }
 
-uint64_t replication_driver::local_delta(std::string encoded) { return g_.local_delta(std::move(encoded)); }
+uint64_t replication_driver::local_delta(std::string encoded, uint32_t partition) {
+  return g_.local_delta(std::move(encoded), partition);
+}
 
 void replication_driver::when_acked(uint64_t seq, unsigned acks, uint64_t deadline_ms, ack_callback done) {
   const bool met = acked_count(seq) >= acks;
@@ -66,6 +68,7 @@ void replication_driver::refresh_applied() {
     auto v = std::make_shared<applied_view>();
     v->self_node = token_node(g_.node_id());
     v->self_epoch = g_.epoch();
+    v->incomplete = g_.incomplete();
     for (const auto& [id, st] : g_.streams()) {
       const uint64_t node = token_node(id);
       for (const auto& [e, through] : st.past) v->facts.push_back({node, e, through});
@@ -97,6 +100,19 @@ void replication_driver::answer_due(std::vector<W>& ws, uint64_t now_ms, Met met
 void replication_driver::check_apply_waiters(uint64_t now_ms) {
   refresh_applied();
   answer_due(apply_waiters_, now_ms, [&](const apply_waiter& w) { return !applied_->first_unmet(w.t); });
+  if (!empty_waiters_.empty()) {
+    const bool empty = store_.merkle_root() == 0;
+    answer_due(empty_waiters_, now_ms, [&](const empty_waiter&) { return empty; });
+  }
+}
+
+void replication_driver::when_handed_off(uint64_t deadline_ms, ack_callback done) {
+  const bool met = store_.merkle_root() == 0;
+  if (met || stopped_ || empty_waiters_.size() >= max_waiters_ || deadline_ms <= now_ms_) {
+    out_.acks.emplace_back(std::move(done), met);
+    return;
+  }
+  empty_waiters_.push_back({deadline_ms, std::move(done)});
 }
 
 namespace {
@@ -117,9 +133,10 @@ bool applied_view::covers(const token_entry& e) const {
 
 bool applied_view::knows(const token_entry& e) const { return e.node == self_node || find_fact(facts, e); }
 
-std::optional<token_entry> applied_view::first_unmet(const session_token& t) const {
+std::optional<token_entry> applied_view::first_unmet(const session_token& t, uint32_t p) const {
+  const bool partial = p < partition_count && incomplete.test(p);
   for (const auto& e : t.entries)
-    if (!covers(e)) return e;
+    if (partial || !covers(e)) return e;
   return std::nullopt;
 }
 
@@ -139,6 +156,8 @@ void replication_driver::stop() {
   waiters_.clear();
   for (auto& w : apply_waiters_) out_.acks.emplace_back(std::move(w.done), !applied_->first_unmet(w.t));
   apply_waiters_.clear();
+  for (auto& w : empty_waiters_) out_.acks.emplace_back(std::move(w.done), store_.merkle_root() == 0);
+  empty_waiters_.clear();
 }
 
 driver_output replication_driver::take_output() { return std::exchange(out_, {}); }
@@ -147,7 +166,8 @@ cluster_view replication_driver::view() const {
   cluster_view v;
   v.self = g_.self();
   for (const auto& [_, m] : g_.members()) v.members.push_back(m);
-  v.owners = owners_;
+  v.owners = layout_->nodes();
+  v.layout = layout_;
   v.stats = g_.stats();
   v.pending = g_.pending_deltas();
   v.clock_ahead = g_.clock_ahead();
@@ -157,8 +177,8 @@ cluster_view replication_driver::view() const {
 }
 
 std::string replication_driver::owner_of(std::string_view id) const {
-  if (owners_.empty()) return g_.node_id();
-  return rendezvous_owner(id, owners_);
+  if (layout_->nodes().empty()) return g_.node_id();
+  return layout_->owner_of(id);
 }
 
 void replication_driver::settle(uint64_t now_ms) {
@@ -175,17 +195,11 @@ void replication_driver::settle(uint64_t now_ms) {
       reason = "node_joined";
     out_.changes.emplace_back(std::move(node), st);
   }
-  auto live = [](const member& m) {
-    return m.status == member_status::alive || m.status == member_status::suspect;
-  };
-  std::vector<std::string> owners;
-  if (live(g_.self())) owners.push_back(g_.self().node_id);
-  for (const auto& [id, m] : g_.members())
-    if (live(m)) owners.push_back(id);
-  std::sort(owners.begin(), owners.end());
-  if (owners != owners_) {
-    std::vector<std::string> before = std::exchange(owners_, std::move(owners));
-    publish_moves(before, reason.empty() ? "node_joined" : reason);
+  for (auto& h : g_.take_handoffs()) out_.handoffs.push_back(std::move(h));
+  if (g_.layout_version() != layout_version_) {
+    layout_version_ = g_.layout_version();
+    auto before = std::exchange(layout_, std::make_shared<const placement>(g_.layout()));
+    if (before->nodes() != layout_->nodes()) publish_moves(*before, reason.empty() ? "node_joined" : reason);
   }
   if (g_.clock_ahead() != gate_ahead_) {
     gate_ahead_ = g_.clock_ahead();
@@ -200,11 +214,11 @@ void replication_driver::check_waiters(uint64_t now_ms) {
 }
 
 // Batched `moved` events for every live session whose owner changed.
-void replication_driver::publish_moves(const std::vector<std::string>& before, const std::string& reason) {
-  if (before.empty() || owners_.empty()) return;
+void replication_driver::publish_moves(const placement& before, const std::string& reason) {
+  if (before.nodes().empty() || layout_->nodes().empty()) return;
   std::vector<session_move> moves;
   store_.for_each_live([&](std::string_view id) {
-    auto from = rendezvous_owner(id, before), to = rendezvous_owner(id, owners_);
+    auto from = before.owner_of(id), to = layout_->owner_of(id);
     if (from != to) moves.push_back({std::string(id), std::move(from), std::move(to)});
   });
   for (size_t i = 0; i < moves.size(); i += moved_batch_max) {

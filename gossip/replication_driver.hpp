@@ -13,8 +13,11 @@
 //     peers, the output says so (the shell closes the store to local
 //     writes) and says again when it is back in range;
 //   - ownership: owners are the alive and suspect members (self included);
-//     when that set changes, a `moved` batch for every live session whose
-//     owner changed, with a reason (node_dead, node_left, node_joined).
+//     when that set changes, a `moved` batch for every live session held
+//     here whose owner changed, with a reason (node_dead, node_left,
+//     node_joined). Under placement (--replicas R) a session's owner is its
+//     partition's first replica (gossip/placement.hpp);
+//   - handoffs: partitions forgotten here once a replica held them all.
 //
 // Time comes in as an argument (the store's physical clock in ms); nothing
 // here reads a clock, opens a socket, logs or takes a lock. Callbacks handed
@@ -55,6 +58,7 @@ struct cluster_view {
   member self;
   std::vector<member> members;      // peers
   std::vector<std::string> owners;  // alive + suspect node ids, sorted
+  std::shared_ptr<const placement> layout;  // who replicates which partition
   counters stats;
   size_t pending = 0;  // deltas queued to peers
   bool clock_ahead = false, clock_behind = false;
@@ -68,6 +72,7 @@ struct driver_output {
   std::optional<bool> clock_ahead;                  // the write gate changed (true: refuse local writes)
   std::vector<moved_batch> moves;                   // at most moved_batch_max moves each
   std::vector<std::pair<ack_callback, bool>> acks;  // waiters answered: run fn(met)
+  std::vector<handoff> handoffs;                    // partitions forgotten here (log, count)
   // Merges from peers wait for the store's log through this position: ask
   // the store, then call on_durable(lsn) (never before it is durable).
   std::optional<uint64_t> sync;
@@ -82,10 +87,14 @@ struct applied_view {
     uint64_t node, epoch, through;
   };
   std::vector<fact> facts;  // sorted by (node, epoch)
+  // Placement: partitions here that may lack earlier writes (gossiper::incomplete).
+  std::bitset<partition_count> incomplete;
   // Whether every write the entry names is applied here.
   bool covers(const token_entry& e) const;
-  // The first entry of t not covered (nullopt: all are).
-  std::optional<token_entry> first_unmet(const session_token& t) const;
+  // The first entry of t not covered (nullopt: all are), for a read of a
+  // record in partition p (partition_count: any): in an incomplete
+  // partition none is.
+  std::optional<token_entry> first_unmet(const session_token& t, uint32_t p = partition_count) const;
   // Whether this node counts that stream at all (it has had a mark of that
   // life): if not, waiting is of no use until the next mark.
   bool knows(const token_entry& e) const;
@@ -104,9 +113,10 @@ class replication_driver {
                   const std::string& from_addr = {});
   // Flushes queued deltas, probes, anti-entropy, ack deadlines.
   void on_tick(uint64_t now_ms);
-  // A local write's encoded delta, in write order. Returns its sequence
-  // number (the previous one + 1).
-  uint64_t local_delta(std::string encoded);
+  // A local write's encoded delta, in write order, and its partition
+  // (partition_of of its record id; partition_count: to every peer).
+  // Returns its sequence number (the previous one + 1).
+  uint64_t local_delta(std::string encoded, uint32_t partition = partition_count);
   // done(true) once `acks` nodes (this one included) applied every delta
   // through seq; done(false) at deadline_ms (driver time) if not. A seq
   // above the last delta handed over waits for deltas yet to come.
@@ -114,6 +124,9 @@ class replication_driver {
   // Read-your-writes: done(true) once every write t names is applied here,
   // done(false) at deadline_ms if not (same limits and output as when_acked).
   void when_applied(session_token t, uint64_t deadline_ms, ack_callback done);
+  // Placement drain: done(true) once this node holds no record (it handed
+  // every partition off after leaving), done(false) at deadline_ms.
+  void when_handed_off(uint64_t deadline_ms, ack_callback done);
   // Rebuilt after a step that changed what is applied (compare pointers).
   std::shared_ptr<const applied_view> applied() const { return applied_; }
   // The store's log is durable through lsn (see driver_output::sync).
@@ -129,7 +142,8 @@ class replication_driver {
   void set_seeds(std::vector<std::string> seeds) { g_.set_seeds(std::move(seeds)); }
   cluster_view view() const;
   // Alive and suspect members, this node included when alive: sorted.
-  const std::vector<std::string>& owners() const { return owners_; }
+  const std::vector<std::string>& owners() const { return layout_->nodes(); }
+  std::shared_ptr<const placement> layout() const { return layout_; }
   std::string owner_of(std::string_view id) const;
   // Nodes (this one included) that applied every local delta through seq.
   size_t acked_count(uint64_t seq) const;
@@ -141,7 +155,7 @@ class replication_driver {
   // the gate and the waiters.
   void settle(uint64_t now_ms);
   void check_waiters(uint64_t now_ms);
-  void publish_moves(const std::vector<std::string>& before, const std::string& reason);
+  void publish_moves(const placement& before, const std::string& reason);
 
   struct waiter {
     uint64_t seq;
@@ -160,6 +174,11 @@ class replication_driver {
   void answer_due(std::vector<W>& ws, uint64_t now_ms, Met met_of);
   void refresh_applied();
   std::vector<apply_waiter> apply_waiters_;
+  struct empty_waiter {
+    uint64_t deadline_ms;
+    ack_callback done;
+  };
+  std::vector<empty_waiter> empty_waiters_;
   std::shared_ptr<const applied_view> applied_;
   uint64_t applied_version_ = UINT64_MAX;
 
@@ -167,7 +186,8 @@ class replication_driver {
   store_port& store_;
   size_t max_waiters_;
   std::vector<waiter> waiters_;
-  std::vector<std::string> owners_;
+  std::shared_ptr<const placement> layout_ = std::make_shared<placement>();
+  uint64_t layout_version_ = 0;
   bool gate_ahead_ = false;
   bool stopped_ = false;
   uint64_t now_ms_ = 0;  // the last time given

@@ -179,6 +179,21 @@ void api::wait_token(const pending_write& w, std::function<void(bool met)> done)
   hooks_.token_wait(w.read_token, w.timeout_ms, std::move(done));
 }
 
+namespace {
+// The record a read under /v1/sessions/{id} or /v1/programs/{id} is of, as
+// the store names it ("" for any other path).
+std::string read_record_id(std::string_view path) {
+  for (std::string_view base : {std::string_view("/v1/sessions/"), std::string_view("/v1/programs/")}) {
+    if (path.substr(0, base.size()) != base) continue;
+    std::string_view id = path.substr(base.size());
+    id = id.substr(0, id.find('/'));
+    if (!store::valid_id(id)) return {};
+    return base[4] == 'p' ? std::string(store::global_record_prefix).append(id) : std::string(id);
+  }
+  return {};
+}
+}  // namespace
+
 std::optional<response> api::check_token(const request_view& req, std::string_view path, const std::string& rid) {
   if (req.session_token.empty()) return std::nullopt;
   if (!(path.substr(0, 12) == "/v1/sessions" || path.substr(0, 12) == "/v1/programs")) return std::nullopt;
@@ -187,7 +202,7 @@ std::optional<response> api::check_token(const request_view& req, std::string_vi
                  "malformed X-Sessionmesh-Session-Token: send back the token a write answered, unchanged", rid);
   if (req.method != "GET" && req.method != "HEAD") return std::nullopt;  // a write merges it (begin)
   if (req.token_met) return std::nullopt;
-  const int state = hooks_.token_state ? hooks_.token_state(req.session_token) : 1;
+  const int state = hooks_.token_state ? hooks_.token_state(req.session_token, read_record_id(path)) : 1;
   if (state == 1) {
     metrics_.token_read_done(metrics::token_read::met);
     return std::nullopt;
@@ -207,7 +222,8 @@ response api::after_token_wait(const request_view& req, response r, bool met) {
     metrics_.token_read_done(metrics::token_read::waited);
   } else if (req.forwarded.empty() && hooks_.token_node_http) {
     // Not applied here in time: the node that took the write answers (one hop).
-    if (std::string addr = hooks_.token_node_http(req.session_token); !addr.empty()) {
+    const std::string_view path = req.target.substr(0, req.target.find('?'));
+    if (std::string addr = hooks_.token_node_http(req.session_token, read_record_id(path)); !addr.empty()) {
       metrics_.token_read_done(metrics::token_read::forwarded);
       r.forward_to = std::move(addr);
       return r;
@@ -330,11 +346,16 @@ response api::dispatch(const request_view& req, const std::string& rid) {
       return error(403, "forbidden", "the token is not valid for this path", rid);
   }
 
-  if (auto t = check_token(req, path, rid)) return *std::move(t);
-
   auto segs = split_path(path.substr(4));
   if (!segs) return error(400, "invalid_argument", "bad percent-encoding in the path", rid);
   const auto& s = *segs;
+  // Placement: to a replica before anything else (it checks the token).
+  if (hooks_.replica_http && s.size() >= 2 && s[0] == "sessions" && store::valid_id(s[1]))
+    if (auto f = route_replica(req, s[1], rid)) return *std::move(f);
+  if (hooks_.replica_http && s.size() == 2 && s[0] == "programs" && store::valid_id(s[1]))
+    if (auto f = route_replica(req, std::string(store::global_record_prefix).append(s[1]), rid)) return *std::move(f);
+
+  if (auto t = check_token(req, path, rid)) return *std::move(t);
   if (s.size() == 1 && s[0] == "sessions") return sessions_collection(req, query, rid);
   if (s.size() >= 2 && s[0] == "sessions") {
     if (s.size() == 2) return one_session(req, s[1], rid);

@@ -121,6 +121,12 @@ struct node_hooks {
   // Where a conditional (If-Match) write of a session is decided: nullopt
   // here; else the owner's HTTP host:port ("" when unknown: 503).
   std::function<std::optional<std::string>(std::string_view id)> owner_http;
+  // Placement (--replicas R): nullopt when this node replicates the record
+  // (a session id, or "~gp:" + a global program's); else the HTTP address of
+  // a replica to relay the request to ("" when none is alive: 503).
+  // replicas: R (0: every node holds everything).
+  std::function<std::optional<std::string>(std::string_view record_id)> replica_http;
+  std::function<unsigned()> replicas;
   // Online migration (API.md section 6): (status, error code, body or message).
   struct migrate_answer {
     unsigned status;
@@ -137,9 +143,11 @@ struct node_hooks {
   // writes are not all applied here, when that node is alive ("" if not).
   // token_after_write: the token a write answers with: the request's merged
   // with this node's entry for write seq (seq 0: the request's).
-  std::function<int(std::string_view token)> token_state;
+  // record_id: the session id, or "~gp:" + the global program's, the read is
+  // of ("" for none).
+  std::function<int(std::string_view token, std::string_view record_id)> token_state;
   std::function<void(std::string_view token, uint32_t timeout_ms, std::function<void(bool)> done)> token_wait;
-  std::function<std::string(std::string_view token)> token_node_http;
+  std::function<std::string(std::string_view token, std::string_view record_id)> token_node_http;
   std::function<std::string(std::string_view token, uint64_t seq)> token_after_write;
 };
 
@@ -187,6 +195,9 @@ class api {
   // A conditional write of id on a node that does not own it: the forward
   // (or a 503 when the owner is not known). nullopt: decide here.
   std::optional<response> route_conditional(const request_view& req, std::string_view id, const std::string& rid);
+  // Placement: a request for a record this node does not replicate goes to
+  // a replica (one hop; a relayed request is served where it lands).
+  std::optional<response> route_replica(const request_view& req, std::string_view record_id, const std::string& rid);
   // Parses req.limits; nullopt with *bad set to the 400 answer when malformed.
   std::optional<write_limits> limits_of(const request_view& req, const std::string& rid, response* bad);
   response entry(const request_view& req, std::string_view id, section sec, std::string_view name,

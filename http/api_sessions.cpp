@@ -49,6 +49,10 @@ response api::sessions_collection(const request_view& req, std::string_view quer
   if (!cr) return body_error(cr.error(), cr.detail(), rid);
   if (!cr->id.empty() && !store::valid_id(cr->id))
     return error(400, "invalid_argument", "id must be 1-256 bytes of [A-Za-z0-9._:@-]", rid);
+  // A create without an id is made here: its delta goes to the replicas,
+  // and this copy is handed off and forgotten.
+  if (!cr->id.empty())
+    if (auto f = route_replica(req, cr->id, rid)) return *std::move(f);
   response bad_limits;
   auto lim = limits_of(req, rid, &bad_limits);
   if (!lim) return bad_limits;
@@ -206,6 +210,18 @@ response api::entry(const request_view& req, std::string_view id, section sec, s
   return r;
 }
 
+std::optional<response> api::route_replica(const request_view& req, std::string_view record_id,
+                                           const std::string& rid) {
+  if (!req.forwarded.empty() || !hooks_.replica_http) return std::nullopt;
+  auto to = hooks_.replica_http(record_id);
+  if (!to) return std::nullopt;
+  if (to->empty())
+    return error(503, "owner_unavailable", "no replica of this session's partition is alive", rid);
+  response r;
+  r.forward_to = std::move(*to);
+  return r;
+}
+
 std::optional<response> api::route_conditional(const request_view& req, std::string_view id,
                                                const std::string& rid) {
   if (req.if_match.empty() || req.if_match == "*" || !req.forwarded.empty() || !hooks_.owner_http) return std::nullopt;
@@ -246,6 +262,10 @@ std::optional<response> api::acks_check(std::string_view query, const std::strin
     auto r = std::from_chars(acks->data(), acks->data() + acks->size(), n);
     if (r.ec != std::errc{} || r.ptr != acks->data() + acks->size() || n == 0 || n > 64)
       return error(400, "invalid_argument", "acks must be an integer from 1 to 64", rid);
+    if (const unsigned r_max = hooks_.replicas ? hooks_.replicas() : 0; r_max && n > r_max)
+      return error(400, "invalid_argument",
+                   "acks must be at most the replicas each session has (--replicas " + std::to_string(r_max) + ")",
+                   rid);
   }
   uint32_t t = 2000;
   if (timeout) {

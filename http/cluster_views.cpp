@@ -40,7 +40,22 @@ std::string cluster_json(const gossip::cluster_view& v, const std::map<std::stri
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(merkle_root));
   o += "},\"digest\":\"";
   o += hex;
-  o += "\"}";
+  o += "\"";
+  // Placement: R, partitions per node, and those with fewer than R owners.
+  if (v.layout && !v.layout->full()) {
+    o += ",\"replicas\":" + std::to_string(v.layout->r()) + ",\"partitions\":{";
+    size_t under = 0;
+    for (uint32_t p = 0; p < gossip::partition_count; ++p) under += v.layout->replica_count(p) < v.layout->r();
+    bool comma = false;
+    for (const auto& n : v.layout->nodes()) {
+      if (comma) o += ",";
+      comma = true;
+      append_json_string(o, n);
+      o += ":" + std::to_string(v.layout->held_by(n).count());
+    }
+    o += "},\"under_replicated_partitions\":" + std::to_string(under);
+  }
+  o += "}";
   return o;
 }
 

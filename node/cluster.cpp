@@ -97,6 +97,7 @@ result<void> cluster::start() {
   epoch_ = c.incarnation;
   c.seed = std::random_device{}();
   c.max_clock_offset_ms = opts_.max_clock_offset_ms;
+  c.replicas = opts_.replicas;
   d_ = std::make_unique<gossip::replication_driver>(c, port_);
   if (!opts_.contact_file.empty()) {
     contact_writer_ = std::make_unique<store::file_writer>(
@@ -207,15 +208,15 @@ void cluster::on_frame(const std::string& from, const std::string& addr, std::st
 }
 
 void cluster::take_deltas() {
-  std::vector<std::pair<uint64_t, std::string>> batch;
+  std::vector<queued_delta> batch;
   {
     std::lock_guard lk(deltas_mu_);
     batch.swap(deltas_);
     delta_posted_ = false;
   }
-  for (auto& [seq, d] : batch) {
-    const uint64_t s = d_->local_delta(std::move(d));
-    SM_ASSERT(s == seq);
+  for (auto& q : batch) {
+    const uint64_t s = d_->local_delta(std::move(q.delta), q.partition);
+    SM_ASSERT(s == q.seq);
   }
 }
 
@@ -239,6 +240,8 @@ void cluster::settle() {
     else
       spdlog::info("clock back in range ({} ms from the peers' median): accepting writes", g.clock_lead_ms());
   }
+  for (const auto& h : out.handoffs)
+    spdlog::info("partition {} handed off to {}: {} records forgotten here", h.partition, h.to, h.records);
   for (auto& b : out.moves) {
     // One line and one count per batch (a membership change moves many).
     spdlog::info("ownership moved: {} sessions ({})", b.moves.size(), b.reason);
@@ -271,13 +274,14 @@ void cluster::settle() {
   for (auto& [fn, met] : out.acks) fn(met);
 }
 
-uint64_t cluster::local_delta(std::string_view, std::string_view delta) {
+uint64_t cluster::local_delta(std::string_view id, std::string_view delta) {
   bool post = false;
   uint64_t seq = 0;
+  const uint32_t part = opts_.replicas ? gossip::partition_of(id) : gossip::partition_count;
   {
     std::lock_guard lk(deltas_mu_);
     seq = ++delta_seq_;
-    deltas_.emplace_back(seq, std::string(delta));
+    deltas_.push_back({seq, std::string(delta), part});
     post = !delta_posted_;
     delta_posted_ = true;
   }
@@ -308,15 +312,24 @@ void cluster::when_acked(uint64_t seq, unsigned acks, uint32_t timeout_ms, std::
   });
 }
 
-int cluster::token_state(const gossip::session_token& t) const {
+namespace {
+uint32_t read_partition(unsigned replicas, std::string_view record_id) {
+  return replicas && !record_id.empty() ? gossip::partition_of(record_id) : gossip::partition_count;
+}
+}  // namespace
+
+int cluster::token_state(const gossip::session_token& t, std::string_view record_id) const {
   std::shared_ptr<const gossip::applied_view> a;
   {
     std::lock_guard lk(view_mu_);
     a = applied_;
   }
   if (!a) return -1;
-  const auto e = a->first_unmet(t);
-  return !e ? 1 : a->knows(*e) ? 0 : -1;
+  const uint32_t p = read_partition(opts_.replicas, record_id);
+  const auto e = a->first_unmet(t, p);
+  if (!e) return 1;
+  // Waiting helps only for a stream this node counts, in a partition it holds whole.
+  return a->knows(*e) && !(p < gossip::partition_count && a->incomplete.test(p)) ? 0 : -1;
 }
 
 void cluster::when_token_applied(gossip::session_token t, uint32_t timeout_ms, std::function<void(bool)> done) {
@@ -330,10 +343,10 @@ void cluster::when_token_applied(gossip::session_token t, uint32_t timeout_ms, s
   });
 }
 
-std::string cluster::token_node_http(const gossip::session_token& t) const {
+std::string cluster::token_node_http(const gossip::session_token& t, std::string_view record_id) const {
   std::lock_guard lk(view_mu_);
   if (!applied_) return {};
-  const auto e = applied_->first_unmet(t);
+  const auto e = applied_->first_unmet(t, read_partition(opts_.replicas, record_id));
   if (!e) return {};
   for (const auto& m : view_.members)
     if (gossip::token_node(m.node_id) == e->node &&
@@ -348,17 +361,30 @@ gossip::token_entry cluster::token_entry_for(uint64_t seq) const {
 
 std::string cluster::owner_of(std::string_view id) {
   std::lock_guard lk(view_mu_);
-  if (view_.owners.empty()) return opts_.node_id;
-  return gossip::rendezvous_owner(id, view_.owners);
+  if (!view_.layout || view_.layout->nodes().empty()) return opts_.node_id;
+  return view_.layout->owner_of(id);
 }
 
 std::optional<std::string> cluster::owner_http(std::string_view id) {
   std::lock_guard lk(view_mu_);
-  if (view_.owners.empty()) return std::nullopt;
-  const std::string owner = gossip::rendezvous_owner(id, view_.owners);
+  if (!view_.layout || view_.layout->nodes().empty()) return std::nullopt;
+  const std::string owner = view_.layout->owner_of(id);
   if (owner == opts_.node_id) return std::nullopt;
   for (const auto& m : view_.members)
     if (m.node_id == owner) return m.http_addr;
+  return std::string();
+}
+
+std::optional<std::string> cluster::replica_http(std::string_view record_id) {
+  if (!opts_.replicas) return std::nullopt;
+  std::lock_guard lk(view_mu_);
+  if (!view_.layout || view_.layout->nodes().empty()) return std::nullopt;
+  const uint32_t p = gossip::partition_of(record_id);
+  if (view_.layout->holds(p, opts_.node_id)) return std::nullopt;
+  // The first replica that is alive (a suspect one may be gone).
+  for (const auto& r : view_.layout->replicas(p))
+    for (const auto& m : view_.members)
+      if (m.node_id == r && m.status == gossip::member_status::alive) return m.http_addr;
   return std::string();
 }
 
@@ -367,6 +393,21 @@ void cluster::drain(uint32_t timeout_ms, std::function<void(uint64_t)> done) {
   asio::post(io_->ctx, [this, seq, timeout_ms, done = std::move(done)]() mutable {
     take_deltas();
     const uint64_t now = local_.now_physical_ms();
+    bool any_peer = false;  // one that may still take the changes
+    for (const auto& [_, m] : d_->gossip().members())
+      any_peer |= m.status == gossip::member_status::alive || m.status == gossip::member_status::suspect;
+    if (opts_.replicas && any_peer) {
+      // Placement: leave at once (requests move to the new replicas), then
+      // hand every partition held here to its replicas; what is still held
+      // at the deadline counts as unconfirmed.
+      d_->leave(now);
+      d_->when_handed_off(now + timeout_ms, [this, done = std::move(done)](bool met) {
+        const auto s = local_.stats();
+        done(met ? 0 : s.current_sessions + s.tombstones + s.current_global_programs);
+      });
+      settle();
+      return;
+    }
     auto leave = [this, seq, done = std::move(done)](bool confirmed) {
       uint64_t best = 0;  // the most any peer confirmed
       for (const auto& [_, m] : d_->gossip().members()) best = std::max(best, m.acked_through);
@@ -374,9 +415,6 @@ void cluster::drain(uint32_t timeout_ms, std::function<void(uint64_t)> done) {
       settle();  // the leave is queued on the transport before done runs
       done(confirmed ? 0 : seq - std::min(seq, best));
     };
-    bool any_peer = false;  // one that may still take the changes
-    for (const auto& [_, m] : d_->gossip().members())
-      any_peer |= m.status == gossip::member_status::alive || m.status == gossip::member_status::suspect;
     if (!any_peer) return leave(seq == 0);  // nothing to hand over, or nobody to hand it to
     d_->when_acked(seq, 2, now + timeout_ms, std::move(leave));
     settle();

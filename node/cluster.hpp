@@ -42,6 +42,7 @@ struct cluster_options {
   std::string cluster_key;
   std::string cluster_name = "sessionmesh";
   uint64_t max_clock_offset_ms = 500;
+  unsigned replicas = 0;     // R per partition (0: every node holds everything)
   std::string contact_file;  // where "last contact with an alive peer" (wall ms) is kept; empty: nowhere
 };
 
@@ -62,6 +63,11 @@ class cluster final : public store::replication {
   // Where a conditional write of id is decided: nullopt when this node owns
   // it; else the owner's HTTP address ("" when it is not known).
   std::optional<std::string> owner_http(std::string_view id);
+  // Placement: nullopt when this node replicates the record (id as stored:
+  // a session id, or "~gp:" + a global program's); else the HTTP address
+  // of its partition's first alive replica ("" when none is known).
+  std::optional<std::string> replica_http(std::string_view record_id);
+  unsigned replicas() const { return opts_.replicas; }
 
   // Drain, never waiting: once an alive peer has applied every local change
   // (or timeout_ms passed first), this node is marked left and told to
@@ -98,9 +104,11 @@ class cluster final : public store::replication {
   // alive or suspect ("" if not); this node's entry for its write seq.
   // token_state: 1 met, 0 not yet, -1 not yet and no count of the first
   // unmet entry's stream here (waiting is of no use).
-  int token_state(const gossip::session_token& t) const;
+  // record_id: the record the read is of ("" when none): under placement
+  // a partition gained here and not yet synced counts no other node's writes.
+  int token_state(const gossip::session_token& t, std::string_view record_id = {}) const;
   void when_token_applied(gossip::session_token t, uint32_t timeout_ms, std::function<void(bool)> done);
-  std::string token_node_http(const gossip::session_token& t) const;
+  std::string token_node_http(const gossip::session_token& t, std::string_view record_id = {}) const;
   gossip::token_entry token_entry_for(uint64_t seq) const;
   // Test-only fault switch: drop every frame to and from these node ids.
   void set_blocked(std::set<std::string> nodes);
@@ -127,7 +135,12 @@ class cluster final : public store::replication {
   std::thread thread_;
 
   std::mutex deltas_mu_;
-  std::vector<std::pair<uint64_t, std::string>> deltas_;
+  struct queued_delta {
+    uint64_t seq;
+    std::string delta;
+    uint32_t partition;
+  };
+  std::vector<queued_delta> deltas_;
   uint64_t delta_seq_ = 0;
   bool delta_posted_ = false;
 

@@ -37,11 +37,12 @@ gossip::cluster_view cluster::snapshot() const {
 }
 
 std::map<std::string, uint64_t> cluster::owned_counts() {
-  const auto owners = snapshot().owners;  // never hold the view while walking the store
+  const auto layout = snapshot().layout;  // never hold the view while walking the store
   std::map<std::string, uint64_t> owned;
-  for (const auto& n : owners) owned[n] = 0;
-  if (!owners.empty())
-    local_.for_each_live([&](std::string_view id) { ++owned[gossip::rendezvous_owner(id, owners)]; });
+  if (!layout) return owned;
+  for (const auto& n : layout->nodes()) owned[n] = 0;
+  if (!layout->nodes().empty())
+    local_.for_each_live([&](std::string_view id) { ++owned[layout->owner_of(id)]; });
   return owned;
 }
 
@@ -85,6 +86,13 @@ std::vector<std::string> cluster::alerts() {
   std::vector<std::string> out;
   if (view_.clock_ahead) out.emplace_back("clock_skew");
   if (view_.clock_behind) out.emplace_back("clock_behind");
+  // Placement: some partition has fewer than R owners (health: degraded).
+  if (opts_.replicas && view_.layout)
+    for (uint32_t p = 0; p < gossip::partition_count; ++p)
+      if (view_.layout->replica_count(p) < opts_.replicas) {
+        out.emplace_back("partitions_under_replicated");
+        break;
+      }
   return out;
 }
 
@@ -121,6 +129,22 @@ std::string cluster::metrics_text() {
     "Diff sketches that did not decode whole (the next exchange with that peer compares leaves).",
     s.ae_sketch_failures);
   g("sessionmesh_replication_pending", "Local deltas not yet sent.", view_.pending);
+  c("sessionmesh_partitions_handed_off_total",
+    "Partitions this node held without replicating them, forgotten once a replica held them all (--replicas).",
+    s.partitions_handed_off);
+  c("sessionmesh_partition_records_handed_off_total", "Records forgotten here with those partitions.",
+    s.records_handed_off);
+  {
+    uint64_t mine = 0, under = 0;
+    if (view_.layout)
+      for (uint32_t p = 0; p < gossip::partition_count; ++p) {
+        mine += view_.layout->holds(p, opts_.node_id);
+        under += opts_.replicas && view_.layout->replica_count(p) < opts_.replicas;
+      }
+    g("sessionmesh_partitions_replicated", "Partitions (of 256) this node replicates.", mine);
+    g("sessionmesh_partitions_under_replicated", "Partitions with fewer than --replicas owners alive or suspect.",
+      under);
+  }
   c("sessionmesh_clock_refusals_total", "Remote stamps refused as too far ahead.", local_.clock_refusals());
   c("sessionmesh_clock_ahead_episodes_total", "Times this node's clock ran too far ahead of its peers.",
     s.clock_ahead_episodes);

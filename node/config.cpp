@@ -111,6 +111,7 @@ const std::vector<setting_spec>& settings() {
       {"log-format", "text", "text|json", false, false},
       {"reaper-interval", "60", "seconds between TTL reaper runs", false, true},
       {"max-clock-offset-ms", "500", "refuse remote clocks further ahead than this", false, false},
+      {"replicas", "all", "nodes that hold each session: all (full replication) or R, 1 to 16 (placement)", false, false},
       {"http-threads", "0", "HTTP I/O threads (0: one per core but one)", false, false},
       {"max-body-bytes", "4194304", "largest request body; past it 413 (1024 to 12582912)", false, true},
       {"max-value-bytes", "1048576", "largest JSON value (a variable, program or metadata entry); past it 413 (1 to max-body-bytes)", false, true},
@@ -248,6 +249,13 @@ result<node_config> resolve_config(const std::map<std::string, std::string>& cli
   c.tombstone_grace_s = n;
   if (!parse_u64(v["max-clock-offset-ms"], c.max_clock_offset_ms) || c.max_clock_offset_ms == 0)
     return bad("max-clock-offset-ms", "a positive integer");
+  if (v["replicas"] == "all") {
+    c.replicas = 0;
+  } else if (!parse_u64(v["replicas"], n) || n == 0 || n > 16) {
+    return bad("replicas", "all, or a number of nodes from 1 to 16");
+  } else {
+    c.replicas = static_cast<unsigned>(n);
+  }
   if (!parse_u64(v["http-threads"], n) || n > 256) return bad("http-threads", "0 to 256");
   c.http_threads = static_cast<unsigned>(n);
   if (!parse_u64(v["max-body-bytes"], c.max_body_bytes) || c.max_body_bytes < 1024 || c.max_body_bytes > (12u << 20))

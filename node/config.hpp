@@ -45,6 +45,7 @@ struct node_config {
   uint32_t reaper_interval_s = 60;
   uint64_t tombstone_grace_s = 86400;
   uint64_t max_clock_offset_ms = 500;
+  unsigned replicas = 0;  // --replicas: 0 = all (full replication)
   unsigned http_threads = 0;
   uint64_t max_body_bytes = 4u << 20;
   uint64_t max_value_bytes = 1u << 20;

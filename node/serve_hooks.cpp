@@ -58,12 +58,19 @@ http::node_hooks node_runtime::make_hooks() {
     auto* c = active_.load();
     return c ? c->owner_http(id) : std::nullopt;
   };
+  if (cfg_.replicas) {
+    hooks.replica_http = [this](std::string_view record_id) -> std::optional<std::string> {
+      auto* c = active_.load();
+      return c ? c->replica_http(record_id) : std::nullopt;
+    };
+    hooks.replicas = [r = cfg_.replicas] { return r; };
+  }
   // Read-your-writes: a node without a cluster is the only node, where
   // every write is applied; a write answers the token it was sent.
-  hooks.token_state = [this](std::string_view text) {
+  hooks.token_state = [this](std::string_view text, std::string_view record_id) {
     auto* c = active_.load();
     auto t = gossip::parse_token(text);
-    return !c || !t ? 1 : c->token_state(*t);
+    return !c || !t ? 1 : c->token_state(*t, record_id);
   };
   hooks.token_wait = [this](std::string_view text, uint32_t timeout_ms, std::function<void(bool)> done) {
     auto* c = active_.load();
@@ -71,10 +78,10 @@ http::node_hooks node_runtime::make_hooks() {
     if (!c || !t) return done(true);
     c->when_token_applied(std::move(*t), timeout_ms, std::move(done));
   };
-  hooks.token_node_http = [this](std::string_view text) {
+  hooks.token_node_http = [this](std::string_view text, std::string_view record_id) {
     auto* c = active_.load();
     auto t = gossip::parse_token(text);
-    return c && t ? c->token_node_http(*t) : std::string();
+    return c && t ? c->token_node_http(*t, record_id) : std::string();
   };
   hooks.token_after_write = [this](std::string_view text, uint64_t seq) {
     auto* c = active_.load();

@@ -73,6 +73,7 @@ cluster_options cluster_options_of(const node_config& cfg, const std::string& cl
   co.cluster_key = cluster_key;
   co.cluster_name = cfg.cluster_name;
   co.max_clock_offset_ms = cfg.max_clock_offset_ms;
+  co.replicas = cfg.replicas;
   return co;
 }
 
@@ -113,6 +114,7 @@ std::vector<std::string> restart_needed(const node_config& a, const node_config&
   diff(a.log_format != b.log_format, "log-format");
   diff(a.cluster_key_file != b.cluster_key_file, "cluster-key-file");
   diff(a.max_clock_offset_ms != b.max_clock_offset_ms, "max-clock-offset-ms");
+  diff(a.replicas != b.replicas, "replicas");
   return out;
 }
 

@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 #include <vector>
@@ -27,6 +28,7 @@
 #include "store/file_io.hpp"
 #include "store/merkle_index.hpp"
 #include "store/record_map.hpp"
+#include "store/validate.hpp"
 #include "store/wal.hpp"
 
 namespace sessionmesh::store {
@@ -57,8 +59,12 @@ class local_store final : public session_store {
   // Global programs are records of the same map under ids "~gp:" + id (a
   // character no session id may hold): replicated, logged and expired like
   // sessions, but left out of lists, counts, quotas and the change feed.
-  static std::string global_record_id(std::string_view id) { return "~gp:" + std::string(id); }
-  static bool is_global_record(std::string_view record_id) { return record_id.substr(0, 4) == "~gp:"; }
+  static std::string global_record_id(std::string_view id) {
+    return std::string(global_record_prefix).append(id);
+  }
+  static bool is_global_record(std::string_view record_id) {
+    return record_id.substr(0, global_record_prefix.size()) == global_record_prefix;
+  }
   result<list_page> list(std::string_view prefix, size_t limit, std::string_view cursor) override;
   size_t snapshot_parts() override;  // one per shard of the record map
   result<std::vector<std::string>> snapshot_part(std::string_view prefix, size_t part) override;
@@ -130,6 +136,14 @@ class local_store final : public session_store {
   uint64_t now_physical_ms() const { return now_ms(); }
   // The physical part (ms) of the last stamp issued or adopted (the HLC).
   uint64_t clock_ms();
+
+  // Placement handoff: drops every record of partition p (the top 8 bits of
+  // the id hash, the Merkle level-2 node p) without tombstones, if and only
+  // if that node's hash is `expected` (checked and dropped under the one
+  // shard lock p falls in, so a write that raced in keeps it). Asks the
+  // maintenance thread for a snapshot, so the records do not come back from
+  // the log at the next start. Returns how many went, or nullopt.
+  std::optional<size_t> forget_partition(uint32_t p, uint64_t expected);
 
   // Takes a snapshot now (data_dir only). Returns records written.
   result<uint64_t> snapshot_now();
@@ -234,6 +248,7 @@ class local_store final : public session_store {
   std::atomic<uint64_t> reap_ms_{0};  // the reaper's interval (reconfigure may change it)
   std::mutex snapshot_mu_;
   std::atomic<uint64_t> wal_bytes_at_snapshot_{0};
+  std::atomic<bool> snapshot_wanted_{false};  // forget_partition: the next maintenance pass snapshots
   std::thread maint_;
 };
 

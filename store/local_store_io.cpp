@@ -354,7 +354,8 @@ void local_store::maintenance_loop() {
       (void)cleanup_expired();
       next_reap = std::chrono::steady_clock::now() + std::chrono::milliseconds(reap_ms);
     }
-    if (wal_ && wal_->counters().bytes - wal_bytes_at_snapshot_ >= options_.snapshot_wal_bytes)
+    if (wal_ && (wal_->counters().bytes - wal_bytes_at_snapshot_ >= options_.snapshot_wal_bytes ||
+                 snapshot_wanted_.exchange(false)))
       (void)snapshot_now();
     lk.lock();
   }

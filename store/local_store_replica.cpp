@@ -65,6 +65,31 @@ void local_store::publish_moved(std::vector<session_move> moves, std::string rea
   feed_.publish(std::move(c));
 }
 
+std::optional<size_t> local_store::forget_partition(uint32_t p, uint64_t expected) {
+  SM_ASSERT(p < 256);
+  shard& sh = map_.at(p >> 2);  // a partition's 8 bits begin with its shard's 6
+  std::vector<std::string> gone;
+  {
+    std::unique_lock lk(sh.mu);
+    if (merkle_.node(2, p) != expected) return std::nullopt;
+    for (auto* r : sh.set)
+      if ((id_hash64(detail::packed_id(r)) >> 56) == p) gone.emplace_back(detail::packed_id(r));
+    for (const auto& id : gone) {
+      auto* r = record_map::find(sh, id);
+      const bool was = r->exists();
+      count_live(id, was, false);
+      if (!was) --tombstones_;
+      swap_locked(sh, id, nullptr);
+    }
+    SM_ASSERT(merkle_.node(2, p) == 0);
+  }
+  if (!gone.empty() && wal_) {
+    snapshot_wanted_ = true;
+    maint_cv_.notify_all();
+  }
+  return gone.size();
+}
+
 void local_store::set_replication_sink(replication_sink sink) {
   sink_ = std::move(sink);
 }

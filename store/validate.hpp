@@ -11,6 +11,9 @@
 namespace sessionmesh::store {
 
 inline constexpr size_t id_bytes_max = 256;
+// Global programs are records of the session map under this prefix (a
+// character no session id may hold): local_store::global_record_id.
+inline constexpr std::string_view global_record_prefix = "~gp:";
 
 // 1-256 bytes of [A-Za-z0-9._:@-].
 bool valid_id(std::string_view id);

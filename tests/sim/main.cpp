@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   app.add_option("--seeds", seeds, "run this many seeds (safety and liveness alternating)");
   app.add_option("--first", first, "first seed of --seeds");
   app.add_option("--nodes", p.nodes, "nodes (default 3)");
+  app.add_option("--replicas", p.replicas, "placement: replicas per partition (default 0: every node)");
   app.add_option("--ops", p.ops, "client operations");
   app.add_option("--duration-ms", p.duration_ms, "simulated chaos time");
   app.add_flag("--liveness", p.liveness, "keep a stable majority connected and check progress");

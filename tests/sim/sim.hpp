@@ -24,6 +24,10 @@ struct params {
   bool partitions = true;
   double loss = 0.02, duplicate = 0.01;
   uint64_t max_clock_offset_ms = 500;
+  // Placement (--replicas R): each partition on R nodes; clients reach a
+  // replica through the node they talk to (as the HTTP relay does), and
+  // the checkers hold each replica (and only the replicas) to the model.
+  unsigned replicas = 0;
   // Scripted skew: the last node's clock jumps this far ahead 500 ms into
   // the run and is fixed (jumps back) at skew_fix_ms. Past max_clock_offset_ms
   // the checkers then require that, once the node had time to measure its
@@ -44,6 +48,7 @@ struct report {
   uint64_t acked_replicated = 0;     // acks=N writes answered met (each checked on N nodes)
   uint64_t clock_refused = 0;        // client writes refused with clock_skew
   uint64_t token_checks = 0;  // (node, another node's write) pairs the node counted applied: checked held
+  uint64_t handed_off = 0;    // partitions forgotten by a node after a replica held them (placement)
   std::string describe() const;
 };
 

@@ -35,7 +35,7 @@ void world::write_var(node& n, const std::string& sid, const std::string& var) {
     if (a.back().hlc <= n.last_stamp) fail(n.id + ": HLC went backwards");
     n.last_stamp = a.back().hlc;
     token_writes_.push_back({{gossip::token_node(n.id), n.d->gossip().epoch(), n.d->last_seq()}, n.id, sid, var,
-                             crdt::stamp{a.back().hlc, a.back().node}});
+                             crdt::stamp{a.back().hlc, a.back().node}, n.d->layout()});
     if (token_writes_.size() > 64) token_writes_.pop_front();
     if (rng_() % 3 == 0) {  // acks=N: the driver answers once N nodes applied it
       const unsigned acks = 2 + static_cast<unsigned>(rng_() % std::max<size_t>(1, nodes_.size() - 1));
@@ -48,6 +48,16 @@ void world::write_var(node& n, const std::string& sid, const std::string& var) {
   }
 }
 
+node* world::route(node& n, const std::string& id) {
+  if (!p_.replicas) return &n;
+  const auto layout = n.d->layout();
+  const uint32_t part = gossip::partition_of(id);
+  if (layout->nodes().empty() || layout->holds(part, n.id)) return &n;
+  for (const auto& r : layout->replicas(part))
+    if (node* t = by_id(r); t && t->up && !cut_.count({n.id, r}) && !cut_.count({r, n.id})) return t;
+  return nullptr;
+}
+
 void world::client_op() {
   std::vector<node*> up;
   for (auto& n : nodes_)
@@ -58,26 +68,28 @@ void world::client_op() {
   const std::string sid = "s" + std::to_string(rng_() % 8);
   if (kind < 6 && rng_() % 4 == 0) {  // a conflict: every up node writes one register at once
     const std::string var = "v" + std::to_string(rng_() % 3);
-    for (auto* m : up) write_var(*m, sid, var);
+    for (auto* m : up)
+      if (node* t = route(*m, sid)) write_var(*t, sid, var);
   } else if (kind < 6) {  // set a variable
-    write_var(n, sid, "v" + std::to_string(rng_() % 3));
+    if (node* t = route(n, sid)) write_var(*t, sid, "v" + std::to_string(rng_() % 3));
   } else if (kind < 8) {  // a session created, then deleted: must stay gone
     const std::string did = "d" + std::to_string(++counter_);
     create_request cr;
     cr.id = did;
     cr.ttl_s = 86400;
-    if (n.rs->create(cr) && n.rs->remove(did)) deleted_.insert(did);
+    if (node* t = route(n, did); t && t->rs->create(cr) && t->rs->remove(did)) deleted_.insert(did);
   } else if (kind == 8 && rng_() % 2 == 0) {  // reads (lazy touch) and explicit touches
-    if (rng_() % 2)
-      (void)n.rs->get(sid);
-    else
-      (void)n.rs->touch(sid);
+    if (node* t = route(n, sid); t && rng_() % 2)
+      (void)t->rs->get(sid);
+    else if (t)
+      (void)t->rs->touch(sid);
   } else {  // a short-lived session: must expire everywhere
     const std::string eid = "e" + std::to_string(++counter_);
     create_request cr;
     cr.id = eid;
     cr.ttl_s = 1;
-    if (auto r = n.rs->create(cr)) expiring_[eid] = r->value.expires_at_ms();
+    if (node* t = route(n, eid))
+      if (auto r = t->rs->create(cr)) expiring_[eid] = r->value.expires_at_ms();
   }
   mix(sid.data(), sid.size());
 }

@@ -42,6 +42,8 @@ report world::run() {
   while (now_ < heal_at + p_.quiet_ms) {
     step();
     if (!converged_at && converged()) converged_at = now_;
+    // Placement: converged is judged by one node's view, which may change.
+    if (p_.replicas && converged_at && !converged()) converged_at = 0;
     if (!agreed_at && views_agree()) agreed_at = now_;
     if (!views_agree()) agreed_at = 0;
     if (converged_at && agreed_at && now_ >= std::max(converged_at, agreed_at) + 2000) break;
@@ -60,7 +62,10 @@ report world::run() {
     else if (acked_after_range_ == 0)
       fail("the skewed node acknowledged no write after its clock came back");
   }
-  for (auto& n : nodes_) rep_.records_repaired += n->d->gossip().stats().records_repaired;
+  for (auto& n : nodes_) {
+    rep_.records_repaired += n->d->gossip().stats().records_repaired;
+    rep_.handed_off += n->d->gossip().stats().partitions_handed_off;
+  }
   rep_.trace_hash = hash_;
   return rep_;
 }
@@ -102,7 +107,9 @@ void world::boot(node& n) {
   c.incarnation = 1 + n.restarts;
   c.seed = p_.seed * 1000 + std::hash<std::string>{}(n.id) + n.restarts;
   c.max_clock_offset_ms = p_.max_clock_offset_ms;
+  c.replicas = p_.replicas;
   n.d = std::make_unique<gossip::replication_driver>(c, *n.port);
+  n.repl.placed = p_.replicas != 0;
   n.repl.d = n.d.get();
   n.repl.now = n.now;
   n.repl.gate = false;

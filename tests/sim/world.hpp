@@ -53,7 +53,10 @@ struct sim_replication final : store::replication {
   gossip::replication_driver* d = nullptr;
   std::shared_ptr<std::atomic<uint64_t>> now;
   bool gate = false;  // from the driver's output
-  uint64_t local_delta(std::string_view, std::string_view delta) override { return d->local_delta(std::string(delta)); }
+  bool placed = false;  // --replicas: deltas name their partition
+  uint64_t local_delta(std::string_view id, std::string_view delta) override {
+    return d->local_delta(std::string(delta), placed ? gossip::partition_of(id) : gossip::partition_count);
+  }
   uint64_t last_seq() override { return d->last_seq(); }
   void when_acked(uint64_t seq, unsigned acks, uint32_t timeout_ms, std::function<void(bool)> done) override {
     d->when_acked(seq, acks, now->load() + timeout_ms, std::move(done));
@@ -113,6 +116,12 @@ class world {
   // A random fault: partition shapes, clogs, heals, crashes, clock jumps.
   void chaos();
   void client_op();
+  // Where a client that talks to n reaches id: n itself, or under
+  // placement the first up replica in n's view that n can reach (the HTTP
+  // relay); nullptr when there is none (the client gets a 503).
+  node* route(node& n, const std::string& id);
+  // Placement: whether node id replicates record_id (in n0's final view).
+  bool replicates(const std::string& node_id, const std::string& record_id);
   void write_var(node& n, const std::string& sid, const std::string& var);
   // The scripted skew (params::skew_ms) and the ground truth the checkers
   // hold the node to: whether its write clock (HLC or physical, the later)
@@ -148,6 +157,7 @@ class world {
     gossip::token_entry e;
     std::string origin, sid, var;
     crdt::stamp ts;
+    std::shared_ptr<const gossip::placement> layout;  // the writer's, when it wrote
   };
   std::deque<token_write> token_writes_;  // the last acknowledged writes
   std::set<std::string> deleted_;

@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""Placement (--replicas 2) with real `sessionmesh serve` processes.
+
+    test_placement.py BUILD/sessionmesh [SESSIONS]
+
+1. Six nodes, R = 2, SESSIONS sessions (default 20,000; the issue's figure,
+   200,000, runs with the argument): every node ends up holding 1/3 of them
+   (within 15%), and every session is readable through every node (a node
+   that holds no replica relays the request to one).
+2. Grow from 3 to 6 nodes and drain back to 3 under a writing client: no
+   acknowledged session lost, and the client saw no error but 503s, which it
+   retried.
+3. kill -9 one of 4 nodes: the time until every partition has 2 replicas
+   again (the sum of what the nodes hold is back to 2 per session).
+"""
+import http.client, json, os, random, sys, threading, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import *  # noqa: E402,F401,F403
+
+R = ["--replicas", "2", "--max-sessions", "0"]
+SESSIONS = int(sys.argv[2]) if len(sys.argv) > 2 else 20000
+
+
+class Client:
+    """One kept-alive connection to a node; JSON in and out."""
+
+    def __init__(self, node):
+        self.node = node
+        self.c = http.client.HTTPConnection("127.0.0.1", node.http, timeout=10)
+
+    def call(self, method, path, body=None):
+        data = None if body is None else json.dumps(body)
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        try:
+            self.c.request(method, path, body=data, headers=headers)
+            r = self.c.getresponse()
+            raw = r.read()
+            return r.status, raw
+        except (OSError, http.client.HTTPException):
+            self.c.close()
+            self.c = http.client.HTTPConnection("127.0.0.1", self.node.http, timeout=10)
+            return None, b""
+
+
+def held(nodes):
+    return [n.req("GET", "/v1/stats")[1]["current_sessions"] for n in nodes]
+
+
+def create_many(nodes, ids, threads=4):
+    bad = []
+
+    def run(k):
+        cl = [Client(n) for n in nodes]
+        for i in range(k, len(ids), threads):
+            st, raw = cl[i % len(cl)].call("POST", "/v1/sessions", {"id": ids[i], "variables": {"i": i}})
+            if st not in (200, 201):
+                bad.append((ids[i], st, raw[:200]))
+
+    ts = [threading.Thread(target=run, args=(k,)) for k in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return bad
+
+
+def settle_counts(nodes, want, timeout=60):
+    """Waits until the nodes together hold `want` sessions and that holds 2 s."""
+    t0 = time.time()
+    since = None
+    while time.time() - t0 < timeout:
+        total = sum(held(nodes))
+        if total == want:
+            since = since or time.time()
+            if time.time() - since >= 2:
+                return time.time() - t0
+        else:
+            since = None
+        time.sleep(0.2)
+    return None
+
+
+def spread():
+    nodes = cluster(6, extra=R)
+    ids = [f"pl-{i}" for i in range(SESSIONS)]
+    t0 = time.time()
+    bad = create_many(nodes, ids)
+    rate = SESSIONS / (time.time() - t0)
+    check(not bad, f"{SESSIONS} creates through 6 nodes answered 200/201 ({round(rate)} creates/s){bad[:3]}")
+    t = settle_counts(nodes, 2 * SESSIONS)
+    counts = held(nodes)
+    check(t is not None, f"the nodes hold 2 copies of every session ({sum(counts)} of {2 * SESSIONS}) "
+                         f"after {t and round(t, 1)} s")
+    share = [c / SESSIONS for c in counts]
+    check(all(abs(s - 1 / 3) <= 0.15 / 3 for s in share),
+          f"each node holds 1/3 of the sessions within 15%: {[round(s, 3) for s in share]}")
+    sample = random.Random(1).sample(ids, 300)
+    misses = 0
+    for n in nodes:
+        cl = Client(n)
+        for sid in sample:
+            st, raw = cl.call("GET", f"/v1/sessions/{sid}")
+            misses += st != 200
+    check(misses == 0, f"300 sessions read through each of the 6 nodes: {misses} misses")
+    # acks counts replicas: more than R is refused.
+    st, body = nodes[0].req("PUT", f"/v1/sessions/{ids[0]}/variables/x?acks=3", 1)
+    check(st == 400, f"acks=3 with --replicas 2 answers 400 ({st})")
+    st, body = nodes[0].req("PUT", f"/v1/sessions/{ids[1]}/variables/x?acks=2", 1)
+    check(st == 200, f"acks=2 with --replicas 2 answers 200 ({st})")
+    for n in nodes:
+        n.term()
+
+
+def grow_and_shrink():
+    first = Node("g0", extra=R)
+    nodes = [first] + [Node(f"g{i}", seeds=[first.gaddr], extra=R) for i in (1, 2)]
+    wait_until(lambda: all(sum(1 for s in x.members().values() if s == "alive") == 3 for x in nodes))
+    acked, errors, retried = [], [], [0]
+    stop = threading.Event()
+
+    def writer():
+        i = 0
+        cl = Client(first)
+        while not stop.is_set():
+            sid = f"gw-{i}"
+            for attempt in range(600):  # 30 s: a draining replica answers 503 until it has left
+                st, raw = cl.call("POST", "/v1/sessions", {"id": sid, "variables": {"i": i}})
+                if st == 503 or st is None:
+                    retried[0] += 1
+                    time.sleep(0.05)
+                    continue
+                break
+            if st in (200, 201):
+                acked.append(sid)
+            else:
+                errors.append((sid, st, attempt, raw[:200]))
+            i += 1
+
+    w = threading.Thread(target=writer)
+    w.start()
+    time.sleep(1)
+    for i in (3, 4, 5):
+        nodes.append(Node(f"g{i}", seeds=[first.gaddr], extra=R))
+    t = wait_until(lambda: all(sum(1 for s in x.members().values() if s == "alive") == 6 for x in nodes), timeout=20)
+    check(t is not None, "grown to 6 nodes under the writer")
+    time.sleep(3)
+    # Shrink back: the three newest drain (graceful leave) and stop.
+    for n in nodes[3:]:
+        st, body = n.req("POST", "/v1/admin/drain", timeout=30)
+        check(st == 200, f"{n.name} drained ({st} {body})")
+        n.term()
+    nodes = nodes[:3]
+    time.sleep(2)
+    stop.set()
+    w.join()
+    check(not errors, f"the writer saw no error but retried 503s ({len(errors)} errors {errors[:3]}, {retried[0]} retries)")
+    t = settle_counts(nodes, 2 * len(acked), timeout=60)
+    check(t is not None, f"after the shrink the 3 nodes hold 2 copies of each of {len(acked)} sessions "
+                         f"({sum(held(nodes))}) after {t and round(t, 1)} s")
+    lost = 0
+    cl = Client(nodes[1])
+    for sid in acked:
+        st, _ = cl.call("GET", f"/v1/sessions/{sid}")
+        lost += st != 200
+    check(lost == 0, f"{len(acked)} acknowledged creates through growth and shrink: {lost} lost")
+    for n in nodes:
+        n.term()
+
+
+def kill_one():
+    first = Node("k0", extra=R)
+    nodes = [first] + [Node(f"k{i}", seeds=[first.gaddr], extra=R) for i in (1, 2, 3)]
+    wait_until(lambda: all(sum(1 for s in x.members().values() if s == "alive") == 4 for x in nodes))
+    ids = [f"kl-{i}" for i in range(5000)]
+    bad = create_many(nodes, ids)
+    check(not bad, "5,000 creates on 4 nodes")
+    check(settle_counts(nodes, 2 * len(ids)) is not None, "2 copies of each before the kill")
+    victim = nodes.pop()
+    victim.kill9()
+    t0 = time.time()
+    t = settle_counts(nodes, 2 * len(ids), timeout=60)
+    restored = t and time.time() - t0 - 2  # settle_counts holds 2 s
+    check(t is not None, f"kill -9 of 1 of 4: every partition has 2 replicas again after {restored and round(restored, 1)} s "
+                         f"(SWIM declares it dead, then anti-entropy copies)")
+    misses = sum(Client(nodes[0]).call("GET", f"/v1/sessions/{sid}")[0] != 200 for sid in ids[:500])
+    check(misses == 0, f"500 sessions read after the kill: {misses} misses")
+    for n in nodes:
+        n.term()
+
+
+def main():
+    spread()
+    grow_and_shrink()
+    kill_one()
+    finish("placement: all checks passed")
+
+
+if __name__ == "__main__":
+    main()

@@ -43,6 +43,9 @@
 // The store is reached through store_port (the replicated adapter wires it
 // to the local store). Randomness comes from a seeded generator it owns.
 // Thread: not thread-safe; the driver serializes every call.
+// Over 400 lines on purpose: one class's declaration, its state commented
+// field by field; the definitions are split by concern (membership.cpp,
+// gossiper.cpp, anti_entropy.cpp, streams.cpp, placement_sync.cpp).
 #pragma once
 
 #include <cstdint>

@@ -1,9 +1,10 @@
 // cluster: the Asio shell around the replication driver (see the header).
-// Over 400 lines (421) on purpose: one concern, the driver's thread-safe face;
+// Over 400 lines (466) on purpose: one concern, the driver's thread-safe face;
 // every public method is a short post to the gossip thread or a read of the
-// view it refreshes (ack waiters, ownership, token reads, drain), and they
-// share that view's lock and the thread's lifetime checks. The next split
-// moves start-up (seed expansion, transport wiring) to its own file.
+// view it refreshes (ack waiters, ownership, replica routing, token reads,
+// drain), and they share that view's lock and the thread's lifetime checks.
+// The next split moves start-up (seed expansion, transport wiring) to its
+// own file.
 #include "node/cluster.hpp"
 
 #include <spdlog/spdlog.h>

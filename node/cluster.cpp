@@ -111,7 +111,9 @@ result<void> cluster::start() {
   to.listen_host = opts_.listen_host;
   to.listen_port = opts_.listen_port;
   to.advertise = opts_.advertise;
-  to.cluster = opts_.cluster_name;
+  // Placement is part of the cluster's identity: a node with another
+  // --replicas (or none) is refused at the handshake, and the log says so.
+  to.cluster = opts_.replicas ? opts_.cluster_name + "/replicas=" + std::to_string(opts_.replicas) : opts_.cluster_name;
   to.node_id = opts_.node_id;
   to.key = opts_.cluster_key;
   io_->transport = std::make_unique<transport::tcp_transport>(

@@ -152,7 +152,9 @@ struct tcp_transport::impl : std::enable_shared_from_this<tcp_transport::impl> {
           }
           if (h->cluster != t->opts.cluster || h->version != wire_version) {
             ++t->counters.refused_cluster;
-            drop("wrong cluster name or protocol version");
+            // Names ours only: the rate-limited log is keyed by the reason.
+            drop("wrong cluster name (or --replicas) or protocol version; this node's cluster is \"" +
+                 t->opts.cluster + "\"");
             return false;
           }
           if (!t->opts.key.empty() && !constant_time_equal(h->proof, hello_proof(t->opts.key, *h))) {

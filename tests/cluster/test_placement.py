@@ -185,6 +185,19 @@ def kill_one():
                          f"(SWIM declares it dead, then anti-entropy copies)")
     misses = sum(Client(nodes[0]).call("GET", f"/v1/sessions/{sid}")[0] != 200 for sid in ids[:500])
     check(misses == 0, f"500 sessions read after the kill: {misses} misses")
+    # A node with another R is refused at the handshake, and says why.
+    other = Node("k9", seeds=[first.gaddr], extra=["--replicas", "3", "--max-sessions", "0"])
+    time.sleep(3)
+    check(len(other.members()) == 1 and "k9" not in nodes[0].members(),
+          f"a node with --replicas 3 does not join a --replicas 2 cluster ({other.members()})")
+    st, health = other.req("GET", "/health/sessions")
+    check("partitions_under_replicated" in health.get("alerts", []),
+          f"alone with --replicas 3 it is degraded: partitions_under_replicated ({health.get('alerts')})")
+    other.term()
+    with open(os.path.join(TMP, "k0.log"), "rb") as f:
+        log = f.read().decode(errors="replace")
+    check('wrong cluster name (or --replicas)' in log and 'cluster is "sessionmesh/replicas=2"' in log,
+          "the cluster's seed logs the refusal, naming --replicas and its own setting")
     for n in nodes:
         n.term()
 

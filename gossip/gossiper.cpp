@@ -51,6 +51,9 @@ void gossiper::on_tick(uint64_t now) {
     reconnect_dead(now);
     reap_dead(now);
   }
+  // A death found this tick changes the owners now, so the driver sees the
+  // change in the same step as its cause (`moved` events name the reason).
+  refresh_placement(now);
   if (now >= next_ae_ms_) start_exchange(now);
   flush_deltas(now);
   if (now >= next_mark_ms_) send_marks(now);

@@ -1,5 +1,5 @@
 // cluster: the Asio shell around the replication driver (see the header).
-// Over 400 lines (466) on purpose: one concern, the driver's thread-safe face;
+// Over 400 lines (468) on purpose: one concern, the driver's thread-safe face;
 // every public method is a short post to the gossip thread or a read of the
 // view it refreshes (ack waiters, ownership, replica routing, token reads,
 // drain), and they share that view's lock and the thread's lifetime checks.

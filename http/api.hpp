@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <array>
+#include <bitset>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -77,6 +78,8 @@ struct pending_write {
   std::string read_token;
 };
 
+struct fan_out;
+
 struct response {
   unsigned status = 200;
   std::string body;
@@ -89,9 +92,32 @@ struct response {
   // Set instead of an answer: the server relays the request to this HTTP
   // host:port (the session's owner) and answers with what it answers.
   std::string forward_to;
+  // Or this: the server asks every node and answers the merge.
+  std::shared_ptr<fan_out> fan;
   std::optional<pending_write> pending;
   uint64_t write_seq = 0;  // a write's number in this node's stream (0: none): its token entry
   std::chrono::steady_clock::time_point started{};  // when the request was taken (for the access log)
+};
+
+struct placement_source {
+  std::string node_id;
+  std::string http_addr;
+  bool self = false;
+  std::bitset<256> parts;
+};
+struct placement_sources {
+  std::vector<placement_source> nodes;
+  unsigned uncovered = 0;
+};
+
+// A request answered from every node (the cluster-wide list under
+// placement): the server sends GET `target` to each of `targets` (one hop,
+// marked forwarded) at once and answers merge(answers), answers[i] being
+// targets[i]'s (or the reason it could not be had).
+struct fan_out {
+  std::vector<std::string> targets;
+  std::string target;
+  std::function<response(std::vector<result<response>>&)> merge;
 };
 
 // What the node exposes to the API beyond the store.
@@ -127,6 +153,11 @@ struct node_hooks {
   // replicas: R (0: every node holds everything).
   std::function<std::optional<std::string>(std::string_view record_id)> replica_http;
   std::function<unsigned()> replicas;
+  // Placement: who answers for each partition when a request covers the
+  // whole cluster (the list, the change feed): per node, the partitions
+  // whose first alive replica it is; `uncovered` counts partitions with no
+  // alive replica. Empty nodes: no placement known yet (answer here).
+  std::function<placement_sources()> sources;
   // Online migration (API.md section 6): (status, error code, body or message).
   struct migrate_answer {
     unsigned status;
@@ -198,6 +229,12 @@ class api {
   // Placement: a request for a record this node does not replicate goes to
   // a replica (one hop; a relayed request is served where it lands).
   std::optional<response> route_replica(const request_view& req, std::string_view record_id, const std::string& rid);
+  // Placement: the list (of sessions, or of global programs) of the whole
+  // cluster: one page asked of each partition's first alive replica, merged
+  // by id. nullopt: answer from this node alone (no placement, or a request
+  // relayed here by another node's list).
+  std::optional<response> cluster_list(const request_view& req, bool programs, std::string_view prefix,
+                                       size_t limit, std::string_view cursor, const std::string& rid);
   // Parses req.limits; nullopt with *bad set to the 400 answer when malformed.
   std::optional<write_limits> limits_of(const request_view& req, const std::string& rid, response* bad);
   response entry(const request_view& req, std::string_view id, section sec, std::string_view name,

@@ -58,20 +58,11 @@ response api::programs_collection(const request_view& req, std::string_view quer
   auto q = parse_list_query(query, session_store::global_program_id_max);
   if (!q) return error(400, "invalid_argument", q.detail(), rid);
   const size_t limit = q->limit;
+  if (auto c = cluster_list(req, true, q->prefix, limit, q->cursor, rid)) return *std::move(c);
   auto page = store_.list_global_programs(q->prefix, limit, q->cursor);
   if (!page) return store_error(page.error(), rid);
   response r;
-  r.body = "{\"programs\":[";
-  for (size_t i = 0; i < page->size(); ++i) {
-    if (i) r.body += ',';
-    r.body += "{\"id\":";
-    append_json_string(r.body, (*page)[i].id);
-    r.body += ",\"expires_at_ms\":" + std::to_string((*page)[i].expires_at_ms) + "}";
-  }
-  r.body += "],\"next_cursor\":";
-  if (page->size() == limit) append_json_string(r.body, page->back().id);
-  else r.body += "null";
-  r.body += '}';
+  render_program_list(r.body, *page, page->size() == limit);
   return r;
 }
 

@@ -36,6 +36,7 @@ response api::sessions_collection(const request_view& req, std::string_view quer
   if (req.method == "GET" || req.method == "HEAD") {
     auto q = parse_list_query(query, store::id_bytes_max);
     if (!q) return error(400, "invalid_argument", q.detail(), rid);
+    if (auto c = cluster_list(req, false, q->prefix, q->limit, q->cursor, rid)) return *std::move(c);
     auto page = store_.list(q->prefix, q->limit, q->cursor);
     if (!page) return store_error(page.error(), rid);
     response r;

@@ -112,6 +112,22 @@ void render_list(std::string& out, const list_page& page) {
   out.push_back('}');
 }
 
+void render_program_list(std::string& out, const std::vector<global_program>& page, bool more) {
+  out += "{\"programs\":[";
+  for (size_t i = 0; i < page.size(); ++i) {
+    if (i) out += ',';
+    out += "{\"id\":";
+    append_json_string(out, page[i].id);
+    out += ",\"expires_at_ms\":";
+    append_u64(out, page[i].expires_at_ms);
+    out += '}';
+  }
+  out += "],\"next_cursor\":";
+  if (more && !page.empty()) append_json_string(out, page.back().id);
+  else out += "null";
+  out += '}';
+}
+
 void render_stats(std::string& out, const store_stats& st) {
   out += "{\"sessions_created\":";
   append_u64(out, st.sessions_created);

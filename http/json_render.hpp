@@ -18,6 +18,9 @@ void render_session(std::string& out, const session& s, std::string_view owner, 
 void render_error(std::string& out, std::string_view code, std::string_view message,
                   std::string_view request_id);
 void render_list(std::string& out, const list_page& page);
+// {"programs":[{"id","expires_at_ms"}...],"next_cursor"}: the page's last
+// id when more may follow, else null.
+void render_program_list(std::string& out, const std::vector<global_program>& page, bool more);
 void render_stats(std::string& out, const store_stats& st);
 // A change-feed event (section 4); owner is used for put events.
 void render_change(std::string& out, const change& c, std::string_view owner);

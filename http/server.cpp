@@ -344,6 +344,7 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
     const bool keep = req.keep_alive() && !r.close;
     close_after_write_ = !keep;
     if (!r.forward_to.empty()) return forward(std::move(r), keep);
+    if (r.fan) return ask_all(std::move(r), keep);
     if (r.pending) return await_completion(v, std::move(r), keep);
     write(r, keep);
   }
@@ -454,6 +455,45 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
             r->request_id = rid;
             self->write(*r, keep);
           });
+  }
+
+  // Sends GET fan->target to every node of r.fan at once (one hop each,
+  // marked forwarded, this request's Authorization) and answers the merge
+  // of their answers. The relays complete on this connection's executor.
+  void ask_all(response local, bool keep) {
+    auto fan = std::move(local.fan);
+    struct tally {
+      std::vector<result<response>> answers;
+      size_t left = 0;
+    };
+    auto t = std::make_shared<tally>();
+    t->answers.assign(fan->targets.size(), result<response>(errc::unavailable, "not asked"));
+    t->left = fan->targets.size();
+    auto self = shared_from_this();
+    auto finish = [self, t, fan, keep, rid = local.request_id, head = local.head] {
+      response out = fan->merge(t->answers);
+      out.request_id = rid;
+      out.head = head;
+      self->write(out, keep);
+    };
+    if (t->left == 0) return finish();
+    auto& in = parser_->get();
+    for (size_t i = 0; i < fan->targets.size(); ++i) {
+      bhttp::request<bhttp::string_body> req;
+      req.method(bhttp::verb::get);
+      req.target(fan->target);
+      req.version(11);
+      if (auto it = in.find(bhttp::field::authorization); it != in.end()) req.set(bhttp::field::authorization, it->value());
+      req.set("X-Request-Id", local.request_id);
+      req.set("X-Sessionmesh-Forwarded", srv_.a.store().node_id());
+      srv_.a.stats_sink().forwarded();
+      relay(socket_.get_executor(), fan->targets[i], std::move(req), 16u << 20, srv_.opts.forward_timeout_ms,
+            srv_.tls().second, [self, t, i, finish](result<response> r) {
+              if (!r) srv_metrics_forward_failed(self->srv_);
+              t->answers[i] = std::move(r);
+              if (--t->left == 0) finish();
+            });
+    }
   }
 
   void write(const response& r, bool keep) {

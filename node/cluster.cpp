@@ -391,6 +391,36 @@ std::optional<std::string> cluster::replica_http(std::string_view record_id) {
   return std::string();
 }
 
+std::vector<cluster::source> cluster::sources(unsigned* uncovered) const {
+  *uncovered = 0;
+  std::vector<source> out;
+  if (!opts_.replicas) return out;
+  std::lock_guard lk(view_mu_);
+  if (!view_.layout || view_.layout->nodes().empty()) return out;
+  auto index_of = [&](const std::string& node) -> int {
+    for (size_t i = 0; i < out.size(); ++i)
+      if (out[i].node_id == node) return static_cast<int>(i);
+    if (node == opts_.node_id) {
+      out.push_back({node, opts_.http_addr, true, {}});
+      return static_cast<int>(out.size() - 1);
+    }
+    for (const auto& m : view_.members)
+      if (m.node_id == node && m.status == gossip::member_status::alive) {
+        out.push_back({node, m.http_addr, false, {}});
+        return static_cast<int>(out.size() - 1);
+      }
+    return -1;
+  };
+  for (uint32_t p = 0; p < gossip::partition_count; ++p) {
+    int at = -1;
+    for (const auto& r : view_.layout->replicas(p))
+      if ((at = index_of(r)) >= 0) break;
+    if (at < 0) ++*uncovered;
+    else out[static_cast<size_t>(at)].parts.set(p);
+  }
+  return out;
+}
+
 void cluster::drain(uint32_t timeout_ms, std::function<void(uint64_t)> done) {
   const uint64_t seq = last_seq();
   asio::post(io_->ctx, [this, seq, timeout_ms, done = std::move(done)]() mutable {

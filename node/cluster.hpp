@@ -10,6 +10,7 @@
 // Thread: public methods are thread-safe.
 #pragma once
 
+#include <bitset>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -68,6 +69,17 @@ class cluster final : public store::replication {
   // of its partition's first alive replica ("" when none is known).
   std::optional<std::string> replica_http(std::string_view record_id);
   unsigned replicas() const { return opts_.replicas; }
+  // Placement: per node (this one included), the partitions whose first
+  // alive replica it is, with its HTTP address; and how many partitions
+  // have no alive replica. Empty before the first placement and without
+  // placement.
+  struct source {
+    std::string node_id;
+    std::string http_addr;
+    bool self = false;
+    std::bitset<256> parts;
+  };
+  std::vector<source> sources(unsigned* uncovered) const;
 
   // Drain, never waiting: once an alive peer has applied every local change
   // (or timeout_ms passed first), this node is marked left and told to

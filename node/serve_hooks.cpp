@@ -64,6 +64,13 @@ http::node_hooks node_runtime::make_hooks() {
       return c ? c->replica_http(record_id) : std::nullopt;
     };
     hooks.replicas = [r = cfg_.replicas] { return r; };
+    hooks.sources = [this] {
+      http::placement_sources out;
+      auto* c = active_.load();
+      if (!c) return out;
+      for (auto& s : c->sources(&out.uncovered)) out.nodes.push_back({s.node_id, s.http_addr, s.self, s.parts});
+      return out;
+    };
   }
   // Read-your-writes: a node without a cluster is the only node, where
   // every write is applied; a write answers the token it was sent.

@@ -81,6 +81,23 @@ def settle_counts(nodes, want, timeout=60):
     return None
 
 
+def list_all(node, what="sessions", prefix="", limit=1000):
+    """Every id a cluster-wide list answers through node, page by page."""
+    out, cursor, pages = [], None, 0
+    cl = Client(node)
+    while True:
+        q = f"/v1/{what}?limit={limit}&prefix={prefix}" + (f"&cursor={cursor}" if cursor else "")
+        st, raw = cl.call("GET", q)
+        if st != 200:
+            return None, f"{st} {raw[:200]}"
+        page = json.loads(raw)
+        out += [e["id"] for e in page[what]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None or pages > 10000:
+            return out, pages
+
+
 def spread():
     nodes = cluster(6, extra=R)
     ids = [f"pl-{i}" for i in range(SESSIONS)]
@@ -103,6 +120,19 @@ def spread():
             st, raw = cl.call("GET", f"/v1/sessions/{sid}")
             misses += st != 200
     check(misses == 0, f"300 sessions read through each of the 6 nodes: {misses} misses")
+    # The list covers the whole cluster on any node: every id once, in order.
+    for n in (nodes[0], nodes[3]):
+        listed, pages = list_all(n)
+        check(listed == sorted(ids), f"a list through {n.name} names each of the {SESSIONS} sessions once, "
+                                     f"in order ({listed and len(listed)} ids in {pages} pages)")
+    listed, pages = list_all(nodes[5], prefix="pl-12", limit=7)
+    want = sorted(i for i in ids if i.startswith("pl-12"))
+    check(listed == want, f"a list with a prefix, 7 per page: {listed and len(listed)} of {len(want)} ids in {pages} pages")
+    bad = [k for k in range(40) if nodes[k % 6].req("PUT", f"/v1/programs/gp-{k}", {"k": k})[0] != 200]
+    check(not bad, f"40 global programs stored through the 6 nodes (failed: {bad})")
+    listed, pages = list_all(nodes[2], what="programs", limit=9)
+    check(listed == sorted(f"gp-{k}" for k in range(40)),
+          f"a list of global programs through one node names all 40 ({listed and len(listed)} in {pages} pages)")
     # acks counts replicas: more than R is refused.
     st, body = nodes[0].req("PUT", f"/v1/sessions/{ids[0]}/variables/x?acks=3", 1)
     check(st == 400, f"acks=3 with --replicas 2 answers 400 ({st})")

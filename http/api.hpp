@@ -199,6 +199,9 @@ class api {
   void set_settings(api_settings s);
   std::shared_ptr<const api_settings> settings() const;
   session_store& store() { return store_; }
+  // Placement: who answers for each partition (node_hooks::sources); empty
+  // without placement.
+  placement_sources sources() const { return hooks_.sources ? hooks_.sources() : placement_sources{}; }
   metrics& stats_sink() { return metrics_; }
   // The alert monitor: evaluates every alert now, logs (on_alert) each one
   // that was raised or cleared since the last evaluation, and returns those

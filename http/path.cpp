@@ -12,6 +12,47 @@ int hex(char c) {
 
 }  // namespace
 
+std::string percent_encode(std::string_view s) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (const unsigned char c : s) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+        c == '_' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 15]);
+    }
+  }
+  return out;
+}
+
+std::string partitions_hex(const std::bitset<256>& parts) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out(64, '0');
+  for (size_t i = 0; i < 64; ++i) {
+    unsigned v = 0;
+    for (size_t b = 0; b < 4; ++b) v |= parts.test(i * 4 + b) ? 1u << b : 0u;
+    out[i] = hex[v];
+  }
+  return out;
+}
+
+std::optional<std::bitset<256>> parse_partitions_hex(std::string_view hex) {
+  if (hex.size() != 64) return std::nullopt;
+  std::bitset<256> out;
+  for (size_t i = 0; i < 64; ++i) {
+    const char c = hex[i];
+    int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    if (v < 0) return std::nullopt;
+    for (size_t b = 0; b < 4; ++b)
+      if (v & (1 << b)) out.set(i * 4 + b);
+  }
+  return out;
+}
+
 std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space) {
   std::string out;
   out.reserve(s.size());

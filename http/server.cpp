@@ -88,7 +88,9 @@ struct server::impl {
   std::mutex tls_mu;
   std::shared_ptr<asio::ssl::context> tls_server, tls_client;
 
-  impl(api& api_, server_options o) : a(api_), opts(std::move(o)) {}
+  impl(api& api_, server_options o) : a(api_), opts(std::move(o)) {
+    watchers.client_tls = [this] { return tls().second; };
+  }
 
   void accept();
   std::pair<std::shared_ptr<asio::ssl::context>, std::shared_ptr<asio::ssl::context>> tls() {

@@ -13,9 +13,11 @@
 #include <deque>
 
 #include "http/api.hpp"
+#include "http/cluster_watch.hpp"
 #include "http/body.hpp"
 #include "http/json_render.hpp"
 #include "http/path.hpp"
+#include "gossip/placement.hpp"
 #include "http/server.hpp"
 #include "store/validate.hpp"
 
@@ -56,11 +58,22 @@ class watch_session : public std::enable_shared_from_this<watch_session<Next>> {
     prefix_ = std::move(wq->prefix);
     snapshot_ = wq->snapshot;
     resume_ = std::move(wq->cursor);
+    // Another node's cluster-wide feed (cluster_watch.cpp) asks for the
+    // partitions it follows here.
+    const bool forwarded = req.find("X-Sessionmesh-Forwarded") != req.end();
+    if (forwarded)
+      if (auto p = req.find("X-Sessionmesh-Partitions"); p != req.end()) {
+        parts_ = parse_partitions_hex(std::string_view(p->value().data(), p->value().size()));
+        bad_parts_ = !parts_;
+      }
     ws_.read_message_max(64 * 1024);
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     // The feed starts here, before the handshake answer goes out: a client
     // that writes right after its handshake completes must see that write.
     start_cursor_ = a_.store().current_cursor();
+    if (forwarded)
+      ws_.set_option(websocket::stream_base::decorator(
+          [c = start_cursor_](websocket::response_type& r) { r.set("X-Sessionmesh-Cursor", c); }));
     subscribe();
     ws_.async_accept(req, [self = shared_from_this()](beast::error_code ec) {
       if (ec) return;
@@ -92,6 +105,7 @@ class watch_session : public std::enable_shared_from_this<watch_session<Next>> {
   void on_accept() {
     auto& st = a_.store();
     accepted_ = true;
+    if (bad_parts_) return close(websocket::close_code::policy_error, "bad X-Sessionmesh-Partitions");
     cursor_ = start_cursor_;
     if (resume_) {
       if (st.read_changes(*resume_, 0)) {
@@ -110,6 +124,8 @@ class watch_session : public std::enable_shared_from_this<watch_session<Next>> {
     do_read();
     pump();
   }
+
+  bool mine(std::string_view id) const { return !parts_ || parts_->test(gossip::partition_of(id)); }
 
   static uint64_t seq_of(std::string_view cursor) {
     const auto dash = cursor.find('-');
@@ -155,6 +171,7 @@ class watch_session : public std::enable_shared_from_this<watch_session<Next>> {
     const size_t end = std::min(snap_ids_.size(), snap_pos_ + snapshot_page_max);
     for (; snap_pos_ < end; ++snap_pos_) {
       const std::string& id = snap_ids_[snap_pos_];
+      if (!mine(id)) continue;
       auto s = st.peek(id);
       if (!s) continue;  // deleted since: its delete follows the synced
       std::string m = "{\"type\":\"put\",\"id\":";
@@ -197,11 +214,13 @@ class watch_session : public std::enable_shared_from_this<watch_session<Next>> {
         cursor_ = c.cursor;
         if (c.type == change_type::moved) {  // filtered by this watcher's prefix: its own
           change f = c;
-          std::erase_if(f.moves, [&](const session_move& mv) { return mv.id.compare(0, prefix_.size(), prefix_) != 0; });
+          std::erase_if(f.moves, [&](const session_move& mv) {
+            return mv.id.compare(0, prefix_.size(), prefix_) != 0 || !mine(mv.id);
+          });
           std::string m;
           if (!f.moves.empty()) render_change(m, f, {});
           if (!m.empty()) push(std::move(m));
-        } else if (c.id.compare(0, prefix_.size(), prefix_) == 0) {
+        } else if (c.id.compare(0, prefix_.size(), prefix_) == 0 && mine(c.id)) {
           push(reg_.rendered(c.cursor, [&](std::string& m) { render_change(m, c, st.owner_of(c.id)); }));
         }
         if (synced_due_ && c.seq >= synced_at_seq_) push_synced(c.cursor);
@@ -286,6 +305,8 @@ class watch_session : public std::enable_shared_from_this<watch_session<Next>> {
   std::string prefix_;
   bool snapshot_ = false;
   std::optional<std::string> resume_;
+  std::optional<std::bitset<256>> parts_;  // only these partitions' sessions (nullopt: all)
+  bool bad_parts_ = false;
   std::string cursor_;
   std::string start_cursor_;
   bool accepted_ = false;
@@ -322,7 +343,10 @@ bool watch_registry::try_start(api& a, asio::ssl::stream<tcp::socket> sock,
 template <class Next>
 bool watch_registry::start_any(api& a, Next sock, beast::http::request<beast::http::string_body> req,
                                const server_options& opts, std::shared_ptr<void> keep) {
-  std::shared_ptr<watch_session<Next>> w;
+  // Under placement a watcher of this node's own follows the whole cluster.
+  placement_sources src;
+  if (req.find("X-Sessionmesh-Forwarded") == req.end()) src = a.sources();
+  std::function<void()> start;
   {
     std::lock_guard lk(mu_);
     if (live_.size() >= opts.watchers_max) {
@@ -330,13 +354,23 @@ bool watch_registry::start_any(api& a, Next sock, beast::http::request<beast::ht
       beast::get_lowest_layer(sock).close(ignored);
       return false;
     }
-    w = std::make_shared<watch_session<Next>>(a, std::move(sock), opts, *this, std::move(keep));
-    std::weak_ptr<watch_session<Next>> weak = w;
-    live_.emplace_back(w.get(), [weak] {
-      if (auto s = weak.lock()) s->request_close();
-    });
+    if (!src.nodes.empty()) {
+      auto h = make_cluster_watch(a, std::move(sock), std::move(req), opts, *this, std::move(keep),
+                                  client_tls ? client_tls() : nullptr, std::move(src));
+      live_.emplace_back(h.id, std::move(h.close));
+      start = std::move(h.start);
+    } else {
+      auto w = std::make_shared<watch_session<Next>>(a, std::move(sock), opts, *this, std::move(keep));
+      std::weak_ptr<watch_session<Next>> weak = w;
+      live_.emplace_back(w.get(), [weak] {
+        if (auto s = weak.lock()) s->request_close();
+      });
+      start = [w, r = std::make_shared<beast::http::request<beast::http::string_body>>(std::move(req))] {
+        w->start(std::move(*r));
+      };
+    }
   }
-  w->start(std::move(req));
+  start();
   return true;
 }
 

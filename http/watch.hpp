@@ -3,6 +3,11 @@
 // it; a store subscription only wakes it. It keeps at most
 // watch_queue_messages unsent; when it falls off the ring (the store moved
 // on by more than the ring holds) it is closed with 4008 "lagging".
+// Under placement a watcher that was not sent by another node follows
+// the whole cluster (cluster_watch.hpp); one sent by another node's
+// (X-Sessionmesh-Forwarded) sends only the sessions of the partitions
+// X-Sessionmesh-Partitions names, and answers its handshake with the
+// feed's position in X-Sessionmesh-Cursor.
 // Included only by http/ translation units that already use Beast.
 // Thread: a watcher lives on its socket's io_context; the registry is
 // thread-safe.
@@ -42,6 +47,8 @@ class watch_registry {
   size_t size() const;
   // Called by a watcher when it ends.
   void remove(const void* w);
+  // The TLS context for following other nodes' feeds (null: plain HTTP).
+  std::function<std::shared_ptr<boost::asio::ssl::context>()> client_tls;
   // A change's event as every watcher of this server sends it, rendered
   // once: by the first watcher that asks (render fills the string), then
   // shared. Keyed by the change's cursor (unique per store instance), the

@@ -12,8 +12,12 @@
    retried.
 3. kill -9 one of 4 nodes: the time until every partition has 2 replicas
    again (the sum of what the nodes hold is back to 2 per session).
+4. The change feed on any node carries the whole cluster's changes: a
+   snapshot, every write made through any node, a cursor that resumes on
+   another node, and after a kill -9 a close, then `reset` and a snapshot
+   equal to what the cluster holds.
 """
-import http.client, json, os, random, sys, threading, time
+import http.client, json, os, random, struct, sys, threading, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import *  # noqa: E402,F401,F403
@@ -232,10 +236,114 @@ def kill_one():
         n.term()
 
 
+class Feed:
+    """A watcher of one node's /v1/watch in a thread: its events and how it closed."""
+
+    def __init__(self, node, query):
+        self.events, self.closed = [], []
+        self.s = watch.connect(f"ws://127.0.0.1:{node.http}/v1/watch?{query}", None)
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        try:
+            for op, payload in watch.frames(self.s):
+                if op == 8:
+                    self.closed.append(struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 0)
+                    return
+                if op == 1:
+                    self.events.append(json.loads(payload))
+        except Exception as e:  # noqa: BLE001 (the socket closed under it)
+            self.closed.append(str(e))
+
+    def cursor(self):
+        return [e["cursor"] for e in self.events if "cursor" in e][-1]
+
+    def of(self, kind):
+        return [e for e in self.events if e["type"] == kind]
+
+    def synced(self):
+        return any(e["type"] == "synced" for e in self.events)
+
+    def close(self):
+        self.s.close()
+
+
+def live_ids(node):
+    ids, _ = list_all(node)
+    return set(ids or [])
+
+
+def cluster_feed():
+    first = Node("w0", extra=R)
+    nodes = [first] + [Node(f"w{i}", seeds=[first.gaddr], extra=R) for i in (1, 2, 3)]
+    wait_until(lambda: all(sum(1 for s in x.members().values() if s == "alive") == 4 for x in nodes))
+    time.sleep(1)  # every node's placement settled
+    bad = create_many(nodes, [f"pre-{i}" for i in range(500)])
+    f1 = Feed(nodes[0], "snapshot=true&prefix=")
+    wait_until(f1.synced, timeout=10)
+    snap = {e["id"] for e in f1.of("put")}
+    check(f1.synced() and snap == {f"pre-{i}" for i in range(500)},
+          f"a snapshot through one node of 4 lists all 500 sessions of the cluster ({len(snap)}), then synced")
+    new = [f"live-{i}" for i in range(1500)]
+    bad += create_many(nodes, new)
+    gone = new[:100]
+    bad += [i for k, i in enumerate(gone) if nodes[k % 4].req("DELETE", f"/v1/sessions/{i}")[0] != 204]
+    check(not bad, f"1,500 creates and 100 deletes through the 4 nodes ({bad[:3]})")
+    want_puts, want_dels = set(new), set(gone)
+    t = wait_until(lambda: {e["id"] for e in f1.of("put")} >= want_puts | snap and
+                   {e["id"] for e in f1.of("delete")} >= want_dels, timeout=15)
+    check(t is not None, f"the watcher on {nodes[0].name} got a put for each of the 1,500 creates and a delete for "
+                         f"each of the 100 deletes made through every node ({len(f1.of('put'))} puts, "
+                         f"{len(f1.of('delete'))} deletes)")
+    # A cursor resumes on another node: what happened meanwhile, no reset.
+    cur = f1.cursor()
+    f1.close()
+    later = [f"late-{i}" for i in range(300)]
+    bad = create_many(nodes, later)
+    f2 = Feed(nodes[2], "cursor=" + cur)
+    wait_until(f2.synced, timeout=10)
+    got = {e["id"] for e in f2.of("put")}
+    check(not bad and f2.synced() and not f2.of("reset") and got == set(later),
+          f"a cursor from {nodes[0].name} resumes on {nodes[2].name}: the 300 writes made while away, no reset "
+          f"({len(got)} puts, reset: {bool(f2.of('reset'))})")
+    # kill -9 of a followed node: the watcher is closed, and resuming gives
+    # reset and a snapshot of what the cluster holds once its death is known.
+    victim = nodes.pop()
+    victim.kill9()
+    t = wait_until(lambda: f2.closed, timeout=30)
+    check(t is not None and f2.closed[0] in (1013, 4009),
+          f"kill -9 of a node the feed follows closes the watcher with 1013 or 4009 ({f2.closed})")
+    cur = f2.cursor()
+    f3, t0 = None, time.time()
+    while time.time() - t0 < 30:
+        try:
+            f3 = Feed(nodes[0], "cursor=" + cur)
+        except (ConnectionError, OSError):
+            time.sleep(0.5)
+            continue
+        wait_until(lambda: f3.synced() or f3.closed, timeout=10)
+        if f3.synced():
+            break
+        time.sleep(0.5)
+    want = live_ids(nodes[1])
+    snap = {e["id"] for e in f3.of("put")} if f3 else set()
+    check(f3 is not None and f3.synced() and f3.events[0]["type"] == "reset" and snap == want,
+          f"resuming after the death: reset, then a snapshot of the {len(want)} sessions the cluster holds "
+          f"({len(snap)}) after {round(time.time() - t0, 1)} s")
+    more = [f"after-{i}" for i in range(100)]
+    bad = create_many(nodes, more)
+    t = wait_until(lambda: {e["id"] for e in f3.of("put")} >= set(more), timeout=10)
+    check(not bad and t is not None, "writes after the death reach the resumed watcher")
+    f3.close()
+    for n in nodes:
+        n.term()
+
+
 def main():
     spread()
     grow_and_shrink()
     kill_one()
+    cluster_feed()
     finish("placement: all checks passed")
 
 

@@ -6,7 +6,6 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
-#include <xxhash.h>
 
 #include <algorithm>
 #include <charconv>
@@ -14,6 +13,7 @@
 #include <map>
 
 #include "http/body.hpp"
+#include "http/cluster_cursor.hpp"
 #include "http/path.hpp"
 #include "http/server.hpp"
 #include "http/watch.hpp"
@@ -26,92 +26,10 @@ namespace beast = boost::beast;
 namespace websocket = boost::beast::websocket;
 using tcp = asio::ip::tcp;
 
-uint64_t placement_hash(const placement_sources& s) {
-  std::vector<const placement_source*> v;
-  for (const auto& n : s.nodes) v.push_back(&n);
-  std::sort(v.begin(), v.end(), [](auto* a, auto* b) { return a->node_id < b->node_id; });
-  std::string text;
-  for (auto* n : v) text.append(n->node_id).append(1, '\0').append(partitions_hex(n->parts)).append(1, '\n');
-  return XXH3_64bits(text.data(), text.size());
-}
-
 namespace {
 
 constexpr auto check_interval = std::chrono::seconds(1);
 constexpr size_t upstream_message_max = 16u << 20;  // a put carries a whole session (a 4 MiB body and more)
-
-std::string hex_of(std::string_view s) {
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  for (const unsigned char c : s) {
-    out.push_back(hex[c >> 4]);
-    out.push_back(hex[c & 15]);
-  }
-  return out;
-}
-
-std::optional<std::string> unhex(std::string_view s) {
-  if (s.size() % 2) return std::nullopt;
-  std::string out;
-  for (size_t i = 0; i < s.size(); i += 2) {
-    unsigned v = 0;
-    auto r = std::from_chars(s.data() + i, s.data() + i + 2, v, 16);
-    if (r.ec != std::errc{} || r.ptr != s.data() + i + 2) return std::nullopt;
-    out.push_back(static_cast<char>(v));
-  }
-  return out;
-}
-
-struct cluster_cursor {
-  uint64_t hash = 0;
-  std::map<std::string, std::string> at;  // node -> its own cursor
-};
-
-std::optional<cluster_cursor> parse_cluster_cursor(std::string_view c) {
-  if (c.size() < 17 || c[0] != 'm') return std::nullopt;
-  cluster_cursor out;
-  auto r = std::from_chars(c.data() + 1, c.data() + 17, out.hash, 16);
-  if (r.ec != std::errc{} || r.ptr != c.data() + 17) return std::nullopt;
-  std::string_view rest = c.substr(17);
-  while (!rest.empty()) {
-    if (rest[0] != '_') return std::nullopt;
-    rest.remove_prefix(1);
-    const auto tilde = rest.find('~');
-    if (tilde == std::string_view::npos) return std::nullopt;
-    auto node = unhex(rest.substr(0, tilde));
-    rest.remove_prefix(tilde + 1);
-    const auto end = std::min(rest.find('_'), rest.size());
-    if (!node || end == 0 || out.at.size() >= 256) return std::nullopt;
-    out.at.emplace(std::move(*node), std::string(rest.substr(0, end)));
-    rest.remove_prefix(end);
-  }
-  return out;
-}
-
-// What one event message says: its type, and where its cursor's value is.
-struct event_text {
-  std::string_view type;
-  size_t cursor_at = std::string::npos, cursor_len = 0;
-};
-
-// The messages come from our own renderer (json_render.cpp): the type
-// first, and the event's own "cursor" before any session data.
-std::optional<event_text> read_event(std::string_view m) {
-  constexpr std::string_view head = "{\"type\":\"";
-  if (m.substr(0, head.size()) != head) return std::nullopt;
-  event_text e;
-  const auto end = m.find('"', head.size());
-  if (end == std::string_view::npos) return std::nullopt;
-  e.type = m.substr(head.size(), end - head.size());
-  constexpr std::string_view key = "\"cursor\":\"";
-  if (auto at = m.find(key); at != std::string_view::npos) {
-    e.cursor_at = at + key.size();
-    const auto close = m.find('"', e.cursor_at);
-    if (close == std::string_view::npos) return std::nullopt;
-    e.cursor_len = close - e.cursor_at;
-  }
-  return e;
-}
 
 // One followed node's feed: a WebSocket client on the watcher's executor.
 struct upstream {
@@ -363,15 +281,9 @@ class cluster_watch : public std::enable_shared_from_this<cluster_watch<Next>> {
   }
 
   std::string cursor_now() const {
-    char h[17];
-    std::snprintf(h, sizeof h, "%016llx", static_cast<unsigned long long>(hash_));
-    std::string c = "m";
-    c += h;
-    std::vector<const upstream*> v;
-    for (const auto& u : ups_) v.push_back(u.get());
-    std::sort(v.begin(), v.end(), [](auto* a, auto* b) { return a->node < b->node; });
-    for (auto* u : v) c.append("_").append(hex_of(u->node)).append("~").append(u->cursor);
-    return c;
+    std::vector<std::pair<std::string_view, std::string_view>> at;
+    for (const auto& u : ups_) at.emplace_back(u->node, u->cursor);
+    return render_cluster_cursor(hash_, at);
   }
 
   void on_message(size_t i, std::string m) {

@@ -8,8 +8,7 @@
 // them.
 //
 // The cursor names every followed node's own cursor and the placement it
-// was taken under ("m" + 16 hex digits of the placement's hash, then per
-// node "_" + hex of its id + "~" + its cursor). It resumes while the
+// was taken under (cluster_cursor.hpp). It resumes, on any node, while the
 // placement is the same; otherwise the watcher gets `reset` and a snapshot.
 // A placement change while watching (a join, a leave, a death) closes the
 // watcher with 4009 "placement changed", and a followed node that cannot
@@ -55,9 +54,5 @@ cluster_watch_handle make_cluster_watch(api& a, Next sock,
                                           const server_options& opts, watch_registry& reg,
                                           std::shared_ptr<void> keep,
                                           std::shared_ptr<boost::asio::ssl::context> tls, placement_sources src);
-
-// The hash a cluster cursor names (the nodes and the partitions each is
-// followed for).
-uint64_t placement_hash(const placement_sources& s);
 
 }  // namespace sessionmesh::http

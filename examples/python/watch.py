@@ -43,7 +43,9 @@ def read_exact(s, n):
 
 
 def frames(s):
-    """Yields (opcode, payload) of whole messages."""
+    """Yields (opcode, payload) of whole messages: a message the server sent
+    in fragments (continuation frames, opcode 0) comes out joined."""
+    op, parts = None, []
     while True:
         b0, b1 = read_exact(s, 2)
         n = b1 & 0x7F
@@ -51,7 +53,17 @@ def frames(s):
             n = struct.unpack("!H", read_exact(s, 2))[0]
         elif n == 127:
             n = struct.unpack("!Q", read_exact(s, 8))[0]
-        yield b0 & 0x0F, read_exact(s, n)
+        payload = read_exact(s, n)
+        fin, code = b0 & 0x80, b0 & 0x0F
+        if code >= 8:  # control frames are never fragmented and may come between fragments
+            yield code, payload
+            continue
+        if code != 0:
+            op, parts = code, []
+        parts.append(payload)
+        if fin:
+            yield op, b"".join(parts)
+            op, parts = None, []
 
 
 def main():

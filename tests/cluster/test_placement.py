@@ -330,10 +330,14 @@ def cluster_feed():
     check(f3 is not None and f3.synced() and f3.events[0]["type"] == "reset" and snap == want,
           f"resuming after the death: reset, then a snapshot of the {len(want)} sessions the cluster holds "
           f"({len(snap)}) after {round(time.time() - t0, 1)} s")
+    # Writes once every node knows the death (before, a write relayed to
+    # the dead replica answers 503 owner_unavailable).
+    wait_until(lambda: all(n.members().get(victim.name) not in ("alive", "suspect") for n in nodes), timeout=20)
     more = [f"after-{i}" for i in range(100)]
     bad = create_many(nodes, more)
     t = wait_until(lambda: {e["id"] for e in f3.of("put")} >= set(more), timeout=10)
-    check(not bad and t is not None, "writes after the death reach the resumed watcher")
+    check(not bad and t is not None, f"writes after the death reach the resumed watcher (failed writes: {bad[:3]}, "
+                                     f"closed: {f3.closed}, {len(f3.events)} events)")
     f3.close()
     for n in nodes:
         n.term()

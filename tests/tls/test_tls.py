@@ -205,6 +205,51 @@ try:
           f"If-Match on b is relayed to the owner c over mutual TLS ({st}, served by {hdrs.get('X-Served-By')}, "
           f"{body[:120]})")
 
+    # --- placement over mutual TLS: the list and the change feed of the whole
+    # cluster ask the other node over TLS, with this node's client certificate.
+    p_args = ["--tls-client-ca", p("ca1.pem"), "--adapter", "replicated", "--replicas", "1"]
+    pd = TlsNode("d", *make_cert("d", "ca1"), extra=p_args)
+    nodes.append(pd)
+    pe = TlsNode("e", *make_cert("e", "ca1"), extra=p_args + ["--seeds", f"127.0.0.1:{pd.gossip}"])
+    nodes.append(pe)
+    check(up(pd, mctx) and up(pe, mctx), "two placement nodes (--replicas 1) with mutual TLS")
+
+    def placed():
+        st, body, _ = get(pd.url("/v1/cluster"), mctx)
+        return st == 200 and sum(m["status"] == "alive" for m in json.loads(body)["members"]) == 2
+    check(wait_until(placed, timeout=15) is not None, "the two placement nodes see each other")
+    time.sleep(1)
+    pc = sessionmesh.Client([pd.url()], ssl_context=mctx)
+    seen, stop2 = set(), threading.Event()
+
+    def follow():
+        for ev in pc.watch(prefix="pw-", stop=stop2):
+            if ev["type"] == "put":
+                seen.add(ev["id"])
+
+    ft = threading.Thread(target=follow)
+    ft.start()
+    k = [0]
+
+    def probe():
+        k[0] += 1
+        get(pe.url("/v1/sessions"), mctx, method="POST", body={"id": f"pw-probe-{k[0]}"})
+        return bool(seen)
+    wait_until(probe, timeout=10, step=0.2)
+    made = [f"pw-{i}" for i in range(60)]
+    bad = [i for i in made if get(pe.url("/v1/sessions"), mctx, method="POST", body={"id": i})[0] != 201]
+    ok = wait_until(lambda: set(made) <= seen, timeout=10)
+    stop2.set()
+    ft.join(timeout=10)
+    held = [json.loads(get(n.url("/v1/stats"), mctx)[1])["current_sessions"] for n in (pd, pe)]
+    check(not bad and ok is not None and all(held),
+          f"a watcher on d over wss:// gets the 60 creates made through e, both nodes holding some "
+          f"({len(set(made) & seen)} seen, held {held})")
+    st, body, _ = get(pd.url("/v1/sessions?prefix=pw-&limit=1000"), mctx)
+    listed = [e["id"] for e in json.loads(body)["sessions"]] if st == 200 else []
+    check(set(made) <= set(listed) and listed == sorted(set(listed)),
+          f"a list through d names every session of both nodes, over TLS ({st}, {len(listed)} listed)")
+
     # --- a bad certificate at start: a one-line reason, non-zero exit
     bad = subprocess.run([BIN, "serve", "--node-id", "bad", "--in-memory", "--http", f"127.0.0.1:{free_port()}",
                           "--tls-cert", p("nope.pem"), "--tls-key", p("nope.key")], capture_output=True, text=True,

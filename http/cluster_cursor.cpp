@@ -59,8 +59,14 @@ std::optional<cluster_cursor> parse_cluster_cursor(std::string_view c) {
     auto node = unhex(rest.substr(0, tilde));
     rest.remove_prefix(tilde + 1);
     const auto end = std::min(rest.find('_'), rest.size());
-    if (!node || end == 0 || out.at.size() >= 256) return std::nullopt;
-    if (!out.at.emplace(std::move(*node), std::string(rest.substr(0, end))).second) return std::nullopt;  // twice
+    const std::string_view own = rest.substr(0, end);  // a node's cursor: "<hex>-<decimal>"
+    if (!node || node->empty() || node->size() > 256 || own.empty() || own.size() > 64 || out.at.size() >= 256)
+      return std::nullopt;
+    if (!std::all_of(own.begin(), own.end(), [](char ch) {
+          return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F') || ch == '-';
+        }))
+      return std::nullopt;
+    if (!out.at.emplace(std::move(*node), std::string(own)).second) return std::nullopt;  // a node twice
     rest.remove_prefix(end);
   }
   return out;

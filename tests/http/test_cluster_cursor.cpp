@@ -58,6 +58,9 @@ TEST_CASE("a cluster cursor names the placement and each node's own cursor, and 
                                "mabcdef0123456789-6e6f~1-2", "mabcdef0123456789_6e6f1-2"})
     CHECK_MESSAGE(!parse_cluster_cursor(bad), bad);
   CHECK_FALSE(parse_cluster_cursor("m0000000000000000_61~1-2_61~1-3"));  // a node twice
+  CHECK_FALSE(parse_cluster_cursor("m0000000000000000_~1-2"));            // no node
+  CHECK_FALSE(parse_cluster_cursor("m0000000000000000_61~1-2\x1f"));       // not a node's cursor
+  CHECK_FALSE(parse_cluster_cursor("m0000000000000000_61~1~2"));
   // Bounded: at most 256 nodes.
   std::vector<std::string> names;
   for (int i = 0; i < 257; ++i) names.push_back("n" + std::to_string(i));

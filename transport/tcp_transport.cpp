@@ -125,6 +125,19 @@ struct tcp_transport::impl : std::enable_shared_from_this<tcp_transport::impl> {
       timer.cancel();
       sock.close(ignored);
     }
+    // A hello of another cluster: answer ours (no proof, nothing but the
+    // cluster name it needs to say why) so the other node can log the
+    // reason too, then close.
+    void refuse() {
+      timer.cancel();
+      hello mine{t->opts.cluster, t->opts.node_id, t->opts.advertise, random_nonce(t->rng), {}};
+      out.clear();
+      append_frame(out, encode_hello(mine), {}, {}, 0);
+      asio::async_write(sock, asio::buffer(out), [self = shared_from_this()](error_code, size_t) {
+        error_code ignored;
+        self->sock.close(ignored);
+      });
+    }
     void read() {
       sock.async_read_some(asio::buffer(buf), [self = shared_from_this()](error_code ec, size_t n) {
         if (ec) return;
@@ -153,8 +166,9 @@ struct tcp_transport::impl : std::enable_shared_from_this<tcp_transport::impl> {
           if (h->cluster != t->opts.cluster || h->version != wire_version) {
             ++t->counters.refused_cluster;
             // Names ours only: the rate-limited log is keyed by the reason.
-            drop("wrong cluster name (or --replicas) or protocol version; this node's cluster is \"" +
-                 t->opts.cluster + "\"");
+            t->log_drop(addr, "wrong cluster name (or --replicas) or protocol version; this node's cluster is \"" +
+                                  t->opts.cluster + "\"");
+            refuse();
             return false;
           }
           if (!t->opts.key.empty() && !constant_time_equal(h->proof, hello_proof(t->opts.key, *h))) {
@@ -284,7 +298,10 @@ struct tcp_transport::impl : std::enable_shared_from_this<tcp_transport::impl> {
         if (!f) return self->fail("malformed handshake reply");
         if (!*f) return self->read_hello();
         auto h = decode_hello((**f).first);
-        if (!h || h->cluster != self->t->opts.cluster) return self->fail("handshake refused");
+        if (!h) return self->fail("handshake refused");
+        if (h->cluster != self->t->opts.cluster)
+          return self->fail("refused: the peer's cluster is \"" + h->cluster.substr(0, 200) + "\", this node's is \"" +
+                            self->t->opts.cluster + "\" (another cluster name, or another --replicas)");
         if (!self->t->opts.key.empty() && !constant_time_equal(h->proof, hello_proof(self->t->opts.key, *h))) {
           ++self->t->counters.refused_auth;
           return self->fail("peer does not hold the cluster key");

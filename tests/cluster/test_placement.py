@@ -232,6 +232,10 @@ def kill_one():
         log = f.read().decode(errors="replace")
     check('wrong cluster name (or --replicas)' in log and 'cluster is "sessionmesh/replicas=2"' in log,
           "the cluster's seed logs the refusal, naming --replicas and its own setting")
+    with open(os.path.join(TMP, "k9.log"), "rb") as f:
+        log = f.read().decode(errors="replace")
+    check('the peer\'s cluster is "sessionmesh/replicas=2", this node\'s is "sessionmesh/replicas=3"' in log,
+          "the refused node logs why too, naming both settings")
     for n in nodes:
         n.term()
 

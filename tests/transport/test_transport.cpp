@@ -9,6 +9,8 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <mutex>
+#include <vector>
 #include <thread>
 
 #include "transport/frame.hpp"
@@ -188,6 +190,57 @@ TEST_CASE("when_flushed fires once every frame queued to a connected peer is wri
   CHECK(flushed_at.load() == 201);
   while (got.load() < 201 && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   CHECK(got.load() == 201);
+  asio::post(ioc, [&] {
+    a.close();
+    b.close();
+  });
+  guard.reset();
+  io.join();
+}
+
+TEST_CASE("a node of another cluster (or --replicas) is refused, and both sides log why") {
+  namespace asio = boost::asio;
+  asio::io_context ioc;
+  auto opts = [](const std::string& id, const std::string& cluster) {
+    transport_options o;
+    o.listen_host = "127.0.0.1";
+    o.listen_port = 0;
+    o.node_id = id;
+    o.cluster = cluster;
+    return o;
+  };
+  std::mutex mu;
+  std::vector<std::string> b_log, a_log;
+  std::atomic<int> got{0};
+  tcp_transport b(ioc, opts("b", "sessionmesh/replicas=2"),
+                  [&](const std::string&, const std::string&, std::string_view) { ++got; },
+                  [&](const std::string& m) {
+                    std::lock_guard lk(mu);
+                    b_log.push_back(m);
+                  });
+  REQUIRE(b.listen().has_value());
+  tcp_transport a(ioc, opts("a", "sessionmesh/replicas=3"), [](const std::string&, const std::string&, std::string_view) {},
+                  [&](const std::string& m) {
+                    std::lock_guard lk(mu);
+                    a_log.push_back(m);
+                  });
+  REQUIRE(a.listen().has_value());
+  asio::post(ioc, [&] { a.send("127.0.0.1:" + std::to_string(b.port()), "hello"); });
+  auto guard = asio::make_work_guard(ioc);
+  std::thread io([&] { ioc.run(); });
+  auto logged = [&](const std::vector<std::string>& log, const std::string& what) {
+    std::lock_guard lk(mu);
+    for (const auto& m : log)
+      if (m.find(what) != std::string::npos) return true;
+    return false;
+  };
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!(logged(a_log, "refused: the peer's cluster is") && logged(b_log, "wrong cluster name")) &&
+         std::chrono::steady_clock::now() < end)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  CHECK(logged(b_log, "wrong cluster name (or --replicas) or protocol version; this node's cluster is \"sessionmesh/replicas=2\""));
+  CHECK(logged(a_log, "the peer's cluster is \"sessionmesh/replicas=2\", this node's is \"sessionmesh/replicas=3\""));
+  CHECK(got.load() == 0);
   asio::post(ioc, [&] {
     a.close();
     b.close();

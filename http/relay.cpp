@@ -19,7 +19,7 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr size_t idle_per_target_max = 8;
+constexpr size_t idle_per_target_max = 64;  // above the relays one thread has in flight under load
 // Less than the server's keep-alive quiet limit (120 s): a kept connection
 // is not closed by the other node as it is taken up again.
 constexpr auto idle_max = std::chrono::seconds(30);

@@ -1,7 +1,7 @@
 // relay: one HTTP request to another node (a session's owner), sent and
 // answered asynchronously on the caller's executor: resolve, connect,
 // write, read, each under one deadline. Connections are kept alive and
-// reused (per I/O context, target and TLS context: at most 8 idle each, for
+// reused (per I/O context, target and TLS context: at most 64 idle each, for
 // at most 30 s); a request that fails on a kept connection before any byte
 // of its answer came is sent once more on a new one. The answer keeps the owner's status,
 // body, Content-Type and the headers a client acts on (ETag, Retry-After,

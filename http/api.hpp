@@ -155,7 +155,7 @@ struct node_hooks {
   std::function<unsigned()> replicas;
   // Placement: who answers for each partition when a request covers the
   // whole cluster (the list, the change feed): per node, the partitions
-  // whose first alive replica it is; `uncovered` counts partitions with no
+  // it serves (its serving replica: node/cluster.hpp); `uncovered` counts partitions with no
   // alive replica. Empty nodes: no placement known yet (answer here).
   std::function<placement_sources()> sources;
   // Online migration (API.md section 6): (status, error code, body or message).
@@ -233,7 +233,7 @@ class api {
   // a replica (one hop; a relayed request is served where it lands).
   std::optional<response> route_replica(const request_view& req, std::string_view record_id, const std::string& rid);
   // Placement: the list (of sessions, or of global programs) of the whole
-  // cluster: one page asked of each partition's first alive replica, merged
+  // cluster: one page asked of each partition's serving replica, merged
   // by id. nullopt: answer from this node alone (no placement, or a request
   // relayed here by another node's list).
   std::optional<response> cluster_list(const request_view& req, bool programs, std::string_view prefix,

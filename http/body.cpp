@@ -6,6 +6,7 @@
 #include <charconv>
 
 #include "http/path.hpp"
+#include "store/validate.hpp"
 
 namespace sessionmesh::http {
 namespace {
@@ -215,6 +216,15 @@ result<watch_query> parse_watch_query(std::string_view query, size_t max_prefix)
   }
   if (q.prefix.size() > max_prefix) return {errc::invalid_argument, "prefix longer than an id"};
   return q;
+}
+
+watch_query checked_watch_query(std::string_view target, std::string_view* query) {
+  const auto q = target.find('?');
+  const std::string_view qs = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+  if (query) *query = qs;
+  auto wq = parse_watch_query(qs, store::id_bytes_max);
+  SM_ASSERT(wq.has_value());
+  return std::move(wq).value();
 }
 
 }  // namespace sessionmesh::http

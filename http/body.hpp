@@ -42,5 +42,8 @@ struct watch_query {
   std::optional<std::string> cursor;
 };
 result<watch_query> parse_watch_query(std::string_view query, size_t max_prefix);
+// The query of a /v1/watch target the API already checked (it must parse:
+// an assertion); *query (when given) is set to the query text.
+watch_query checked_watch_query(std::string_view target, std::string_view* query = nullptr);
 
 }  // namespace sessionmesh::http

@@ -1,5 +1,5 @@
 // api: the cluster-wide list under placement (API.md section 3,
-// "Placement"). Each partition is listed by one node, its first alive
+// "Placement"). Each partition is listed by one node, its serving
 // replica; this node asks each such node for one page (the same query,
 // marked forwarded so it answers from itself) and merges them by id.
 //

@@ -172,12 +172,9 @@ class cluster_watch : public std::enable_shared_from_this<cluster_watch<Next>> {
 
   void start(beast::http::request<beast::http::string_body> req) {
     a_.stats_sink().watcher_opened();
-    const std::string_view target(req.target().data(), req.target().size());
-    const auto q = target.find('?');
-    const std::string_view query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
-    auto wq = parse_watch_query(query, store::id_bytes_max);  // checked before the upgrade (api.cpp)
-    SM_ASSERT(wq.has_value());
-    prefix_ = std::move(wq->prefix);
+    std::string_view query;
+    auto wq = checked_watch_query(std::string_view(req.target().data(), req.target().size()), &query);
+    prefix_ = std::move(wq.prefix);
     if (auto it = req.find(beast::http::field::authorization); it != req.end()) {
       auth_.assign(it->value().data(), it->value().size());
     } else {
@@ -193,9 +190,9 @@ class cluster_watch : public std::enable_shared_from_this<cluster_watch<Next>> {
                                std::to_string(src_.uncovered) + " partitions have no alive replica");
     }
     std::map<std::string, std::string> from;
-    bool snapshot = wq->snapshot;
-    if (wq->cursor) {
-      auto cc = parse_cluster_cursor(*wq->cursor);
+    bool snapshot = wq.snapshot;
+    if (wq.cursor) {
+      auto cc = parse_cluster_cursor(*wq.cursor);
       bool ok = cc && cc->hash == hash_;
       for (const auto& n : src_.nodes) ok = ok && cc->at.count(n.node_id);
       if (ok) from = std::move(cc->at);

@@ -1,6 +1,7 @@
 // The change feed of the whole cluster under placement (API.md section 4,
 // "Under placement"). A node holds only its partitions, so a watcher's node
-// follows each partition on one node, its first alive replica: it opens
+// follows each partition on one node, its serving replica (the first alive
+// one known to hold it whole: node/cluster.hpp): it opens
 // that node's own feed (a WebSocket, marked X-Sessionmesh-Forwarded, with
 // X-Sessionmesh-Partitions naming the partitions it follows there; this
 // node included, over loopback), and relays their events to the watcher in

@@ -50,14 +50,10 @@ class watch_session : public std::enable_shared_from_this<watch_session<Next>> {
 
   void start(beast::http::request<beast::http::string_body> req) {
     a_.stats_sink().watcher_opened();
-    const std::string_view target(req.target().data(), req.target().size());
-    const auto q = target.find('?');
-    const std::string_view query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
-    auto wq = parse_watch_query(query, store::id_bytes_max);  // checked before the upgrade (api.cpp)
-    SM_ASSERT(wq.has_value());
-    prefix_ = std::move(wq->prefix);
-    snapshot_ = wq->snapshot;
-    resume_ = std::move(wq->cursor);
+    auto wq = checked_watch_query(std::string_view(req.target().data(), req.target().size()));
+    prefix_ = std::move(wq.prefix);
+    snapshot_ = wq.snapshot;
+    resume_ = std::move(wq.cursor);
     // Another node's cluster-wide feed (cluster_watch.cpp) asks for the
     // partitions it follows here.
     const bool forwarded = req.find("X-Sessionmesh-Forwarded") != req.end();

@@ -1,11 +1,13 @@
 // cluster: the Asio shell around the replication driver (see the header).
-// Over 400 lines (468) on purpose: one concern, the driver's thread-safe face;
+// Over 400 lines (448) on purpose: one concern, the driver's thread-safe face;
 // every public method is a short post to the gossip thread or a read of the
-// view it refreshes (ack waiters, ownership, replica routing, token reads,
-// drain), and they share that view's lock and the thread's lifetime checks.
-// The next split moves start-up (seed expansion, transport wiring) to its
-// own file.
+// view it refreshes (ack waiters, ownership, token reads, drain), and they
+// share that view's lock and the thread's lifetime checks. Where requests go
+// (cluster_routing.cpp) already lives apart; the next split moves start-up
+// (seed expansion, transport wiring) to its own file.
 #include "node/cluster.hpp"
+
+#include <algorithm>
 
 #include <spdlog/spdlog.h>
 #include <boost/asio.hpp>
@@ -270,6 +272,7 @@ void cluster::settle() {
   {
     auto v = d_->view();
     std::lock_guard lk(view_mu_);
+    if (v.layout && view_.layout && v.layout->nodes() != view_.layout->nodes()) prev_layout_ = view_.layout;
     view_ = std::move(v);
     applied_ = d_->applied();
   }
@@ -366,59 +369,6 @@ std::string cluster::owner_of(std::string_view id) {
   std::lock_guard lk(view_mu_);
   if (!view_.layout || view_.layout->nodes().empty()) return opts_.node_id;
   return view_.layout->owner_of(id);
-}
-
-std::optional<std::string> cluster::owner_http(std::string_view id) {
-  std::lock_guard lk(view_mu_);
-  if (!view_.layout || view_.layout->nodes().empty()) return std::nullopt;
-  const std::string owner = view_.layout->owner_of(id);
-  if (owner == opts_.node_id) return std::nullopt;
-  for (const auto& m : view_.members)
-    if (m.node_id == owner) return m.http_addr;
-  return std::string();
-}
-
-std::optional<std::string> cluster::replica_http(std::string_view record_id) {
-  if (!opts_.replicas) return std::nullopt;
-  std::lock_guard lk(view_mu_);
-  if (!view_.layout || view_.layout->nodes().empty()) return std::nullopt;
-  const uint32_t p = gossip::partition_of(record_id);
-  if (view_.layout->holds(p, opts_.node_id)) return std::nullopt;
-  // The first replica that is alive (a suspect one may be gone).
-  for (const auto& r : view_.layout->replicas(p))
-    for (const auto& m : view_.members)
-      if (m.node_id == r && m.status == gossip::member_status::alive) return m.http_addr;
-  return std::string();
-}
-
-std::vector<cluster::source> cluster::sources(unsigned* uncovered) const {
-  *uncovered = 0;
-  std::vector<source> out;
-  if (!opts_.replicas) return out;
-  std::lock_guard lk(view_mu_);
-  if (!view_.layout || view_.layout->nodes().empty()) return out;
-  auto index_of = [&](const std::string& node) -> int {
-    for (size_t i = 0; i < out.size(); ++i)
-      if (out[i].node_id == node) return static_cast<int>(i);
-    if (node == opts_.node_id) {
-      out.push_back({node, opts_.http_addr, true, {}});
-      return static_cast<int>(out.size() - 1);
-    }
-    for (const auto& m : view_.members)
-      if (m.node_id == node && m.status == gossip::member_status::alive) {
-        out.push_back({node, m.http_addr, false, {}});
-        return static_cast<int>(out.size() - 1);
-      }
-    return -1;
-  };
-  for (uint32_t p = 0; p < gossip::partition_count; ++p) {
-    int at = -1;
-    for (const auto& r : view_.layout->replicas(p))
-      if ((at = index_of(r)) >= 0) break;
-    if (at < 0) ++*uncovered;
-    else out[static_cast<size_t>(at)].parts.set(p);
-  }
-  return out;
 }
 
 void cluster::drain(uint32_t timeout_ms, std::function<void(uint64_t)> done) {

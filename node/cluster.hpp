@@ -65,8 +65,12 @@ class cluster final : public store::replication {
   // it; else the owner's HTTP address ("" when it is not known).
   std::optional<std::string> owner_http(std::string_view id);
   // Placement: nullopt when this node replicates the record (id as stored:
-  // a session id, or "~gp:" + a global program's); else the HTTP address
-  // of its partition's first alive replica ("" when none is known).
+  // a session id, or "~gp:" + a global program's) and holds its partition
+  // whole; else the HTTP address of the replica that serves it (the first
+  // alive one that held the partition before the last placement change,
+  // else the first alive one; "" when none is alive). A partition gained
+  // here and still being filled is served by a replica that held it, when
+  // one is alive.
   std::optional<std::string> replica_http(std::string_view record_id);
   unsigned replicas() const { return opts_.replicas; }
   // Placement: per node (this one included), the partitions whose first
@@ -156,9 +160,16 @@ class cluster final : public store::replication {
   uint64_t delta_seq_ = 0;
   bool delta_posted_ = false;
 
+  // The replica that serves partition p: the first alive one that is
+  // complete (here: not a gained partition still being filled; another
+  // node: it held p before the last placement change), else the first
+  // alive one; "" when none is alive. view_mu_ held.
+  std::string serving_replica(uint32_t p) const;
+  std::string http_of(const std::string& node) const;  // view_mu_ held
   mutable std::mutex view_mu_;
   std::condition_variable view_cv_;  // notified when the view is refreshed
   gossip::cluster_view view_;
+  std::shared_ptr<const gossip::placement> prev_layout_;  // the placement before the last change (view_mu_)
   std::shared_ptr<const gossip::applied_view> applied_;  // the driver's, after its last step
   uint64_t epoch_ = 0;  // this node's stream (its start incarnation)
   bool stopped_ = false;           // guarded by view_mu_

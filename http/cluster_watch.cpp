@@ -1,3 +1,8 @@
+// cluster_watch (see the header). Over 400 lines (471) on purpose: one
+// concern, one watcher following other nodes' feeds; the WebSocket client
+// (upstream_ws, plain or TLS) and the merging watcher share the generation
+// and lifetime rules that make a restart or a close safe. The cursor and the
+// event text live apart (cluster_cursor.cpp).
 #include "http/cluster_watch.hpp"
 
 #include <boost/asio.hpp>

@@ -1,3 +1,8 @@
+// watch (see the header). Over 400 lines (417) on purpose: one concern, a
+// watcher of this node's own feed (snapshot paging, replay, the ring pull,
+// the partition filter for another node's cluster-wide feed) and the
+// registry that starts it; the cluster-wide watcher lives apart
+// (cluster_watch.cpp).
 #include "http/watch.hpp"
 
 #include <boost/asio.hpp>

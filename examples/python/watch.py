@@ -3,9 +3,10 @@
 
     examples/python/watch.py [--url ws://127.0.0.1:7070/v1/watch?snapshot=true] [--token TOKEN]
 
-Prints one JSON event per line. On close code 4008 (lagging) or a dropped
-connection it reconnects with the last cursor it saw, as API.md section 4
-describes; the server answers {"type":"reset"} and a snapshot if the cursor
+Prints one JSON event per line. On any close (4008 lagging; under
+placement 4009 placement changed, 1013 a followed node unreachable) or a
+dropped connection it reconnects with the last cursor it saw, as API.md
+section 4 describes; the server answers {"type":"reset"} and a snapshot if the cursor
 can no longer be resumed.
 """
 import argparse, base64, json, os, socket, struct, sys, time, urllib.parse

@@ -259,8 +259,10 @@ class Client:
     # ---- change feed
     def watch(self, prefix="", cursor=None, snapshot=False, reconnect_delay=0.2, stop=None):
         """Yields change events (dicts). Reconnects (failing over across URLs)
-        with the last cursor after a disconnect or a 4008 cut-off; a `reset`
-        event is yielded as {"type": "reset"} (a snapshot follows).
+        with the last cursor after a disconnect or any close: 4008 (lagging),
+        and under placement 4009 (placement changed) or 1013 (a followed node
+        is unreachable); a `reset` event is yielded as {"type": "reset"} (a
+        snapshot follows).
         stop: a threading.Event checked between messages (every 0.5 s)."""
         import asyncio
         import websockets  # python3-websockets (Debian 12: 10.x, asyncio API)

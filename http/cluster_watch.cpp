@@ -13,7 +13,6 @@
 #include <boost/beast/websocket/ssl.hpp>
 
 #include <algorithm>
-#include <charconv>
 #include <deque>
 #include <map>
 

@@ -93,6 +93,18 @@ stamp max_stamp(const session_record& r) {
   return std::max({content_version(r), r.touched, r.tombstone});
 }
 
+live_counts live_counts_of(const session_record& r) {
+  live_counts c;
+  c.bytes = r.worker.size();
+  for (size_t s = 0; s < section_count; ++s)
+    for (const auto& [name, e] : r.sections[s])
+      if (e.value) {
+        ++c.entries[s];
+        c.bytes += name.size() + e.value->size();
+      }
+  return c;
+}
+
 size_t live_entries(const session_record& r, section s) {
   const auto& m = r.map(s);
   return static_cast<size_t>(

@@ -52,6 +52,14 @@ void set_broken_merge_for_testing(bool broken);
 // remote deletes), for the same purpose. Never set outside tests.
 void set_skipped_tombstone_for_testing(bool broken);
 
+// What a session's limits look at: its entries holding a value, per map,
+// and the bytes of their names and values plus the worker id.
+struct live_counts {
+  std::array<size_t, section_count> entries{};
+  size_t bytes = 0;
+};
+live_counts live_counts_of(const session_record& r);
+
 // Join: per-register max by (stamp, value); then normalize.
 // REQUIRES: into.id == from.id.
 void merge_into(session_record& into, const session_record& from);

@@ -6,9 +6,11 @@
 #include "store/local_store.hpp"
 
 #include <algorithm>
+#include <ctime>
 #include <optional>
 
 #include "crdt/codec.hpp"
+#include "crdt/patch.hpp"
 #include "store/validate.hpp"
 
 namespace sessionmesh::store {
@@ -24,43 +26,24 @@ bool touch_due(const detail::packed_record* p, uint64_t now) {
 }
 
 void put_entries(session_record& delta, section s, const std::vector<entry_update>& ups, const stamp& ts,
-                 const session_record* current) {
+                 const detail::packed_record* current) {
   for (const auto& u : ups) {
-    if (!u.value) {
-      // Removing an entry this node never saw is a no-op (add wins).
-      if (current == nullptr) continue;
-      auto it = current->map(s).find(u.name);
-      if (it == current->map(s).end() || !it->second.value) continue;
-    }
+    // Removing an entry this node never saw is a no-op (add wins).
+    if (!u.value && (current == nullptr || !detail::packed_find(current, s, u.name))) continue;
     delta.map(s)[u.name] = crdt::entry{ts, u.value};
   }
 }
 
-// The bytes of a session's live entries (names and JSON values, every
-// map) and its worker id: what --max-session-bytes bounds.
-size_t live_bytes(const session_record& r) {
-  size_t n = r.worker.size();
-  for (int i = 0; i < section_count; ++i)
-    for (const auto& [k, e] : r.map(static_cast<section>(i)))
-      if (e.value) n += k.size() + e.value->size();
-  return n;
-}
-
 // Limits a merged state must respect: entries per map, programs, bytes.
 // Only growth is refused, so replicas past a limit stay writable.
-result<void> check_limits(const session_record& next, const session_record* current,
-                          const store_limits& lim) {
-  if (lim.session_bytes) {
-    const size_t after = live_bytes(next);
-    if (after > lim.session_bytes && after > (current ? live_bytes(*current) : 0)) return errc::too_large;
-  }
+result<void> check_limits(const crdt::live_counts& after, const crdt::live_counts& before, const store_limits& lim) {
+  if (lim.session_bytes && after.bytes > lim.session_bytes && after.bytes > before.bytes) return errc::too_large;
   for (int i = 0; i < section_count; ++i) {
     const auto s = static_cast<section>(i);
-    const size_t after = crdt::live_entries(next, s);
-    const size_t before = current ? crdt::live_entries(*current, s) : 0;
-    if (after <= before) continue;
-    if (s == section::programs && after > lim.programs) return errc::too_many_programs;
-    if (after > lim.entries_per_map) return errc::too_large;
+    const size_t a = after.entries[static_cast<size_t>(i)];
+    if (a <= before.entries[static_cast<size_t>(i)]) continue;
+    if (s == section::programs && a > lim.programs) return errc::too_many_programs;
+    if (a > lim.entries_per_map) return errc::too_large;
   }
   return {};
 }
@@ -68,6 +51,13 @@ result<void> check_limits(const session_record& next, const session_record* curr
 }  // namespace
 
 uint64_t local_store::now_ms() const { return options_.clock(); }
+
+uint64_t local_store::read_now_ms() const {
+  if (!coarse_reads_) return options_.clock();
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1'000'000;
+}
 
 uint64_t local_store::clock_ms() {
   std::lock_guard lk(clock_mu_);
@@ -101,19 +91,43 @@ result<session> local_store::apply_locked(shard& sh, const session_record* curre
 
 result<session> local_store::apply_locked(shard& sh, const session_record* current, session_record next,
                                           const session_record& delta, change_type type, write_token* tok) {
+  const bool was = current && crdt::exists(*current);
+  const bool is = crdt::exists(next);
+  const crdt::stamp version = type == change_type::del ? next.tombstone : crdt::content_version(next);
+  return install_locked(sh, delta, type, crdt::encode(next), {current != nullptr, was, is}, version, tok);
+}
+
+result<session> local_store::write_packed_locked(shard& sh, const detail::packed_record* p,
+                                                 const session_record& delta, const store_limits* lim,
+                                                 write_token* tok) {
+  if (auto m = crdt::merge_encoded(p->bytes(), delta)) {
+    if (lim != nullptr)
+      if (auto c = check_limits(m->after, m->before, *lim); !c) return c.error();
+    // The short way leaves created and the tombstone as they were.
+    return install_locked(sh, delta, change_type::put, std::move(m->bytes), {true, p->exists(), p->exists()},
+                          m->content_version, tok);
+  }
+  session_record cur = detail::decode_packed(p);
+  session_record next = crdt::merge(cur, delta);
+  if (lim != nullptr)
+    if (auto c = check_limits(crdt::live_counts_of(next), crdt::live_counts_of(cur), *lim); !c) return c.error();
+  return apply_locked(sh, &cur, std::move(next), delta, change_type::put, tok);
+}
+
+result<session> local_store::install_locked(shard& sh, const session_record& delta, change_type type,
+                                            std::string encoded, existence e, const crdt::stamp& version,
+                                            write_token* tok) {
   if (wal_) {
     auto l = wal_->append(crdt::encode(delta));
     if (!l) return l.error();
     tok->lsn = *l;
   }
-  const bool was = current && crdt::exists(*current);
-  const bool is = crdt::exists(next);
-  const bool was_tomb = current && !was;
-  const bool is_tomb = !is;
-  count_live(delta.id, was, is);
+  const bool was_tomb = e.had && !e.was;
+  const bool is_tomb = !e.is;
+  count_live(delta.id, e.was, e.is);
   tombstones_ += static_cast<int>(is_tomb) - static_cast<int>(was_tomb);
 
-  auto* p = detail::make_packed(crdt::encode(next));
+  auto* p = detail::make_packed(encoded);
   detail::retain(p);
   session out(p);
   swap_locked(sh, delta.id, p);
@@ -122,12 +136,8 @@ result<session> local_store::apply_locked(shard& sh, const session_record* curre
   c.type = type;
   c.id = delta.id;
   c.origin = options_.node_id;
-  if (type == change_type::del) {
-    c.version = detail::format_version(next.tombstone);
-  } else {
-    c.version = detail::format_version(crdt::content_version(next));
-    c.value = out;
-  }
+  c.version = detail::format_version(version);
+  if (type != change_type::del) c.value = out;
   publish(std::move(c));
   if (sink_ && type != change_type::expire) tok->seq = sink_(delta.id, crdt::encode(delta));
   return out;
@@ -260,14 +270,19 @@ result<create_result> local_store::create(create_request req, write_ctx& ctx) {
   return create_result{std::move(r).value(), created};
 }
 
+// The hot read: one hash, a shared lock, no allocation. The id's characters
+// are checked only when nothing is found: an id the map holds was checked
+// when it was written (a program record's "~gp:" id is no session's).
 result<session> local_store::get(std::string_view id) {
-  if (!valid_id(id)) return errc::invalid_argument;
-  shard& sh = map_.shard_for(id);
-  const uint64_t now = now_ms();
+  if (id.empty() || id.size() > id_bytes_max) return errc::invalid_argument;
+  const hashed_id key(id);
+  shard& sh = map_.shard_for(key);
+  const uint64_t now = read_now_ms();
   {
     std::shared_lock lk(sh.mu);
-    auto* p = record_map::find(sh, id);
-    if (p == nullptr || !p->live(now)) return errc::not_found;
+    auto* p = record_map::find(sh, key);
+    if (p == nullptr || !p->live(now) || is_global_record(id))
+      return valid_id(id) ? errc::not_found : errc::invalid_argument;
     if (!touch_due(p, now) || closed_) {
       detail::retain(p);
       return session(p);
@@ -279,13 +294,14 @@ result<session> local_store::get(std::string_view id) {
 
 result<session> local_store::touch_impl(std::string_view id, bool only_if_due, write_ctx& ctx) {
   if (closed_) return errc::unavailable;
-  shard& sh = map_.shard_for(id);
+  const hashed_id key(id);
+  shard& sh = map_.shard_for(key);
   write_token tok;
   result<session> r = errc::internal;
   {
     std::unique_lock lk(sh.mu);
     const uint64_t now = now_ms();
-    auto* p = record_map::find(sh, id);
+    auto* p = record_map::find(sh, key);
     if (p == nullptr || !p->live(now)) return errc::not_found;
     if (only_if_due && !touch_due(p, now)) {
       detail::retain(p);
@@ -293,11 +309,10 @@ result<session> local_store::touch_impl(std::string_view id, bool only_if_due, w
     }
     auto s = tick(now);
     if (!s) return s.error();
-    session_record cur = detail::decode_packed(p);
     session_record delta;
-    delta.id = cur.id;
+    delta.id = detail::packed_id(p);
     delta.touched = *s;
-    r = apply_locked(sh, &cur, delta, change_type::put, &tok);
+    r = write_packed_locked(sh, p, delta, nullptr, &tok);
   }
   return commit(std::move(r), tok, ctx);
 }
@@ -314,21 +329,21 @@ result<session> local_store::patch(std::string_view id, patch_request req, write
     return errc::invalid_argument;
   for (auto* ups : {&req.metadata, &req.variables, &req.programs})
     if (auto c = check_entries(*ups, true); !c) return c.error();
-  shard& sh = map_.shard_for(id);
+  const hashed_id key(id);
+  shard& sh = map_.shard_for(key);
   write_token tok;
   result<session> r = errc::internal;
   {
     std::unique_lock lk(sh.mu);
     const uint64_t now = now_ms();
-    auto* p = record_map::find(sh, id);
+    auto* p = record_map::find(sh, key);
     if (p == nullptr || !p->live(now)) return errc::not_found;
-    session_record cur = detail::decode_packed(p);
-    if (req.if_match && !if_match_satisfied(*req.if_match, detail::format_version(crdt::content_version(cur))))
+    if (req.if_match && !if_match_satisfied(*req.if_match, detail::packed_version(p)))
       return errc::version_mismatch;
     auto s = tick(now);
     if (!s) return s.error();
     session_record delta;
-    delta.id = cur.id;
+    delta.id = detail::packed_id(p);
     delta.touched = *s;
     if (req.ttl_s) {
       delta.ttl_ts = *s;
@@ -338,14 +353,12 @@ result<session> local_store::patch(std::string_view id, patch_request req, write
       delta.worker_ts = *s;
       delta.worker = *req.last_worker_id;
     }
-    put_entries(delta, section::metadata, req.metadata, *s, &cur);
-    put_entries(delta, section::variables, req.variables, *s, &cur);
-    put_entries(delta, section::programs, req.programs, *s, &cur);
-    session_record next = crdt::merge(cur, delta);
+    put_entries(delta, section::metadata, req.metadata, *s, p);
+    put_entries(delta, section::variables, req.variables, *s, p);
+    put_entries(delta, section::programs, req.programs, *s, p);
     store_limits lim = limits();
     if (req.limits.max_programs) lim.programs = std::min<size_t>(lim.programs, req.limits.max_programs);
-    if (auto c = check_limits(next, &cur, lim); !c) return c.error();
-    r = apply_locked(sh, &cur, std::move(next), delta, change_type::put, &tok);
+    r = write_packed_locked(sh, p, delta, &lim, &tok);
   }
   return commit(std::move(r), tok, ctx);
 }

@@ -156,6 +156,10 @@ class local_store final : public session_store {
   local_store(const store_options& options, file_system& fs, uint64_t incarnation);
 
   uint64_t now_ms() const;
+  // The clock of a read's liveness and touch checks: the injected clock if
+  // any, else the kernel's coarse wall clock (one tick behind at most, a
+  // few ms; no timer read, which stalls the reads around it).
+  uint64_t read_now_ms() const;
   result<crdt::stamp> tick(uint64_t now);
   // Validates and canonicalizes entry updates of one section.
   result<void> check_entries(std::vector<entry_update>& updates, bool allow_removal);
@@ -168,6 +172,21 @@ class local_store final : public session_store {
   // Same, with the merged state already computed by the caller.
   result<session> apply_locked(shard& sh, const crdt::session_record* current, crdt::session_record next,
                                const crdt::session_record& delta, change_type type, write_token* tok);
+  // A local write (change_type::put) onto the live record p the shard
+  // holds: spliced into its bytes when crdt::merge_encoded can, else
+  // decoded and merged. lim: limits the result must respect (only growth
+  // is refused), or null. REQUIRES: unique lock on sh.
+  result<session> write_packed_locked(shard& sh, const detail::packed_record* p, const crdt::session_record& delta,
+                                      const store_limits* lim, write_token* tok);
+  // Whether a record was held, existed before, and exists after a write.
+  struct existence {
+    bool had, was, is;
+  };
+  // The tail of every local write: log the delta, count, swap the new
+  // encoding in, publish the change (version: the merged record's content
+  // version, or its tombstone for a delete), hand the delta to replication.
+  result<session> install_locked(shard& sh, const crdt::session_record& delta, change_type type, std::string encoded,
+                                 existence e, const crdt::stamp& version, write_token* tok);
   // Acknowledges a write per ctx: waits for durability, or (defer) hands
   // the token to the caller.
   result<session> commit(result<session> r, const write_token& tok, write_ctx& ctx);
@@ -213,6 +232,7 @@ class local_store final : public session_store {
   change_feed feed_;
   std::unique_ptr<wal> wal_;
 
+  bool coarse_reads_ = false;  // no clock was injected
   std::mutex clock_mu_;
   crdt::hybrid_clock clock_;
   std::mutex rng_mu_;

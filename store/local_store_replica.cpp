@@ -18,15 +18,16 @@ namespace {
 }  // namespace
 
 void local_store::swap_locked(shard& sh, std::string_view id, detail::packed_record* p, bool index) {
+  const hashed_id key(id);
   uint64_t old_digest = 0;
-  if (auto* old = record_map::find(sh, id)) {
+  if (auto* old = record_map::find(sh, key)) {
     record_bytes_ -= static_cast<int64_t>(detail::packed_footprint(old));
     if (index) old_digest = crdt::digest_bytes(old->bytes()) | 1;
   }
-  if (index) merkle_.update(id_hash64(id), old_digest, p ? crdt::digest_bytes(p->bytes()) | 1 : 0);
+  if (index) merkle_.update(key.hash, old_digest, p ? crdt::digest_bytes(p->bytes()) | 1 : 0);
   if (p) {
     record_bytes_ += static_cast<int64_t>(detail::packed_footprint(p));
-    record_map::put(sh, p);
+    record_map::put(sh, key, p);
   } else {
     record_map::erase(sh, id);
   }

@@ -66,6 +66,30 @@ crdt::session_record decode_packed(const packed_record* p) {
   return std::move(r).value();
 }
 
+std::string packed_version(const packed_record* p) {
+  auto h = header_of(p);
+  crdt::stamp v = std::max({h.created, h.ttl_ts, h.worker_ts});
+  auto ok = crdt::for_each_entry(p->bytes(), h, [&](section, std::string_view, const crdt::stamp& ts,
+                                                      std::optional<std::string_view>) {
+    v = std::max(v, ts);
+    return true;
+  });
+  SM_ASSERT(ok.has_value());
+  return format_version(v);
+}
+
+std::optional<std::string_view> packed_find(const packed_record* p, section s, std::string_view name) {
+  std::optional<std::string_view> out;
+  auto ok = crdt::for_each_value(p->bytes(), p->maps_offset(), [&](section sec, std::string_view n,
+                                                                     std::optional<std::string_view> v) {
+    if (sec < s) return true;
+    if (sec == s && n == name) out = v;
+    return sec == s && n < name;  // canonical order: stop once past the name
+  });
+  SM_ASSERT(ok.has_value());
+  return out;
+}
+
 }  // namespace sessionmesh::detail
 
 namespace sessionmesh {
@@ -92,28 +116,10 @@ uint32_t session::ttl_s() const { return p_->ttl_s; }
 
 std::string_view session::last_worker_id() const { return header_of(p_).worker; }
 
-std::string session::version() const {
-  auto h = header_of(p_);
-  crdt::stamp v = std::max({h.created, h.ttl_ts, h.worker_ts});
-  auto ok = crdt::for_each_entry(p_->bytes(), h, [&](section, std::string_view, const crdt::stamp& ts,
-                                                       std::optional<std::string_view>) {
-    v = std::max(v, ts);
-    return true;
-  });
-  SM_ASSERT(ok.has_value());
-  return detail::format_version(v);
-}
+std::string session::version() const { return detail::packed_version(p_); }
 
 std::optional<std::string_view> session::find(section s, std::string_view name) const {
-  std::optional<std::string_view> out;
-  auto ok = crdt::for_each_value(p_->bytes(), p_->maps_offset(), [&](section sec, std::string_view n,
-                                                                      std::optional<std::string_view> v) {
-    if (sec < s) return true;
-    if (sec == s && n == name) out = v;
-    return sec == s && n < name;  // canonical order: stop once past the name
-  });
-  SM_ASSERT(ok.has_value());
-  return out;
+  return detail::packed_find(p_, s, name);
 }
 
 void session::for_each(section s,

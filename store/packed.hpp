@@ -8,6 +8,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "crdt/codec.hpp"
@@ -62,5 +64,9 @@ crdt::packed_header header_of(const packed_record* p);
 crdt::session_record decode_packed(const packed_record* p);
 
 std::string format_version(const crdt::stamp& v);
+// The session's version (format_version of its content version) and the
+// value of one entry (nullopt: absent or removed), read off the bytes.
+std::string packed_version(const packed_record* p);
+std::optional<std::string_view> packed_find(const packed_record* p, section s, std::string_view name);
 
 }  // namespace sessionmesh::detail

@@ -19,6 +19,18 @@ void record_map::put(shard& sh, detail::packed_record* p) {
   sh.set.insert(p);
 }
 
+void record_map::put(shard& sh, const hashed_id& k, detail::packed_record* p) {
+  auto it = sh.set.find(k);
+  if (it == sh.set.end()) {
+    sh.set.insert(p);
+    return;
+  }
+  detail::packed_record* old = *it;
+  // Same id, so the same hash and slot: the set's order is untouched.
+  const_cast<detail::packed_record*&>(*it) = p;
+  detail::release(old);
+}
+
 void record_map::erase(shard& sh, std::string_view id) {
   auto it = sh.set.find(id);
   if (it == sh.set.end()) return;

@@ -8,7 +8,10 @@
 #pragma once
 
 #include <absl/container/flat_hash_set.h>
+// Inlined: a 16-byte id hashes in a few instructions instead of a call.
+#define XXH_INLINE_ALL
 #include <xxhash.h>
+#undef XXH_INLINE_ALL
 
 #include <array>
 #include <shared_mutex>
@@ -20,16 +23,32 @@ namespace sessionmesh::store {
 
 inline uint64_t id_hash64(std::string_view id) { return XXH3_64bits(id.data(), id.size()); }
 
+// An id with its id_hash64, computed once: the shard and the slot come from
+// the same hash (a lookup keyed by it hashes nothing more).
+struct hashed_id {
+  explicit hashed_id(std::string_view i) : id(i), hash(id_hash64(i)) {}
+  std::string_view id;
+  uint64_t hash;
+};
+
 struct packed_id_hash {
   using is_transparent = void;
   size_t operator()(std::string_view id) const { return id_hash64(id); }
+  size_t operator()(const hashed_id& k) const { return k.hash; }
   size_t operator()(const detail::packed_record* p) const { return id_hash64(detail::packed_id(p)); }
 };
 
 struct packed_id_eq {
   using is_transparent = void;
   static std::string_view key(std::string_view s) { return s; }
-  static std::string_view key(const detail::packed_record* p) { return detail::packed_id(p); }
+  static std::string_view key(const hashed_id& k) { return k.id; }
+  // Comparing reads the record's first line; its second (where the maps
+  // and usually the first values start) is fetched alongside, so a reader
+  // of the found record does not wait for it after the compare.
+  static std::string_view key(const detail::packed_record* p) {
+    __builtin_prefetch(reinterpret_cast<const char*>(p) + 64);
+    return detail::packed_id(p);
+  }
   template <class A, class B>
   bool operator()(const A& a, const B& b) const { return key(a) == key(b); }
 };
@@ -52,15 +71,22 @@ class record_map {
   // The shard of an id with this id_hash64: its top 6 bits.
   static size_t shard_index(uint64_t id_hash) { return id_hash >> 58; }
   shard& shard_for(std::string_view id) { return shards_[shard_index(id_hash64(id))]; }
+  shard& shard_for(const hashed_id& k) { return shards_[shard_index(k.hash)]; }
   shard& at(size_t i) { return shards_[i]; }
   // Replaces (or inserts) the record with p's id; takes p's reference.
   // REQUIRES: unique lock on sh.
   static void put(shard& sh, detail::packed_record* p);
+  // The same for p whose id is k: a replaced record's slot is reused.
+  static void put(shard& sh, const hashed_id& k, detail::packed_record* p);
   // REQUIRES: unique lock on sh.
   static void erase(shard& sh, std::string_view id);
   // The record with this id, or nullptr. REQUIRES: a lock on sh.
   static detail::packed_record* find(const shard& sh, std::string_view id) {
     auto it = sh.set.find(id);
+    return it == sh.set.end() ? nullptr : *it;
+  }
+  static detail::packed_record* find(const shard& sh, const hashed_id& k) {
+    auto it = sh.set.find(k);
     return it == sh.set.end() ? nullptr : *it;
   }
   // Heap bytes of the slot arrays (not the records).

@@ -33,8 +33,24 @@ bool valid_name(std::string_view name, size_t max_bytes) {
   return simdjson::validate_utf8(name.data(), name.size());
 }
 
+namespace {
+
+// A JSON string with nothing to escape or unescape ("...", no quote,
+// backslash or control character inside, valid UTF-8) is its own compact
+// form: the common value skips the parser.
+bool plain_json_string(std::string_view t) {
+  if (t.size() < 2 || t.front() != '"' || t.back() != '"') return false;
+  const auto body = t.substr(1, t.size() - 2);
+  for (unsigned char c : body)
+    if (c < 0x20 || c == '"' || c == '\\') return false;
+  return simdjson::validate_utf8(body.data(), body.size());
+}
+
+}  // namespace
+
 result<std::string> canonical_json(std::string_view text, const store_limits& limits) {
   if (text.size() > limits.value_bytes) return errc::too_large;
+  if (plain_json_string(text)) return std::string(text);
   thread_local simdjson::dom::parser parser;
   thread_local size_t depth = 0;
   if (depth != limits.json_depth) {

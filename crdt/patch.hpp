@@ -1,0 +1,32 @@
+// merge_encoded: merges a delta into an encoded record without decoding it
+// (the hot path of a local patch). When the delta only raises registers
+// (touched, ttl, worker, entries) above the record's own and above its
+// tombstone, and every node that stamps it is already in the record's node
+// table and stays there, the result is spliced: unchanged entries are
+// copied as bytes, written ones re-encoded. The bytes are exactly
+// encode(merge(decode(encoded), delta)); anything else returns nothing and
+// the caller decodes and merges (a test checks both on random records).
+// Pure function; thread-safe.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "crdt/record.hpp"
+#include "crdt/stamp.hpp"
+
+namespace sessionmesh::crdt {
+
+struct merged_encoding {
+  std::string bytes;
+  live_counts before, after;
+  stamp content_version;  // content_version() of the merged record
+};
+
+// REQUIRES: encoded is a valid encoding of a record with delta's id.
+std::optional<merged_encoding> merge_encoded(std::string_view encoded, const session_record& delta);
+
+}  // namespace sessionmesh::crdt

@@ -1,0 +1,42 @@
+// canonical_json: what a value is stored as, on the parser's path and on
+// the plain-string shortcut alike.
+#include <ostream>
+#include <doctest/doctest.h>
+
+#include "store/validate.hpp"
+
+using namespace sessionmesh;
+using namespace sessionmesh::store;
+
+namespace {
+
+std::string canon(std::string_view t) {
+  auto r = canonical_json(t, store_limits{});
+  return r ? *r : "error:" + r.error().message();
+}
+
+bool refused(std::string_view t) { return !canonical_json(t, store_limits{}).has_value(); }
+
+}  // namespace
+
+TEST_CASE("canonical_json keeps plain strings and compacts the rest") {
+  CHECK(canon("\"hello\"") == "\"hello\"");
+  CHECK(canon("\"\"") == "\"\"");
+  CHECK(canon("\"h\xc3\xa9llo \xe2\x82\xac\"") == "\"h\xc3\xa9llo \xe2\x82\xac\"");
+  CHECK(canon("\"a\\\"b\"") == "\"a\\\"b\"");  // escapes kept as written
+  CHECK(canon("\"\\u0041\"") == "\"\\u0041\"");
+  CHECK(canon(" \"x\" ") == "\"x\"");
+  CHECK(canon("{ \"a\" : [1, 2] }") == "{\"a\":[1,2]}");
+  CHECK(canon("42") == "42");
+}
+
+TEST_CASE("canonical_json refuses what is not one JSON value") {
+  CHECK(refused("\"a\"b\""));
+  CHECK(refused("\"abc\\\""));        // the closing quote is escaped
+  CHECK(refused("\"tab\there\""));    // a raw control character
+  CHECK(refused("\"\xff\xfe\""));     // not UTF-8
+  CHECK(refused("\"\xc3\""));         // a truncated sequence
+  CHECK(refused("\""));
+  CHECK(refused("\"a\" \"b\""));
+  CHECK(refused(""));
+}

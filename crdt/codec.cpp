@@ -239,6 +239,81 @@ result<record_facts> inspect(std::string_view bytes, const codec_limits& lim) {
   return f;
 }
 
+namespace {
+
+// A cursor over trusted bytes: a malformed encoding is a bug (asserted).
+struct trusted_reader {
+  const uint8_t* p;
+  const uint8_t* end;
+  uint64_t be(size_t n) {
+    SM_ASSERT(static_cast<size_t>(end - p) >= n);
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; ++i) v = (v << 8) | p[i];
+    p += n;
+    return v;
+  }
+  uint8_t byte() {
+    SM_ASSERT(p < end);
+    return *p++;
+  }
+  uint32_t map_size() {
+    const uint8_t b = byte();
+    if ((b & 0xf0) == 0x80) return b & 0x0f;
+    SM_ASSERT(b == 0xde || b == 0xdf);
+    return static_cast<uint32_t>(be(b == 0xde ? 2 : 4));
+  }
+  void skip_uint() {
+    const uint8_t b = byte();
+    if (b <= 0x7f) return;
+    SM_ASSERT(b >= 0xcc && b <= 0xcf);
+    const size_t n = size_t{1} << (b - 0xcc);
+    SM_ASSERT(static_cast<size_t>(end - p) >= n);
+    p += n;
+  }
+  // A string, or nullopt for nil when nil_ok.
+  std::optional<std::string_view> str(bool nil_ok) {
+    const uint8_t b = byte();
+    size_t n = 0;
+    if ((b & 0xe0) == 0xa0) {
+      n = b & 0x1f;
+    } else if (b == 0xc0 && nil_ok) {
+      return std::nullopt;
+    } else {
+      SM_ASSERT(b == 0xd9 || b == 0xda || b == 0xdb);
+      n = static_cast<size_t>(be(b == 0xd9 ? 1 : b == 0xda ? 2 : 4));
+    }
+    SM_ASSERT(static_cast<size_t>(end - p) >= n);
+    std::string_view s(reinterpret_cast<const char*>(p), n);
+    p += n;
+    return s;
+  }
+};
+
+}  // namespace
+
+std::optional<std::string_view> find_value(std::string_view bytes, size_t maps_offset, section s,
+                                           std::string_view name) {
+  SM_ASSERT(maps_offset <= bytes.size());
+  const auto* base = reinterpret_cast<const uint8_t*>(bytes.data());
+  trusted_reader rd{base + maps_offset, base + bytes.size()};
+  for (int sec = 0; sec <= static_cast<int>(s); ++sec) {
+    const uint32_t n = rd.map_size();
+    for (uint32_t i = 0; i < n; ++i) {
+      const std::string_view key = *rd.str(false);
+      const uint8_t arr = rd.byte();
+      SM_ASSERT(arr == 0x93);  // [hlc, node index, value]
+      rd.skip_uint();
+      rd.skip_uint();
+      const auto value = rd.str(true);
+      if (sec != static_cast<int>(s)) continue;
+      const int c = key.compare(name);
+      if (c == 0) return value;
+      if (c > 0) return std::nullopt;  // canonical order: past the name
+    }
+  }
+  return std::nullopt;
+}
+
 uint64_t digest_bytes(std::string_view encoded) { return XXH3_64bits(encoded.data(), encoded.size()); }
 
 uint64_t digest(const session_record& r) { return digest_bytes(encode(r)); }

@@ -81,6 +81,13 @@ template <class Fn>
 result<void> for_each_value(std::string_view bytes, size_t maps_offset, Fn&& fn,
                             const codec_limits& lim = {});
 
+// The value of one entry (nullopt: absent, or removed), found by a walk of
+// the maps from maps_offset that checks bounds but nothing else: for
+// encodings the store made itself (it asserts they are well formed). The
+// hot read: no callback, no error values.
+std::optional<std::string_view> find_value(std::string_view bytes, size_t maps_offset, section s,
+                                           std::string_view name);
+
 }  // namespace sessionmesh::crdt
 
 #include "crdt/codec_inl.hpp"

@@ -79,15 +79,7 @@ std::string packed_version(const packed_record* p) {
 }
 
 std::optional<std::string_view> packed_find(const packed_record* p, section s, std::string_view name) {
-  std::optional<std::string_view> out;
-  auto ok = crdt::for_each_value(p->bytes(), p->maps_offset(), [&](section sec, std::string_view n,
-                                                                     std::optional<std::string_view> v) {
-    if (sec < s) return true;
-    if (sec == s && n == name) out = v;
-    return sec == s && n < name;  // canonical order: stop once past the name
-  });
-  SM_ASSERT(ok.has_value());
-  return out;
+  return crdt::find_value(p->bytes(), p->maps_offset(), s, name);
 }
 
 }  // namespace sessionmesh::detail

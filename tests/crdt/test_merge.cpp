@@ -180,3 +180,23 @@ TEST_CASE("concurrent writes to different entries both survive; same entry: high
   CHECK(*merge(c, d).map(section::variables).at("x").value == "2");
   CHECK(*merge(d, c).map(section::variables).at("x").value == "2");
 }
+
+TEST_CASE("find_value finds what the record holds, and nothing else") {
+  std::mt19937_64 rng(testing::test_seed("codec find"));
+  const int n = testing::test_cases(5000);
+  const char* names[] = {"a", "b", "c", "temperature", "0", "zz"};
+  for (int i = 0; i < n; ++i) {
+    const auto r = random_record(rng);
+    const std::string bytes = encode(r);
+    const auto h = read_header(bytes);
+    REQUIRE(h.has_value());
+    for (int s = 0; s < section_count; ++s)
+      for (const char* name : names) {
+        const auto& m = r.sections[static_cast<size_t>(s)];
+        const auto it = m.find(name);
+        const std::optional<std::string_view> want =
+            it == m.end() || !it->second.value ? std::nullopt : std::optional<std::string_view>(*it->second.value);
+        REQUIRE(find_value(bytes, h->maps_offset, static_cast<section>(s), name) == want);
+      }
+  }
+}

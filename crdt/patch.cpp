@@ -107,6 +107,13 @@ std::optional<merged_encoding> merge_encoded(std::string_view encoded, const ses
   put_stamp(worker_ts);
   pk.pack_str(static_cast<uint32_t>(worker.size()));
   pk.pack_str_body(worker.data(), static_cast<uint32_t>(worker.size()));
+  m.header.tombstone = h.tombstone;
+  m.header.created = h.created;
+  m.header.touched = touched;
+  m.header.ttl_ts = ttl_ts;
+  m.header.ttl_s = ttl_s;
+  m.header.worker_ts = worker_ts;
+  m.header.maps_offset = out.size();
 
   mp_reader rd(encoded.data() + h.maps_offset, encoded.size() - h.maps_offset);
   const codec_limits lim;

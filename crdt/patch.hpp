@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "crdt/codec.hpp"
 #include "crdt/record.hpp"
 #include "crdt/stamp.hpp"
 
@@ -22,6 +23,9 @@ namespace sessionmesh::crdt {
 
 struct merged_encoding {
   std::string bytes;
+  // The merged record's header: its stamps, ttl and maps offset (id, nodes
+  // and worker are left empty: they would point into bytes, which moves).
+  packed_header header;
   live_counts before, after;
   stamp content_version;  // content_version() of the merged record
 };

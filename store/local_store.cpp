@@ -76,6 +76,7 @@ result<void> local_store::check_entries(std::vector<entry_update>& updates, bool
       if (!allow_removal) return errc::invalid_argument;
       continue;
     }
+    if (plain_json_string(*u.value) && u.value->size() <= limits().value_bytes) continue;  // already compact
     auto c = canonical_json(*u.value, limits());
     if (!c) return c.error();
     u.value = std::move(c).value();
@@ -105,7 +106,7 @@ result<session> local_store::write_packed_locked(shard& sh, const detail::packed
       if (auto c = check_limits(m->after, m->before, *lim); !c) return c.error();
     // The short way leaves created and the tombstone as they were.
     return install_locked(sh, delta, change_type::put, std::move(m->bytes), {true, p->exists(), p->exists()},
-                          m->content_version, tok);
+                          m->content_version, tok, &m->header);
   }
   session_record cur = detail::decode_packed(p);
   session_record next = crdt::merge(cur, delta);
@@ -116,7 +117,7 @@ result<session> local_store::write_packed_locked(shard& sh, const detail::packed
 
 result<session> local_store::install_locked(shard& sh, const session_record& delta, change_type type,
                                             std::string encoded, existence e, const crdt::stamp& version,
-                                            write_token* tok) {
+                                            write_token* tok, const crdt::packed_header* header) {
   if (wal_) {
     auto l = wal_->append(crdt::encode(delta));
     if (!l) return l.error();
@@ -127,7 +128,7 @@ result<session> local_store::install_locked(shard& sh, const session_record& del
   count_live(delta.id, e.was, e.is);
   tombstones_ += static_cast<int>(is_tomb) - static_cast<int>(was_tomb);
 
-  auto* p = detail::make_packed(encoded);
+  auto* p = header ? detail::make_packed(encoded, *header) : detail::make_packed(encoded);
   detail::retain(p);
   session out(p);
   swap_locked(sh, delta.id, p);

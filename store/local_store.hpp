@@ -185,8 +185,10 @@ class local_store final : public session_store {
   // The tail of every local write: log the delta, count, swap the new
   // encoding in, publish the change (version: the merged record's content
   // version, or its tombstone for a delete), hand the delta to replication.
+  // header: encoded's header if the caller has it (else it is read).
   result<session> install_locked(shard& sh, const crdt::session_record& delta, change_type type, std::string encoded,
-                                 existence e, const crdt::stamp& version, write_token* tok);
+                                 existence e, const crdt::stamp& version, write_token* tok,
+                                 const crdt::packed_header* header = nullptr);
   // Acknowledges a write per ctx: waits for durability, or (defer) hands
   // the token to the caller.
   result<session> commit(result<session> r, const write_token& tok, write_ctx& ctx);

@@ -37,8 +37,9 @@ struct packed_record {
 // Copies the encoding into a new packed_record holding one reference.
 // REQUIRES: encoded is a valid encoding.
 packed_record* make_packed(std::string_view encoded);
-// The same with its header already read (read_header or inspect of these
-// very bytes): recovery reads each header once.
+// The same with its header already known (read_header or inspect of these
+// very bytes, or crdt::merge_encoded's): recovery reads each header once.
+// Only its stamps, ttl and maps offset are used.
 packed_record* make_packed(std::string_view encoded, const crdt::packed_header& h);
 inline void retain(packed_record* p) { p->refs.fetch_add(1, std::memory_order_relaxed); }
 void release(packed_record* p);

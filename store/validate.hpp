@@ -23,6 +23,10 @@ bool valid_name(std::string_view name, size_t max_bytes);
 // invalid_argument for bad JSON or nesting past limits.json_depth; too_large
 // past limits.value_bytes.
 result<std::string> canonical_json(std::string_view text, const store_limits& limits);
+// A JSON string with nothing to escape or unescape ("...", no quote,
+// backslash or control character inside, valid UTF-8): valid, and its own
+// compact form (canonical_json of it is itself).
+bool plain_json_string(std::string_view text);
 // Whether an If-Match header holds for a current version (RFC 9110 strong
 // comparison): it lists entity tags separated by commas; "*" or a tag equal
 // to the version matches; a weak tag (W/"...") never does. A bare version

@@ -79,6 +79,15 @@ TEST_CASE("merge_encoded gives the bytes of decode, merge, encode") {
     CHECK(same(got->before, counts_of(r)));
     CHECK(same(got->after, counts_of(next)));
     CHECK(got->content_version == content_version(next));
+    const auto h = read_header(got->bytes);
+    REQUIRE(h.has_value());
+    CHECK(got->header.maps_offset == h->maps_offset);
+    CHECK(got->header.touched == h->touched);
+    CHECK(got->header.created == h->created);
+    CHECK(got->header.tombstone == h->tombstone);
+    CHECK(got->header.ttl_ts == h->ttl_ts);
+    CHECK(got->header.ttl_s == h->ttl_s);
+    CHECK(got->header.worker_ts == h->worker_ts);
   }
   // Most writes take the short way; the rest fall back (stamps below the
   // record's, an unknown node, a node that leaves the table).

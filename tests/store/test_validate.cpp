@@ -30,6 +30,25 @@ TEST_CASE("canonical_json keeps plain strings and compacts the rest") {
   CHECK(canon("42") == "42");
 }
 
+TEST_CASE("plain_json_string finds a quote, backslash or control byte anywhere") {
+  for (size_t len : {0, 1, 7, 8, 9, 15, 16, 17, 300}) {
+    const std::string body(len, 'x');
+    CHECK(plain_json_string("\"" + body + "\""));
+    for (size_t at = 0; at < len; ++at)
+      for (char bad : {'"', '\\', '\n', '\x01', '\x1f'}) {
+        std::string b = body;
+        b[at] = bad;
+        REQUIRE_FALSE(plain_json_string("\"" + b + "\""));
+      }
+    for (char fine : {' ', '\x7f', '~', '#'}) {
+      std::string b = body + fine;
+      CHECK(plain_json_string("\"" + b + "\""));
+    }
+  }
+  CHECK_FALSE(plain_json_string("\"\xe9t\xe9\""));  // Latin-1, not UTF-8
+  CHECK(plain_json_string("\"\xc3\xa9t\xc3\xa9\""));
+}
+
 TEST_CASE("canonical_json refuses what is not one JSON value") {
   CHECK(refused("\"a\"b\""));
   CHECK(refused("\"abc\\\""));        // the closing quote is escaped

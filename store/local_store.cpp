@@ -6,7 +6,6 @@
 #include "store/local_store.hpp"
 
 #include <algorithm>
-#include <ctime>
 #include <optional>
 
 #include "crdt/codec.hpp"
@@ -52,12 +51,6 @@ result<void> check_limits(const crdt::live_counts& after, const crdt::live_count
 
 uint64_t local_store::now_ms() const { return options_.clock(); }
 
-uint64_t local_store::read_now_ms() const {
-  if (!coarse_reads_) return options_.clock();
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1'000'000;
-}
 
 uint64_t local_store::clock_ms() {
   std::lock_guard lk(clock_mu_);
@@ -278,7 +271,7 @@ result<session> local_store::get(std::string_view id) {
   if (id.empty() || id.size() > id_bytes_max) return errc::invalid_argument;
   const hashed_id key(id);
   shard& sh = map_.shard_for(key);
-  const uint64_t now = read_now_ms();
+  const uint64_t now = now_ms();
   {
     std::shared_lock lk(sh.mu);
     auto* p = record_map::find(sh, key);

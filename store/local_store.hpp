@@ -156,10 +156,6 @@ class local_store final : public session_store {
   local_store(const store_options& options, file_system& fs, uint64_t incarnation);
 
   uint64_t now_ms() const;
-  // The clock of a read's liveness and touch checks: the injected clock if
-  // any, else the kernel's coarse wall clock (one tick behind at most, a
-  // few ms; no timer read, which stalls the reads around it).
-  uint64_t read_now_ms() const;
   result<crdt::stamp> tick(uint64_t now);
   // Validates and canonicalizes entry updates of one section.
   result<void> check_entries(std::vector<entry_update>& updates, bool allow_removal);
@@ -234,7 +230,6 @@ class local_store final : public session_store {
   change_feed feed_;
   std::unique_ptr<wal> wal_;
 
-  bool coarse_reads_ = false;  // no clock was injected
   std::mutex clock_mu_;
   crdt::hybrid_clock clock_;
   std::mutex rng_mu_;

@@ -39,7 +39,6 @@ local_store::local_store(const store_options& options, file_system& fs, uint64_t
       strict_quota_(options.strict_quota),
       global_program_ttl_s_(options.global_program_ttl_s),
       max_global_programs_(options.max_global_programs) {
-  coarse_reads_ = !options_.clock;
   if (!options_.clock) options_.clock = system_ms;
   reap_ms_ = options.reaper_interval_ms;
 }

@@ -4,6 +4,7 @@
 #include <msgpack.hpp>
 
 #include <algorithm>
+#include <tuple>
 
 #include "crdt/codec.hpp"
 
@@ -80,9 +81,13 @@ std::optional<merged_encoding> merge_encoded(std::string_view encoded, const ses
   const uint32_t ttl_s = ttl ? delta.ttl_s : h.ttl_s;
   const stamp worker_ts = wrk ? delta.worker_ts : h.worker_ts;
   const std::string_view worker = wrk ? std::string_view(delta.worker) : h.worker;
-  if (touch) tags.add(h.touched, -1), tags.add(touched, 1);
-  if (ttl) tags.add(h.ttl_ts, -1), tags.add(ttl_ts, 1);
-  if (wrk) tags.add(h.worker_ts, -1), tags.add(worker_ts, 1);
+  // A raised register stamps with its new node, no longer its old one.
+  for (const auto& [raised, was, now] : {std::tuple{touch, h.touched, touched}, std::tuple{ttl, h.ttl_ts, ttl_ts},
+                                         std::tuple{wrk, h.worker_ts, worker_ts}})
+    if (raised) {
+      tags.add(was, -1);
+      tags.add(now, 1);
+    }
 
   merged_encoding m;
   m.before.bytes = h.worker.size();

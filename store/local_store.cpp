@@ -1,8 +1,9 @@
 // The local adapter's write paths (create, patch, remove, worker, touch).
-// Over 400 lines (435) on purpose for now: they share the shard-locked
+// Over 400 lines (436) on purpose for now: they share the shard-locked
 // helpers of this file's anonymous namespace (entry checks, limits, the
-// apply step and the spliced write); the next split moves the limit checks to their own file with
-// a private header. Reads: local_store_reads.cpp; I/O: local_store_io.cpp.
+// apply step and the spliced write); the next split moves the limit checks
+// to their own file with a private header. Reads: local_store_reads.cpp;
+// I/O: local_store_io.cpp.
 #include "store/local_store.hpp"
 
 #include <algorithm>

@@ -9,16 +9,6 @@ record_map::~record_map() {
     for (auto* p : sh.set) detail::release(p);
 }
 
-void record_map::put(shard& sh, detail::packed_record* p) {
-  auto it = sh.set.find(detail::packed_id(p));
-  if (it != sh.set.end()) {
-    detail::packed_record* old = *it;
-    sh.set.erase(it);
-    detail::release(old);
-  }
-  sh.set.insert(p);
-}
-
 void record_map::put(shard& sh, const hashed_id& k, detail::packed_record* p) {
   auto it = sh.set.find(k);
   if (it == sh.set.end()) {

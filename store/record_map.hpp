@@ -73,10 +73,8 @@ class record_map {
   shard& shard_for(std::string_view id) { return shards_[shard_index(id_hash64(id))]; }
   shard& shard_for(const hashed_id& k) { return shards_[shard_index(k.hash)]; }
   shard& at(size_t i) { return shards_[i]; }
-  // Replaces (or inserts) the record with p's id; takes p's reference.
-  // REQUIRES: unique lock on sh.
-  static void put(shard& sh, detail::packed_record* p);
-  // The same for p whose id is k: a replaced record's slot is reused.
+  // Replaces (or inserts) the record p, whose id is k; takes p's
+  // reference. A replaced record's slot is reused. REQUIRES: unique lock on sh.
   static void put(shard& sh, const hashed_id& k, detail::packed_record* p);
   // REQUIRES: unique lock on sh.
   static void erase(shard& sh, std::string_view id);

@@ -274,7 +274,7 @@ result<session> local_store::get(std::string_view id) {
   shard& sh = map_.shard_for(key);
   const uint64_t now = now_ms();
   {
-    std::shared_lock lk(sh.mu);
+    reclaim::read_guard g;  // no lock: a record found stays valid while g is held
     auto* p = record_map::find(sh, key);
     if (p == nullptr || !p->live(now) || is_global_record(id))
       return valid_id(id) ? errc::not_found : errc::invalid_argument;

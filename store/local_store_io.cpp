@@ -105,8 +105,8 @@ bool local_store::apply_recovered(std::string_view payload) {
   const crdt::packed_header& h = facts->header;
   shard& sh = map_.shard_for(h.id);
   std::unique_lock lk(sh.mu);
-  auto it = sh.set.find(h.id);
-  if (it == sh.set.end() && h.tombstone.is_bottom()) {
+  const detail::packed_record* held = record_map::find(sh, h.id);
+  if (held == nullptr && h.tombstone.is_bottom()) {
     // The common case (a snapshot holds each id once): merged into nothing,
     // a record with no tombstone is itself (normalize has nothing to drop),
     // and it is canonical (inspect: our own encoder's bytes): it is packed
@@ -118,8 +118,8 @@ bool local_store::apply_recovered(std::string_view payload) {
   if (!delta) return false;
   session_record next;
   bool was = false, was_tomb = false;
-  if (it != sh.set.end()) {
-    auto cur = crdt::decode((*it)->bytes(), {}, false);
+  if (held != nullptr) {
+    auto cur = crdt::decode(held->bytes(), {}, false);
     SM_ASSERT(cur.has_value());
     was = crdt::exists(*cur);
     was_tomb = !was;
@@ -350,6 +350,7 @@ void local_store::maintenance_loop() {
       next_reap = std::chrono::steady_clock::now() + std::chrono::milliseconds(reap_ms);
     }
     lk.unlock();
+    map_.reclaim_all();  // what writes dropped, once no reader holds it: an idle store keeps nothing
     if (reap_ms > 0 && std::chrono::steady_clock::now() >= next_reap) {
       (void)cleanup_expired();
       next_reap = std::chrono::steady_clock::now() + std::chrono::milliseconds(reap_ms);

@@ -41,8 +41,7 @@ result<global_program> local_store::put_global_program(std::string_view id, std:
   {
     std::unique_lock lk(sh.mu);
     const uint64_t now = now_ms();
-    auto it = sh.set.find(std::string_view(rid));
-    detail::packed_record* p = it == sh.set.end() ? nullptr : *it;
+    detail::packed_record* p = record_map::find(sh, rid);
     if (p == nullptr || !p->live(now)) {
       create_request req;
       req.id = rid;
@@ -74,10 +73,10 @@ result<global_program> local_store::get_global_program(std::string_view id) {
   const std::string rid = global_record_id(id);
   shard& sh = map_.shard_for(rid);
   std::shared_lock lk(sh.mu);
-  auto it = sh.set.find(std::string_view(rid));
-  if (it == sh.set.end() || !(*it)->live(now_ms())) return errc::not_found;
-  detail::retain(*it);
-  return to_program(id, session(*it));
+  detail::packed_record* p = record_map::find(sh, rid);
+  if (p == nullptr || !p->live(now_ms())) return errc::not_found;
+  detail::retain(p);
+  return to_program(id, session(p));
 }
 
 result<void> local_store::delete_global_program(std::string_view id, write_ctx& ctx) {
@@ -89,9 +88,9 @@ result<void> local_store::delete_global_program(std::string_view id, write_ctx& 
   result<session> r = errc::internal;
   {
     std::unique_lock lk(sh.mu);
-    auto it = sh.set.find(std::string_view(rid));
-    if (it == sh.set.end()) return {};
-    auto cur = crdt::decode((*it)->bytes(), {}, false);
+    const detail::packed_record* p = record_map::find(sh, rid);
+    if (p == nullptr) return {};
+    auto cur = crdt::decode(p->bytes(), {}, false);
     SM_ASSERT(cur.has_value());
     if (!crdt::exists(*cur)) return {};
     auto s = tick(now_ms());

@@ -10,9 +10,10 @@ namespace sessionmesh::store {
 
 result<session> local_store::peek(std::string_view id) {
   if (!valid_id(id)) return errc::invalid_argument;
-  shard& sh = map_.shard_for(id);
-  std::shared_lock lk(sh.mu);
-  auto* p = record_map::find(sh, id);
+  const hashed_id key(id);
+  const shard& sh = map_.shard_for(key);
+  reclaim::read_guard g;  // no lock: a record found stays valid while g is held
+  auto* p = record_map::find(sh, key);
   if (p == nullptr || !p->live(now_ms())) return errc::not_found;
   detail::retain(p);
   return session(p);
@@ -20,9 +21,10 @@ result<session> local_store::peek(std::string_view id) {
 
 result<bool> local_store::exists(std::string_view id) {
   if (!valid_id(id)) return errc::invalid_argument;
-  shard& sh = map_.shard_for(id);
-  std::shared_lock lk(sh.mu);
-  auto* p = record_map::find(sh, id);
+  const hashed_id key(id);
+  const shard& sh = map_.shard_for(key);
+  reclaim::read_guard g;
+  auto* p = record_map::find(sh, key);
   return p != nullptr && p->live(now_ms());
 }
 

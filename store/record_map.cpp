@@ -4,36 +4,42 @@
 
 namespace sessionmesh::store {
 
+namespace {
+void release_record(void* p) { detail::release(static_cast<detail::packed_record*>(p)); }
+
+// The map's reference of a record it dropped: released once no reader can
+// still hold the record.
+void retire(shard& sh, detail::packed_record* old) {
+  sh.retired.retire(old, release_record, detail::packed_footprint(old));
+  if (sh.retired.due()) (void)sh.retired.reclaim();
+}
+}  // namespace
+
 record_map::~record_map() {
   for (auto& sh : shards_)
     for (auto* p : sh.set) detail::release(p);
 }
 
 void record_map::put(shard& sh, const hashed_id& k, detail::packed_record* p) {
-  auto it = sh.set.find(k);
-  if (it == sh.set.end()) {
-    sh.set.insert(p);
-    return;
-  }
-  detail::packed_record* old = *it;
-  // Same id, so the same hash and slot: the set's order is untouched.
-  const_cast<detail::packed_record*&>(*it) = p;
-  detail::release(old);
+  if (auto* old = sh.set.put(k.hash, p)) retire(sh, old);
 }
 
 void record_map::erase(shard& sh, std::string_view id) {
-  auto it = sh.set.find(id);
-  if (it == sh.set.end()) return;
-  detail::packed_record* old = *it;
-  sh.set.erase(it);
-  detail::release(old);
+  if (auto* old = sh.set.erase(id_hash64(id), id)) retire(sh, old);
+}
+
+void record_map::reclaim_all() {
+  for (auto& sh : shards_) {
+    std::unique_lock lk(sh.mu);
+    if (sh.retired.size() != 0) (void)sh.retired.reclaim();
+  }
 }
 
 size_t record_map::table_bytes() const {
   size_t b = 0;
   for (const auto& sh : shards_) {
     std::shared_lock lk(sh.mu);
-    b += sh.set.capacity() * (sizeof(void*) + 1);
+    b += sh.set.heap_bytes();
   }
   return b;
 }

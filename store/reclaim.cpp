@@ -1,0 +1,123 @@
+#include "store/reclaim.hpp"
+
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <limits>
+#include <mutex>
+
+#include "sessionmesh/result.hpp"
+
+namespace sessionmesh::store::reclaim {
+
+namespace detail {
+std::atomic<uint64_t> global_epoch{1};
+bool light_readers = false;
+thread_local reader_slot* thread_slot = nullptr;
+}  // namespace detail
+
+namespace {
+
+std::atomic<reader_slot*> registry{nullptr};
+std::once_flag init_flag;
+
+long membarrier(int cmd) { return syscall(__NR_membarrier, cmd, 0, 0); }
+
+// Decided once, before the first slot is claimed or the first reclaim runs
+// (both pass here): readers read the flag without synchronization after.
+void init() {
+  std::call_once(init_flag, [] {
+    const long q = membarrier(MEMBARRIER_CMD_QUERY);
+    detail::light_readers = q > 0 && (q & MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0 &&
+                            membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
+  });
+}
+
+// Gives the thread's slot back when it exits.
+struct slot_owner {
+  reader_slot* s = nullptr;
+  ~slot_owner() {
+    if (s == nullptr) return;
+    SM_ASSERT(s->depth == 0);
+    detail::thread_slot = nullptr;
+    s->owned.store(false, std::memory_order_release);
+  }
+};
+thread_local slot_owner owner;
+
+// Orders every reader's slot store before the scan that follows, or the
+// reader's later loads after the unlinks that preceded this call.
+void heavy_barrier() {
+  if (detail::light_readers) {
+    const long r = membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED);
+    SM_ASSERT(r == 0);  // registered in init(): it cannot be refused after
+  } else {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
+}
+
+}  // namespace
+
+reader_slot* detail::claim_slot() {
+  init();
+  reader_slot* s = registry.load(std::memory_order_acquire);
+  for (; s != nullptr; s = s->next) {
+    bool free = false;
+    if (s->owned.compare_exchange_strong(free, true, std::memory_order_acq_rel)) break;
+  }
+  if (s == nullptr) {
+    s = new reader_slot;  // never freed: a thread may still be scanning the list
+    s->owned.store(true, std::memory_order_relaxed);
+    s->next = registry.load(std::memory_order_relaxed);
+    while (!registry.compare_exchange_weak(s->next, s, std::memory_order_acq_rel)) {
+    }
+  }
+  owner.s = s;
+  thread_slot = s;
+  return s;
+}
+
+bool uses_membarrier() {
+  init();
+  return detail::light_readers;
+}
+
+retired_list::~retired_list() {
+  for (const auto& it : items_) it.fn(it.p);
+}
+
+void retired_list::retire(void* p, free_fn fn, size_t bytes) {
+  // A release read-modify-write: a reader that later reads a higher epoch
+  // (made by a later increment, in this one's release sequence) is ordered
+  // after the unlink that preceded this call, so it cannot reach p.
+  const uint64_t e = detail::global_epoch.fetch_add(0, std::memory_order_acq_rel);
+  items_.push_back({e, p, fn, bytes});
+  bytes_ += bytes;
+}
+
+size_t retired_list::reclaim() {
+  if (items_.empty()) return 0;
+  init();
+  detail::global_epoch.fetch_add(1, std::memory_order_acq_rel);  // readers that begin now are past every item
+  heavy_barrier();
+  uint64_t oldest = std::numeric_limits<uint64_t>::max();
+  for (reader_slot* s = registry.load(std::memory_order_acquire); s != nullptr; s = s->next) {
+    const uint64_t e = s->epoch.load(std::memory_order_acquire);
+    if (e != 0) oldest = std::min(oldest, e);
+  }
+  // A reader in epoch e may hold what was retired in e or later; anything
+  // retired before the oldest held epoch is unreachable to all of them.
+  size_t freed = 0;
+  auto keep = std::stable_partition(items_.begin(), items_.end(), [&](const item& it) { return it.epoch >= oldest; });
+  for (auto it = keep; it != items_.end(); ++it) {
+    it->fn(it->p);
+    bytes_ -= it->bytes;
+    ++freed;
+  }
+  items_.erase(keep, items_.end());
+  return freed;
+}
+
+}  // namespace sessionmesh::store::reclaim

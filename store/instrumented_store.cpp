@@ -30,6 +30,10 @@ result<create_result> instrumented_store::create(create_request req, write_ctx& 
 result<session> instrumented_store::get(std::string_view id) {
   return timed("get", [&] { return inner_->get(id); });
 }
+
+result<void> instrumented_store::read(std::string_view id, session_reader fn) {
+  return timed("get", [&] { return inner_->read(id, fn); });
+}
 result<bool> instrumented_store::exists(std::string_view id) {
   return timed("exists", [&] { return inner_->exists(id); });
 }

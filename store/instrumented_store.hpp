@@ -18,6 +18,7 @@ class instrumented_store final : public session_store {
   SM_SESSION_STORE_OVERLOADS;
   result<create_result> create(create_request req, write_ctx& ctx) override;
   result<session> get(std::string_view id) override;
+  result<void> read(std::string_view id, session_reader fn) override;
   result<bool> exists(std::string_view id) override;
   result<session> peek(std::string_view id) override { return inner_->peek(id); }
   result<session> patch(std::string_view id, patch_request req, write_ctx& ctx) override;

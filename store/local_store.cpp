@@ -268,24 +268,37 @@ result<create_result> local_store::create(create_request req, write_ctx& ctx) {
 // The hot read: one hash, a shared lock, no allocation. The id's characters
 // are checked only when nothing is found: an id the map holds was checked
 // when it was written (a program record's "~gp:" id is no session's).
-result<session> local_store::get(std::string_view id) {
+template <class F>
+result<void> local_store::read_live(std::string_view id, F&& found) {
   if (id.empty() || id.size() > id_bytes_max) return errc::invalid_argument;
   const hashed_id key(id);
-  shard& sh = map_.shard_for(key);
+  const shard& sh = map_.shard_for(key);
   const uint64_t now = now_ms();
   {
     reclaim::read_guard g;  // no lock: a record found stays valid while g is held
-    auto* p = record_map::find(sh, key);
+    const auto* p = record_map::find(sh, key);
     if (p == nullptr || !p->live(now) || is_global_record(id))
       return valid_id(id) ? errc::not_found : errc::invalid_argument;
     if (!touch_due(p, now) || closed_) {
-      detail::retain(p);
-      return session(p);
+      found(session_view(p));
+      return {};
     }
   }
   write_ctx lazy{true, {}};
-  return touch_impl(id, true, lazy);
+  auto r = touch_impl(id, true, lazy);
+  if (!r) return r.error();
+  found(*r);
+  return {};
 }
+
+result<session> local_store::get(std::string_view id) {
+  session out;
+  auto r = read_live(id, [&](const session_view& v) { out = session(v); });
+  if (!r) return r.error();
+  return out;
+}
+
+result<void> local_store::read(std::string_view id, session_reader fn) { return read_live(id, fn); }
 
 result<session> local_store::touch_impl(std::string_view id, bool only_if_due, write_ctx& ctx) {
   if (closed_) return errc::unavailable;

@@ -42,6 +42,7 @@ class local_store final : public session_store {
   SM_SESSION_STORE_OVERLOADS;
   result<create_result> create(create_request req, write_ctx& ctx) override;
   result<session> get(std::string_view id) override;
+  result<void> read(std::string_view id, session_reader fn) override;
   result<bool> exists(std::string_view id) override;
   result<session> peek(std::string_view id) override;
   result<session> patch(std::string_view id, patch_request req, write_ctx& ctx) override;
@@ -156,6 +157,11 @@ class local_store final : public session_store {
   local_store(const store_options& options, file_system& fs, uint64_t incarnation);
 
   uint64_t now_ms() const;
+  // get and read: calls found(view) on the live session id, under a read
+  // guard and with no lock; when a touch is due, records it first and calls
+  // found on the touched record.
+  template <class F>
+  result<void> read_live(std::string_view id, F&& found);
   result<crdt::stamp> tick(uint64_t now);
   // Validates and canonicalizes entry updates of one section.
   result<void> check_entries(std::vector<entry_update>& updates, bool allow_removal);

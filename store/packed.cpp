@@ -88,33 +88,37 @@ namespace sessionmesh {
 
 using detail::header_of;
 
-session::session(const session& o) noexcept : p_(o.p_) {
-  if (p_ != nullptr) detail::retain(p_);
+// The one reference a session holds is what makes its const view mutable
+// for retain and release (a reference count, not the record's bytes).
+session::session(const session_view& v) noexcept : session_view(v) {
+  if (p_ != nullptr) detail::retain(const_cast<detail::packed_record*>(p_));
 }
+
+session::session(const session& o) noexcept : session(static_cast<const session_view&>(o)) {}
 
 session::~session() {
-  if (p_ != nullptr) detail::release(p_);
+  if (p_ != nullptr) detail::release(const_cast<detail::packed_record*>(p_));
 }
 
-std::string_view session::id() const { return detail::packed_id(p_); }
+std::string_view session_view::id() const { return detail::packed_id(p_); }
 
-uint64_t session::created_at_ms() const { return header_of(p_).created.physical_ms(); }
+uint64_t session_view::created_at_ms() const { return header_of(p_).created.physical_ms(); }
 
-uint64_t session::last_accessed_at_ms() const { return p_->last_accessed_ms; }
+uint64_t session_view::last_accessed_at_ms() const { return p_->last_accessed_ms; }
 
-uint64_t session::expires_at_ms() const { return p_->expires_at_ms(); }
+uint64_t session_view::expires_at_ms() const { return p_->expires_at_ms(); }
 
-uint32_t session::ttl_s() const { return p_->ttl_s; }
+uint32_t session_view::ttl_s() const { return p_->ttl_s; }
 
-std::string_view session::last_worker_id() const { return header_of(p_).worker; }
+std::string_view session_view::last_worker_id() const { return header_of(p_).worker; }
 
-std::string session::version() const { return detail::packed_version(p_); }
+std::string session_view::version() const { return detail::packed_version(p_); }
 
-std::optional<std::string_view> session::find(section s, std::string_view name) const {
+std::optional<std::string_view> session_view::find(section s, std::string_view name) const {
   return detail::packed_find(p_, s, name);
 }
 
-void session::for_each(section s,
+void session_view::for_each(section s,
                        const std::function<void(std::string_view, std::string_view)>& fn) const {
   auto ok = crdt::for_each_value(p_->bytes(), p_->maps_offset(), [&](section sec, std::string_view n,
                                                                       std::optional<std::string_view> v) {
@@ -124,12 +128,12 @@ void session::for_each(section s,
   SM_ASSERT(ok.has_value());
 }
 
-size_t session::count(section s) const {
+size_t session_view::count(section s) const {
   size_t n = 0;
   for_each(s, [&](std::string_view, std::string_view) { ++n; });
   return n;
 }
 
-std::string_view session::encoded() const { return p_->bytes(); }
+std::string_view session_view::encoded() const { return p_->bytes(); }
 
 }  // namespace sessionmesh

@@ -30,6 +30,10 @@ class replicated_store final : public session_store {
   result<session> get(std::string_view id) override {
     return repl_.clock_ahead() ? local_->peek(id) : local_->get(id);
   }
+  result<void> read(std::string_view id, session_reader fn) override {
+    if (repl_.clock_ahead()) return session_store::read(id, fn);  // through get(): a peek
+    return local_->read(id, fn);
+  }
   result<session> peek(std::string_view id) override { return local_->peek(id); }
   result<bool> exists(std::string_view id) override { return local_->exists(id); }
   result<session> patch(std::string_view id, patch_request req, write_ctx& ctx) override {

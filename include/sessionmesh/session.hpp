@@ -2,6 +2,7 @@
 // store held it when it was read. Cheap to copy (one atomic increment); it
 // stays valid and unchanged after the store moves on. Accessors read the
 // canonical encoding in place: values are compact JSON text.
+// session_view: the same accessors, borrowed (no reference held).
 // Thread: a session may be read and copied from any thread.
 #pragma once
 
@@ -19,17 +20,14 @@ namespace detail {
 struct packed_record;
 }
 
-class session {
+// session_view: a session's accessors over a record someone else keeps
+// alive. It owns nothing and copies nothing: valid only while its lender
+// says so (session_store::read: inside the callback; a session: while that
+// session lives).
+class session_view {
  public:
-  session() = default;
-  explicit session(detail::packed_record* adopt) noexcept : p_(adopt) {}  // takes one reference
-  session(const session& o) noexcept;
-  session(session&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
-  session& operator=(session o) noexcept {
-    std::swap(p_, o.p_);
-    return *this;
-  }
-  ~session();
+  session_view() = default;
+  explicit session_view(const detail::packed_record* p) noexcept : p_(p) {}
 
   bool valid() const { return p_ != nullptr; }
   std::string_view id() const;
@@ -49,8 +47,24 @@ class session {
 
   const detail::packed_record* raw() const { return p_; }
 
- private:
-  detail::packed_record* p_ = nullptr;
+ protected:
+  const detail::packed_record* p_ = nullptr;
+};
+
+// session: the accessors of session_view, over a record this handle keeps
+// alive by holding one reference of it.
+class session : public session_view {
+ public:
+  session() = default;
+  explicit session(detail::packed_record* adopt) noexcept : session_view(adopt) {}  // takes one reference
+  explicit session(const session_view& v) noexcept;  // takes a new reference of v's record
+  session(const session& o) noexcept;
+  session(session&& o) noexcept : session_view(o.p_) { o.p_ = nullptr; }
+  session& operator=(session o) noexcept {
+    std::swap(p_, o.p_);
+    return *this;
+  }
+  ~session();
 };
 
 }  // namespace sessionmesh

@@ -43,6 +43,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "sessionmesh/options.hpp"
@@ -228,6 +229,23 @@ class subscription {
   std::function<void()> cancel_;
 };
 
+// The callback of session_store::read: a borrowed reference to any
+// callable taking const session_view& (a lambda, usually a temporary that
+// outlives the call). No allocation, no copy of the callable.
+class session_reader {
+ public:
+  template <class F>
+    requires(!std::is_same_v<std::remove_cvref_t<F>, session_reader>)
+  session_reader(F&& f) noexcept  // NOLINT: implicit, so read(id, [&](auto& v) {...}) works
+      : ctx_(const_cast<void*>(static_cast<const void*>(&f))),
+        call_([](void* c, const session_view& v) { (*static_cast<std::remove_reference_t<F>*>(c))(v); }) {}
+  void operator()(const session_view& v) const { call_(ctx_, v); }
+
+ private:
+  void* ctx_;
+  void (*call_)(void*, const session_view&);
+};
+
 class session_store {
  public:
   virtual ~session_store() = default;
@@ -243,6 +261,17 @@ class session_store {
   // Reads and touches (records the touch only when it moves last_accessed by
   // more than ttl/10).
   virtual result<session> get(std::string_view id) = 0;
+  // Reads as get() does (the same errors, the same touch) and lends the
+  // session to fn, without taking a reference: the view is valid only
+  // inside fn. fn runs before read() returns, once, and only on success.
+  // Keep fn short and never block in it: records the store replaces
+  // meanwhile are freed only after fn returns.
+  virtual result<void> read(std::string_view id, session_reader fn) {
+    auto s = get(id);
+    if (!s) return s.error();
+    fn(*s);
+    return {};
+  }
   // Reads a live session without touching it (snapshots, migration).
   virtual result<session> peek(std::string_view id) = 0;
   // Exists and live; never touches. Errors only for a bad id.

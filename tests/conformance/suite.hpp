@@ -155,6 +155,43 @@ TEST_CASE_TEMPLATE_DEFINE("adapter conformance", F, sessionmesh_conformance) {
     CHECK(st.exists("bad id").error() == errc::invalid_argument);
   }
 
+  SUBCASE("read lends what get returns, with the same errors and touch") {
+    create_request req;
+    req.id = "r";
+    req.ttl_s = 100;
+    req.variables = {set("v", "[1,2]")};
+    REQUIRE(st.create(req).has_value());
+    const uint64_t t0 = h.clock.ms->load();
+    int calls = 0;
+    auto count = [&](const session_view&) { ++calls; };
+    CHECK(st.read("missing", count).error() == errc::not_found);
+    CHECK(st.read("bad id", count).error() == errc::invalid_argument);
+    CHECK(st.read("", count).error() == errc::invalid_argument);
+    CHECK(calls == 0);  // fn runs only on success
+    h.clock.advance(5000);  // < ttl/10: no touch recorded
+    std::string version, value;
+    uint64_t accessed = 0;
+    REQUIRE(st.read("r", [&](const session_view& v) {
+                ++calls;
+                CHECK(v.id() == "r");
+                version = v.version();
+                value = std::string(*v.find(section::variables, "v"));
+                accessed = v.last_accessed_at_ms();
+              }).has_value());
+    CHECK(calls == 1);
+    CHECK(value == "[1,2]");
+    CHECK(accessed == t0);
+    CHECK(version == st.peek("r")->version());
+    h.clock.advance(6000);  // 11 s > ttl/10: the read records the touch, as get does
+    REQUIRE(st.read("r", [&](const session_view& v) { accessed = v.last_accessed_at_ms(); }).has_value());
+    CHECK(accessed == t0 + 11000);
+    CHECK(st.peek("r")->last_accessed_at_ms() == t0 + 11000);
+    CHECK(st.peek("r")->version() == version);
+    REQUIRE(st.remove("r").has_value());
+    CHECK(st.read("r", count).error() == errc::not_found);
+    CHECK(calls == 1);
+  }
+
   SUBCASE("patch merges, removes with null, checks If-Match and limits") {
     create_request req;
     req.id = "p";

@@ -31,14 +31,14 @@ local_store::local_store(const store_options& options, file_system& fs, uint64_t
       clock_(node_tag(options.node_id), options.max_clock_offset_ms),
       rng_(incarnation),
       default_ttl_s_(options.default_ttl_s),
-      value_bytes_(options.limits.value_bytes),
-      entries_per_map_(options.limits.entries_per_map),
-      programs_(options.limits.programs),
-      session_bytes_(options.limits.session_bytes),
       max_sessions_(options.max_sessions),
       strict_quota_(options.strict_quota),
       global_program_ttl_s_(options.global_program_ttl_s),
-      max_global_programs_(options.max_global_programs) {
+      max_global_programs_(options.max_global_programs),
+      value_bytes_(options.limits.value_bytes),
+      entries_per_map_(options.limits.entries_per_map),
+      programs_(options.limits.programs),
+      session_bytes_(options.limits.session_bytes) {
   if (!options_.clock) options_.clock = system_ms;
   reap_ms_ = options.reaper_interval_ms;
 }

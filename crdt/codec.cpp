@@ -245,15 +245,17 @@ namespace {
 struct trusted_reader {
   const uint8_t* p;
   const uint8_t* end;
-  uint64_t be(size_t n) {
-    SM_ASSERT(static_cast<size_t>(end - p) >= n);
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; ++i) v = (v << 8) | p[i];
+  void need(size_t n) const { SM_ASSERT(static_cast<size_t>(end - p) >= n); }
+  // A big-endian length of 1, 2 or 4 bytes.
+  size_t be(size_t n) {
+    need(n);
+    size_t v = n == 1 ? p[0] : n == 2 ? (size_t{p[0]} << 8) | p[1]
+                                      : (size_t{p[0]} << 24) | (size_t{p[1]} << 16) | (size_t{p[2]} << 8) | p[3];
     p += n;
     return v;
   }
   uint8_t byte() {
-    SM_ASSERT(p < end);
+    need(1);
     return *p++;
   }
   uint32_t map_size() {
@@ -267,8 +269,20 @@ struct trusted_reader {
     if (b <= 0x7f) return;
     SM_ASSERT(b >= 0xcc && b <= 0xcf);
     const size_t n = size_t{1} << (b - 0xcc);
-    SM_ASSERT(static_cast<size_t>(end - p) >= n);
+    need(n);
     p += n;
+  }
+  // An entry's register head, [hlc, node index, ...: the common shape (a
+  // 64-bit hlc, a node index under 128) in one check, else field by field.
+  void skip_register_head() {
+    if (end - p >= 11 && p[0] == 0x93 && p[1] == 0xcf && p[10] <= 0x7f) {
+      p += 11;
+      return;
+    }
+    const uint8_t arr = byte();
+    SM_ASSERT(arr == 0x93);  // [hlc, node index, value]
+    skip_uint();
+    skip_uint();
   }
   // A string, or nullopt for nil when nil_ok.
   std::optional<std::string_view> str(bool nil_ok) {
@@ -280,9 +294,9 @@ struct trusted_reader {
       return std::nullopt;
     } else {
       SM_ASSERT(b == 0xd9 || b == 0xda || b == 0xdb);
-      n = static_cast<size_t>(be(b == 0xd9 ? 1 : b == 0xda ? 2 : 4));
+      n = be(b == 0xd9 ? 1 : b == 0xda ? 2 : 4);
     }
-    SM_ASSERT(static_cast<size_t>(end - p) >= n);
+    need(n);
     std::string_view s(reinterpret_cast<const char*>(p), n);
     p += n;
     return s;
@@ -296,20 +310,20 @@ std::optional<std::string_view> find_value(std::string_view bytes, size_t maps_o
   SM_ASSERT(maps_offset <= bytes.size());
   const auto* base = reinterpret_cast<const uint8_t*>(bytes.data());
   trusted_reader rd{base + maps_offset, base + bytes.size()};
-  for (int sec = 0; sec <= static_cast<int>(s); ++sec) {
-    const uint32_t n = rd.map_size();
-    for (uint32_t i = 0; i < n; ++i) {
-      const std::string_view key = *rd.str(false);
-      const uint8_t arr = rd.byte();
-      SM_ASSERT(arr == 0x93);  // [hlc, node index, value]
-      rd.skip_uint();
-      rd.skip_uint();
-      const auto value = rd.str(true);
-      if (sec != static_cast<int>(s)) continue;
-      const int c = key.compare(name);
-      if (c == 0) return value;
-      if (c > 0) return std::nullopt;  // canonical order: past the name
+  for (int sec = 0; sec < static_cast<int>(s); ++sec) {  // the sections before: skipped whole
+    for (uint32_t i = 0, n = rd.map_size(); i < n; ++i) {
+      (void)rd.str(false);
+      rd.skip_register_head();
+      (void)rd.str(true);
     }
+  }
+  for (uint32_t i = 0, n = rd.map_size(); i < n; ++i) {
+    const std::string_view key = *rd.str(false);
+    rd.skip_register_head();
+    const auto value = rd.str(true);
+    const int c = key.compare(name);
+    if (c == 0) return value;
+    if (c > 0) return std::nullopt;  // canonical order: past the name
   }
   return std::nullopt;
 }

@@ -2,7 +2,11 @@
 
 #define MSGPACK_NO_BOOST 1
 #include <msgpack.hpp>
+// Inlined: every write digests the record it replaces and the one it
+// installs, and the library's out-of-line build is its generic one.
+#define XXH_INLINE_ALL
 #include <xxhash.h>
+#undef XXH_INLINE_ALL
 
 #include <algorithm>
 #include <vector>

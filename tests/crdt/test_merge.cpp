@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <random>
 
+#include <xxhash.h>
+
 #include "crdt/codec.hpp"
 #include "tests/crdt/gen.hpp"
 #include "tests/test_seed.hpp"
@@ -198,5 +200,14 @@ TEST_CASE("find_value finds what the record holds, and nothing else") {
             it == m.end() || !it->second.value ? std::nullopt : std::optional<std::string_view>(*it->second.value);
         REQUIRE(find_value(bytes, h->maps_offset, static_cast<section>(s), name) == want);
       }
+  }
+}
+
+TEST_CASE("digest_bytes is the library's XXH3-64 (nodes of any build compare digests)") {
+  // codec.cpp inlines xxhash; the library call here is the reference.
+  std::string buf;
+  for (size_t n = 0; n <= 1100; ++n) {
+    CHECK(crdt::digest_bytes(buf) == XXH3_64bits(buf.data(), buf.size()));
+    buf.push_back(static_cast<char>((n * 131 + 7) & 0xff));
   }
 }

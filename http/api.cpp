@@ -135,7 +135,7 @@ bool prefers_minimal(std::string_view prefer) {
 }
 }  // namespace
 
-response api::session_body(unsigned status, const session& s, const request_view& req) {
+response api::session_body(unsigned status, const session_view& s, const request_view& req) {
   response r;
   r.status = status;
   const std::string version = s.version();

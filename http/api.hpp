@@ -248,7 +248,7 @@ class api {
   response admin(const request_view& req, std::string_view what, const std::string& rid);
   // The session as a write or read answers it, with its ETag; a write that
   // asked for `Prefer: return=minimal` gets {"id","version"} instead.
-  response session_body(unsigned status, const session& s, const request_view& req);
+  response session_body(unsigned status, const session_view& s, const request_view& req);
   response store_error(std::error_code ec, const std::string& rid);
   response method_not_allowed_list(const std::string& rid);
   // A token read's answer: nullopt to answer it now; else 400 (malformed)

@@ -71,10 +71,11 @@ response api::one_session(const request_view& req, std::string_view id, const st
   const std::string_view query = req.target.find('?') == std::string_view::npos
                                      ? std::string_view{}
                                      : req.target.substr(req.target.find('?') + 1);
-  if (req.method == "GET") {
-    auto s = store_.get(id);
-    if (!s) return store_error(s.error(), rid);
-    return session_body(200, *s, req);
+  if (req.method == "GET") {  // rendered from the record the store lends: no reference taken
+    response out;
+    auto r = store_.read(id, [&](const session_view& s) { out = session_body(200, s, req); });
+    if (!r) return store_error(r.error(), rid);
+    return out;
   }
   if (req.method == "HEAD") {  // what a GET would answer, without the touch
     auto s = store_.peek(id);

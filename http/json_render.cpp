@@ -12,7 +12,7 @@ void append_u64(std::string& out, uint64_t v) {
   out.append(buf, static_cast<size_t>(r.ptr - buf));
 }
 
-void render_section(std::string& out, const session& s, section sec) {
+void render_section(std::string& out, const session_view& s, section sec) {
   out.push_back('{');
   bool first = true;
   s.for_each(sec, [&](std::string_view name, std::string_view json) {
@@ -49,11 +49,11 @@ void append_json_string(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
-void render_session(std::string& out, const session& s, std::string_view owner) {
+void render_session(std::string& out, const session_view& s, std::string_view owner) {
   render_session(out, s, owner, s.version());
 }
 
-void render_session(std::string& out, const session& s, std::string_view owner, std::string_view version) {
+void render_session(std::string& out, const session_view& s, std::string_view owner, std::string_view version) {
   out += "{\"id\":";
   append_json_string(out, s.id());
   out += ",\"created_at_ms\":";

@@ -12,9 +12,9 @@ namespace sessionmesh::http {
 
 void append_json_string(std::string& out, std::string_view s);
 // The session object as served (owner given by the caller).
-void render_session(std::string& out, const session& s, std::string_view owner);
+void render_session(std::string& out, const session_view& s, std::string_view owner);
 // Same, with the version already computed (it costs a walk of the record).
-void render_session(std::string& out, const session& s, std::string_view owner, std::string_view version);
+void render_session(std::string& out, const session_view& s, std::string_view owner, std::string_view version);
 void render_error(std::string& out, std::string_view code, std::string_view message,
                   std::string_view request_id);
 void render_list(std::string& out, const list_page& page);

@@ -89,28 +89,31 @@ retired_list::~retired_list() {
 }
 
 void retired_list::retire(void* p, free_fn fn, size_t bytes) {
-  // A release read-modify-write: a reader that later reads a higher epoch
-  // (made by a later increment, in this one's release sequence) is ordered
-  // after the unlink that preceded this call, so it cannot reach p.
-  const uint64_t e = detail::global_epoch.fetch_add(0, std::memory_order_acq_rel);
-  items_.push_back({e, p, fn, bytes});
+  items_.push_back({pending, p, fn, bytes});  // its epoch is given by the next reclaim
   bytes_ += bytes;
 }
 
 size_t retired_list::reclaim() {
   if (items_.empty()) return 0;
   init();
-  detail::global_epoch.fetch_add(1, std::memory_order_acq_rel);  // readers that begin now are past every item
+  // Everything waiting was unlinked before this increment (by this thread,
+  // or by a writer that held the owner's lock before it): a release
+  // read-modify-write, so a reader that reads this epoch or a later one
+  // (acquire) is ordered after those unlinks and cannot reach them. One
+  // such write per reclaim, none per retire: writers share no line.
+  const uint64_t e = detail::global_epoch.fetch_add(1, std::memory_order_acq_rel) + 1;
+  for (auto& it : items_)
+    if (it.epoch == pending) it.epoch = e;
   heavy_barrier();
   uint64_t oldest = std::numeric_limits<uint64_t>::max();
   for (reader_slot* s = registry.load(std::memory_order_acquire); s != nullptr; s = s->next) {
-    const uint64_t e = s->epoch.load(std::memory_order_acquire);
-    if (e != 0) oldest = std::min(oldest, e);
+    const uint64_t r = s->epoch.load(std::memory_order_acquire);
+    if (r != 0) oldest = std::min(oldest, r);
   }
-  // A reader in epoch e may hold what was retired in e or later; anything
-  // retired before the oldest held epoch is unreachable to all of them.
+  // An item of epoch e is out of reach of every reader that began in e or
+  // later; a reader that began earlier (still in its guard) may hold it.
   size_t freed = 0;
-  auto keep = std::stable_partition(items_.begin(), items_.end(), [&](const item& it) { return it.epoch >= oldest; });
+  auto keep = std::stable_partition(items_.begin(), items_.end(), [&](const item& it) { return it.epoch > oldest; });
   for (auto it = keep; it != items_.end(); ++it) {
     it->fn(it->p);
     bytes_ -= it->bytes;

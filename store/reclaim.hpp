@@ -96,8 +96,9 @@ class retired_list {
   static constexpr size_t max_bytes = size_t{256} << 10;
 
  private:
+  static constexpr uint64_t pending = 0;  // retired since the last reclaim
   struct item {
-    uint64_t epoch;
+    uint64_t epoch;  // the epoch the reclaim after its retire began (pending: none yet)
     void* p;
     free_fn fn;
     size_t bytes;

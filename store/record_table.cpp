@@ -47,7 +47,10 @@ void record_table::rehash(size_t cap) {
   }
   a_.store(a, std::memory_order_release);  // readers see the filled array or the old one
   used_ = live_;
-  if (old != nullptr) retired_.retire(old, free_slots, alloc_bytes(old->mask + 1));
+  if (old != nullptr) {
+    retired_.retire(old, free_slots, alloc_bytes(old->mask + 1));
+    (void)retired_.reclaim();  // rare and large: freed now unless a reader is on it
+  }
 }
 
 detail::packed_record* record_table::put(uint64_t hash, detail::packed_record* p) {

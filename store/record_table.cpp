@@ -10,10 +10,12 @@ namespace {
 constexpr size_t min_capacity = 16;
 // In use (live and removed) at most 4/5 of the slots.
 bool over_full(size_t used, size_t cap) { return used * 5 > cap * 4; }
-// A new array holds the live records at most 2/5 full.
+// A new array holds the live records at most half full: twice the slots
+// when it grows from 4/5 full (at most 2/5 would take four times as many
+// at the very point of growth).
 size_t capacity_for(size_t live) {
   size_t cap = min_capacity;
-  while (live * 5 > cap * 2) cap *= 2;
+  while (live * 2 > cap) cap *= 2;
   return cap;
 }
 }  // namespace

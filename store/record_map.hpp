@@ -54,9 +54,6 @@ class record_map {
   // reclaim::read_guard held for as long as the record is used.
   static detail::packed_record* find(const shard& sh, std::string_view id) { return sh.set.find(id_hash64(id), id); }
   static detail::packed_record* find(const shard& sh, const hashed_id& k) { return sh.set.find(k.hash, k.id); }
-  // Frees what the shard dropped and no reader can still hold.
-  // REQUIRES: unique lock on sh.
-  static void reclaim(shard& sh) { (void)sh.retired.reclaim(); }
   // Heap bytes of the slot arrays (not the records).
   size_t table_bytes() const;
 

@@ -7,14 +7,30 @@
 
 namespace sessionmesh::store {
 
-change_feed::change_feed(size_t capacity, size_t max_bytes, uint64_t incarnation)
-    : capacity_(capacity == 0 ? 1 : capacity), max_bytes_(max_bytes), incarnation_(incarnation) {}
+change_feed::change_feed(size_t capacity, size_t max_bytes, uint64_t incarnation, std::string home_origin)
+    : capacity_(capacity == 0 ? 1 : capacity),
+      max_bytes_(max_bytes),
+      incarnation_(incarnation),
+      home_origin_(std::move(home_origin)) {}
+
+namespace {
+
+size_t record_bytes(const session& s) {
+  const auto* p = s.raw();
+  return p ? sizeof(detail::packed_record) + p->size : 0;
+}
+
+}  // namespace
 
 size_t change_feed::bytes_of(const change& c) {
   size_t n = sizeof(change) + c.id.size() + c.version.size() + c.origin.size() + c.cursor.size() + c.reason.size();
-  if (const auto* p = c.value.raw()) n += sizeof(detail::packed_record) + p->size;
+  n += record_bytes(c.value);
   for (const auto& m : c.moves) n += sizeof(session_move) + m.id.size() + m.from.size() + m.to.size();
   return n;
+}
+
+size_t change_feed::bytes_of(const entry& e) {
+  return sizeof(entry) + e.id.size() + e.origin.size() + record_bytes(e.value) + (e.whole ? bytes_of(*e.whole) : 0);
 }
 
 size_t change_feed::bytes() const {
@@ -23,7 +39,7 @@ size_t change_feed::bytes() const {
 }
 
 std::string change_feed::cursor_of(uint64_t seq) const {
-  // "%016llx-%llu", without printf's format parsing (once per write)
+  // "%016llx-%llu", without printf's format parsing
   static constexpr char hex[] = "0123456789abcdef";
   char buf[40];
   for (int i = 0; i < 16; ++i) buf[i] = hex[(incarnation_ >> (60 - 4 * i)) & 0xf];
@@ -32,20 +48,73 @@ std::string change_feed::cursor_of(uint64_t seq) const {
   return std::string(buf, static_cast<size_t>(r.ptr - buf));
 }
 
-void change_feed::publish(change c) {
-  std::lock_guard lk(mu_);
-  c.seq = ++last_seq_;
-  c.cursor = cursor_of(c.seq);
-  const size_t n = bytes_of(c);
-  ring_.push_back(std::move(c));
-  ring_bytes_.push_back(n);
-  bytes_ += n;
-  while (ring_.size() > 1 && (ring_.size() > capacity_ || bytes_ > max_bytes_)) {
-    bytes_ -= ring_bytes_.front();
-    ring_bytes_.pop_front();
-    ring_.pop_front();
+change change_feed::make_change(const entry& e) const {
+  change c;
+  if (e.whole) {
+    c = *e.whole;
+  } else {
+    c.type = e.type;
+    c.id = e.id.empty() ? std::string(e.value.id()) : e.id;
+    if (e.has_version) c.version = detail::format_version(e.version);
+    c.origin = e.origin.empty() ? home_origin_ : e.origin;
+    c.value = e.value;
   }
-  for (auto& [_, fn] : subs_) fn(ring_.back());
+  c.seq = e.seq;
+  c.cursor = cursor_of(e.seq);
+  return c;
+}
+
+void change_feed::push(entry e) {
+  auto drop_oldest = [&] {
+    bytes_ -= ring_[head_].bytes;
+    ring_[head_] = entry{};
+    head_ = (head_ + 1) % ring_.size();
+    --count_;
+  };
+  if (count_ == ring_.size()) {
+    if (ring_.size() < capacity_) {
+      std::vector<entry> bigger(std::min(capacity_, std::max<size_t>(16, ring_.size() * 2)));
+      for (size_t i = 0; i < count_; ++i) bigger[i] = std::move(ring_[(head_ + i) % ring_.size()]);
+      ring_ = std::move(bigger);
+      head_ = 0;
+    } else {
+      drop_oldest();
+    }
+  }
+  e.bytes = bytes_of(e);
+  bytes_ += e.bytes;
+  ring_[(head_ + count_) % ring_.size()] = std::move(e);
+  ++count_;
+  while (count_ > 1 && bytes_ > max_bytes_) drop_oldest();
+  if (!subs_.empty()) {
+    const change c = make_change(at(count_ - 1));
+    for (auto& [_, fn] : subs_) fn(c);
+  }
+}
+
+void change_feed::publish(change_type type, std::string_view id, const crdt::stamp* version, session value,
+                          std::string_view origin) {
+  entry e;
+  e.type = type;
+  if (version != nullptr) {
+    e.has_version = true;
+    e.version = *version;
+  }
+  if (!value.valid() || value.id() != id) e.id = id;
+  e.value = std::move(value);
+  if (origin != home_origin_) e.origin = origin;
+  std::lock_guard lk(mu_);
+  e.seq = ++last_seq_;
+  push(std::move(e));
+}
+
+void change_feed::publish(change c) {
+  entry e;
+  e.type = c.type;
+  e.whole = std::make_unique<change>(std::move(c));
+  std::lock_guard lk(mu_);
+  e.seq = ++last_seq_;
+  push(std::move(e));
 }
 
 std::string change_feed::current_cursor() const {
@@ -64,11 +133,11 @@ result<change_batch> change_feed::read(std::string_view cursor, size_t max) cons
     return errc::cursor_expired;
   std::lock_guard lk(mu_);
   if (inc != incarnation_ || seq > last_seq_) return errc::cursor_expired;
-  const uint64_t first = ring_.empty() ? last_seq_ + 1 : ring_.front().seq;
+  const uint64_t first = count_ == 0 ? last_seq_ + 1 : at(0).seq;
   if (seq + 1 < first) return errc::cursor_expired;  // fell off the ring
   change_batch b;
-  for (size_t i = static_cast<size_t>(seq + 1 - first); i < ring_.size() && b.changes.size() < max; ++i)
-    b.changes.push_back(ring_[i]);
+  for (size_t i = static_cast<size_t>(seq + 1 - first); i < count_ && b.changes.size() < max; ++i)
+    b.changes.push_back(make_change(at(i)));
   b.next_cursor = b.changes.empty() ? cursor_of(seq) : b.changes.back().cursor;
   return b;
 }

@@ -1,48 +1,79 @@
 // change_feed: a bounded ring of the changes a store applied, in order,
 // with cursors. Bounded twice: at most `capacity` changes and at most
 // `max_bytes` bytes of them (each change counted with the session record it
-// holds), the oldest dropped first; the newest change always stays. A cursor is "<incarnation>-<seq>" (hex incarnation, decimal
-// seq): the position just after change `seq` of this store instance. A
-// cursor of another incarnation, one that fell off the ring, or one that
-// does not parse gives cursor_expired.
+// holds), the oldest dropped first; the newest change always stays. A
+// cursor is "<incarnation>-<seq>" (hex incarnation, decimal seq): the
+// position just after change `seq` of this store instance. A cursor of
+// another incarnation, one that fell off the ring, or one that does not
+// parse gives cursor_expired.
+// The ring keeps each change unformatted: its version as a stamp, a put's
+// id inside its record, the store's own node id as no origin, no cursor.
+// A `change` is made from that when it is read or handed to subscribers, so
+// a write with nobody watching allocates nothing here (the ring's slots
+// are reused) and frees only what the dropped change held.
 // Subscribers are called synchronously by publish(), in order, under the
 // feed's lock: they must be quick and must not write to the store.
 // Thread: thread-safe.
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
+#include "crdt/stamp.hpp"
 #include "sessionmesh/session_store.hpp"
 
 namespace sessionmesh::store {
 
 class change_feed {
  public:
-  change_feed(size_t capacity, size_t max_bytes, uint64_t incarnation);
+  // home_origin: the origin of a change published with an empty one.
+  change_feed(size_t capacity, size_t max_bytes, uint64_t incarnation, std::string home_origin);
 
-  // Assigns seq and cursor, stores the change, calls subscribers.
+  // A put, del or expire. version: null for none (an expire's); value: the
+  // state after a put (its id must be id), empty otherwise; origin: empty
+  // for the home origin.
+  void publish(change_type type, std::string_view id, const crdt::stamp* version, session value,
+               std::string_view origin);
+  // Any change, kept as given (moved changes); its seq and cursor are set here.
   void publish(change c);
   std::string current_cursor() const;
   result<change_batch> read(std::string_view cursor, size_t max) const;
   subscription subscribe(std::function<void(const change&)> fn);
   size_t subscribers() const;
   std::string cursor_of(uint64_t seq) const;
-  size_t bytes() const;  // what the ring holds now, by the same count
-  // The bytes a change is counted for.
-  static size_t bytes_of(const change& c);
+  size_t bytes() const;  // what the ring holds now (entries, their strings and records)
 
  private:
+  struct entry {
+    uint64_t seq = 0;
+    change_type type = change_type::put;
+    bool has_version = false;
+    crdt::stamp version;
+    session value;
+    std::string id;      // empty: value's id
+    std::string origin;  // empty: home_origin_
+    std::unique_ptr<change> whole;  // publish(change): kept as given
+    size_t bytes = 0;
+  };
+  static size_t bytes_of(const change& c);
+  static size_t bytes_of(const entry& e);
+  change make_change(const entry& e) const;
+  const entry& at(size_t i) const { return ring_[(head_ + i) % ring_.size()]; }  // i-th oldest
+  void push(entry e);
+
   size_t capacity_;
   size_t max_bytes_;
   uint64_t incarnation_;
+  std::string home_origin_;
   mutable std::mutex mu_;
-  std::deque<change> ring_;
-  std::deque<size_t> ring_bytes_;  // bytes_of each ring_ entry
+  std::vector<entry> ring_;  // circular: count_ entries from head_; grows by doubling up to capacity_
+  size_t head_ = 0;
+  size_t count_ = 0;
   size_t bytes_ = 0;
   uint64_t last_seq_ = 0;
   uint64_t next_sub_ = 1;

@@ -128,13 +128,7 @@ result<session> local_store::install_locked(shard& sh, const session_record& del
   session out(p);
   swap_locked(sh, delta.id, p);
 
-  change c;
-  c.type = type;
-  c.id = delta.id;
-  c.origin = options_.node_id;
-  c.version = detail::format_version(version);
-  if (type != change_type::del) c.value = out;
-  publish(std::move(c));
+  publish(type, delta.id, &version, type != change_type::del ? out : session{});
   if (sink_ && type != change_type::expire) tok->seq = sink_(delta.id, crdt::encode(delta));
   return out;
 }
@@ -208,11 +202,7 @@ result<session> local_store::create_locked(shard& sh, create_request& req, uint6
   put_entries(delta, section::variables, req.variables, *s, nullptr);
   put_entries(delta, section::programs, req.programs, *s, nullptr);
   if (cur && crdt::exists(*cur)) {
-    change c;
-    c.type = change_type::expire;
-    c.id = req.id;
-    c.origin = options_.node_id;
-    publish(std::move(c));
+    publish(change_type::expire, req.id, nullptr, {});
     ++(global ? gp_expired_ : expired_);
   }
   auto r = apply_locked(sh, cur ? &*cur : nullptr, delta, change_type::put, tok);

@@ -202,8 +202,10 @@ class local_store final : public session_store {
   // namespace) in step when a record's liveness changes.
   void count_live(std::string_view record_id, bool was, bool is);
   int64_t namespace_count(std::string_view record_id);
-  // Publishes a change on the feed unless it is of a global program.
-  void publish(change c);
+  // Publishes a change on the feed unless it is of a global program
+  // (change_feed::publish: version null for none, origin empty for ours).
+  void publish(change_type type, std::string_view id, const crdt::stamp* version, session value,
+               std::string_view origin = {});
   result<list_page> list_records(std::string_view full_prefix, size_t strip, size_t limit,
                                  std::string_view cursor);
   // only_if_due: a read's lazy touch, which never waits for the disk (a

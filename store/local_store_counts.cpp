@@ -46,9 +46,10 @@ uint64_t local_store::expired_in_namespace(std::string_view ns) {
   return it == ns_live_.end() ? 0 : static_cast<uint64_t>(it->second);
 }
 
-void local_store::publish(change c) {
-  if (is_global_record(c.id)) return;
-  feed_.publish(std::move(c));
+void local_store::publish(change_type type, std::string_view id, const crdt::stamp* version, session value,
+                          std::string_view origin) {
+  if (is_global_record(id)) return;
+  feed_.publish(type, id, version, std::move(value), origin);
 }
 
 }  // namespace sessionmesh::store

@@ -27,7 +27,7 @@ uint64_t node_tag(const std::string& node_id) { return XXH3_64bits(node_id.data(
 local_store::local_store(const store_options& options, file_system& fs, uint64_t incarnation)
     : options_(options),
       fs_(fs),
-      feed_(options.feed_capacity, options.feed_bytes, incarnation),
+      feed_(options.feed_capacity, options.feed_bytes, incarnation, options.node_id),
       clock_(node_tag(options.node_id), options.max_clock_offset_ms),
       rng_(incarnation),
       default_ttl_s_(options.default_ttl_s),

@@ -150,22 +150,17 @@ result<local_store::applied> local_store::apply_remote_deferred(std::string_view
     session out(np);
     swap_locked(sh, d->id, np);
     if (is || was) {
-      change c;
-      c.id = d->id;
-      c.origin = std::string(origin);
       if (is) {
-        c.type = change_type::put;
-        c.version = detail::format_version(crdt::content_version(next));
-        c.value = out;
+        const crdt::stamp v = crdt::content_version(next);
+        publish(change_type::put, d->id, &v, out, origin);
       } else {
-        c.type = next.tombstone.node == 0 ? change_type::expire : change_type::del;
-        c.version = detail::format_version(next.tombstone);
-        if (c.type == change_type::expire) {
+        const auto type = next.tombstone.node == 0 ? change_type::expire : change_type::del;
+        if (type == change_type::expire) {
           ++(is_global_record(d->id) ? gp_expired_ : expired_);
           count_expired(d->id);
         }
+        publish(type, d->id, &next.tombstone, {}, origin);
       }
-      publish(std::move(c));
     }
   }
   // Only fsync=always has anything to wait for.

@@ -3,6 +3,9 @@
 #include <simdjson.h>
 
 #include <array>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <cstring>
 
 namespace sessionmesh::store {
@@ -51,16 +54,34 @@ bool plain_json_string(std::string_view t) {
   if (t.size() < 2 || t.front() != '"' || t.back() != '"') return false;
   const auto body = t.substr(1, t.size() - 2);
   size_t i = 0;
+  bool ascii = true;
+#ifdef __SSE2__
+  // Sixteen bytes a step: a byte is special if it equals '"' or '\\' or is
+  // at most 0x1f unsigned (max(x, 0x1f) == 0x1f); its top bit marks it as
+  // not ASCII, and only then does UTF-8 need checking.
+  const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), c1f = _mm_set1_epi8(0x1f);
+  __m128i high = _mm_setzero_si128();
+  for (; i + 16 <= body.size(); i += 16) {
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(body.data() + i));
+    const __m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)),
+                                     _mm_cmpeq_epi8(_mm_max_epu8(x, c1f), c1f));
+    if (_mm_movemask_epi8(bad) != 0) return false;
+    high = _mm_or_si128(high, x);
+  }
+  ascii = _mm_movemask_epi8(high) == 0;
+#endif
   for (; i + 8 <= body.size(); i += 8) {
     uint64_t x;
     std::memcpy(&x, body.data() + i, 8);
     if (json_specials(x) != 0) return false;
+    ascii &= (x & 0x8080808080808080ull) == 0;
   }
   for (; i < body.size(); ++i) {
     const auto c = static_cast<unsigned char>(body[i]);
     if (c < 0x20 || c == '"' || c == '\\') return false;
+    ascii &= c < 0x80;
   }
-  return simdjson::validate_utf8(body.data(), body.size());
+  return ascii || simdjson::validate_utf8(body.data(), body.size());
 }
 
 result<std::string> canonical_json(std::string_view text, const store_limits& limits) {

@@ -46,6 +46,18 @@ TEST_CASE("plain_json_string finds a quote, backslash or control byte anywhere")
     }
   }
   CHECK_FALSE(plain_json_string("\"\xe9t\xe9\""));  // Latin-1, not UTF-8
+  // A byte past ASCII anywhere (in the 16-byte steps, the 8-byte steps or
+  // the tail) sends the body to the UTF-8 check.
+  for (size_t len : {15, 16, 24, 31, 32, 300})
+    for (size_t at = 0; at + 1 < len; ++at) {
+      std::string b(len, 'x');
+      b[at] = '\xff';
+      REQUIRE_FALSE(plain_json_string("\"" + b + "\""));
+      b[at] = '\xc3';
+      REQUIRE_FALSE(plain_json_string("\"" + b + "\""));  // a lead byte without its continuation
+      b[at + 1] = '\xa9';
+      REQUIRE(plain_json_string("\"" + b + "\""));
+    }
   CHECK(plain_json_string("\"\xc3\xa9t\xc3\xa9\""));
 }
 

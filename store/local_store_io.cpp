@@ -164,7 +164,7 @@ bool local_store::apply_snapshot(const std::vector<std::string_view>& records) {
       if (!f->header.tombstone.is_bottom()) continue;
       packed[i] = detail::make_packed(records[i], f->header);
       const uint64_t h = id_hash64(detail::packed_id(packed[i]));
-      out.index.add(h, crdt::digest_bytes(packed[i]->bytes()) | 1);
+      out.index.add(h, packed[i]->digest);
       ++out.per_shard[record_map::shard_index(h)];
     }
   };
@@ -202,7 +202,7 @@ bool local_store::apply_snapshot(const std::vector<std::string_view>& records) {
       continue;
     }
     lk.unlock();  // an id seen before (not from this store's snapshots): merged, indexed by the merge
-    (two && i >= half ? second : first).index.remove(id_hash64(detail::packed_id(p)), crdt::digest_bytes(p->bytes()) | 1);
+    (two && i >= half ? second : first).index.remove(id_hash64(detail::packed_id(p)), p->digest);
     detail::release(p);
     ok = apply_recovered(records[i]);
   }

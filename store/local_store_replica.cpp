@@ -22,9 +22,9 @@ void local_store::swap_locked(shard& sh, std::string_view id, detail::packed_rec
   uint64_t old_digest = 0;
   if (auto* old = record_map::find(sh, key)) {
     record_bytes_ -= static_cast<int64_t>(detail::packed_footprint(old));
-    if (index) old_digest = crdt::digest_bytes(old->bytes()) | 1;
+    if (index) old_digest = old->digest;
   }
-  if (index) merkle_.update(key.hash, old_digest, p ? crdt::digest_bytes(p->bytes()) | 1 : 0);
+  if (index) merkle_.update(key.hash, old_digest, p ? p->digest : 0);
   if (p) {
     record_bytes_ += static_cast<int64_t>(detail::packed_footprint(p));
     record_map::put(sh, key, p);
@@ -175,7 +175,7 @@ std::vector<local_store::leaf_entry> local_store::leaf_entries(uint32_t leaf) {
     const std::string_view id = detail::packed_id(p);
     const uint64_t h = id_hash64(id);
     if (merkle_index::leaf_of(h) != leaf) continue;
-    out.push_back({std::string(id), h, crdt::digest_bytes(p->bytes()) | 1});
+    out.push_back({std::string(id), h, p->digest});
   }
   // In id-hash order, not the table's (which follows heap addresses): the
   // same store gives the same messages, run after run (tests/sim replays).

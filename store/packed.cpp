@@ -28,7 +28,8 @@ packed_record* make_packed(std::string_view encoded, const crdt::packed_header& 
                                     static_cast<uint32_t>(encoded.size()),
                                     std::max(h.touched, h.created).physical_ms(),
                                     h.ttl_s,
-                                    static_cast<uint32_t>(h.maps_offset) | (exists ? 1u << 31 : 0u)};
+                                    static_cast<uint32_t>(h.maps_offset) | (exists ? 1u << 31 : 0u),
+                                    crdt::digest_bytes(encoded) | 1};
   std::memcpy(p->data(), encoded.data(), encoded.size());
   return p;
 }

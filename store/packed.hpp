@@ -1,6 +1,8 @@
 // packed_record: one session's canonical encoding in a single allocation,
 // with an intrusive reference count and the few fields the read path needs
-// (liveness, expiry, where the maps start) decoded once at packing time.
+// (liveness, expiry, where the maps start) decoded once at packing time, and
+// its digest, hashed once there rather than again by each write that
+// replaces it.
 // The store's maps hold one reference; every `session` handle holds one.
 // Immutable after make_packed().
 // Thread: refcount is atomic; the bytes are read-only.
@@ -24,6 +26,7 @@ struct packed_record {
   uint64_t last_accessed_ms;
   uint32_t ttl_s;
   uint32_t maps_offset_exists;  // bit 31: exists (created after the last delete)
+  uint64_t digest;              // crdt::digest_bytes(bytes()) | 1 (never 0: the Merkle index's "absent")
 
   bool exists() const { return (maps_offset_exists >> 31) != 0; }
   uint32_t maps_offset() const { return maps_offset_exists & 0x7fffffffu; }

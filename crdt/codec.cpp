@@ -268,6 +268,17 @@ struct trusted_reader {
     SM_ASSERT(b == 0xde || b == 0xdf);
     return static_cast<uint32_t>(be(b == 0xde ? 2 : 4));
   }
+  uint64_t uint() {
+    const uint8_t b = byte();
+    if (b <= 0x7f) return b;
+    SM_ASSERT(b >= 0xcc && b <= 0xcf);
+    const size_t n = size_t{1} << (b - 0xcc);
+    need(n);
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; ++i) v = (v << 8) | p[i];
+    p += n;
+    return v;
+  }
   void skip_uint() {
     const uint8_t b = byte();
     if (b <= 0x7f) return;
@@ -308,6 +319,38 @@ struct trusted_reader {
 };
 
 }  // namespace
+
+packed_header trusted_header(std::string_view bytes) {
+  const auto* base = reinterpret_cast<const uint8_t*>(bytes.data());
+  trusted_reader rd{base, base + bytes.size()};
+  const uint8_t arr = rd.byte();
+  SM_ASSERT(arr == 0xdc && rd.be(2) == record_fields);
+  SM_ASSERT(rd.uint() == format_version);
+  packed_header h;
+  h.id = *rd.str(false);
+  h.nodes = *rd.str(false);
+  const size_t n_nodes = h.nodes.size() / 8;
+  auto read_stamp = [&] {
+    const uint64_t hlc = rd.uint();
+    const uint64_t ni = rd.uint();
+    if (hlc == 0) return stamp{};
+    SM_ASSERT(ni < n_nodes);
+    uint64_t tag = 0;
+    for (size_t i = 0; i < 8; ++i) tag = (tag << 8) | static_cast<uint8_t>(h.nodes[ni * 8 + i]);
+    return stamp{hlc, tag};
+  };
+  h.tombstone = read_stamp();
+  h.created = read_stamp();
+  h.touched = read_stamp();
+  h.ttl_ts = read_stamp();
+  const uint64_t ttl = rd.uint();
+  SM_ASSERT(ttl <= UINT32_MAX);
+  h.ttl_s = static_cast<uint32_t>(ttl);
+  h.worker_ts = read_stamp();
+  h.worker = *rd.str(false);
+  h.maps_offset = static_cast<size_t>(rd.p - base);
+  return h;
+}
 
 std::optional<std::string_view> find_value(std::string_view bytes, size_t maps_offset, section s,
                                            std::string_view name) {

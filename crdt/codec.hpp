@@ -56,6 +56,10 @@ struct packed_header {
   size_t maps_offset = 0;  // byte offset of the metadata map
 };
 result<packed_header> read_header(std::string_view bytes, const codec_limits& lim = {});
+// read_header for encodings the store made itself (or decode verified on
+// arrival): no limits or order checked, a malformed encoding is a bug
+// (asserted). Writes read the header of the record they replace this way.
+packed_header trusted_header(std::string_view bytes);
 
 // What a store needs of a record read back from its own files, without
 // allocating: the header, and the greatest stamp (crdt::max_stamp). Every

@@ -63,9 +63,7 @@ bool raises(const stamp& from, const stamp& into, const stamp& tombstone) {
 // Over 80 lines on purpose: one pass over the header, one over the maps,
 // each step mirroring encode() so the bytes come out the same.
 std::optional<merged_encoding> merge_encoded(std::string_view encoded, const session_record& delta) {
-  auto hr = read_header(encoded);
-  if (!hr) return std::nullopt;
-  const packed_header& h = *hr;
+  const packed_header h = trusted_header(encoded);  // REQUIRES: valid
   if (h.id != delta.id || !delta.tombstone.is_bottom() || !delta.created.is_bottom()) return std::nullopt;
   tag_refs tags(h.nodes);
   if (!tags.fits()) return std::nullopt;

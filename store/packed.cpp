@@ -13,9 +13,7 @@
 namespace sessionmesh::detail {
 
 packed_record* make_packed(std::string_view encoded) {
-  auto h = crdt::read_header(encoded);
-  SM_ASSERT(h.has_value());
-  return make_packed(encoded, *h);
+  return make_packed(encoded, crdt::trusted_header(encoded));
 }
 
 packed_record* make_packed(std::string_view encoded, const crdt::packed_header& h) {
@@ -46,9 +44,7 @@ size_t packed_footprint(const packed_record* p) {
 }
 
 crdt::packed_header header_of(const packed_record* p) {
-  auto h = crdt::read_header(p->bytes());
-  SM_ASSERT(h.has_value());
-  return *h;
+  return crdt::trusted_header(p->bytes());
 }
 
 std::string format_version(const crdt::stamp& v) {

@@ -183,7 +183,7 @@ TEST_CASE("concurrent writes to different entries both survive; same entry: high
   CHECK(*merge(d, c).map(section::variables).at("x").value == "2");
 }
 
-TEST_CASE("find_value finds what the record holds, and nothing else") {
+TEST_CASE("find_value finds what the record holds, and nothing else; trusted_header reads what read_header does") {
   std::mt19937_64 rng(testing::test_seed("codec find"));
   const int n = testing::test_cases(5000);
   const char* names[] = {"a", "b", "c", "temperature", "0", "zz"};
@@ -192,6 +192,14 @@ TEST_CASE("find_value finds what the record holds, and nothing else") {
     const std::string bytes = encode(r);
     const auto h = read_header(bytes);
     REQUIRE(h.has_value());
+    // The store's unchecked header read gives the checked one's fields.
+    const packed_header t = trusted_header(bytes);
+    REQUIRE(t.id == h->id);
+    REQUIRE(t.nodes == h->nodes);
+    REQUIRE((t.tombstone == h->tombstone && t.created == h->created && t.touched == h->touched));
+    REQUIRE((t.ttl_ts == h->ttl_ts && t.ttl_s == h->ttl_s && t.worker_ts == h->worker_ts));
+    REQUIRE(t.worker == h->worker);
+    REQUIRE(t.maps_offset == h->maps_offset);
     for (int s = 0; s < section_count; ++s)
       for (const char* name : names) {
         const auto& m = r.sections[static_cast<size_t>(s)];

@@ -9,6 +9,8 @@
 #undef XXH_INLINE_ALL
 
 #include <algorithm>
+#include <bit>
+#include <cstring>
 #include <vector>
 
 namespace sessionmesh::crdt {
@@ -245,6 +247,13 @@ result<record_facts> inspect(std::string_view bytes, const codec_limits& lim) {
 
 namespace {
 
+uint64_t load_be64(const void* at) {
+  static_assert(std::endian::native == std::endian::little, "load_be64 swaps bytes");
+  uint64_t v;
+  std::memcpy(&v, at, 8);
+  return __builtin_bswap64(v);
+}
+
 // A cursor over trusted bytes: a malformed encoding is a bug (asserted).
 struct trusted_reader {
   const uint8_t* p;
@@ -271,7 +280,13 @@ struct trusted_reader {
   uint64_t uint() {
     const uint8_t b = byte();
     if (b <= 0x7f) return b;
-    SM_ASSERT(b >= 0xcc && b <= 0xcf);
+    if (b == 0xcf) {  // a clock value: always 64 bits wide
+      need(8);
+      const uint64_t v = load_be64(p);
+      p += 8;
+      return v;
+    }
+    SM_ASSERT(b >= 0xcc && b <= 0xce);
     const size_t n = size_t{1} << (b - 0xcc);
     need(n);
     uint64_t v = 0;
@@ -335,9 +350,7 @@ packed_header trusted_header(std::string_view bytes) {
     const uint64_t ni = rd.uint();
     if (hlc == 0) return stamp{};
     SM_ASSERT(ni < n_nodes);
-    uint64_t tag = 0;
-    for (size_t i = 0; i < 8; ++i) tag = (tag << 8) | static_cast<uint8_t>(h.nodes[ni * 8 + i]);
-    return stamp{hlc, tag};
+    return stamp{hlc, load_be64(h.nodes.data() + ni * 8)};
   };
   h.tombstone = read_stamp();
   h.created = read_stamp();

@@ -123,12 +123,14 @@ result<session> local_store::install_locked(shard& sh, const session_record& del
   count_live(delta.id, e.was, e.is);
   tombstones_ += static_cast<int>(is_tomb) - static_cast<int>(was_tomb);
 
-  auto* p = header ? detail::make_packed(encoded, *header) : detail::make_packed(encoded);
-  detail::retain(p);
+  // References: the map's, the caller's and, for a put or expire, the feed's.
+  const bool feed_holds = type != change_type::del;
+  auto* p = header ? detail::make_packed(encoded, *header, feed_holds ? 3 : 2)
+                   : detail::make_packed(encoded, feed_holds ? 3 : 2);
   session out(p);
   swap_locked(sh, delta.id, p);
 
-  publish(type, delta.id, &version, type != change_type::del ? out : session{});
+  publish(type, delta.id, &version, feed_holds ? session(p) : session{});
   if (sink_ && type != change_type::expire) tok->seq = sink_(delta.id, crdt::encode(delta));
   return out;
 }
@@ -324,12 +326,17 @@ result<session> local_store::touch(std::string_view id, write_ctx& ctx) {
 result<session> local_store::patch(std::string_view id, patch_request req, write_ctx& ctx) {
   if (closed_) return errc::unavailable;
   if (!valid_id(id)) return errc::invalid_argument;
+  const hashed_id key(id);
+  shard& sh = map_.shard_for(key);
+  // The slot's line travels while the values are checked; the record's
+  // lines while the lock is taken (patch_request's misses otherwise come
+  // one after another, after the lock).
+  record_map::prefetch_slot(sh, key);
   if (req.last_worker_id && !valid_name(*req.last_worker_id, options_.limits.name_bytes))
     return errc::invalid_argument;
   for (auto* ups : {&req.metadata, &req.variables, &req.programs})
     if (auto c = check_entries(*ups, true); !c) return c.error();
-  const hashed_id key(id);
-  shard& sh = map_.shard_for(key);
+  record_map::prefetch_record(sh, key);
   write_token tok;
   result<session> r = errc::internal;
   {

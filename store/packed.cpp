@@ -12,17 +12,18 @@
 
 namespace sessionmesh::detail {
 
-packed_record* make_packed(std::string_view encoded) {
-  return make_packed(encoded, crdt::trusted_header(encoded));
+packed_record* make_packed(std::string_view encoded, uint32_t refs) {
+  return make_packed(encoded, crdt::trusted_header(encoded), refs);
 }
 
-packed_record* make_packed(std::string_view encoded, const crdt::packed_header& h) {
+packed_record* make_packed(std::string_view encoded, const crdt::packed_header& h, uint32_t refs) {
+  SM_ASSERT(refs >= 1);
   SM_ASSERT(encoded.size() <= UINT32_MAX);
   SM_ASSERT(h.maps_offset < (1u << 31));
   void* mem = std::malloc(sizeof(packed_record) + encoded.size());
   if (mem == nullptr) throw std::bad_alloc();
   const bool exists = !h.created.is_bottom() && h.created > h.tombstone;
-  auto* p = new (mem) packed_record{{1},
+  auto* p = new (mem) packed_record{{refs},
                                     static_cast<uint32_t>(encoded.size()),
                                     std::max(h.touched, h.created).physical_ms(),
                                     h.ttl_s,

@@ -37,13 +37,15 @@ struct packed_record {
   std::string_view bytes() const { return {data(), size}; }
 };
 
-// Copies the encoding into a new packed_record holding one reference.
-// REQUIRES: encoded is a valid encoding.
-packed_record* make_packed(std::string_view encoded);
+// Copies the encoding into a new packed_record holding `refs` references
+// (a writer that hands out several adopts them all: no atomic increment on
+// a record whose lines are still on their way to the cache).
+// REQUIRES: encoded is a valid encoding; refs >= 1.
+packed_record* make_packed(std::string_view encoded, uint32_t refs = 1);
 // The same with its header already known (read_header or inspect of these
 // very bytes, or crdt::merge_encoded's): recovery reads each header once.
 // Only its stamps, ttl and maps offset are used.
-packed_record* make_packed(std::string_view encoded, const crdt::packed_header& h);
+packed_record* make_packed(std::string_view encoded, const crdt::packed_header& h, uint32_t refs = 1);
 inline void retain(packed_record* p) { p->refs.fetch_add(1, std::memory_order_relaxed); }
 void release(packed_record* p);
 // Bytes a packed record takes on the heap (for memory accounting).

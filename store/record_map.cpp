@@ -1,5 +1,6 @@
 #include "store/record_map.hpp"
 
+#include <algorithm>
 #include <mutex>
 
 namespace sessionmesh::store {
@@ -14,6 +15,15 @@ void retire(shard& sh, detail::packed_record* old) {
   if (sh.retired.due()) (void)sh.retired.reclaim();
 }
 }  // namespace
+
+void record_map::prefetch_record(const shard& sh, const hashed_id& k) {
+  reclaim::read_guard g;
+  const detail::packed_record* p = sh.set.find(k.hash, k.id);
+  if (p == nullptr) return;
+  const char* b = reinterpret_cast<const char*>(p);
+  const size_t n = std::min<size_t>(sizeof(detail::packed_record) + p->size, 512);
+  for (size_t off = 64; off < n; off += 64) __builtin_prefetch(b + off);
+}
 
 record_map::~record_map() {
   for (auto& sh : shards_)

@@ -54,6 +54,12 @@ class record_map {
   // reclaim::read_guard held for as long as the record is used.
   static detail::packed_record* find(const shard& sh, std::string_view id) { return sh.set.find(id_hash64(id), id); }
   static detail::packed_record* find(const shard& sh, const hashed_id& k) { return sh.set.find(k.hash, k.id); }
+  // Warming for a write about to take sh's lock: prefetch_slot asks for the
+  // table's line and returns at once; prefetch_record finds the record
+  // with no lock (inside a read guard) and asks for its lines (up to 512
+  // bytes). Hints only: the write finds the record again under its lock.
+  static void prefetch_slot(const shard& sh, const hashed_id& k) { sh.set.prefetch_slot(k.hash); }
+  static void prefetch_record(const shard& sh, const hashed_id& k);
   // Heap bytes of the slot arrays (not the records).
   size_t table_bytes() const;
 

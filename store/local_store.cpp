@@ -26,12 +26,14 @@ bool touch_due(const detail::packed_record* p, uint64_t now) {
   return now > p->last_accessed_ms + uint64_t{p->ttl_s} * 100;
 }
 
-void put_entries(session_record& delta, section s, const std::vector<entry_update>& ups, const stamp& ts,
+// Moves the updates' names and values into the delta (the requests are
+// the writer's own and are not read again).
+void put_entries(session_record& delta, section s, std::vector<entry_update>& ups, const stamp& ts,
                  const detail::packed_record* current) {
-  for (const auto& u : ups) {
+  for (auto& u : ups) {
     // Removing an entry this node never saw is a no-op (add wins).
     if (!u.value && (current == nullptr || !detail::packed_find(current, s, u.name))) continue;
-    delta.map(s)[u.name] = crdt::entry{ts, u.value};
+    delta.map(s).insert_or_assign(std::move(u.name), crdt::entry{ts, std::move(u.value)});
   }
 }
 

@@ -206,14 +206,7 @@ TEST_CASE("local_store: lock-free readers racing writes, removals and growth") {
 // libFuzzer runs one after an input that allocated more than it freed)
 // reported them as leaked. Under the leak checker a slot holds the bare
 // address (record_table.hpp); this case holds it to that.
-#if defined(__SANITIZE_ADDRESS__)
-#define SM_TEST_LSAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(leak_sanitizer)
-#define SM_TEST_LSAN 1
-#endif
-#endif
-#ifdef SM_TEST_LSAN
+#ifdef SM_RECORD_TABLE_BARE  // record_table.hpp: built with the leak checker
 #include <sanitizer/lsan_interface.h>
 
 TEST_CASE("record_table: an open store's records are reachable to the leak checker") {

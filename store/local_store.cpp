@@ -12,6 +12,7 @@
 
 #include "crdt/codec.hpp"
 #include "crdt/patch.hpp"
+#include "store/coarse_clock.hpp"
 #include "store/validate.hpp"
 
 namespace sessionmesh::store {
@@ -21,10 +22,11 @@ using crdt::stamp;
 
 namespace {
 
-// A recorded touch is due once it would move last_accessed by more than ttl/10.
-bool touch_due(const detail::packed_record* p, uint64_t now) {
-  return now > p->last_accessed_ms + uint64_t{p->ttl_s} * 100;
-}
+// A recorded touch is due once it would move last_accessed by more than
+// ttl/10: from touch_edge on, which is never past the expiry (ttl 0: the
+// next ms; the expiry is the end of that second).
+uint64_t touch_edge(const detail::packed_record* p) { return p->last_accessed_ms + uint64_t{p->ttl_s} * 100 + 1; }
+bool touch_due(const detail::packed_record* p, uint64_t now) { return now >= touch_edge(p); }
 
 // Moves the updates' names and values into the delta (the requests are
 // the writer's own and are not read again).
@@ -54,6 +56,10 @@ result<void> check_limits(const crdt::live_counts& after, const crdt::live_count
 }  // namespace
 
 uint64_t local_store::now_ms() const { return options_.clock(); }
+
+uint64_t local_store::now_ms_before(uint64_t edge) const {
+  return read_clock_ms(read_slack_ms_, edge, [this] { return now_ms(); });
+}
 
 
 uint64_t local_store::clock_ms() {
@@ -268,12 +274,13 @@ result<void> local_store::read_live(std::string_view id, F&& found) {
   if (id.empty() || id.size() > id_bytes_max) return errc::invalid_argument;
   const hashed_id key(id);
   const shard& sh = map_.shard_for(key);
-  const uint64_t now = now_ms();
   {
     reclaim::read_guard g;  // no lock: a record found stays valid while g is held
     const auto* p = record_map::find(sh, key);
-    if (p == nullptr || !p->live(now) || is_global_record(id))
-      return valid_id(id) ? errc::not_found : errc::invalid_argument;
+    if (p == nullptr || is_global_record(id)) return valid_id(id) ? errc::not_found : errc::invalid_argument;
+    // The touch's edge is never past the expiry: one edge decides both.
+    const uint64_t now = now_ms_before(touch_edge(p));
+    if (!p->live(now)) return errc::not_found;
     if (!touch_due(p, now) || closed_) {
       found(session_view(p));
       return {};

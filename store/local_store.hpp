@@ -157,6 +157,9 @@ class local_store final : public session_store {
   local_store(const store_options& options, file_system& fs, uint64_t incarnation);
 
   uint64_t now_ms() const;
+  // now_ms() for a decision against edge (now < edge) that the coarse clock
+  // can take when it is far enough from the edge (store/coarse_clock.hpp).
+  uint64_t now_ms_before(uint64_t edge) const;
   // get and read: calls found(view) on the live session id, under a read
   // guard and with no lock; when a touch is due, records it first and calls
   // found on the touched record.
@@ -238,6 +241,7 @@ class local_store final : public session_store {
   change_feed feed_;
   std::unique_ptr<wal> wal_;
 
+  uint64_t read_slack_ms_ = 0;  // 0: reads use the precise (or injected) clock
   std::mutex clock_mu_;
   crdt::hybrid_clock clock_;
   std::mutex rng_mu_;

@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "crdt/codec.hpp"
+#include "store/coarse_clock.hpp"
 #include "store/local_store.hpp"
 #include "store/recovery.hpp"
 #include "sessionmesh/telemetry.hpp"
@@ -39,7 +40,10 @@ local_store::local_store(const store_options& options, file_system& fs, uint64_t
       entries_per_map_(options.limits.entries_per_map),
       programs_(options.limits.programs),
       session_bytes_(options.limits.session_bytes) {
-  if (!options_.clock) options_.clock = system_ms;
+  if (!options_.clock) {
+    options_.clock = system_ms;
+    read_slack_ms_ = coarse_clock_slack_ms();  // an injected clock is read as is
+  }
   reap_ms_ = options.reaper_interval_ms;
 }
 

@@ -14,7 +14,7 @@ result<session> local_store::peek(std::string_view id) {
   const shard& sh = map_.shard_for(key);
   reclaim::read_guard g;  // no lock: a record found stays valid while g is held
   auto* p = record_map::find(sh, key);
-  if (p == nullptr || !p->live(now_ms())) return errc::not_found;
+  if (p == nullptr || !p->live(now_ms_before(p->expires_at_ms()))) return errc::not_found;
   detail::retain(p);
   return session(p);
 }
@@ -25,7 +25,7 @@ result<bool> local_store::exists(std::string_view id) {
   const shard& sh = map_.shard_for(key);
   reclaim::read_guard g;
   auto* p = record_map::find(sh, key);
-  return p != nullptr && p->live(now_ms());
+  return p != nullptr && p->live(now_ms_before(p->expires_at_ms()));
 }
 
 result<list_page> local_store::list(std::string_view prefix, size_t limit, std::string_view cursor) {

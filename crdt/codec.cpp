@@ -254,6 +254,15 @@ uint64_t load_be64(const void* at) {
   return __builtin_bswap64(v);
 }
 
+// std::string_view::compare's order (bytes unsigned, then length) without
+// its call to memcmp: names are short.
+int compare_names(std::string_view a, std::string_view b) {
+  const size_t n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i)
+    if (a[i] != b[i]) return static_cast<uint8_t>(a[i]) < static_cast<uint8_t>(b[i]) ? -1 : 1;
+  return a.size() < b.size() ? -1 : a.size() > b.size() ? 1 : 0;
+}
+
 // A cursor over trusted bytes: a malformed encoding is a bug (asserted).
 struct trusted_reader {
   const uint8_t* p;
@@ -381,7 +390,7 @@ std::optional<std::string_view> find_value(std::string_view bytes, size_t maps_o
     const std::string_view key = *rd.str(false);
     rd.skip_register_head();
     const auto value = rd.str(true);
-    const int c = key.compare(name);
+    const int c = compare_names(key, name);
     if (c == 0) return value;
     if (c > 0) return std::nullopt;  // canonical order: past the name
   }

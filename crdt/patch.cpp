@@ -60,9 +60,17 @@ bool raises(const stamp& from, const stamp& into, const stamp& tombstone) {
 
 }  // namespace
 
+std::optional<merged_encoding> merge_encoded(std::string_view encoded, const session_record& delta) {
+  merged_encoding m;
+  auto f = merge_encoded(encoded, delta, m.bytes);
+  if (!f) return std::nullopt;
+  static_cast<merged_facts&>(m) = *f;
+  return m;
+}
+
 // Over 80 lines on purpose: one pass over the header, one over the maps,
 // each step mirroring encode() so the bytes come out the same.
-std::optional<merged_encoding> merge_encoded(std::string_view encoded, const session_record& delta) {
+std::optional<merged_facts> merge_encoded(std::string_view encoded, const session_record& delta, std::string& out) {
   const packed_header h = trusted_header(encoded);  // REQUIRES: valid
   if (h.id != delta.id || !delta.tombstone.is_bottom() || !delta.created.is_bottom()) return std::nullopt;
   tag_refs tags(h.nodes);
@@ -87,12 +95,15 @@ std::optional<merged_encoding> merge_encoded(std::string_view encoded, const ses
       tags.add(now, 1);
     }
 
-  merged_encoding m;
+  merged_facts m;
   m.before.bytes = h.worker.size();
   m.after.bytes = worker.size();
   m.content_version = std::max({h.created, ttl_ts, worker_ts});
-  std::string& out = m.bytes;
-  out.reserve(encoded.size() + 64 + delta.worker.size());
+  size_t grows = 64 + delta.worker.size();  // at most: the new registers, whole
+  for (const auto& writes : delta.sections)
+    for (const auto& [name, e] : writes) grows += 24 + name.size() + (e.value ? e.value->size() : 0);
+  out.clear();
+  out.reserve(encoded.size() + grows);
   string_sink sink{out};
   msgpack::packer<string_sink> pk(sink);
   auto put_stamp = [&](const stamp& s) {
@@ -127,8 +138,14 @@ std::optional<merged_encoding> merge_encoded(std::string_view encoded, const ses
     const entry_map& writes = delta.sections[static_cast<size_t>(s)];
     auto w = writes.begin();
     uint32_t count = 0;
-    section_out.clear();
-    string_sink ssink{section_out};
+    // A map that stays under 16 entries has a one-byte head: its entries
+    // go straight into out behind a placeholder. A larger one is built
+    // aside, its head (whose width depends on the count) written first.
+    const bool fixmap = *n + writes.size() < 16;
+    const size_t head_at = out.size();
+    if (fixmap) out.push_back('\x80');
+    else section_out.clear();
+    string_sink ssink{fixmap ? out : section_out};
     msgpack::packer<string_sink> spk(ssink);
     auto put_entry = [&](std::string_view name, const entry& e) {
       spk.pack_str(static_cast<uint32_t>(name.size()));
@@ -178,7 +195,7 @@ std::optional<merged_encoding> merge_encoded(std::string_view encoded, const ses
         ++w;
         continue;
       }
-      section_out.append(reinterpret_cast<const char*>(start), static_cast<size_t>(rd.position() - start));
+      ssink.out.append(reinterpret_cast<const char*>(start), static_cast<size_t>(rd.position() - start));
       if (*value) {
         ++m.after.entries[static_cast<size_t>(s)];
         m.after.bytes += name->size() + (*value)->size();
@@ -188,8 +205,12 @@ std::optional<merged_encoding> merge_encoded(std::string_view encoded, const ses
     }
     for (; w != writes.end(); ++w)
       if (!put_new(w->first, w->second)) return std::nullopt;
-    pk.pack_map(count);
-    out.append(section_out);
+    if (fixmap) {
+      out[head_at] = static_cast<char>(0x80 | count);
+    } else {
+      pk.pack_map(count);
+      out.append(section_out);
+    }
   }
   if (!rd.at_end() || !tags.all_referenced()) return std::nullopt;
   return m;

@@ -21,16 +21,23 @@
 
 namespace sessionmesh::crdt {
 
-struct merged_encoding {
-  std::string bytes;
+struct merged_facts {
   // The merged record's header: its stamps, ttl and maps offset (id, nodes
   // and worker are left empty: they would point into bytes, which moves).
   packed_header header;
   live_counts before, after;
   stamp content_version;  // content_version() of the merged record
 };
+struct merged_encoding : merged_facts {
+  std::string bytes;
+};
 
 // REQUIRES: encoded is a valid encoding of a record with delta's id.
 std::optional<merged_encoding> merge_encoded(std::string_view encoded, const session_record& delta);
+// The same, the bytes written into out (cleared first; its capacity is
+// reused, so a caller that keeps one buffer allocates nothing here). When
+// nothing is returned, out holds no meaning. REQUIRES: out does not alias
+// encoded.
+std::optional<merged_facts> merge_encoded(std::string_view encoded, const session_record& delta, std::string& out);
 
 }  // namespace sessionmesh::crdt

@@ -22,6 +22,10 @@ using crdt::stamp;
 
 namespace {
 
+// A shard's splice buffer is kept up to this size (a record spliced beyond
+// it gets its buffer freed after the write).
+constexpr size_t scratch_keep_bytes = 64 * 1024;
+
 // A recorded touch is due once it would move last_accessed by more than
 // ttl/10: from touch_edge on, which is never past the expiry (ttl 0: the
 // next ms; the expiry is the end of that second).
@@ -104,12 +108,14 @@ result<session> local_store::apply_locked(shard& sh, const session_record* curre
 result<session> local_store::write_packed_locked(shard& sh, const detail::packed_record* p,
                                                  const session_record& delta, const store_limits* lim,
                                                  write_token* tok) {
-  if (auto m = crdt::merge_encoded(p->bytes(), delta)) {
+  if (auto m = crdt::merge_encoded(p->bytes(), delta, sh.scratch)) {
     if (lim != nullptr)
       if (auto c = check_limits(m->after, m->before, *lim); !c) return c.error();
     // The short way leaves created and the tombstone as they were.
-    return install_locked(sh, delta, change_type::put, std::move(m->bytes), {true, p->exists(), p->exists()},
-                          m->content_version, tok, &m->header);
+    auto r = install_locked(sh, delta, change_type::put, sh.scratch, {true, p->exists(), p->exists()},
+                            m->content_version, tok, &m->header);
+    if (sh.scratch.capacity() > scratch_keep_bytes) std::string().swap(sh.scratch);
+    return r;
   }
   session_record cur = detail::decode_packed(p);
   session_record next = crdt::merge(cur, delta);
@@ -119,7 +125,7 @@ result<session> local_store::write_packed_locked(shard& sh, const detail::packed
 }
 
 result<session> local_store::install_locked(shard& sh, const session_record& delta, change_type type,
-                                            std::string encoded, existence e, const crdt::stamp& version,
+                                            std::string_view encoded, existence e, const crdt::stamp& version,
                                             write_token* tok, const crdt::packed_header* header) {
   if (wal_) {
     auto l = wal_->append(crdt::encode(delta));

@@ -191,7 +191,7 @@ class local_store final : public session_store {
   // encoding in, publish the change (version: the merged record's content
   // version, or its tombstone for a delete), hand the delta to replication.
   // header: encoded's header if the caller has it (else it is read).
-  result<session> install_locked(shard& sh, const crdt::session_record& delta, change_type type, std::string encoded,
+  result<session> install_locked(shard& sh, const crdt::session_record& delta, change_type type, std::string_view encoded,
                                  existence e, const crdt::stamp& version, write_token* tok,
                                  const crdt::packed_header* header = nullptr);
   // Acknowledges a write per ctx: waits for durability, or (defer) hands

@@ -10,6 +10,7 @@
 
 #include <array>
 #include <shared_mutex>
+#include <string>
 #include <string_view>
 
 #include "store/packed.hpp"
@@ -28,6 +29,9 @@ struct shard {
   mutable std::shared_mutex mu;
   reclaim::retired_list retired;  // before set: outlives it
   record_table set{retired};
+  // A writer's buffer for the record it splices (crdt::merge_encoded), under
+  // the unique lock; trimmed back after a large record (local_store).
+  std::string scratch;
 };
 
 class record_map {

@@ -5,6 +5,8 @@
 #include <doctest/doctest.h>
 
 #include <random>
+#include <string>
+#include <vector>
 
 #include "crdt/codec.hpp"
 #include "crdt/patch.hpp"
@@ -120,4 +122,52 @@ TEST_CASE("merge_encoded takes a write from a node the record knows, above its s
   low.id = r.id;
   low.touched = {hlc_make(500, 0), 0x1111};
   CHECK_FALSE(merge_encoded(encode(r), low).has_value());
+}
+
+TEST_CASE("merge_encoded into a reused buffer: maps of 16 or more entries, names that share prefixes or pass ASCII") {
+  std::mt19937_64 rng(testing::test_seed("merge encoded wide"));
+  const int n = testing::test_cases(5000);
+  std::vector<std::string> names;
+  for (int i = 0; i < 24; ++i) names.push_back("k" + std::to_string(i));
+  for (const char* s : {"a", "ab", "abc", "b", "\xc3\xa9t\xc3\xa9", "\x7f", "zz", "temperature"}) names.push_back(s);
+  std::string out;  // one buffer for every call, as a store shard keeps
+  int answered = 0, wide = 0;
+  for (int i = 0; i < n; ++i) {
+    session_record r = random_record(rng);
+    for (auto& m : r.sections) {
+      const int k = static_cast<int>(rng() % 24);  // with the write's, often across 16
+      for (int j = 0; j < k; ++j)
+        m[names[rng() % names.size()]] = entry{testing::random_stamp(rng, false), std::to_string(rng() % 1000)};
+    }
+    normalize(r);
+    session_record d = random_write(rng, r);
+    for (auto& m : d.sections)
+      if (!m.empty() && rng() % 2 == 0) {
+        const stamp ts = m.begin()->second.ts;
+        m[names[rng() % names.size()]] = entry{ts, rng() % 4 ? std::optional<std::string>("\"v\"") : std::nullopt};
+      }
+    const std::string bytes = encode(r);
+    const session_record next = merge(r, d);
+    const auto got = merge_encoded(bytes, d, out);
+    if (!got) continue;
+    ++answered;
+    for (const auto& m : next.sections) wide += m.size() >= 16;
+    REQUIRE(out == encode(next));
+    CHECK(same(got->after, counts_of(next)));
+    CHECK(got->content_version == content_version(next));
+    const auto h = read_header(out);
+    REQUIRE(h.has_value());
+    CHECK(got->header.maps_offset == h->maps_offset);
+    // The read path's walk finds each name in these wide maps too.
+    for (int s = 0; s < section_count; ++s)
+      for (const auto& name : names) {
+        const auto& m = next.sections[static_cast<size_t>(s)];
+        const auto it = m.find(name);
+        const std::optional<std::string_view> want =
+            it == m.end() || !it->second.value ? std::nullopt : std::optional<std::string_view>(*it->second.value);
+        REQUIRE(find_value(out, h->maps_offset, static_cast<section>(s), name) == want);
+      }
+  }
+  CHECK(answered > n / 4);
+  CHECK(wide > n / 10);
 }

@@ -9,7 +9,8 @@
 # that variable on random sessions. nginx (1 worker, keep-alive, access log
 # off, open_file_cache): a 256-byte static file and `return 200` with a
 # 300-byte body from memory. Redis: redis-benchmark -t get,set -c 50 -d 256
-# -r 100000 -n 200000. TLS rows: a second node (the same 100,000 sessions,
+# -r 100000 -n 200000, and SET again on a second Redis with appendonly yes,
+# appendfsync everysec (the anchor for a PUT on a data dir). TLS rows: a second node (the same 100,000 sessions,
 # --tls-cert) beside nginx's `return 200` over TLS, both with one self-signed
 # P-256 certificate; wrk keeps its connections, so this is TLS record cost,
 # not handshakes. Everything listens on loopback and is stopped by PID.
@@ -90,6 +91,13 @@ pids+=($!)
 RD_PORT=17379
 redis-server --port $RD_PORT --bind 127.0.0.1 --save '' --appendonly no --daemonize no >/dev/null &
 pids+=($!)
+# Issue 12's anchor for a PUT on a data dir (--fsync batch): Redis SET with
+# its append-only file, appendfsync everysec, on the same disk.
+RDA_PORT=17380
+mkdir -p "$work/redis-aof"
+redis-server --port $RDA_PORT --bind 127.0.0.1 --dir "$work/redis-aof" --save '' --appendonly yes \
+  --appendfsync everysec --daemonize no >/dev/null &
+pids+=($!)
 
 for _ in $(seq 1 100); do
   curl -sf "http://127.0.0.1:$SM_PORT/readyz" >/dev/null && curl -sf "http://127.0.0.1:$NG_PORT/mem" >/dev/null &&
@@ -133,13 +141,15 @@ for r in $(seq 1 "$rounds"); do
   run_wrk sm_get_tls "https://127.0.0.1:$TLS_PORT/" "$work/get.lua"
   run_wrk nginx_mem_tls "https://127.0.0.1:$NGT_PORT/mem"
   rb=$(redis-benchmark -p $RD_PORT -t get,set -c 50 -d 256 -r 100000 -n 200000 --csv 2>/dev/null)
-  python3 - "$rb" >> "$results" <<'PY'
+  ra=$(redis-benchmark -p $RDA_PORT -t set -c 50 -d 256 -r 100000 -n 200000 --csv 2>/dev/null)
+  python3 - "$rb" "" "$ra" "_aof" >> "$results" <<'PY'
 import csv, io, sys
-rows = list(csv.reader(io.StringIO(sys.argv[1])))
-hdr = rows[0]
-for row in rows[1:]:
-    d = dict(zip(hdr, row))
-    print(f"redis_{d['test'].lower()} {d['rps']} {d['p50_latency_ms']}ms {d['p99_latency_ms']}ms 0")
+for text, suffix in zip(sys.argv[1::2], sys.argv[2::2]):
+    rows = list(csv.reader(io.StringIO(text)))
+    hdr = rows[0]
+    for row in rows[1:]:
+        d = dict(zip(hdr, row))
+        print(f"redis_{d['test'].lower()}{suffix} {d['rps']} {d['p50_latency_ms']}ms {d['p99_latency_ms']}ms 0")
 PY
 done
 python3 bench/http/report.py "$results" "$secs" "$rounds"

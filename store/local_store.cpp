@@ -135,7 +135,7 @@ result<session> local_store::install_locked(shard& sh, const session_record& del
   const bool was_tomb = e.had && !e.was;
   const bool is_tomb = !e.is;
   count_live(delta.id, e.was, e.is);
-  tombstones_ += static_cast<int>(is_tomb) - static_cast<int>(was_tomb);
+  if (is_tomb != was_tomb) tombstones_ += is_tomb ? 1 : -1;  // no locked add of 0 on a shared line
 
   // References: the map's, the caller's and, for a put or expire, the feed's.
   const bool feed_holds = type != change_type::del;

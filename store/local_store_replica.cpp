@@ -20,17 +20,19 @@ namespace {
 void local_store::swap_locked(shard& sh, std::string_view id, detail::packed_record* p, bool index) {
   const hashed_id key(id);
   uint64_t old_digest = 0;
+  // One add, and none when the size stays (an overwrite of a value by one
+  // as long): the counter's line is shared by every writer on every core.
+  int64_t bytes = p ? static_cast<int64_t>(detail::packed_footprint(p)) : 0;
   if (auto* old = record_map::find(sh, key)) {
-    record_bytes_ -= static_cast<int64_t>(detail::packed_footprint(old));
+    bytes -= static_cast<int64_t>(detail::packed_footprint(old));
     if (index) old_digest = old->digest;
   }
+  if (bytes != 0) record_bytes_ += bytes;
   if (index) merkle_.update(key.hash, old_digest, p ? p->digest : 0);
-  if (p) {
-    record_bytes_ += static_cast<int64_t>(detail::packed_footprint(p));
+  if (p)
     record_map::put(sh, key, p);
-  } else {
+  else
     record_map::erase(sh, id);
-  }
 }
 
 // TTL expiry as a deterministic tombstone: stamped (expires_at, 0) by node
@@ -144,7 +146,7 @@ result<local_store::applied> local_store::apply_remote_deferred(std::string_view
       lsn = *l;
     }
     count_live(d->id, was, is);
-    tombstones_ += static_cast<int>(!is) - static_cast<int>(cur && !was);
+    if (const int t = static_cast<int>(!is) - static_cast<int>(cur && !was); t != 0) tombstones_ += t;
     auto* np = detail::make_packed(crdt::encode(next));
     detail::retain(np);
     session out(np);

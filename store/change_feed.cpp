@@ -64,9 +64,13 @@ change change_feed::make_change(const entry& e) const {
   return c;
 }
 
-void change_feed::push(entry e) {
+void change_feed::push(entry e, entry* spill) {
   auto drop_oldest = [&] {
     bytes_ -= ring_[head_].bytes;
+    if (spill != nullptr) {
+      *spill = std::move(ring_[head_]);
+      spill = nullptr;
+    }
     ring_[head_] = entry{};
     head_ = (head_ + 1) % ring_.size();
     --count_;
@@ -103,18 +107,20 @@ void change_feed::publish(change_type type, std::string_view id, const crdt::sta
   if (!value.valid() || value.id() != id) e.id = id;
   e.value = std::move(value);
   if (origin != home_origin_) e.origin = origin;
+  entry spill;  // destroyed after the unlock
   std::lock_guard lk(mu_);
   e.seq = ++last_seq_;
-  push(std::move(e));
+  push(std::move(e), &spill);
 }
 
 void change_feed::publish(change c) {
   entry e;
   e.type = c.type;
   e.whole = std::make_unique<change>(std::move(c));
+  entry spill;  // destroyed after the unlock
   std::lock_guard lk(mu_);
   e.seq = ++last_seq_;
-  push(std::move(e));
+  push(std::move(e), &spill);
 }
 
 std::string change_feed::current_cursor() const {

@@ -64,7 +64,11 @@ class change_feed {
   static size_t bytes_of(const entry& e);
   change make_change(const entry& e) const;
   const entry& at(size_t i) const { return ring_[(head_ + i) % ring_.size()]; }  // i-th oldest
-  void push(entry e);
+  // REQUIRES: mu_ held. The entry a full ring drops to make room is moved
+  // into *spill, which the caller destroys after unlocking: releasing its
+  // record (often a cold line, and its last reference) stays out of the
+  // section every writer waits on. Further drops (the byte bound) happen here.
+  void push(entry e, entry* spill);
 
   size_t capacity_;
   size_t max_bytes_;

@@ -1,3 +1,7 @@
+// The record's msgpack encoding: its writer, its checked reader (decode,
+// inspect) and the trusted one the store's hot paths use. Over 400 lines
+// (409) on purpose: one format, with every reader beside the writer it
+// mirrors.
 #include "crdt/codec.hpp"
 
 #define MSGPACK_NO_BOOST 1

@@ -181,17 +181,14 @@ result<session> local_store::create_locked(shard& sh, create_request& req, uint6
     }
     cur = detail::decode_packed(p);
   }
-  // Held until the create is counted: concurrent creates cannot pass a quota together.
-  std::unique_lock quota_lk(quota_mu_);
-  // The namespace is only counted when the write carries a limit for it.
-  auto over = [](int64_t count, uint64_t max) { return max != 0 && count >= 0 && uint64_t(count) >= max; };
+  // A place under the quotas, held until the create is counted.
   const uint64_t ns_max = global ? req.limits.max_global_programs : req.limits.max_sessions;
   const uint64_t node_max = global ? max_global_programs_.load() : max_sessions_.load();
-  const bool ns_full = ns_max != 0 && over(namespace_count(req.id), ns_max);
-  if (ns_full || over((global ? gp_live_ : current_).load(), node_max)) {
+  quota_hold hold;
+  if (const uint64_t full = reserve_create(req.id, global, ns_max, node_max, hold); full != 0) {
     if (!global && strict_quota_.load() && options_.on_warning)
       options_.on_warning("session_quota_exceeded", "refused to create session " + req.id + ": max_sessions (" +
-                                                        std::to_string(ns_full ? ns_max : node_max) + ") reached");
+                                                        std::to_string(full) + ") reached");
     return errc::session_quota_exceeded;
   }
 

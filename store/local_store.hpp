@@ -261,10 +261,33 @@ class local_store final : public session_store {
   store_limits limits() const;
   std::atomic<uint64_t> gp_stored_{0}, gp_deleted_{0}, gp_expired_{0};
   std::atomic<int64_t> gp_live_{0};
-  // Creates hold quota_mu_ from the quota check until the count moved, so
-  // concurrent creates cannot pass a quota together. Lock order: shard ->
+  // Quotas. A create reserves its place under quota_mu_ (the check and the
+  // reservation: a short section), apply_locked counts it, then the
+  // reservation is given back. A check counts live records plus reserved
+  // places, so concurrent creates cannot pass a quota together, and they no
+  // longer run one at a time behind one lock. Lock order: shard ->
   // quota_mu_ -> ns_mu_.
+  class quota_hold {
+   public:
+    quota_hold() = default;
+    quota_hold(const quota_hold&) = delete;
+    quota_hold& operator=(const quota_hold&) = delete;
+    ~quota_hold();
+
+   private:
+    friend class local_store;
+    local_store* store_ = nullptr;
+    bool global_ = false;
+    std::string ns_key_;  // empty: no namespace place reserved
+  };
+  // The limit that is full (the namespace's ns_max, else the node's
+  // node_max; 0 is no limit), counting reserved places; or 0 once one place
+  // is reserved in each limit that applies, held by h.
+  uint64_t reserve_create(std::string_view record_id, bool global, uint64_t ns_max, uint64_t node_max,
+                          quota_hold& h);
   std::mutex quota_mu_;
+  int64_t reserved_ = 0, gp_reserved_ = 0;                 // under quota_mu_
+  absl::flat_hash_map<std::string, int64_t> ns_reserved_;  // under quota_mu_; only namespaces with a limit
   std::mutex ns_mu_;
   // Live records per namespace; keys: "s:" + ns for sessions, "g:" + ns for
   // global programs (only namespaces with live records are kept); "x:" + ns

@@ -34,6 +34,37 @@ int64_t local_store::namespace_count(std::string_view record_id) {
   return it == ns_live_.end() ? 0 : it->second;
 }
 
+uint64_t local_store::reserve_create(std::string_view record_id, bool global, uint64_t ns_max, uint64_t node_max,
+                                     quota_hold& h) {
+  SM_ASSERT(h.store_ == nullptr);
+  auto full = [](int64_t count, uint64_t max) { return max != 0 && count >= 0 && uint64_t(count) >= max; };
+  std::string key = ns_max != 0 ? ns_key(record_id) : std::string();
+  std::lock_guard lk(quota_mu_);
+  int64_t& node_reserved = global ? gp_reserved_ : reserved_;
+  if (ns_max != 0) {
+    auto it = ns_reserved_.find(key);
+    if (full(namespace_count(record_id) + (it == ns_reserved_.end() ? 0 : it->second), ns_max)) return ns_max;
+  }
+  if (full((global ? gp_live_ : current_).load() + node_reserved, node_max)) return node_max;
+  ++node_reserved;
+  if (ns_max != 0) ++ns_reserved_[key];
+  h.store_ = this;
+  h.global_ = global;
+  h.ns_key_ = std::move(key);
+  return 0;
+}
+
+local_store::quota_hold::~quota_hold() {
+  if (store_ == nullptr) return;
+  std::lock_guard lk(store_->quota_mu_);
+  --(global_ ? store_->gp_reserved_ : store_->reserved_);
+  if (!ns_key_.empty()) {
+    auto it = store_->ns_reserved_.find(ns_key_);
+    SM_ASSERT(it != store_->ns_reserved_.end());
+    if (--it->second == 0) store_->ns_reserved_.erase(it);
+  }
+}
+
 void local_store::count_expired(std::string_view record_id) {
   if (is_global_record(record_id)) return;
   std::lock_guard lk(ns_mu_);

@@ -73,4 +73,5 @@ struct replicated_on_disk {
 
 TEST_CASE_TEMPLATE_INVOKE(sessionmesh_conformance, local_in_memory, local_on_disk, replicated_on_disk);
 TEST_CASE_TEMPLATE_INVOKE(sessionmesh_conformance_quota, local_in_memory, local_on_disk, replicated_on_disk);
+TEST_CASE_TEMPLATE_INVOKE(sessionmesh_conformance_quota_concurrent, local_in_memory, local_on_disk, replicated_on_disk);
 TEST_CASE_TEMPLATE_INVOKE(sessionmesh_conformance_programs, local_in_memory, local_on_disk, replicated_on_disk);

@@ -45,6 +45,7 @@ struct migrating_switched {
 
 TEST_CASE_TEMPLATE_INVOKE(sessionmesh_conformance, migrating_dual, migrating_switched);
 TEST_CASE_TEMPLATE_INVOKE(sessionmesh_conformance_quota, migrating_dual, migrating_switched);
+TEST_CASE_TEMPLATE_INVOKE(sessionmesh_conformance_quota_concurrent, migrating_dual, migrating_switched);
 
 TEST_CASE("migrating store: dual writes reach the target; copy merges the rest; refusals surface") {
   using store::migrating_store;

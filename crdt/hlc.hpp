@@ -16,6 +16,20 @@
 
 namespace sessionmesh::crdt {
 
+// The clock's two steps as pure functions of its last value: hybrid_clock
+// applies them in place, store::shared_clock in a compare-and-swap loop, so
+// both keep the same invariants.
+// hlc_next: a local event at physical_ms (REQUIRES physical_ms <= hlc_physical_max).
+constexpr uint64_t hlc_next(uint64_t last, uint64_t physical_ms) {
+  return physical_ms > hlc_physical_ms(last) ? hlc_make(physical_ms, 0)
+                                             : last + 1;  // a logical overflow carries into the physical part
+}
+// hlc_merge: a remote hlc folded in at physical_ms (the skew check is the caller's).
+constexpr uint64_t hlc_merge(uint64_t last, uint64_t remote_hlc, uint64_t physical_ms) {
+  const uint64_t m = remote_hlc > last ? remote_hlc : last;
+  return physical_ms > hlc_physical_ms(m) ? hlc_make(physical_ms, 0) : m + 1;
+}
+
 class hybrid_clock {
  public:
   explicit hybrid_clock(uint64_t node_tag, uint64_t max_offset_ms = 500)

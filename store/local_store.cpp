@@ -65,15 +65,9 @@ uint64_t local_store::now_ms_before(uint64_t edge) const {
   return read_clock_ms(read_slack_ms_, edge, [this] { return now_ms(); });
 }
 
-uint64_t local_store::clock_ms() {
-  std::lock_guard lk(clock_mu_);
-  return crdt::hlc_physical_ms(clock_.last());
-}
+uint64_t local_store::clock_ms() { return crdt::hlc_physical_ms(clock_.last()); }
 
-result<stamp> local_store::tick(uint64_t now) {
-  std::lock_guard lk(clock_mu_);
-  return clock_.now(now);
-}
+result<stamp> local_store::tick(uint64_t now) { return clock_.now(now); }
 
 result<void> local_store::check_entries(std::vector<entry_update>& updates, bool allow_removal) {
   for (auto& u : updates) {

@@ -28,6 +28,7 @@
 #include "store/file_io.hpp"
 #include "store/merkle_index.hpp"
 #include "store/record_map.hpp"
+#include "store/shared_clock.hpp"
 #include "store/validate.hpp"
 #include "store/wal.hpp"
 
@@ -242,8 +243,7 @@ class local_store final : public session_store {
   std::unique_ptr<wal> wal_;
 
   uint64_t read_slack_ms_ = 0;  // 0: reads use the precise (or injected) clock
-  std::mutex clock_mu_;
-  crdt::hybrid_clock clock_;
+  shared_clock clock_;
   std::mutex rng_mu_;
   std::mt19937_64 rng_;
 

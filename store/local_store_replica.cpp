@@ -122,12 +122,9 @@ result<local_store::applied> local_store::apply_remote_deferred(std::string_view
   if (!valid_id(d->id) && !(is_global_record(d->id) && valid_id(std::string_view(d->id).substr(4))))
     return errc::invalid_argument;
   const uint64_t now = now_ms();
-  {
-    std::lock_guard lk(clock_mu_);
-    if (auto u = clock_.update(crdt::max_stamp(*d).hlc, now); !u) {
-      ++clock_refusals_;
-      return u.error();
-    }
+  if (auto u = clock_.update(crdt::max_stamp(*d).hlc, now); !u) {
+    ++clock_refusals_;
+    return u.error();
   }
   shard& sh = map_.shard_for(d->id);
   uint64_t lsn = 0;

@@ -8,7 +8,8 @@
 # 256-byte variable; wrk -t1 -c50 --latency GET of random sessions and PUT of
 # that variable on random sessions. nginx (1 worker, keep-alive, access log
 # off, open_file_cache): a 256-byte static file and `return 200` with a
-# 300-byte body from memory. Redis: redis-benchmark -t get,set -c 50 -d 256
+# 300-byte body from memory, each also driven through a per-request Lua
+# function like sessionmesh's rows (the client's work per request equal). Redis: redis-benchmark -t get,set -c 50 -d 256
 # -r 100000 -n 200000, and SET again on a second Redis with appendonly yes,
 # appendfsync everysec (the anchor for a PUT on a data dir). TLS rows: a second node (the same 100,000 sessions,
 # --tls-cert) beside nginx's `return 200` over TLS, both with one self-signed
@@ -111,6 +112,17 @@ cat > "$work/get.lua" <<'LUA'
 math.randomseed(os.time())
 request = function() return wrk.format("GET", string.format("/v1/sessions/sess-%06d", math.random(0, 99999))) end
 LUA
+# nginx driven through the same kind of per-request Lua function (a random
+# id formatted into the path, which nginx ignores), so that the client, on
+# the same two cores, does the same work per request in both rows.
+cat > "$work/ng_mem.lua" <<'LUA'
+math.randomseed(os.time() + 2)
+request = function() return wrk.format("GET", string.format("/mem?s=sess-%06d", math.random(0, 99999))) end
+LUA
+cat > "$work/ng_static.lua" <<'LUA'
+math.randomseed(os.time() + 3)
+request = function() return wrk.format("GET", string.format("/static.txt?s=sess-%06d", math.random(0, 99999))) end
+LUA
 cat > "$work/put.lua" <<'LUA'
 math.randomseed(os.time() + 1)
 local body = '"' .. string.rep("z", 254) .. '"'
@@ -138,6 +150,8 @@ for r in $(seq 1 "$rounds"); do
   run_wrk nginx_mem "http://127.0.0.1:$NG_PORT/mem"
   run_wrk sm_put "http://127.0.0.1:$SM_PORT/" "$work/put.lua"
   run_wrk nginx_static "http://127.0.0.1:$NG_PORT/static.txt"
+  run_wrk nginx_mem_lua "http://127.0.0.1:$NG_PORT/" "$work/ng_mem.lua"
+  run_wrk nginx_static_lua "http://127.0.0.1:$NG_PORT/" "$work/ng_static.lua"
   run_wrk sm_get_tls "https://127.0.0.1:$TLS_PORT/" "$work/get.lua"
   run_wrk nginx_mem_tls "https://127.0.0.1:$NGT_PORT/mem"
   rb=$(redis-benchmark -p $RD_PORT -t get,set -c 50 -d 256 -r 100000 -n 200000 --csv 2>/dev/null)

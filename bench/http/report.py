@@ -22,7 +22,7 @@ names = {"sm_get": "sessionmesh GET session", "sm_put": "sessionmesh PUT variabl
          "redis_get": "redis GET (256 B)", "redis_set": "redis SET (256 B)",
          "redis_set_aof": "redis SET, AOF everysec",
          "sm_get_tls": "sessionmesh GET session, TLS", "nginx_mem_tls": "nginx return 200, TLS",
-         "nginx_mem_lua": "nginx return 200, Lua request", "nginx_static_lua": "nginx static file, Lua request"}
+         "nginx_mem_lua": "nginx return 200, pooled requests", "nginx_static_lua": "nginx static file, pooled requests"}
 for k in ["sm_get", "nginx_mem", "nginx_mem_lua", "sm_put", "nginx_static", "nginx_static_lua", "sm_get_tls", "nginx_mem_tls", "redis_get", "redis_set",
           "redis_set_aof"]:
     if k in med:
@@ -32,8 +32,8 @@ def ratio(a, b):
     return med[a][0] / med[b][0] if a in med and b in med else float("nan")
 print(f"\nGET / nginx memory answer: {ratio('sm_get', 'nginx_mem'):.2f}x (issue 12: >= 1.0)")
 print(f"PUT / nginx static file:   {ratio('sm_put', 'nginx_static'):.2f}x (issue 12: >= 1.1)")
-print(f"GET / nginx memory answer, same client work (Lua request): {ratio('sm_get', 'nginx_mem_lua'):.2f}x")
-print(f"PUT / nginx static file, same client work (Lua request):   {ratio('sm_put', 'nginx_static_lua'):.2f}x")
+print(f"GET / nginx memory answer, same client (pooled requests): {ratio('sm_get', 'nginx_mem_lua'):.2f}x")
+print(f"PUT / nginx static file, same client (pooled requests):   {ratio('sm_put', 'nginx_static_lua'):.2f}x")
 print(f"TLS GET / nginx TLS answer: {ratio('sm_get_tls', 'nginx_mem_tls'):.2f}x")
 print(f"GET / redis GET:           {ratio('sm_get', 'redis_get'):.2f}x")
 print(f"PUT / redis SET:           {ratio('sm_put', 'redis_set'):.2f}x")

@@ -22,8 +22,9 @@ names = {"sm_get": "sessionmesh GET session", "sm_put": "sessionmesh PUT variabl
          "redis_get": "redis GET (256 B)", "redis_set": "redis SET (256 B)",
          "redis_set_aof": "redis SET, AOF everysec",
          "sm_get_tls": "sessionmesh GET session, TLS", "nginx_mem_tls": "nginx return 200, TLS",
-         "nginx_mem_lua": "nginx return 200, pooled requests", "nginx_static_lua": "nginx static file, pooled requests"}
-for k in ["sm_get", "nginx_mem", "nginx_mem_lua", "sm_put", "nginx_static", "nginx_static_lua", "sm_get_tls", "nginx_mem_tls", "redis_get", "redis_set",
+         "nginx_mem_lua": "nginx return 200, pooled requests", "nginx_static_lua": "nginx static file, pooled requests",
+         "nginx_mem_tls_lua": "nginx return 200, TLS, pooled"}
+for k in ["sm_get", "nginx_mem", "nginx_mem_lua", "sm_put", "nginx_static", "nginx_static_lua", "sm_get_tls", "nginx_mem_tls", "nginx_mem_tls_lua", "redis_get", "redis_set",
           "redis_set_aof"]:
     if k in med:
         r = med[k]
@@ -35,6 +36,7 @@ print(f"PUT / nginx static file:   {ratio('sm_put', 'nginx_static'):.2f}x (issue
 print(f"GET / nginx memory answer, same client (pooled requests): {ratio('sm_get', 'nginx_mem_lua'):.2f}x")
 print(f"PUT / nginx static file, same client (pooled requests):   {ratio('sm_put', 'nginx_static_lua'):.2f}x")
 print(f"TLS GET / nginx TLS answer: {ratio('sm_get_tls', 'nginx_mem_tls'):.2f}x")
+print(f"TLS GET / nginx TLS answer, same client (pooled requests): {ratio('sm_get_tls', 'nginx_mem_tls_lua'):.2f}x")
 print(f"GET / redis GET:           {ratio('sm_get', 'redis_get'):.2f}x")
 print(f"PUT / redis SET:           {ratio('sm_put', 'redis_set'):.2f}x")
 print(f"PUT / redis SET, AOF everysec: {ratio('sm_put', 'redis_set_aof'):.2f}x (issue 12: >= 1.2)")

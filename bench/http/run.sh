@@ -152,6 +152,7 @@ for r in $(seq 1 "$rounds"); do
   run_wrk nginx_static_lua "http://127.0.0.1:$NG_PORT/" "$work/ng_static.lua"
   run_wrk sm_get_tls "https://127.0.0.1:$TLS_PORT/" "$work/get.lua"
   run_wrk nginx_mem_tls "https://127.0.0.1:$NGT_PORT/mem"
+  run_wrk nginx_mem_tls_lua "https://127.0.0.1:$NGT_PORT/" "$work/ng_mem.lua"
   rb=$(redis-benchmark -p $RD_PORT -t get,set -c 50 -d 256 -r 100000 -n 200000 --csv 2>/dev/null)
   ra=$(redis-benchmark -p $RDA_PORT -t set -c 50 -d 256 -r 100000 -n 200000 --csv 2>/dev/null)
   python3 - "$rb" "" "$ra" "_aof" >> "$results" <<'PY'

@@ -9,7 +9,7 @@ result<stamp> hybrid_clock::now(uint64_t physical_ms) {
 }
 
 result<void> hybrid_clock::update(uint64_t remote_hlc, uint64_t physical_ms) {
-  if (hlc_physical_ms(remote_hlc) > physical_ms + max_offset_ms_) return errc::clock_skew;
+  if (hlc_too_far_ahead(remote_hlc, physical_ms, max_offset_ms_)) return errc::clock_skew;
   last_ = hlc_merge(last_, remote_hlc, physical_ms);
   return {};
 }

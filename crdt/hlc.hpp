@@ -24,7 +24,12 @@ constexpr uint64_t hlc_next(uint64_t last, uint64_t physical_ms) {
   return physical_ms > hlc_physical_ms(last) ? hlc_make(physical_ms, 0)
                                              : last + 1;  // a logical overflow carries into the physical part
 }
-// hlc_merge: a remote hlc folded in at physical_ms (the skew check is the caller's).
+// A remote hlc more than max_offset_ms ahead of physical time: refused
+// (clock_skew), not adopted.
+constexpr bool hlc_too_far_ahead(uint64_t remote_hlc, uint64_t physical_ms, uint64_t max_offset_ms) {
+  return hlc_physical_ms(remote_hlc) > physical_ms + max_offset_ms;
+}
+// hlc_merge: a remote hlc folded in at physical_ms (the caller checks hlc_too_far_ahead first).
 constexpr uint64_t hlc_merge(uint64_t last, uint64_t remote_hlc, uint64_t physical_ms) {
   const uint64_t m = remote_hlc > last ? remote_hlc : last;
   return physical_ms > hlc_physical_ms(m) ? hlc_make(physical_ms, 0) : m + 1;

@@ -20,7 +20,6 @@
 
 #include <absl/container/flat_hash_map.h>
 
-#include "crdt/hlc.hpp"
 #include "crdt/record.hpp"
 #include "sessionmesh/options.hpp"
 #include "sessionmesh/session_store.hpp"
@@ -205,7 +204,8 @@ class local_store final : public session_store {
   // Keeps the live counts (sessions or global programs, total and per
   // namespace) in step when a record's liveness changes.
   void count_live(std::string_view record_id, bool was, bool is);
-  int64_t namespace_count(std::string_view record_id);
+  // Live records under one ns_live_ key ("s:" or "g:" + namespace).
+  int64_t namespace_count(const std::string& key);
   // Publishes a change on the feed unless it is of a global program
   // (change_feed::publish: version null for none, origin empty for ours).
   void publish(change_type type, std::string_view id, const crdt::stamp* version, session value,

@@ -27,8 +27,7 @@ void local_store::count_live(std::string_view record_id, bool was, bool is) {
   if (n <= 0) ns_live_.erase(key);
 }
 
-int64_t local_store::namespace_count(std::string_view record_id) {
-  const std::string key = ns_key(record_id);
+int64_t local_store::namespace_count(const std::string& key) {
   std::lock_guard lk(ns_mu_);
   auto it = ns_live_.find(key);
   return it == ns_live_.end() ? 0 : it->second;
@@ -43,7 +42,7 @@ uint64_t local_store::reserve_create(std::string_view record_id, bool global, ui
   int64_t& node_reserved = global ? gp_reserved_ : reserved_;
   if (ns_max != 0) {
     auto it = ns_reserved_.find(key);
-    if (full(namespace_count(record_id) + (it == ns_reserved_.end() ? 0 : it->second), ns_max)) return ns_max;
+    if (full(namespace_count(key) + (it == ns_reserved_.end() ? 0 : it->second), ns_max)) return ns_max;
   }
   if (full((global ? gp_live_ : current_).load() + node_reserved, node_max)) return node_max;
   ++node_reserved;

@@ -35,7 +35,7 @@ class shared_clock {
 
   // Fold in a remote hlc received at physical time physical_ms.
   result<void> update(uint64_t remote_hlc, uint64_t physical_ms) {
-    if (crdt::hlc_physical_ms(remote_hlc) > physical_ms + max_offset_ms_) return errc::clock_skew;
+    if (crdt::hlc_too_far_ahead(remote_hlc, physical_ms, max_offset_ms_)) return errc::clock_skew;
     uint64_t last = last_.load(std::memory_order_relaxed);
     while (!last_.compare_exchange_weak(last, crdt::hlc_merge(last, remote_hlc, physical_ms),
                                         std::memory_order_acq_rel, std::memory_order_relaxed)) {

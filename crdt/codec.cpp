@@ -327,6 +327,55 @@ struct trusted_reader {
     skip_uint();
     skip_uint();
   }
+  // One map entry: its name, and its value (nullptr for nil: removed).
+  struct entry_view {
+    std::string_view name;
+    const char* value;
+    size_t value_size;
+  };
+  // The next entry. The common shape (a name under 32 bytes, a 64-bit hlc,
+  // a node index under 128) is read in one step: every header byte it reads
+  // lies within the 48 it first checks are left (1 + 31 + 11 + 5), and the
+  // value's length is checked against the end. Any other shape is read
+  // field by field, out of line, so the common path keeps its registers.
+  entry_view next_entry() {
+    if (end - p < 48 || (p[0] & 0xe0) != 0xa0) return slow_entry();
+    const size_t nn = p[0] & 0x1f;
+    const uint8_t* h = p + 1 + nn;
+    if (h[0] != 0x93 || h[1] != 0xcf || h[10] > 0x7f) return slow_entry();
+    const uint8_t* v = h + 12;
+    size_t n;
+    const uint8_t b = h[11];
+    if ((b & 0xe0) == 0xa0) {
+      n = b & 0x1f;
+    } else if (b == 0xd9) {
+      n = *v++;
+    } else if (b == 0xda) {
+      n = (size_t{v[0]} << 8) | v[1];
+      v += 2;
+    } else if (b == 0xdb) {
+      n = (size_t{v[0]} << 24) | (size_t{v[1]} << 16) | (size_t{v[2]} << 8) | v[3];
+      v += 4;
+    } else {
+      SM_ASSERT(b == 0xc0);  // nil: a removed entry
+      const entry_view e{{reinterpret_cast<const char*>(p + 1), nn}, nullptr, 0};
+      p = v;
+      return e;
+    }
+    SM_ASSERT(static_cast<size_t>(end - v) >= n);
+    const entry_view e{{reinterpret_cast<const char*>(p + 1), nn}, reinterpret_cast<const char*>(v), n};
+    p = v + n;
+    return e;
+  }
+  __attribute__((noinline)) entry_view slow_entry() {
+    entry_view e{*str(false), nullptr, 0};
+    skip_register_head();
+    if (const auto v = str(true)) {
+      e.value = v->data();
+      e.value_size = v->size();
+    }
+    return e;
+  }
   // A string, or nullopt for nil when nil_ok.
   std::optional<std::string_view> str(bool nil_ok) {
     const uint8_t b = byte();
@@ -383,19 +432,12 @@ std::optional<std::string_view> find_value(std::string_view bytes, size_t maps_o
   SM_ASSERT(maps_offset <= bytes.size());
   const auto* base = reinterpret_cast<const uint8_t*>(bytes.data());
   trusted_reader rd{base + maps_offset, base + bytes.size()};
-  for (int sec = 0; sec < static_cast<int>(s); ++sec) {  // the sections before: skipped whole
-    for (uint32_t i = 0, n = rd.map_size(); i < n; ++i) {
-      (void)rd.str(false);
-      rd.skip_register_head();
-      (void)rd.str(true);
-    }
-  }
+  for (int sec = 0; sec < static_cast<int>(s); ++sec)  // the sections before: skipped whole
+    for (uint32_t i = 0, n = rd.map_size(); i < n; ++i) (void)rd.next_entry();
   for (uint32_t i = 0, n = rd.map_size(); i < n; ++i) {
-    const std::string_view key = *rd.str(false);
-    rd.skip_register_head();
-    const auto value = rd.str(true);
-    const int c = compare_names(key, name);
-    if (c == 0) return value;
+    const auto e = rd.next_entry();
+    const int c = compare_names(e.name, name);
+    if (c == 0) return e.value ? std::optional<std::string_view>(std::string_view(e.value, e.value_size)) : std::nullopt;
     if (c > 0) return std::nullopt;  // canonical order: past the name
   }
   return std::nullopt;

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -60,6 +61,22 @@ inline std::string_view packed_id(const packed_record* p) {
   if ((tag & 0xe0) == 0xa0) return {p->data() + 5, static_cast<size_t>(tag & 0x1f)};
   if (tag == 0xd9) return {p->data() + 6, b[5]};
   return {p->data() + 7, static_cast<size_t>((b[5] << 8) | b[6])};
+}
+
+// Whether two ids are equal, without a call to memcmp for ids of 8 to 32
+// bytes (overlapping 8-byte loads from each end): on the lookup path.
+inline bool same_id(std::string_view a, std::string_view b) {
+  const size_t n = a.size();
+  if (n != b.size()) return false;
+  if (n < 8 || n > 32) return a == b;
+  auto load = [](const char* p) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+  };
+  uint64_t d = (load(a.data()) ^ load(b.data())) | (load(a.data() + n - 8) ^ load(b.data() + n - 8));
+  if (n > 16) d |= (load(a.data() + 8) ^ load(b.data() + 8)) | (load(a.data() + n - 16) ^ load(b.data() + n - 16));
+  return d == 0;
 }
 
 // Header of a packed record. REQUIRES: p holds a valid encoding (the store

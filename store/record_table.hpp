@@ -59,7 +59,7 @@ class record_table {
         // the record within a line) are fetched alongside, not after.
         __builtin_prefetch(reinterpret_cast<const char*>(p) + 64);
         __builtin_prefetch(reinterpret_cast<const char*>(p) + 128);
-        if (detail::packed_id(p) == id) return p;
+        if (detail::same_id(detail::packed_id(p), id)) return p;
       }
     }
   }

@@ -211,6 +211,46 @@ TEST_CASE("find_value finds what the record holds, and nothing else; trusted_hea
   }
 }
 
+TEST_CASE("find_value reads names and values of every string width, and removed entries") {
+  // Names of 1 to 40 bytes (fixstr and str8), values from empty to past
+  // 64 KiB (fixstr, str8, str16, str32) or removed (nil), node indices past
+  // 127 (not the one-byte form): the common-shape fast path and the field by
+  // field one must agree with the record.
+  std::mt19937_64 rng(testing::test_seed("codec find widths"));
+  const int n = testing::test_cases(400);
+  const size_t widths[] = {0, 1, 31, 32, 255, 256, 65535, 65536};
+  for (int i = 0; i < n; ++i) {
+    session_record r = random_record(rng);
+    for (auto& m : r.sections) {
+      m.clear();
+      const int entries = static_cast<int>(rng() % 6);
+      for (int e = 0; e < entries; ++e) {
+        std::string name(1 + rng() % 40, 'a');
+        for (auto& c : name) c = static_cast<char>('a' + rng() % 3);
+        entry en{testing::random_stamp(rng, false), std::nullopt};
+        if (rng() % 5 != 0) en.value = std::string(widths[rng() % 8], static_cast<char>('0' + rng() % 10));
+        m[name] = en;
+      }
+    }
+    if (rng() % 4 == 0)  // a node table past 127 entries: two-byte node indices
+      for (auto& m : r.sections)
+        for (auto& [name, en] : m) en.ts.node = 0x10000 + rng() % 200;
+    normalize(r);
+    const std::string bytes = encode(r);
+    const packed_header h = trusted_header(bytes);
+    for (int s = 0; s < section_count; ++s) {
+      const auto& m = r.sections[static_cast<size_t>(s)];
+      for (const auto& [name, en] : m) {
+        const std::optional<std::string_view> want =
+            en.value ? std::optional<std::string_view>(*en.value) : std::nullopt;
+        REQUIRE(find_value(bytes, h.maps_offset, static_cast<section>(s), name) == want);
+      }
+      REQUIRE(!find_value(bytes, h.maps_offset, static_cast<section>(s), "absent").has_value());
+      REQUIRE(!find_value(bytes, h.maps_offset, static_cast<section>(s), "").has_value());
+    }
+  }
+}
+
 TEST_CASE("digest_bytes is the library's XXH3-64 (nodes of any build compare digests)") {
   // codec.cpp inlines xxhash; the library call here is the reference.
   std::string buf;

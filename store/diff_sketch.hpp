@@ -79,6 +79,12 @@ class sketch {
   // entry's check value: the same for every fold.
   static uint32_t index_of(uint64_t id_hash, uint64_t digest, int t);
   static uint32_t check_of(uint64_t id_hash, uint64_t digest);
+  // index_of for every sub-table and check_of, from one hash each.
+  struct place {
+    std::array<uint32_t, k> index;
+    uint32_t check;
+  };
+  static place place_of(uint64_t id_hash, uint64_t digest);
 
   std::vector<sketch_cell>& cells() { return cells_; }
   const std::vector<sketch_cell>& cells() const { return cells_; }

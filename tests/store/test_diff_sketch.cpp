@@ -141,3 +141,20 @@ TEST_CASE("diff_sketch: the wire form round-trips and a wrong length or size is 
   CHECK_FALSE(sketch::from_bytes(sketch::max_bits + 1, bytes).has_value());
   CHECK_FALSE(sketch::from_bytes(sketch::min_bits - 1, bytes).has_value());
 }
+
+TEST_CASE("an entry's cells and check are fixed values, from one hash each (peers of any build agree)") {
+  // Pinned: these are on the wire (a peer's sketch is subtracted cell by
+  // cell), so they may never change between releases.
+  const uint64_t ids[] = {1, 0x123456789abcdefull};
+  const uint32_t want[2][4] = {{3337, 3350, 2622, 736188623u}, {1163, 1708, 2814, 893305324u}};
+  for (int i = 0; i < 2; ++i) {
+    const uint64_t id = ids[i], digest = id * 31 + 7;
+    const sketch::place p = sketch::place_of(id, digest);
+    for (int t = 0; t < sketch::k; ++t) {
+      CHECK(sketch::index_of(id, digest, t) == want[i][t]);
+      CHECK(p.index[static_cast<size_t>(t)] == want[i][t]);
+    }
+    CHECK(sketch::check_of(id, digest) == want[i][3]);
+    CHECK(p.check == want[i][3]);
+  }
+}

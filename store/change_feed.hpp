@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "crdt/stamp.hpp"
+#include "store/adaptive_mutex.hpp"
 #include "sessionmesh/session_store.hpp"
 
 namespace sessionmesh::store {
@@ -74,7 +75,7 @@ class change_feed {
   size_t max_bytes_;
   uint64_t incarnation_;
   std::string home_origin_;
-  mutable std::mutex mu_;
+  mutable adaptive_mutex mu_;  // every write publishes: a short section, taken by all writers
   std::vector<entry> ring_;  // circular: count_ entries from head_; grows by doubling up to capacity_
   size_t head_ = 0;
   size_t count_ = 0;

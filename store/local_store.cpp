@@ -132,8 +132,8 @@ result<session> local_store::install_locked(shard& sh, const session_record& del
 
   // References: the map's, the caller's and, for a put or expire, the feed's.
   const bool feed_holds = type != change_type::del;
-  auto* p = header ? detail::make_packed(encoded, *header, feed_holds ? 3 : 2)
-                   : detail::make_packed(encoded, feed_holds ? 3 : 2);
+  auto* p = detail::make_packed(encoded, header ? *header : crdt::trusted_header(encoded), feed_holds ? 3 : 2,
+                                &sh.pool);
   session out(p);
   swap_locked(sh, delta.id, p);
 

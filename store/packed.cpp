@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "crdt/record.hpp"
+#include "store/record_pool.hpp"
 
 namespace sessionmesh::detail {
 
@@ -17,10 +18,17 @@ packed_record* make_packed(std::string_view encoded, uint32_t refs) {
 }
 
 packed_record* make_packed(std::string_view encoded, const crdt::packed_header& h, uint32_t refs) {
+  return make_packed(encoded, h, refs, nullptr);
+}
+
+packed_record* make_packed(std::string_view encoded, const crdt::packed_header& h, uint32_t refs,
+                           store::record_pool* pool) {
   SM_ASSERT(refs >= 1);
   SM_ASSERT(encoded.size() <= UINT32_MAX);
   SM_ASSERT(h.maps_offset < (1u << 31));
-  void* mem = std::malloc(sizeof(packed_record) + encoded.size());
+  const size_t bytes = sizeof(packed_record) + encoded.size();
+  void* mem = pool != nullptr ? pool->take(bytes) : nullptr;
+  if (mem == nullptr) mem = std::malloc(bytes);
   if (mem == nullptr) throw std::bad_alloc();
   const bool exists = !h.created.is_bottom() && h.created > h.tombstone;
   auto* p = new (mem) packed_record{{refs},
@@ -33,10 +41,13 @@ packed_record* make_packed(std::string_view encoded, const crdt::packed_header& 
   return p;
 }
 
-void release(packed_record* p) {
+void release(packed_record* p) { release_to(p, nullptr); }
+
+void release_to(packed_record* p, store::record_pool* pool) {
   if (p->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
     p->~packed_record();
-    std::free(p);
+    if (pool != nullptr) pool->give(p);
+    else std::free(p);
   }
 }
 

@@ -19,6 +19,10 @@
 #include "crdt/record.hpp"
 #include "sessionmesh/session.hpp"
 
+namespace sessionmesh::store {
+class record_pool;
+}
+
 namespace sessionmesh::detail {
 
 struct packed_record {
@@ -47,8 +51,15 @@ packed_record* make_packed(std::string_view encoded, uint32_t refs = 1);
 // very bytes, or crdt::merge_encoded's): recovery reads each header once.
 // Only its stamps, ttl and maps offset are used.
 packed_record* make_packed(std::string_view encoded, const crdt::packed_header& h, uint32_t refs = 1);
+// The same in a block of `pool` when one fits (the caller holds the pool's
+// shard lock), else from malloc.
+packed_record* make_packed(std::string_view encoded, const crdt::packed_header& h, uint32_t refs,
+                           store::record_pool* pool);
 inline void retain(packed_record* p) { p->refs.fetch_add(1, std::memory_order_relaxed); }
 void release(packed_record* p);
+// release, the block given to `pool` when this was the last reference (the
+// caller holds the pool's shard lock).
+void release_to(packed_record* p, store::record_pool* pool);
 // Bytes a packed record takes on the heap (for memory accounting).
 size_t packed_footprint(const packed_record* p);
 

@@ -85,11 +85,11 @@ bool uses_membarrier() {
 }
 
 retired_list::~retired_list() {
-  for (const auto& it : items_) it.fn(it.p);
+  for (const auto& it : items_) it.fn(it.p, it.ctx);
 }
 
-void retired_list::retire(void* p, free_fn fn, size_t bytes) {
-  items_.push_back({pending, p, fn, bytes});  // its epoch is given by the next reclaim
+void retired_list::retire(void* p, free_fn fn, void* ctx, size_t bytes) {
+  items_.push_back({pending, p, fn, ctx, bytes});  // its epoch is given by the next reclaim
   bytes_ += bytes;
 }
 
@@ -115,7 +115,7 @@ size_t retired_list::reclaim() {
   size_t freed = 0;
   auto keep = std::stable_partition(items_.begin(), items_.end(), [&](const item& it) { return it.epoch > oldest; });
   for (auto it = keep; it != items_.end(); ++it) {
-    it->fn(it->p);
+    it->fn(it->p, it->ctx);
     bytes_ -= it->bytes;
     ++freed;
   }

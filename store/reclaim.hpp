@@ -76,7 +76,7 @@ class read_guard {
 // once no reader can hold it.
 class retired_list {
  public:
-  using free_fn = void (*)(void*);
+  using free_fn = void (*)(void* p, void* ctx);
   retired_list() = default;
   ~retired_list();  // frees everything: REQUIRES no reader left
   retired_list(const retired_list&) = delete;
@@ -84,7 +84,8 @@ class retired_list {
 
   // REQUIRES: p is no longer reachable from the structure (new readers
   // cannot find it). bytes only steer when reclaim is worth its barrier.
-  void retire(void* p, free_fn fn, size_t bytes);
+  // fn(p, ctx) frees it.
+  void retire(void* p, free_fn fn, void* ctx, size_t bytes);
   // Frees what no reader can still hold; returns how many were freed.
   size_t reclaim();
   // True when enough is waiting that a reclaim is worth its barrier.
@@ -101,6 +102,7 @@ class retired_list {
     uint64_t epoch;  // the epoch the reclaim after its retire began (pending: none yet)
     void* p;
     free_fn fn;
+    void* ctx;
     size_t bytes;
   };
   std::vector<item> items_;

@@ -6,12 +6,14 @@
 namespace sessionmesh::store {
 
 namespace {
-void release_record(void* p) { detail::release(static_cast<detail::packed_record*>(p)); }
+void release_record(void* p, void* pool) {
+  detail::release_to(static_cast<detail::packed_record*>(p), static_cast<record_pool*>(pool));
+}
 
 // The map's reference of a record it dropped: released once no reader can
 // still hold the record.
 void retire(shard& sh, detail::packed_record* old) {
-  sh.retired.retire(old, release_record, detail::packed_footprint(old));
+  sh.retired.retire(old, release_record, &sh.pool, detail::packed_footprint(old));
   if (sh.retired.due()) (void)sh.retired.reclaim();
 }
 }  // namespace
@@ -49,7 +51,7 @@ size_t record_map::table_bytes() const {
   size_t b = 0;
   for (const auto& sh : shards_) {
     std::shared_lock lk(sh.mu);
-    b += sh.set.heap_bytes();
+    b += sh.set.heap_bytes() + sh.pool.bytes();
   }
   return b;
 }

@@ -15,6 +15,7 @@
 
 #include "store/packed.hpp"
 #include "store/reclaim.hpp"
+#include "store/record_pool.hpp"
 #include "store/record_table.hpp"
 
 namespace sessionmesh::store {
@@ -27,6 +28,7 @@ struct hashed_id {
 
 struct shard {
   mutable std::shared_mutex mu;
+  record_pool pool;               // before retired: outlives it (reclaim gives blocks to it)
   reclaim::retired_list retired;  // before set: outlives it
   record_table set{retired};
   // A writer's buffer for the record it splices (crdt::merge_encoded), under
@@ -64,7 +66,8 @@ class record_map {
   // bytes). Hints only: the write finds the record again under its lock.
   static void prefetch_slot(const shard& sh, const hashed_id& k) { sh.set.prefetch_slot(k.hash); }
   static void prefetch_record(const shard& sh, const hashed_id& k);
-  // Heap bytes of the slot arrays (not the records).
+  // Heap bytes of the slot arrays and the shards' spare record blocks (not
+  // the records in use).
   size_t table_bytes() const;
 
  private:

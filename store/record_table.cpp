@@ -28,10 +28,10 @@ record_table::slots* record_table::make(size_t cap) {
   return a;
 }
 
-void record_table::free_slots(void* a) { ::operator delete(a); }
+void record_table::free_slots(void* a, void*) { ::operator delete(a); }
 
 record_table::~record_table() {
-  if (auto* a = a_.load(std::memory_order_relaxed)) free_slots(a);
+  if (auto* a = a_.load(std::memory_order_relaxed)) free_slots(a, nullptr);
 }
 
 void record_table::rehash(size_t cap) {
@@ -50,7 +50,7 @@ void record_table::rehash(size_t cap) {
   a_.store(a, std::memory_order_release);  // readers see the filled array or the old one
   used_ = live_;
   if (old != nullptr) {
-    retired_.retire(old, free_slots, alloc_bytes(old->mask + 1));
+    retired_.retire(old, free_slots, nullptr, alloc_bytes(old->mask + 1));
     (void)retired_.reclaim();  // rare and large: freed now unless a reader is on it
   }
 }

@@ -131,7 +131,7 @@ class record_table {
   };
   static size_t alloc_bytes(size_t cap) { return sizeof(slots) + cap * sizeof(uint64_t); }
   static slots* make(size_t cap);
-  static void free_slots(void* a);
+  static void free_slots(void* a, void*);
   uint64_t raw(size_t i) const { return a_.load(std::memory_order_relaxed)->at(i).load(std::memory_order_relaxed); }
   // Moves every live record into a new array of cap slots and retires the old one.
   void rehash(size_t cap);

@@ -91,17 +91,17 @@ TEST_CASE("record_table: random puts, erases and finds agree with a map") {
 TEST_CASE("retired_list: frees only what no guard can hold") {
   static int freed = 0;
   freed = 0;
-  auto count = [](void*) { ++freed; };
+  auto count = [](void*, void*) { ++freed; };
   int a = 0, b = 0, c = 0;
   store::reclaim::retired_list l;
 
-  l.retire(&a, count, 1);
+  l.retire(&a, count, nullptr, 1);
   CHECK(l.reclaim() == 1);  // no reader: freed at once
   CHECK(freed == 1);
 
   {
     store::reclaim::read_guard g;  // began before the retire: may hold b
-    l.retire(&b, count, 1);
+    l.retire(&b, count, nullptr, 1);
     CHECK(l.reclaim() == 0);
     CHECK(l.size() == 1);
     {
@@ -121,7 +121,7 @@ TEST_CASE("retired_list: frees only what no guard can hold") {
     while (phase.load() != 2) std::this_thread::yield();
   });
   while (phase.load() != 1) std::this_thread::yield();
-  l.retire(&c, count, 1);
+  l.retire(&c, count, nullptr, 1);
   CHECK(l.reclaim() == 0);
   phase = 2;
   reader.join();

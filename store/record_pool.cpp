@@ -1,0 +1,53 @@
+#include "store/record_pool.hpp"
+
+#include <malloc.h>
+
+#include <cstdlib>
+
+namespace sessionmesh::store {
+namespace {
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool keep_blocks = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool keep_blocks = false;
+#else
+constexpr bool keep_blocks = true;
+#endif
+#else
+constexpr bool keep_blocks = true;
+#endif
+
+}  // namespace
+
+record_pool::~record_pool() {
+  for (size_t i = 0; i < n_; ++i) std::free(blocks_[i].p);
+}
+
+void* record_pool::take(size_t bytes) {
+  // The newest few: a patch's record is about the size of the one it
+  // replaced, and the blocks of one batch are of the sizes its writes made.
+  for (size_t k = 0; k < n_ && k < 4; ++k) {
+    const size_t i = n_ - 1 - k;
+    const block b = blocks_[i];
+    if (b.usable >= bytes && b.usable <= bytes + max_slack) {
+      blocks_[i] = blocks_[n_ - 1];
+      --n_;
+      bytes_ -= b.usable + sizeof(size_t);
+      return b.p;
+    }
+  }
+  return nullptr;
+}
+
+void record_pool::give(void* p) {
+  const size_t usable = malloc_usable_size(p);
+  if (!keep_blocks || n_ == max_blocks || bytes_ + usable + sizeof(size_t) > max_bytes) {
+    std::free(p);
+    return;
+  }
+  bytes_ += usable + sizeof(size_t);
+  blocks_[n_++] = {p, usable};
+}
+
+}  // namespace sessionmesh::store

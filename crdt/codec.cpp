@@ -1,6 +1,6 @@
 // The record's msgpack encoding: its writer, its checked reader (decode,
 // inspect) and the trusted one the store's hot paths use. Over 400 lines
-// (409) on purpose: one format, with every reader beside the writer it
+// (451) on purpose: one format, with every reader beside the writer it
 // mirrors.
 #include "crdt/codec.hpp"
 

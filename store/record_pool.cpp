@@ -5,20 +5,6 @@
 #include <cstdlib>
 
 namespace sessionmesh::store {
-namespace {
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool keep_blocks = false;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool keep_blocks = false;
-#else
-constexpr bool keep_blocks = true;
-#endif
-#else
-constexpr bool keep_blocks = true;
-#endif
-
-}  // namespace
 
 record_pool::~record_pool() {
   for (size_t i = 0; i < n_; ++i) std::free(blocks_[i].p);
@@ -42,7 +28,7 @@ void* record_pool::take(size_t bytes) {
 
 void record_pool::give(void* p) {
   const size_t usable = malloc_usable_size(p);
-  if (!keep_blocks || n_ == max_blocks || bytes_ + usable + sizeof(size_t) > max_bytes) {
+  if (!keeps_blocks || n_ == max_blocks || bytes_ + usable + sizeof(size_t) > max_bytes) {
     std::free(p);
     return;
   }

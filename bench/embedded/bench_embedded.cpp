@@ -102,26 +102,20 @@ int main(int argc, char** argv) {
     });
     if (t == 1) {
       // The same lookups with 100 and 200 more instructions each (see busy).
-      raw_get_pad[0] = median3([&] {
-        return timed(n, 1, [&](int, size_t b, size_t e) {
-          size_t s = 0;
-          for (size_t i = b; i < e; ++i) {
-            auto it = raw->find(keys[order[i]]);
-            s += it->second.size() + static_cast<unsigned char>(it->second[1]) + busy<25>(i);
-          }
-          sink += s;
+      auto padded = [&]<int Rounds>() {
+        return median3([&] {
+          return timed(n, 1, [&](int, size_t b, size_t e) {
+            size_t s = 0;
+            for (size_t i = b; i < e; ++i) {
+              auto it = raw->find(keys[order[i]]);
+              s += it->second.size() + static_cast<unsigned char>(it->second[1]) + busy<Rounds>(i);
+            }
+            sink += s;
+          });
         });
-      });
-      raw_get_pad[1] = median3([&] {
-        return timed(n, 1, [&](int, size_t b, size_t e) {
-          size_t s = 0;
-          for (size_t i = b; i < e; ++i) {
-            auto it = raw->find(keys[order[i]]);
-            s += it->second.size() + static_cast<unsigned char>(it->second[1]) + busy<50>(i);
-          }
-          sink += s;
-        });
-      });
+      };
+      raw_get_pad[0] = padded.template operator()<25>();
+      raw_get_pad[1] = padded.template operator()<50>();
     }
     raw_put[t - 1] = median3([&] {
       return timed(n, t, [&](int, size_t b, size_t e) {

@@ -13,19 +13,6 @@
 using namespace sessionmesh;
 using sessionmesh::store::record_pool;
 
-namespace {
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool pooled = false;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool pooled = false;
-#else
-constexpr bool pooled = true;
-#endif
-#else
-constexpr bool pooled = true;
-#endif
-}  // namespace
 
 TEST_CASE("record_pool keeps what it is given, up to its bound, and hands out only blocks that fit") {
   record_pool pool;
@@ -33,7 +20,7 @@ TEST_CASE("record_pool keeps what it is given, up to its bound, and hands out on
   void* a = std::malloc(400);
   const size_t usable = malloc_usable_size(a);
   pool.give(a);
-  if (!pooled) {  // under ASan every block goes straight back to malloc
+  if (!record_pool::keeps_blocks) {  // under ASan every block goes straight back to malloc
     CHECK(pool.size() == 0);
     CHECK(pool.take(400) == nullptr);
     return;

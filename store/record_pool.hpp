@@ -9,8 +9,8 @@
 // A shard reclaims its dropped records in batches (reclaim::retired_list:
 // up to 256 records or 256 KiB), so the pool holds up to a batch of small
 // records: at most max_blocks blocks and max_bytes bytes (4 MiB over the
-// 64 shards); a block beyond either goes back to malloc. Blocks are malloc's: free() of a taken one stays
-// correct.
+// 64 shards); a block beyond either goes back to malloc. Blocks are
+// malloc's: free() of a taken one stays correct.
 // Under AddressSanitizer it keeps nothing (every block freed at once), so a
 // use after release is still reported.
 // Thread: the owning shard's unique lock.

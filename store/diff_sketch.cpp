@@ -29,10 +29,9 @@ uint64_t get_le(const char* p, int bytes) {
 
 bool is_zero(const sketch_cell& c) { return !c.id && !c.digest && !c.check && !c.count; }
 
-}  // namespace
-
-namespace {
+// Sub-table t's cell in a hash of (id hash, digest): 21 bits apart.
 uint32_t index_in(uint64_t h, int t) { return static_cast<uint32_t>(h >> (21 * t)) & ((1u << sketch::max_bits) - 1); }
+
 }  // namespace
 
 uint32_t sketch::index_of(uint64_t id_hash, uint64_t digest, int t) {

@@ -25,6 +25,10 @@
 
 namespace sessionmesh::crdt {
 
+// The record's array length and its format number (the first field).
+inline constexpr uint32_t record_field_count = 18;
+inline constexpr uint64_t record_format_version = 1;
+
 struct codec_limits {
   size_t id_bytes = 256;
   size_t name_bytes = 1024;

@@ -4,12 +4,6 @@
 
 namespace sessionmesh::store {
 
-uint64_t coarse_system_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1'000'000;
-}
-
 uint64_t coarse_clock_slack_ms() {
   static const uint64_t slack = [] {
     timespec res{};

@@ -18,12 +18,18 @@
 // Thread: any. No state.
 #pragma once
 
+#include <time.h>
+
 #include <cstdint>
 
 namespace sessionmesh::store {
 
-// CLOCK_REALTIME_COARSE in ms since the Unix epoch.
-uint64_t coarse_system_ms();
+// CLOCK_REALTIME_COARSE in ms since the Unix epoch (inline: on every read).
+inline uint64_t coarse_system_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1'000'000;
+}
 // How far behind the precise clock the coarse one is taken to be, in ms:
 // four of its ticks (its resolution), rounded up, plus 1 for the clocks'
 // ms floors. Only reads this close to an edge pay for the precise clock.

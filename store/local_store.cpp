@@ -12,7 +12,6 @@
 
 #include "crdt/codec.hpp"
 #include "crdt/patch.hpp"
-#include "store/coarse_clock.hpp"
 #include "store/validate.hpp"
 
 namespace sessionmesh::store {
@@ -60,10 +59,6 @@ result<void> check_limits(const crdt::live_counts& after, const crdt::live_count
 }  // namespace
 
 uint64_t local_store::now_ms() const { return options_.clock(); }
-
-uint64_t local_store::now_ms_before(uint64_t edge) const {
-  return read_clock_ms(read_slack_ms_, edge, [this] { return now_ms(); });
-}
 
 uint64_t local_store::clock_ms() { return crdt::hlc_physical_ms(clock_.last()); }
 
@@ -290,10 +285,13 @@ result<void> local_store::read_live(std::string_view id, F&& found) {
 }
 
 result<session> local_store::get(std::string_view id) {
-  session out;
-  auto r = read_live(id, [&](const session_view& v) { out = session(v); });
+  detail::packed_record* p = nullptr;
+  auto r = read_live(id, [&](const session_view& v) {
+    p = const_cast<detail::packed_record*>(v.raw());
+    detail::retain(p);  // inside the read guard (or while the touch's session holds it)
+  });
   if (!r) return r.error();
-  return out;
+  return session(p);  // adopts the reference taken above
 }
 
 result<void> local_store::read(std::string_view id, session_reader fn) { return read_live(id, fn); }

@@ -24,6 +24,7 @@
 #include "sessionmesh/options.hpp"
 #include "sessionmesh/session_store.hpp"
 #include "store/change_feed.hpp"
+#include "store/coarse_clock.hpp"
 #include "store/file_io.hpp"
 #include "store/merkle_index.hpp"
 #include "store/record_map.hpp"
@@ -159,7 +160,9 @@ class local_store final : public session_store {
   uint64_t now_ms() const;
   // now_ms() for a decision against edge (now < edge) that the coarse clock
   // can take when it is far enough from the edge (store/coarse_clock.hpp).
-  uint64_t now_ms_before(uint64_t edge) const;
+  uint64_t now_ms_before(uint64_t edge) const {
+    return read_clock_ms(read_slack_ms_, edge, [this] { return now_ms(); });
+  }
   // get and read: calls found(view) on the live session id, under a read
   // guard and with no lock; when a touch is due, records it first and calls
   // found on the touched record.

@@ -87,10 +87,6 @@ std::string packed_version(const packed_record* p) {
   return format_version(v);
 }
 
-std::optional<std::string_view> packed_find(const packed_record* p, section s, std::string_view name) {
-  return crdt::find_value(p->bytes(), p->maps_offset(), s, name);
-}
-
 }  // namespace sessionmesh::detail
 
 namespace sessionmesh {
@@ -105,9 +101,7 @@ session::session(const session_view& v) noexcept : session_view(v) {
 
 session::session(const session& o) noexcept : session(static_cast<const session_view&>(o)) {}
 
-session::~session() {
-  if (p_ != nullptr) detail::release(const_cast<detail::packed_record*>(p_));
-}
+void session::drop() noexcept { detail::release(const_cast<detail::packed_record*>(p_)); }
 
 std::string_view session_view::id() const { return detail::packed_id(p_); }
 

@@ -101,6 +101,8 @@ std::string format_version(const crdt::stamp& v);
 // The session's version (format_version of its content version) and the
 // value of one entry (nullopt: absent or removed), read off the bytes.
 std::string packed_version(const packed_record* p);
-std::optional<std::string_view> packed_find(const packed_record* p, section s, std::string_view name);
+inline std::optional<std::string_view> packed_find(const packed_record* p, section s, std::string_view name) {
+  return crdt::find_value(p->bytes(), p->maps_offset(), s, name);
+}
 
 }  // namespace sessionmesh::detail

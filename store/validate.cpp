@@ -32,9 +32,12 @@ bool valid_id(std::string_view id) {
 
 bool valid_name(std::string_view name, size_t max_bytes) {
   if (name.empty() || name.size() > max_bytes) return false;
-  for (unsigned char c : name)
+  bool ascii = true;
+  for (unsigned char c : name) {
     if (c < 0x20 || c == 0x7f) return false;
-  return simdjson::validate_utf8(name.data(), name.size());
+    ascii &= c < 0x80;
+  }
+  return ascii || simdjson::validate_utf8(name.data(), name.size());  // ASCII is UTF-8
 }
 
 namespace {
@@ -61,12 +64,20 @@ bool plain_json_string(std::string_view t) {
   // not ASCII, and only then does UTF-8 need checking.
   const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), c1f = _mm_set1_epi8(0x1f);
   __m128i high = _mm_setzero_si128();
-  for (; i + 16 <= body.size(); i += 16) {
-    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(body.data() + i));
+  auto step = [&](const char* at) {  // false: a special byte among these 16
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
     const __m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)),
                                      _mm_cmpeq_epi8(_mm_max_epu8(x, c1f), c1f));
-    if (_mm_movemask_epi8(bad) != 0) return false;
     high = _mm_or_si128(high, x);
+    return _mm_movemask_epi8(bad) == 0;
+  };
+  for (; i + 16 <= body.size(); i += 16)
+    if (!step(body.data() + i)) return false;
+  if (i != body.size() && body.size() >= 16) {
+    // The last 16 bytes as one more step, overlapping bytes that passed:
+    // no byte-by-byte tail.
+    if (!step(body.data() + body.size() - 16)) return false;
+    i = body.size();
   }
   ascii = _mm_movemask_epi8(high) == 0;
 #endif

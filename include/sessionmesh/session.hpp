@@ -64,7 +64,12 @@ class session : public session_view {
     std::swap(p_, o.p_);
     return *this;
   }
-  ~session();
+  ~session() {
+    if (p_ != nullptr) drop();
+  }
+
+ private:
+  void drop() noexcept;  // gives back the reference held
 };
 
 }  // namespace sessionmesh

@@ -232,12 +232,19 @@ TEST_CASE("find_value reads names and values of every string width, and removed 
         m[name] = en;
       }
     }
-    if (rng() % 4 == 0)  // a node table past 127 entries: two-byte node indices
+    if (rng() % 4 == 0) {  // a node table past 127 entries: two-byte node indices
       for (auto& m : r.sections)
         for (auto& [name, en] : m) en.ts.node = 0x10000 + rng() % 200;
+      for (stamp* st : {&r.created, &r.touched, &r.worker_ts})  // header stamps too, when set
+        if (st->hlc != 0) st->node = 0x10000 + 199 + rng() % 2;
+    }
     normalize(r);
     const std::string bytes = encode(r);
     const packed_header h = trusted_header(bytes);
+    const auto checked = read_header(bytes);  // the header's stamps, whatever their form
+    REQUIRE(checked.has_value());
+    REQUIRE((h.tombstone == checked->tombstone && h.created == checked->created && h.touched == checked->touched));
+    REQUIRE((h.ttl_ts == checked->ttl_ts && h.worker_ts == checked->worker_ts && h.maps_offset == checked->maps_offset));
     for (int s = 0; s < section_count; ++s) {
       const auto& m = r.sections[static_cast<size_t>(s)];
       for (const auto& [name, en] : m) {

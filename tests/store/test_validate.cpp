@@ -71,3 +71,16 @@ TEST_CASE("canonical_json refuses what is not one JSON value") {
   CHECK(refused("\"a\" \"b\""));
   CHECK(refused(""));
 }
+
+TEST_CASE("valid_name: control bytes refused, UTF-8 checked only past ASCII") {
+  CHECK(valid_name("v", 1024));
+  CHECK(valid_name("a name with spaces ~#", 1024));
+  CHECK(valid_name("h\xc3\xa9llo \xe2\x82\xac", 1024));
+  CHECK_FALSE(valid_name("", 1024));
+  CHECK_FALSE(valid_name("abc", 2));
+  CHECK_FALSE(valid_name("tab\there", 1024));
+  CHECK_FALSE(valid_name("del\x7f", 1024));
+  CHECK_FALSE(valid_name("latin\xe9", 1024));     // not UTF-8
+  CHECK_FALSE(valid_name("cut\xc3", 1024));       // a lead byte without its continuation
+  CHECK_FALSE(valid_name("\xff\xfe", 1024));
+}

@@ -22,16 +22,24 @@ struct string_sink {
 class tag_refs {
  public:
   static constexpr size_t max_tags = 32;
+  // Only the first n entries of the arrays are set, and only they are read.
   explicit tag_refs(std::string_view nodes) : n_(nodes.size() / 8) {
     for (size_t k = 0; k < n_ && k < max_tags; ++k) {
       uint64_t t = 0;
       for (size_t i = 0; i < 8; ++i) t = (t << 8) | static_cast<uint8_t>(nodes[k * 8 + i]);
       tags_[k] = t;
+      refs_[k] = 0;
     }
   }
   bool fits() const { return n_ <= max_tags; }
-  // The index of tag, or n when absent.
+  // The index of tag, or n when absent. A few tags (a cluster's nodes that
+  // wrote this session) are scanned; more are searched (they are sorted).
   size_t index(uint64_t tag) const {
+    if (n_ <= 4) {
+      for (size_t k = 0; k < n_; ++k)
+        if (tags_[k] == tag) return k;
+      return n_;
+    }
     const uint64_t* it = std::lower_bound(tags_, tags_ + n_, tag);
     return it != tags_ + n_ && *it == tag ? static_cast<size_t>(it - tags_) : n_;
   }
@@ -48,8 +56,8 @@ class tag_refs {
 
  private:
   size_t n_;
-  uint64_t tags_[max_tags] = {};
-  long refs_[max_tags] = {};
+  uint64_t tags_[max_tags];
+  long refs_[max_tags];
 };
 
 // One register the delta raises: strictly above the record's (and its

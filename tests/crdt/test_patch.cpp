@@ -97,6 +97,37 @@ TEST_CASE("merge_encoded gives the bytes of decode, merge, encode") {
   CHECK(answered < n);
 }
 
+TEST_CASE("merge_encoded with 5 to 32 nodes in the record's table (searched, not scanned)") {
+  // Register nK is stamped by node tag(K) alone; a write to nK from tag(K)
+  // keeps every tag referenced, so it takes the short way; a write from a
+  // node the table lacks falls back. The random record adds up to 3 tags.
+  std::mt19937_64 rng(testing::test_seed("merge encoded many nodes"));
+  const int n = testing::test_cases(2000);
+  auto tag = [](uint64_t k) { return 0x5000 + k * 0x101; };
+  int answered = 0, known = 0;
+  for (int i = 0; i < n; ++i) {
+    session_record r = random_record(rng);
+    const uint64_t nodes = 2 + rng() % 28;
+    for (uint64_t k = 0; k < nodes; ++k)
+      r.map(section::variables)["n" + std::to_string(k)] =
+          entry{{hlc_make(1'700'000'000'100ull, 0), tag(k)}, std::string("1")};  // above the random stamps
+    normalize(r);
+    const bool from_known = rng() % 4 != 0;
+    known += from_known;
+    const uint64_t k = rng() % nodes;
+    const stamp ts{hlc_make(1'700'000'000'500ull, 0), from_known ? tag(k) : 0x9999};
+    session_record d;
+    d.id = r.id;
+    d.map(section::variables)["n" + std::to_string(k)] = entry{ts, std::string("2")};
+    const std::string bytes = encode(r);
+    const auto got = merge_encoded(bytes, d);
+    if (!got) continue;
+    ++answered;
+    REQUIRE(got->bytes == encode(merge(r, d)));
+  }
+  CHECK(answered == known);
+}
+
 TEST_CASE("merge_encoded takes a write from a node the record knows, above its stamps") {
   session_record r;
   r.id = "sess-1";

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "workload.hpp"
 #include "sessionmesh/sessionmesh.hpp"
 
 using namespace sessionmesh;
@@ -27,12 +28,6 @@ using clk = std::chrono::steady_clock;
 namespace {
 
 size_t heap_used() { return mallinfo2().uordblks + mallinfo2().hblkhd; }
-
-std::string key(size_t i) {
-  char b[32];
-  std::snprintf(b, sizeof b, "sess-%011zu", i);
-  return b;
-}
 
 // Runs fn(thread, begin, end) over n items on t threads; returns ns per item.
 double timed(size_t n, int t, const std::function<void(int, size_t, size_t)>& fn) {
@@ -72,13 +67,9 @@ double median3(const std::function<double()>& f) {
 // Over 80 lines on purpose: the benchmark's rows in the order they print.
 int main(int argc, char** argv) {
   const size_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1'000'000;
-  const std::string value = "\"" + std::string(254, 'x') + "\"";  // 256 bytes of JSON
-  const std::string value2 = "\"" + std::string(254, 'y') + "\"";
-  std::vector<std::string> keys(n);
-  for (size_t i = 0; i < n; ++i) keys[i] = key(i);
-  std::vector<uint32_t> order(n);
-  for (size_t i = 0; i < n; ++i) order[i] = static_cast<uint32_t>(i);
-  std::shuffle(order.begin(), order.end(), std::mt19937_64(7));
+  const std::string value = bench::json_value('x'), value2 = bench::json_value('y');
+  const std::vector<std::string> keys = bench::session_ids(n);
+  const std::vector<uint32_t> order = bench::shuffled_order(n);
   std::atomic<size_t> sink{0};
 
   // --- raw map ---

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "workload.hpp"
 #include "sessionmesh/sessionmesh.hpp"
 
 using namespace sessionmesh;
@@ -23,12 +24,6 @@ namespace {
 size_t heap_used() {
   const auto m = mallinfo2();
   return m.uordblks + m.hblkhd;
-}
-
-std::string key(size_t i) {
-  char b[32];
-  std::snprintf(b, sizeof b, "sess-%011zu", i);
-  return b;
 }
 
 }  // namespace
@@ -50,7 +45,7 @@ int main(int argc, char** argv) {
 
   const size_t h0 = heap_used();
   auto* raw = new absl::flat_hash_map<std::string, std::string>();
-  for (size_t i = 0; i < n; ++i) raw->emplace(key(i), value);
+  for (size_t i = 0; i < n; ++i) raw->emplace(bench::session_id(i), value);
   const double raw_b = static_cast<double>(heap_used() - h0) / static_cast<double>(n);
   delete raw;
 
@@ -69,7 +64,7 @@ int main(int argc, char** argv) {
   session_store& s = **st;
   for (size_t i = 0; i < n; ++i) {
     create_request r;
-    r.id = key(i);
+    r.id = bench::session_id(i);
     r.variables = {{"v", value}};
     if (auto c = s.create(std::move(r)); !c) {
       std::fprintf(stderr, "create: %s\n", c.error().message().c_str());

@@ -95,6 +95,10 @@ result<void> for_each_value(std::string_view bytes, size_t maps_offset, Fn&& fn,
 // hot read: no callback, no error values.
 std::optional<std::string_view> find_value(std::string_view bytes, size_t maps_offset, section s,
                                            std::string_view name);
+// find_value's answer in two registers: the value, or a view whose data()
+// is null when it is absent or removed (a value held, even an empty one,
+// points into bytes).
+std::string_view find_value_or_null(std::string_view bytes, size_t maps_offset, section s, std::string_view name);
 
 }  // namespace sessionmesh::crdt
 

@@ -226,8 +226,7 @@ packed_header trusted_header(std::string_view bytes) {
 
 // The hot read: one pointer walks the maps in registers; an empty map
 // before the section is one byte compare, a longer one is skipped out of line.
-std::optional<std::string_view> find_value(std::string_view bytes, size_t maps_offset, section s,
-                                           std::string_view name) {
+std::string_view find_value_or_null(std::string_view bytes, size_t maps_offset, section s, std::string_view name) {
   SM_ASSERT(maps_offset < bytes.size());  // three map headers at least follow
   const auto* p = reinterpret_cast<const uint8_t*>(bytes.data()) + maps_offset;
   const auto* end = reinterpret_cast<const uint8_t*>(bytes.data()) + bytes.size();
@@ -244,10 +243,17 @@ std::optional<std::string_view> find_value(std::string_view bytes, size_t maps_o
     const auto e = trusted_reader::read_entry(p, end);
     p = e.next;
     if (e.name.size() == name.size() && same_bytes(e.name.data(), name.data(), name.size()))
-      return e.value ? std::optional<std::string_view>(std::string_view(e.value, e.value_size)) : std::nullopt;
-    if (compare_names(e.name, name) > 0) return std::nullopt;  // canonical order: past the name
+      return {e.value, e.value_size};  // e.value is null for a removed entry
+    if (compare_names(e.name, name) > 0) break;  // canonical order: past the name
   }
-  return std::nullopt;
+  return {};
+}
+
+std::optional<std::string_view> find_value(std::string_view bytes, size_t maps_offset, section s,
+                                           std::string_view name) {
+  const std::string_view v = find_value_or_null(bytes, maps_offset, s, name);
+  if (v.data() == nullptr) return std::nullopt;
+  return v;
 }
 
 }  // namespace sessionmesh::crdt

@@ -21,6 +21,9 @@ using crdt::stamp;
 
 namespace {
 
+// Success, built once (a default error_code calls system_category()).
+const std::error_code no_error;
+
 // A shard's splice buffer is kept up to this size (a record spliced beyond
 // it gets its buffer freed after the write).
 constexpr size_t scratch_keep_bytes = 64 * 1024;
@@ -257,11 +260,12 @@ result<create_result> local_store::create(create_request req, write_ctx& ctx) {
   return create_result{std::move(r).value(), created};
 }
 
-// The hot read: one hash, a shared lock, no allocation. The id's characters
+// The hot read: one hash, no lock, no allocation. The id's characters
 // are checked only when nothing is found: an id the map holds was checked
 // when it was written (a program record's "~gp:" id is no session's).
+// Returns a bare error_code (two words, in registers; none on success).
 template <class F>
-result<void> local_store::read_live(std::string_view id, F&& found) {
+std::error_code local_store::read_live(std::string_view id, F&& found) {
   if (id.empty() || id.size() > id_bytes_max) return errc::invalid_argument;
   const hashed_id key(id);
   const shard& sh = map_.shard_for(key);
@@ -274,23 +278,23 @@ result<void> local_store::read_live(std::string_view id, F&& found) {
     if (!p->live(now)) return errc::not_found;
     if (!touch_due(p, now) || closed_) {
       found(session_view(p));
-      return {};
+      return no_error;
     }
   }
   write_ctx lazy{true, {}};
   auto r = touch_impl(id, true, lazy);
   if (!r) return r.error();
   found(*r);
-  return {};
+  return no_error;
 }
 
 result<session> local_store::get(std::string_view id) {
   detail::packed_record* p = nullptr;
-  auto r = read_live(id, [&](const session_view& v) {
+  const std::error_code ec = read_live(id, [&](const session_view& v) {
     p = const_cast<detail::packed_record*>(v.raw());
     detail::retain(p);  // inside the read guard (or while the touch's session holds it)
   });
-  if (!r) return r.error();
+  if (ec) return ec;
   return session(p);  // adopts the reference taken above
 }
 

@@ -167,7 +167,7 @@ class local_store final : public session_store {
   // guard and with no lock; when a touch is due, records it first and calls
   // found on the touched record.
   template <class F>
-  result<void> read_live(std::string_view id, F&& found);
+  std::error_code read_live(std::string_view id, F&& found);
   result<crdt::stamp> tick(uint64_t now);
   // Validates and canonicalizes entry updates of one section.
   result<void> check_entries(std::vector<entry_update>& updates, bool allow_removal);

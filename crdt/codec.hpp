@@ -92,13 +92,16 @@ result<void> for_each_value(std::string_view bytes, size_t maps_offset, Fn&& fn,
 // The value of one entry (nullopt: absent, or removed), found by a walk of
 // the maps from maps_offset that checks bounds but nothing else: for
 // encodings the store made itself (it asserts they are well formed). The
-// hot read: no callback, no error values.
-std::optional<std::string_view> find_value(std::string_view bytes, size_t maps_offset, section s,
-                                           std::string_view name);
-// find_value's answer in two registers: the value, or a view whose data()
-// is null when it is absent or removed (a value held, even an empty one,
-// points into bytes).
+// hot read: no callback, no error values. find_value_or_null answers in
+// two registers: the value, or a view whose data() is null when it is
+// absent or removed (a value held, even an empty one, points into bytes).
 std::string_view find_value_or_null(std::string_view bytes, size_t maps_offset, section s, std::string_view name);
+inline std::optional<std::string_view> find_value(std::string_view bytes, size_t maps_offset, section s,
+                                                  std::string_view name) {
+  const std::string_view v = find_value_or_null(bytes, maps_offset, s, name);
+  if (v.data() == nullptr) return std::nullopt;
+  return v;
+}
 
 }  // namespace sessionmesh::crdt
 

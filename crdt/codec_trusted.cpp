@@ -27,13 +27,6 @@ int compare_names(std::string_view a, std::string_view b) {
   return a.size() < b.size() ? -1 : a.size() > b.size() ? 1 : 0;
 }
 
-// Whether n bytes at a and b are equal, without a call (names are short).
-bool same_bytes(const char* a, const char* b, size_t n) {
-  for (size_t i = 0; i < n; ++i)
-    if (a[i] != b[i]) return false;
-  return true;
-}
-
 // A cursor over trusted bytes: a malformed encoding is a bug (asserted).
 struct trusted_reader {
   const uint8_t* p;
@@ -242,18 +235,11 @@ std::string_view find_value_or_null(std::string_view bytes, size_t maps_offset, 
   for (; n != 0; --n) {
     const auto e = trusted_reader::read_entry(p, end);
     p = e.next;
-    if (e.name.size() == name.size() && same_bytes(e.name.data(), name.data(), name.size()))
-      return {e.value, e.value_size};  // e.value is null for a removed entry
-    if (compare_names(e.name, name) > 0) break;  // canonical order: past the name
+    const int c = compare_names(e.name, name);
+    if (c == 0) return {e.value, e.value_size};  // e.value is null for a removed entry
+    if (c > 0) break;                            // canonical order: past the name
   }
   return {};
-}
-
-std::optional<std::string_view> find_value(std::string_view bytes, size_t maps_offset, section s,
-                                           std::string_view name) {
-  const std::string_view v = find_value_or_null(bytes, maps_offset, s, name);
-  if (v.data() == nullptr) return std::nullopt;
-  return v;
 }
 
 }  // namespace sessionmesh::crdt

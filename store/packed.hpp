@@ -102,9 +102,7 @@ std::string format_version(const crdt::stamp& v);
 // value of one entry (nullopt: absent or removed), read off the bytes.
 std::string packed_version(const packed_record* p);
 inline std::optional<std::string_view> packed_find(const packed_record* p, section s, std::string_view name) {
-  const std::string_view v = crdt::find_value_or_null(p->bytes(), p->maps_offset(), s, name);
-  if (v.data() == nullptr) return std::nullopt;
-  return v;
+  return crdt::find_value(p->bytes(), p->maps_offset(), s, name);
 }
 
 }  // namespace sessionmesh::detail

@@ -1,10 +1,9 @@
 // The record's msgpack encoding: its writer and its checked reader (decode,
-// inspect). The trusted reader the store's hot paths use is
-// codec_trusted.cpp.
+// inspect). The writer's forms are crdt/mp_writer.hpp; the trusted reader
+// the store's hot paths use is codec_trusted.cpp.
 #include "crdt/codec.hpp"
+#include "crdt/mp_writer.hpp"
 
-#define MSGPACK_NO_BOOST 1
-#include <msgpack.hpp>
 // Inlined: every write digests the record it replaces and the one it
 // installs, and the library's out-of-line build is its generic one.
 #define XXH_INLINE_ALL
@@ -18,11 +17,6 @@
 
 namespace sessionmesh::crdt {
 namespace {
-
-struct string_sink {
-  std::string& out;
-  void write(const char* p, size_t n) { out.append(p, n); }
-};
 
 // The record's node tags, sorted and unique. Up to `inline_tags` live on
 // the stack (a record touched by a few nodes, the common case): encoding
@@ -60,10 +54,12 @@ class node_table {
     return static_cast<uint64_t>(std::lower_bound(begin_, begin_ + n_, s.node) - begin_);
   }
   size_t size() const { return n_; }
-  // Appends the 8-byte big-endian tags.
-  void append_bytes(std::string& out) const {
-    for (size_t k = 0; k < n_; ++k)
-      for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((begin_[k] >> (i * 8)) & 0xff));
+  // Writes the 8-byte big-endian tags.
+  void write_bytes(mp_writer& w) const {
+    for (size_t k = 0; k < n_; ++k) {
+      const uint64_t be = __builtin_bswap64(begin_[k]);
+      w.raw(&be, 8);
+    }
   }
 
  private:
@@ -98,43 +94,39 @@ result<stamp> read_stamp(mp_reader& rd, std::string_view nodes) {
 }  // namespace
 
 void encode(const session_record& r, std::string& out) {
-  string_sink sink{out};
-  msgpack::packer<string_sink> pk(sink);
   const node_table nodes(r);
-  out.reserve(out.size() + encoded_size_bound(r, nodes.size()));
+  const size_t at = out.size(), bound = encoded_size_bound(r, nodes.size());
+  out.resize(at + bound);
+  mp_writer w{out.data() + at};
   auto put_stamp = [&](const stamp& s) {
-    pk.pack_uint64(s.hlc);
-    pk.pack_uint64(nodes.index(s));
+    w.uint(s.hlc);
+    w.uint(nodes.index(s));
   };
-  pk.pack_array(record_field_count);
-  pk.pack_uint64(record_format_version);
-  pk.pack_str(static_cast<uint32_t>(r.id.size()));
-  pk.pack_str_body(r.id.data(), static_cast<uint32_t>(r.id.size()));
-  pk.pack_str(static_cast<uint32_t>(nodes.size() * 8));
-  nodes.append_bytes(out);
+  w.array_head(record_field_count);
+  w.uint(record_format_version);
+  w.str(r.id);
+  w.str_head(nodes.size() * 8);
+  nodes.write_bytes(w);
   put_stamp(r.tombstone);
   put_stamp(r.created);
   put_stamp(r.touched);
   put_stamp(r.ttl_ts);
-  pk.pack_uint32(r.ttl_s);
+  w.uint(r.ttl_s);
   put_stamp(r.worker_ts);
-  pk.pack_str(static_cast<uint32_t>(r.worker.size()));
-  pk.pack_str_body(r.worker.data(), static_cast<uint32_t>(r.worker.size()));
+  w.str(r.worker);
   for (const auto& m : r.sections) {
-    pk.pack_map(static_cast<uint32_t>(m.size()));
+    w.map_head(m.size());
     for (const auto& [name, e] : m) {
-      pk.pack_str(static_cast<uint32_t>(name.size()));
-      pk.pack_str_body(name.data(), static_cast<uint32_t>(name.size()));
-      pk.pack_array(3);
+      w.str(name);
+      w.array_head(3);
       put_stamp(e.ts);
-      if (e.value) {
-        pk.pack_str(static_cast<uint32_t>(e.value->size()));
-        pk.pack_str_body(e.value->data(), static_cast<uint32_t>(e.value->size()));
-      } else {
-        pk.pack_nil();
-      }
+      if (e.value) w.str(*e.value);
+      else w.nil();
     }
   }
+  const size_t size = static_cast<size_t>(w.p - (out.data() + at));
+  SM_ASSERT(size <= bound);
+  out.resize(at + size);
 }
 
 std::string encode(const session_record& r) {

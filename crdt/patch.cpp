@@ -1,20 +1,15 @@
 #include "crdt/patch.hpp"
 
-#define MSGPACK_NO_BOOST 1
-#include <msgpack.hpp>
-
 #include <algorithm>
+#include <cstring>
 #include <tuple>
 
 #include "crdt/codec.hpp"
+#include "crdt/mp_writer.hpp"
+#include "crdt/trusted_reader.hpp"
 
 namespace sessionmesh::crdt {
 namespace {
-
-struct string_sink {
-  std::string& out;
-  void write(const char* p, size_t n) { out.append(p, n); }
-};
 
 // The record's node table and how many registers each of its tags stamps:
 // a tag no register stamps any more would leave the table (and renumber the
@@ -47,6 +42,16 @@ class tag_refs {
   uint64_t ni(const stamp& s) const { return s.is_bottom() ? 0 : index(s.node); }
   void add(const stamp& s, int d) {
     if (!s.is_bottom()) refs_[index(s.node)] += d;
+  }
+  // The stamp an entry wrote as (hlc, node index), and its count: the
+  // index is the table's own, no search.
+  stamp stamp_at(uint64_t hlc, uint64_t ni) const {
+    if (hlc == 0) return stamp{};
+    SM_ASSERT(ni < n_);
+    return stamp{hlc, tags_[ni]};
+  }
+  void add_at(uint64_t hlc, uint64_t ni, int d) {
+    if (hlc != 0) refs_[ni] += d;
   }
   bool all_referenced() const {
     for (size_t k = 0; k < n_; ++k)
@@ -107,67 +112,64 @@ std::optional<merged_facts> merge_encoded(std::string_view encoded, const sessio
   m.before.bytes = h.worker.size();
   m.after.bytes = worker.size();
   m.content_version = std::max({h.created, ttl_ts, worker_ts});
-  size_t grows = 64 + delta.worker.size();  // at most: the new registers, whole
+  // The most the result can take: the record's bytes (the header's stamps,
+  // ttl and worker and the maps' heads each at their widest on top), and
+  // every written entry whole at its widest.
+  constexpr size_t stamp_max = 2 * mp_writer::uint_max;
+  size_t bound = encoded.size() + 5 * stamp_max + mp_writer::uint_max + mp_writer::str_head_max + worker.size() +
+                 section_count * mp_writer::map_head_max;
   for (const auto& writes : delta.sections)
-    for (const auto& [name, e] : writes) grows += 24 + name.size() + (e.value ? e.value->size() : 0);
-  out.clear();
-  out.reserve(encoded.size() + grows);
-  string_sink sink{out};
-  msgpack::packer<string_sink> pk(sink);
+    for (const auto& [name, e] : writes)
+      bound += 2 * mp_writer::str_head_max + 1 + stamp_max + name.size() + (e.value ? e.value->size() : 0);
+  out.resize(bound);
+  mp_writer w{out.data()};
   auto put_stamp = [&](const stamp& s) {
-    pk.pack_uint64(s.hlc);
-    pk.pack_uint64(tags.ni(s));
+    w.uint(s.hlc);
+    w.uint(tags.ni(s));
   };
   // The header up to the nodes is unchanged: copy it.
   const size_t nodes_end = static_cast<size_t>(h.nodes.data() + h.nodes.size() - encoded.data());
-  out.append(encoded.data(), nodes_end);
+  w.raw(encoded.data(), nodes_end);
   put_stamp(h.tombstone);
   put_stamp(h.created);
   put_stamp(touched);
   put_stamp(ttl_ts);
-  pk.pack_uint32(ttl_s);
+  w.uint(ttl_s);
   put_stamp(worker_ts);
-  pk.pack_str(static_cast<uint32_t>(worker.size()));
-  pk.pack_str_body(worker.data(), static_cast<uint32_t>(worker.size()));
+  w.str(worker);
   m.header.tombstone = h.tombstone;
   m.header.created = h.created;
   m.header.touched = touched;
   m.header.ttl_ts = ttl_ts;
   m.header.ttl_s = ttl_s;
   m.header.worker_ts = worker_ts;
-  m.header.maps_offset = out.size();
+  m.header.maps_offset = static_cast<size_t>(w.p - out.data());
 
-  mp_reader rd(encoded.data() + h.maps_offset, encoded.size() - h.maps_offset);
-  const codec_limits lim;
-  std::string section_out;
+  const auto* p = reinterpret_cast<const uint8_t*>(encoded.data()) + h.maps_offset;
+  const auto* end = reinterpret_cast<const uint8_t*>(encoded.data()) + encoded.size();
   for (int s = 0; s < section_count; ++s) {
-    auto n = rd.read_map(lim.entries_per_map);
-    if (!n) return std::nullopt;
+    detail::trusted_reader head_rd{p, end};
+    const uint32_t n = head_rd.map_size();
+    p = head_rd.p;
     const entry_map& writes = delta.sections[static_cast<size_t>(s)];
-    auto w = writes.begin();
+    auto wr = writes.begin();
     uint32_t count = 0;
-    // A map that stays under 16 entries has a one-byte head: its entries
-    // go straight into out behind a placeholder. A larger one is built
-    // aside, its head (whose width depends on the count) written first.
-    const bool fixmap = *n + writes.size() < 16;
-    const size_t head_at = out.size();
-    if (fixmap) out.push_back('\x80');
-    else section_out.clear();
-    string_sink ssink{fixmap ? out : section_out};
-    msgpack::packer<string_sink> spk(ssink);
+    // The map's head goes first at the width its largest count needs; a
+    // narrower one is closed up once the count is known.
+    const size_t head_width = mp_writer::map_head_size(n + writes.size());
+    char* const head_at = w.p;
+    w.p += head_width;
     auto put_entry = [&](std::string_view name, const entry& e) {
-      spk.pack_str(static_cast<uint32_t>(name.size()));
-      spk.pack_str_body(name.data(), static_cast<uint32_t>(name.size()));
-      spk.pack_array(3);
-      spk.pack_uint64(e.ts.hlc);
-      spk.pack_uint64(tags.ni(e.ts));
+      w.str(name);
+      w.byte(0x93);
+      w.uint(e.ts.hlc);
+      w.uint(tags.ni(e.ts));
       if (e.value) {
-        spk.pack_str(static_cast<uint32_t>(e.value->size()));
-        spk.pack_str_body(e.value->data(), static_cast<uint32_t>(e.value->size()));
+        w.str(*e.value);
         ++m.after.entries[static_cast<size_t>(s)];
         m.after.bytes += name.size() + e.value->size();
       } else {
-        spk.pack_nil();
+        w.nil();
       }
       m.content_version = std::max(m.content_version, e.ts);
       tags.add(e.ts, 1);
@@ -178,49 +180,48 @@ std::optional<merged_facts> merge_encoded(std::string_view encoded, const sessio
       put_entry(name, e);
       return true;
     };
-    for (uint32_t i = 0; i < *n; ++i) {
-      const uint8_t* start = rd.position();
-      auto name = rd.read_str(lim.name_bytes);
-      if (!name) return std::nullopt;
-      auto arr = rd.read_array(3);
-      auto hlc = rd.read_uint();
-      auto ni = rd.read_uint();
-      auto value = rd.read_str_or_nil(lim.value_bytes);
-      if (!arr || *arr != 3 || !hlc || !ni || !value) return std::nullopt;
-      auto ts = resolve_stamp(h.nodes, *hlc, *ni);
-      if (!ts) return std::nullopt;
-      if (*value) {
+    for (uint32_t i = 0; i < n; ++i) {
+      const uint8_t* start = p;
+      const auto e = detail::trusted_reader::read_entry(p, end);
+      p = e.next;
+      const stamp ts = tags.stamp_at(e.hlc, e.ni);
+      if (e.value != nullptr) {
         ++m.before.entries[static_cast<size_t>(s)];
-        m.before.bytes += name->size() + (*value)->size();
+        m.before.bytes += e.name.size() + e.value_size;
       }
-      tags.add(*ts, 1);
-      for (; w != writes.end() && std::string_view(w->first) < *name; ++w)
-        if (!put_new(w->first, w->second)) return std::nullopt;
-      if (w != writes.end() && std::string_view(w->first) == *name) {
-        if (!tags.has(w->second.ts) || !raises(w->second.ts, *ts, h.tombstone)) return std::nullopt;
-        tags.add(*ts, -1);
-        put_entry(w->first, w->second);
-        ++w;
+      tags.add_at(e.hlc, e.ni, 1);
+      for (; wr != writes.end() && std::string_view(wr->first) < e.name; ++wr)
+        if (!put_new(wr->first, wr->second)) return std::nullopt;
+      if (wr != writes.end() && std::string_view(wr->first) == e.name) {
+        if (!tags.has(wr->second.ts) || !raises(wr->second.ts, ts, h.tombstone)) return std::nullopt;
+        tags.add_at(e.hlc, e.ni, -1);
+        put_entry(wr->first, wr->second);
+        ++wr;
         continue;
       }
-      ssink.out.append(reinterpret_cast<const char*>(start), static_cast<size_t>(rd.position() - start));
-      if (*value) {
+      w.raw(start, static_cast<size_t>(p - start));
+      if (e.value != nullptr) {
         ++m.after.entries[static_cast<size_t>(s)];
-        m.after.bytes += name->size() + (*value)->size();
+        m.after.bytes += e.name.size() + e.value_size;
       }
-      m.content_version = std::max(m.content_version, *ts);
+      m.content_version = std::max(m.content_version, ts);
       ++count;
     }
-    for (; w != writes.end(); ++w)
-      if (!put_new(w->first, w->second)) return std::nullopt;
-    if (fixmap) {
-      out[head_at] = static_cast<char>(0x80 | count);
-    } else {
-      pk.pack_map(count);
-      out.append(section_out);
+    for (; wr != writes.end(); ++wr)
+      if (!put_new(wr->first, wr->second)) return std::nullopt;
+    const size_t width = mp_writer::map_head_size(count);
+    if (width < head_width) {
+      std::memmove(head_at + width, head_at + head_width, static_cast<size_t>(w.p - (head_at + head_width)));
+      w.p -= head_width - width;
     }
+    mp_writer hw{head_at};
+    hw.map_head(count);
   }
-  if (!rd.at_end() || !tags.all_referenced()) return std::nullopt;
+  SM_ASSERT(p == end);  // REQUIRES: valid, so nothing after the maps
+  const size_t size = static_cast<size_t>(w.p - out.data());
+  SM_ASSERT(size <= bound);
+  out.resize(size);
+  if (!tags.all_referenced()) return std::nullopt;
   return m;
 }
 

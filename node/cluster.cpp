@@ -88,6 +88,9 @@ cluster::cluster(cluster_options opts, store::local_store& local)
 cluster::~cluster() { stop(); }
 
 result<void> cluster::start() {
+  // Anti-entropy reads the Merkle index from the first round: build it
+  // here, before gossip runs, not on the gossip thread.
+  local_.build_index();
   gossip::config c;
   c.node_id = opts_.node_id;
   c.gossip_addr = opts_.advertise;

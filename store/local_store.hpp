@@ -116,7 +116,19 @@ class local_store final : public session_store {
   // (must be quick); returns the delta's place in the replication stream.
   using replication_sink = std::function<uint64_t(std::string_view id, std::string_view delta)>;
   void set_replication_sink(replication_sink sink);
-  const merkle_index& merkle() const { return merkle_; }
+  // The Merkle index (and diff sketch) of every record, for anti-entropy.
+  // It is built on first use (build_index), so a store that never
+  // replicates never hashes its records; after that every write keeps it
+  // in step.
+  const merkle_index& merkle() {
+    build_index();
+    return merkle_;
+  }
+  // Builds the index if it is not built yet: each shard's records are
+  // hashed under its lock, then added at once. A cluster calls it before it
+  // starts to gossip (up to a second per million records, on the caller's
+  // thread). Thread: any; a second caller waits for the first.
+  void build_index();
   struct leaf_entry {
     std::string id;
     uint64_t id_hash;
@@ -228,18 +240,19 @@ class local_store final : public session_store {
   bool apply_snapshot(const std::vector<std::string_view>& records);
   // Inserts p, the record of an id the map does not hold (its reference is
   // taken), with the live and tombstone counts. REQUIRES: unique lock on sh.
-  // index false: the Merkle index is left to the caller (a bulk merge).
-  void insert_new_locked(shard& sh, detail::packed_record* p, bool index = true);
+  void insert_new_locked(shard& sh, detail::packed_record* p);
   // Swaps the record of `id` for p (nullptr: erase), keeping memory
-  // accounting and the Merkle index in step. REQUIRES: unique lock on sh.
-  // index false: the Merkle index is left to the caller (a bulk merge).
-  void swap_locked(shard& sh, std::string_view id, detail::packed_record* p, bool index = true);
+  // accounting in step, and the Merkle index when sh is indexed.
+  // REQUIRES: unique lock on sh.
+  void swap_locked(shard& sh, std::string_view id, detail::packed_record* p);
   void expire_locked(shard& sh, detail::packed_record* p);
 
   store_options options_;
   file_system& fs_;
   record_map map_;
-  merkle_index merkle_;
+  merkle_index merkle_;  // holds the shards marked indexed (build_index)
+  std::mutex index_mu_;  // one build_index at a time
+  std::atomic<bool> index_built_{false};
   replication_sink sink_;
   std::atomic<uint64_t> clock_refusals_{0};
   change_feed feed_;

@@ -138,23 +138,22 @@ bool local_store::apply_recovered(std::string_view payload) {
   return true;
 }
 
-void local_store::insert_new_locked(shard& sh, detail::packed_record* p, bool index) {
+void local_store::insert_new_locked(shard& sh, detail::packed_record* p) {
   const std::string_view id = detail::packed_id(p);
   const bool is = p->exists();
   count_live(id, false, is);
   tombstones_ += static_cast<int>(!is);
-  swap_locked(sh, id, p, index);
+  swap_locked(sh, id, p);
 }
 
 bool local_store::apply_snapshot(const std::vector<std::string_view>& records) {
   constexpr size_t parallel_min = 4096;  // below this a thread costs more than it saves
   std::vector<detail::packed_record*> packed(records.size(), nullptr);
-  // Each half's Merkle and sketch contributions are built on its thread,
-  // without atomics, and merged once at the end.
+  // Each half is checked and packed on its thread. No record is hashed
+  // here: the Merkle index is built on first use (build_index).
   struct part {
     uint64_t max_hlc = 0;
     bool ok = true;
-    merkle_index::batch index;
     std::array<size_t, record_map::shard_count> per_shard{};  // packed records, to reserve for
   };
   auto check = [&](size_t b, size_t e, part& out) {
@@ -167,9 +166,7 @@ bool local_store::apply_snapshot(const std::vector<std::string_view>& records) {
       out.max_hlc = std::max(out.max_hlc, f->max_stamp.hlc);
       if (!f->header.tombstone.is_bottom()) continue;
       packed[i] = detail::make_packed(records[i], f->header);
-      const uint64_t h = id_hash64(detail::packed_id(packed[i]));
-      out.index.add(h, packed[i]->digest);
-      ++out.per_shard[record_map::shard_index(h)];
+      ++out.per_shard[record_map::shard_index(id_hash64(detail::packed_id(packed[i])))];
     }
   };
   part first, second;
@@ -202,18 +199,14 @@ bool local_store::apply_snapshot(const std::vector<std::string_view>& records) {
     shard& sh = map_.shard_for(detail::packed_id(p));
     std::unique_lock lk(sh.mu);
     if (record_map::find(sh, detail::packed_id(p)) == nullptr) {
-      insert_new_locked(sh, p, false);  // indexed by the batch
+      insert_new_locked(sh, p);
       continue;
     }
-    lk.unlock();  // an id seen before (not from this store's snapshots): merged, indexed by the merge
-    (two && i >= half ? second : first).index.remove(id_hash64(detail::packed_id(p)), p->digest);
+    lk.unlock();  // an id seen before (not from this store's snapshots): merged
     detail::release(p);
     ok = apply_recovered(records[i]);
   }
-  if (!ok) return false;
-  merkle_.merge(first.index);
-  if (two) merkle_.merge(second.index);
-  return true;
+  return ok;
 }
 
 local_store::~local_store() { close(); }

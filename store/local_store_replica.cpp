@@ -17,18 +17,16 @@ namespace {
 
 }  // namespace
 
-void local_store::swap_locked(shard& sh, std::string_view id, detail::packed_record* p, bool index) {
+void local_store::swap_locked(shard& sh, std::string_view id, detail::packed_record* p) {
   const hashed_id key(id);
-  uint64_t old_digest = 0;
   // One add, and none when the size stays (an overwrite of a value by one
   // as long): the counter's line is shared by every writer on every core.
   int64_t bytes = p ? static_cast<int64_t>(detail::packed_footprint(p)) : 0;
-  if (auto* old = record_map::find(sh, key)) {
-    bytes -= static_cast<int64_t>(detail::packed_footprint(old));
-    if (index) old_digest = old->digest;
-  }
+  auto* old = record_map::find(sh, key);
+  if (old != nullptr) bytes -= static_cast<int64_t>(detail::packed_footprint(old));
   if (bytes != 0) record_bytes_ += bytes;
-  if (index) merkle_.update(key.hash, old_digest, p ? p->digest : 0);
+  if (sh.indexed)
+    merkle_.update(key.hash, old ? detail::digest_of(old) : 0, p ? detail::digest_of(p) : 0);
   if (p)
     record_map::put(sh, key, p);
   else
@@ -70,6 +68,7 @@ void local_store::publish_moved(std::vector<session_move> moves, std::string rea
 
 std::optional<size_t> local_store::forget_partition(uint32_t p, uint64_t expected) {
   SM_ASSERT(p < 256);
+  build_index();  // before the shard's lock: it takes every shard's
   shard& sh = map_.at(p >> 2);  // a partition's 8 bits begin with its shard's 6
   std::vector<std::string> gone;
   {
@@ -91,6 +90,25 @@ std::optional<size_t> local_store::forget_partition(uint32_t p, uint64_t expecte
     maint_cv_.notify_all();
   }
   return gone.size();
+}
+
+void local_store::build_index() {
+  if (index_built_.load(std::memory_order_acquire)) return;
+  std::lock_guard build(index_mu_);
+  if (index_built_.load(std::memory_order_relaxed)) return;
+  // Each shard's records go into the batch under its lock, and the shard
+  // is marked indexed then: its later writes update the index themselves.
+  // The index is a sum, so adding the batch after them gives the same.
+  merkle_index::batch b;
+  for (size_t i = 0; i < record_map::shard_count; ++i) {
+    shard& sh = map_.at(i);
+    std::unique_lock lk(sh.mu);
+    SM_ASSERT(!sh.indexed);
+    for (auto* p : sh.set) b.add(id_hash64(detail::packed_id(p)), detail::digest_of(p));
+    sh.indexed = true;
+  }
+  merkle_.merge(b);
+  index_built_.store(true, std::memory_order_release);
 }
 
 void local_store::set_replication_sink(replication_sink sink) {
@@ -174,7 +192,7 @@ std::vector<local_store::leaf_entry> local_store::leaf_entries(uint32_t leaf) {
     const std::string_view id = detail::packed_id(p);
     const uint64_t h = id_hash64(id);
     if (merkle_index::leaf_of(h) != leaf) continue;
-    out.push_back({std::string(id), h, p->digest});
+    out.push_back({std::string(id), h, detail::digest_of(p)});
   }
   // In id-hash order, not the table's (which follows heap addresses): the
   // same store gives the same messages, run after run (tests/sim replays).

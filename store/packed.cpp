@@ -36,7 +36,7 @@ packed_record* make_packed(std::string_view encoded, const crdt::packed_header& 
                                     std::max(h.touched, h.created).physical_ms(),
                                     h.ttl_s,
                                     static_cast<uint32_t>(h.maps_offset) | (exists ? 1u << 31 : 0u),
-                                    crdt::digest_bytes(encoded) | 1};
+                                    {0}};
   std::memcpy(p->data(), encoded.data(), encoded.size());
   return p;
 }

@@ -1,10 +1,10 @@
 // packed_record: one session's canonical encoding in a single allocation,
 // with an intrusive reference count and the few fields the read path needs
 // (liveness, expiry, where the maps start) decoded once at packing time, and
-// its digest, hashed once there rather than again by each write that
-// replaces it.
+// its digest, hashed on first use (digest_of) and kept: a store that keeps
+// no Merkle index (it never replicates) never hashes its records.
 // The store's maps hold one reference; every `session` handle holds one.
-// Immutable after make_packed().
+// Immutable after make_packed(), but for the digest's cache.
 // Thread: refcount is atomic; the bytes are read-only.
 #pragma once
 
@@ -31,7 +31,9 @@ struct packed_record {
   uint64_t last_accessed_ms;
   uint32_t ttl_s;
   uint32_t maps_offset_exists;  // bit 31: exists (created after the last delete)
-  uint64_t digest;              // crdt::digest_bytes(bytes()) | 1 (never 0: the Merkle index's "absent")
+  // crdt::digest_bytes(bytes()) | 1 (never 0: the Merkle index's
+  // "absent"), or 0 until digest_of first computes it.
+  mutable std::atomic<uint64_t> digest;
 
   bool exists() const { return (maps_offset_exists >> 31) != 0; }
   uint32_t maps_offset() const { return maps_offset_exists & 0x7fffffffu; }
@@ -55,6 +57,16 @@ packed_record* make_packed(std::string_view encoded, const crdt::packed_header& 
 // shard lock), else from malloc.
 packed_record* make_packed(std::string_view encoded, const crdt::packed_header& h, uint32_t refs,
                            store::record_pool* pool);
+// The record's digest, computed on the first call and kept. Any thread:
+// racing first calls store the same value.
+inline uint64_t digest_of(const packed_record* p) {
+  uint64_t d = p->digest.load(std::memory_order_relaxed);
+  if (d == 0) {
+    d = crdt::digest_bytes(p->bytes()) | 1;
+    p->digest.store(d, std::memory_order_relaxed);
+  }
+  return d;
+}
 inline void retain(packed_record* p) { p->refs.fetch_add(1, std::memory_order_relaxed); }
 void release(packed_record* p);
 // release, the block given to `pool` when this was the last reference (the

@@ -34,6 +34,10 @@ struct shard {
   // A writer's buffer for the record it splices (crdt::merge_encoded), under
   // the unique lock; trimmed back after a large record (local_store).
   std::string scratch;
+  // Under the unique lock: whether this shard's records are in the local
+  // store's Merkle index (local_store::build_index); a write into an
+  // indexed shard keeps the index in step, one into another does not.
+  bool indexed = false;
 };
 
 class record_map {

@@ -31,7 +31,7 @@ TEST_CASE("canonical_json keeps plain strings and compacts the rest") {
 }
 
 TEST_CASE("plain_json_string finds a quote, backslash or control byte anywhere") {
-  for (size_t len : {0, 1, 7, 8, 9, 15, 16, 17, 300}) {
+  for (size_t len : {0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 128, 300}) {
     const std::string body(len, 'x');
     CHECK(plain_json_string("\"" + body + "\""));
     for (size_t at = 0; at < len; ++at)
@@ -46,9 +46,9 @@ TEST_CASE("plain_json_string finds a quote, backslash or control byte anywhere")
     }
   }
   CHECK_FALSE(plain_json_string("\"\xe9t\xe9\""));  // Latin-1, not UTF-8
-  // A byte past ASCII anywhere (in the 16-byte steps, the 8-byte steps or
+  // A byte past ASCII anywhere (in the 64- or 16-byte steps, the 8-byte steps or
   // the tail) sends the body to the UTF-8 check.
-  for (size_t len : {15, 16, 24, 31, 32, 300})
+  for (size_t len : {15, 16, 24, 31, 32, 64, 65, 300})
     for (size_t at = 0; at + 1 < len; ++at) {
       std::string b(len, 'x');
       b[at] = '\xff';

@@ -25,17 +25,24 @@ packed_record* make_packed(std::string_view encoded, const crdt::packed_header& 
                            store::record_pool* pool) {
   SM_ASSERT(refs >= 1);
   SM_ASSERT(encoded.size() <= UINT32_MAX);
-  SM_ASSERT(h.maps_offset < (1u << 31));
+  SM_ASSERT(h.maps_offset <= UINT16_MAX);
   const size_t bytes = sizeof(packed_record) + encoded.size();
-  void* mem = pool != nullptr ? pool->take(bytes) : nullptr;
-  if (mem == nullptr) mem = std::malloc(bytes);
-  if (mem == nullptr) throw std::bad_alloc();
+  size_t usable = 0;
+  void* mem = pool != nullptr ? pool->take(bytes, &usable) : nullptr;
+  if (mem == nullptr) {
+    mem = std::malloc(bytes);
+    if (mem == nullptr) throw std::bad_alloc();
+    usable = malloc_usable_size(mem);  // the size word malloc just wrote: a hot line
+  }
+  SM_ASSERT(usable >= bytes);
   const bool exists = !h.created.is_bottom() && h.created > h.tombstone;
   auto* p = new (mem) packed_record{{refs},
                                     static_cast<uint32_t>(encoded.size()),
                                     std::max(h.touched, h.created).physical_ms(),
                                     h.ttl_s,
-                                    static_cast<uint32_t>(h.maps_offset) | (exists ? 1u << 31 : 0u),
+                                    static_cast<uint16_t>(h.maps_offset),
+                                    static_cast<uint8_t>(std::min<size_t>(usable - bytes, packed_record::unknown_slack)),
+                                    static_cast<uint8_t>(exists),
                                     {0}};
   std::memcpy(p->data(), encoded.data(), encoded.size());
   return p;
@@ -45,14 +52,18 @@ void release(packed_record* p) { release_to(p, nullptr); }
 
 void release_to(packed_record* p, store::record_pool* pool) {
   if (p->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    const size_t usable = packed_footprint(p) - sizeof(size_t);
     p->~packed_record();
-    if (pool != nullptr) pool->give(p);
+    if (pool != nullptr) pool->give(p, usable);
     else std::free(p);
   }
 }
 
 size_t packed_footprint(const packed_record* p) {
-  return malloc_usable_size(const_cast<packed_record*>(p)) + sizeof(size_t);
+  const size_t usable = p->slack != packed_record::unknown_slack
+                            ? sizeof(packed_record) + p->size + p->slack
+                            : malloc_usable_size(const_cast<packed_record*>(p));
+  return usable + sizeof(size_t);
 }
 
 crdt::packed_header header_of(const packed_record* p) {

@@ -30,13 +30,20 @@ struct packed_record {
   uint32_t size;
   uint64_t last_accessed_ms;
   uint32_t ttl_s;
-  uint32_t maps_offset_exists;  // bit 31: exists (created after the last delete)
+  uint16_t maps_offset_;  // a header is at most about 34 KB (crdt::codec_limits)
+  // The block's usable bytes past the record (malloc rounding, or a pool
+  // block a little larger), so its footprint needs no call into malloc
+  // (which reads a word on a line the write has not touched); unknown_slack
+  // when it does not fit (a large block).
+  uint8_t slack;
+  uint8_t exists_;  // 1: created after the last delete
   // crdt::digest_bytes(bytes()) | 1 (never 0: the Merkle index's
   // "absent"), or 0 until digest_of first computes it.
   mutable std::atomic<uint64_t> digest;
 
-  bool exists() const { return (maps_offset_exists >> 31) != 0; }
-  uint32_t maps_offset() const { return maps_offset_exists & 0x7fffffffu; }
+  static constexpr uint8_t unknown_slack = 0xff;
+  bool exists() const { return exists_ != 0; }
+  uint32_t maps_offset() const { return maps_offset_; }
   uint64_t expires_at_ms() const { return crdt::expiry_ms(last_accessed_ms, ttl_s); }
   bool live(uint64_t now_ms) const { return exists() && now_ms < expires_at_ms(); }
   char* data() { return reinterpret_cast<char*>(this + 1); }
@@ -72,7 +79,8 @@ void release(packed_record* p);
 // release, the block given to `pool` when this was the last reference (the
 // caller holds the pool's shard lock).
 void release_to(packed_record* p, store::record_pool* pool);
-// Bytes a packed record takes on the heap (for memory accounting).
+// Bytes a packed record takes on the heap (for memory accounting): its
+// block's usable size and malloc's size word.
 size_t packed_footprint(const packed_record* p);
 
 // The id of an encoded record, read without a full header parse:

@@ -10,7 +10,7 @@ record_pool::~record_pool() {
   for (size_t i = 0; i < n_; ++i) std::free(blocks_[i].p);
 }
 
-void* record_pool::take(size_t bytes) {
+void* record_pool::take(size_t bytes, size_t* usable) {
   // The newest few: a patch's record is about the size of the one it
   // replaced, and the blocks of one batch are of the sizes its writes made.
   for (size_t k = 0; k < n_ && k < 4; ++k) {
@@ -20,14 +20,14 @@ void* record_pool::take(size_t bytes) {
       blocks_[i] = blocks_[n_ - 1];
       --n_;
       bytes_ -= b.usable + sizeof(size_t);
+      *usable = b.usable;
       return b.p;
     }
   }
   return nullptr;
 }
 
-void record_pool::give(void* p) {
-  const size_t usable = malloc_usable_size(p);
+void record_pool::give(void* p, size_t usable) {
   if (!keeps_blocks || n_ == max_blocks || bytes_ + usable + sizeof(size_t) > max_bytes) {
     std::free(p);
     return;

@@ -46,10 +46,12 @@ class record_pool {
   record_pool& operator=(const record_pool&) = delete;
 
   // A block of at least `bytes` usable bytes (and at most max_slack more),
-  // or nullptr: then the caller mallocs.
-  void* take(size_t bytes);
+  // its usable size in *usable; or nullptr: then the caller mallocs.
+  void* take(size_t bytes, size_t* usable);
   // Keeps a malloc'ed block no one refers to (or frees it).
-  void give(void* block);
+  // REQUIRES: usable == malloc_usable_size(block) (the caller knows it:
+  // asking malloc would read a word on a line no one else touches).
+  void give(void* block, size_t usable);
   // Heap bytes the kept blocks take (malloc's usable size and header).
   size_t bytes() const { return bytes_; }
   size_t size() const { return n_; }

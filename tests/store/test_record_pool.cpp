@@ -8,41 +8,54 @@
 #include <string>
 
 #include "sessionmesh/sessionmesh.hpp"
+#include "crdt/codec.hpp"
+#include "crdt/hlc.hpp"
+#include "store/packed.hpp"
 #include "store/record_pool.hpp"
 
 using namespace sessionmesh;
 using sessionmesh::store::record_pool;
 
+namespace {
+void give(record_pool& pool, void* p) { pool.give(p, malloc_usable_size(p)); }
+void* take(record_pool& pool, size_t bytes) {
+  size_t usable = 0;
+  void* p = pool.take(bytes, &usable);
+  if (p != nullptr) CHECK(usable == malloc_usable_size(p));
+  return p;
+}
+}  // namespace
+
 
 TEST_CASE("record_pool keeps what it is given, up to its bound, and hands out only blocks that fit") {
   record_pool pool;
-  CHECK(pool.take(100) == nullptr);  // empty
+  CHECK(take(pool, 100) == nullptr);  // empty
   void* a = std::malloc(400);
   const size_t usable = malloc_usable_size(a);
-  pool.give(a);
+  give(pool, a);
   if (!record_pool::keeps_blocks) {  // under ASan every block goes straight back to malloc
     CHECK(pool.size() == 0);
-    CHECK(pool.take(400) == nullptr);
+    CHECK(take(pool, 400) == nullptr);
     return;
   }
   CHECK(pool.size() == 1);
   CHECK(pool.bytes() == usable + sizeof(size_t));
-  CHECK(pool.take(usable + 1) == nullptr);                          // too small
-  CHECK(pool.take(usable - record_pool::max_slack - 1) == nullptr);  // too large a waste
-  CHECK(pool.take(usable) == a);
+  CHECK(take(pool, usable + 1) == nullptr);                          // too small
+  CHECK(take(pool, usable - record_pool::max_slack - 1) == nullptr);  // too large a waste
+  CHECK(take(pool, usable) == a);
   CHECK(pool.size() == 0);
   CHECK(pool.bytes() == 0);
   std::free(a);
 
   // Past the bound a block goes back to malloc; the pool frees what it
   // holds when destroyed (LeakSanitizer and valgrind would report a leak).
-  for (size_t i = 0; i < record_pool::max_blocks + 10; ++i) pool.give(std::malloc(400));
+  for (size_t i = 0; i < record_pool::max_blocks + 10; ++i) give(pool, std::malloc(400));
   CHECK(pool.bytes() <= record_pool::max_bytes);
   CHECK(pool.size() == record_pool::max_bytes / (usable + sizeof(size_t)));  // the byte bound binds first
   record_pool small;
-  for (size_t i = 0; i < record_pool::max_blocks + 10; ++i) small.give(std::malloc(16));
+  for (size_t i = 0; i < record_pool::max_blocks + 10; ++i) give(small, std::malloc(16));
   CHECK(small.size() == record_pool::max_blocks);  // the count bound binds first
-  void* b = pool.take(400);
+  void* b = take(pool, 400);
   CHECK(b != nullptr);
   std::free(b);
 }
@@ -75,4 +88,21 @@ TEST_CASE("patches of one session reuse the record blocks the store dropped") {
   // one shard's spare blocks (the session lives in one shard).
   const auto stats = s.stats();
   CHECK(stats.memory_usage_bytes < (size_t{1} << 20));
+}
+
+TEST_CASE("a packed record's footprint is its block's usable size and malloc's size word, from malloc or the pool") {
+  for (size_t value : {0, 1, 200, 1000, 300000}) {  // the last one above malloc's mmap threshold
+    crdt::session_record r;
+    r.id = "sess-footprint";
+    r.created = {crdt::hlc_make(1000, 0), 7};
+    r.sections[static_cast<size_t>(section::variables)]["v"] = crdt::entry{r.created, std::string(value, 'x')};
+    const std::string bytes = crdt::encode(r);
+    auto* p = detail::make_packed(bytes);
+    CHECK(detail::packed_footprint(p) == malloc_usable_size(p) + sizeof(size_t));
+    record_pool pool;
+    detail::release_to(p, &pool);  // the pool keeps the block (unless it is too large, or under ASan)
+    auto* q = detail::make_packed(bytes, crdt::trusted_header(bytes), 1, &pool);
+    CHECK(detail::packed_footprint(q) == malloc_usable_size(q) + sizeof(size_t));
+    detail::release(q);
+  }
 }

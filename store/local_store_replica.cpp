@@ -12,11 +12,6 @@ namespace sessionmesh::store {
 
 using crdt::session_record;
 
-namespace {
-
-
-}  // namespace
-
 void local_store::swap_locked(shard& sh, std::string_view id, detail::packed_record* p) {
   const hashed_id key(id);
   // One add, and none when the size stays (an overwrite of a value by one

@@ -272,9 +272,20 @@ class Feed:
         self.s.close()
 
 
-def live_ids(node):
-    ids, _ = list_all(node)
-    return set(ids or [])
+def live_ids(node, timeout=20):
+    """The ids a cluster-wide list through node answers, retried while it
+    answers an error (a list right after a kill -9 may meet the dead
+    replica before its death is known: 503 owner_unavailable); None if it
+    never answers 200."""
+    got = []
+
+    def ok():
+        ids, _ = list_all(node)
+        if ids is not None:
+            got.append(set(ids))
+        return ids is not None
+    wait_until(ok, timeout=timeout)
+    return got[-1] if got else None
 
 
 def cluster_feed():
@@ -339,14 +350,16 @@ def cluster_feed():
         if f3.synced():
             break
         time.sleep(0.5)
+    took = round(time.time() - t0, 1)
+    # The reference list and the writes below wait until every node knows
+    # the death (before, a list or a write relayed to the dead replica
+    # answers 503 owner_unavailable).
+    wait_until(lambda: all(n.members().get(victim.name) not in ("alive", "suspect") for n in nodes), timeout=20)
     want = live_ids(nodes[1])
     snap = {e["id"] for e in f3.of("put")} if f3 else set()
-    check(f3 is not None and f3.synced() and f3.events[0]["type"] == "reset" and snap == want,
-          f"resuming after the death: reset, then a snapshot of the {len(want)} sessions the cluster holds "
-          f"({len(snap)}) after {round(time.time() - t0, 1)} s")
-    # Writes once every node knows the death (before, a write relayed to
-    # the dead replica answers 503 owner_unavailable).
-    wait_until(lambda: all(n.members().get(victim.name) not in ("alive", "suspect") for n in nodes), timeout=20)
+    check(want is not None and f3 is not None and f3.synced() and f3.events[0]["type"] == "reset" and snap == want,
+          f"resuming after the death: reset, then a snapshot of the {len(want or ())} sessions the cluster holds "
+          f"({len(snap)}) after {took} s")
     more = [f"after-{i}" for i in range(100)]
     bad = create_many(nodes, more)
     # A gained partition that finishes filling moves its serving replica,

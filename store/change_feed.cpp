@@ -64,17 +64,21 @@ change change_feed::make_change(const entry& e) const {
   return c;
 }
 
-void change_feed::push(entry e, entry* spill) {
-  auto drop_oldest = [&] {
-    bytes_ -= ring_[head_].bytes;
-    if (spill != nullptr) {
-      *spill = std::move(ring_[head_]);
-      spill = nullptr;
-    }
-    ring_[head_] = entry{};
-    head_ = (head_ + 1) % ring_.size();
-    --count_;
-  };
+void change_feed::drop_oldest(released* spill) {
+  entry& old = ring_[head_];
+  bytes_ -= old.bytes;
+  if (spill != nullptr) {
+    spill->value = std::move(old.value);
+    spill->whole = std::move(old.whole);
+  } else {
+    old.value = session{};
+    old.whole.reset();
+  }
+  head_ = head_ + 1 == ring_.size() ? 0 : head_ + 1;
+  --count_;
+}
+
+change_feed::entry& change_feed::claim(released* spill) {
   if (count_ == ring_.size()) {
     if (ring_.size() < capacity_) {
       std::vector<entry> bigger(std::min(capacity_, std::max<size_t>(16, ring_.size() * 2)));
@@ -82,50 +86,69 @@ void change_feed::push(entry e, entry* spill) {
       ring_ = std::move(bigger);
       head_ = 0;
     } else {
-      drop_oldest();
+      drop_oldest(spill);
     }
   }
+  size_t i = head_ + count_;
+  if (i >= ring_.size()) i -= ring_.size();
+  ++count_;
+  return ring_[i];
+}
+
+void change_feed::finish_push(entry& e) {
   e.bytes = bytes_of(e);
   bytes_ += e.bytes;
-  ring_[(head_ + count_) % ring_.size()] = std::move(e);
-  ++count_;
-  while (count_ > 1 && bytes_ > max_bytes_) drop_oldest();
+  while (count_ > 1 && bytes_ > max_bytes_) drop_oldest(nullptr);
   // The next publish into a full ring drops the oldest change and releases
   // its record: a line no one has touched for a whole ring of writes. Ask
   // for it now, so it arrives while this write finishes.
   if (count_ == capacity_)
     if (const auto* r = ring_[head_].value.raw()) __builtin_prefetch(r, 1);
   if (!subs_.empty()) {
-    const change c = make_change(at(count_ - 1));
+    const change c = make_change(e);
     for (auto& [_, fn] : subs_) fn(c);
   }
 }
 
 void change_feed::publish(change_type type, std::string_view id, const crdt::stamp* version, session value,
                           std::string_view origin) {
-  entry e;
-  e.type = type;
-  if (version != nullptr) {
-    e.has_version = true;
-    e.version = *version;
-  }
-  if (!value.valid() || value.id() != id) e.id = id;
-  e.value = std::move(value);
-  if (origin != home_origin_) e.origin = origin;
-  entry spill;  // destroyed after the unlock
+  const bool own_id = !value.valid();
+  const bool home = origin == home_origin_;
+  released spill;  // destroyed after the unlock
   std::lock_guard lk(mu_);
+  entry& e = claim(&spill);
   e.seq = ++last_seq_;
-  push(std::move(e), &spill);
+  e.type = type;
+  e.has_version = version != nullptr;
+  e.version = version != nullptr ? *version : crdt::stamp{};
+  if (own_id) {
+    e.id.assign(id);
+  } else {
+    e.id.clear();
+  }
+  e.value = std::move(value);
+  if (home) {
+    e.origin.clear();
+  } else {
+    e.origin.assign(origin);
+  }
+  finish_push(e);
 }
 
 void change_feed::publish(change c) {
-  entry e;
-  e.type = c.type;
-  e.whole = std::make_unique<change>(std::move(c));
-  entry spill;  // destroyed after the unlock
+  auto whole = std::make_unique<change>(std::move(c));
+  released spill;  // destroyed after the unlock
   std::lock_guard lk(mu_);
+  entry& e = claim(&spill);
   e.seq = ++last_seq_;
-  push(std::move(e), &spill);
+  e.type = whole->type;
+  e.has_version = false;
+  e.version = {};
+  e.id.clear();
+  e.value = session{};
+  e.origin.clear();
+  e.whole = std::move(whole);
+  finish_push(e);
 }
 
 std::string change_feed::current_cursor() const {

@@ -36,8 +36,10 @@ class change_feed {
   change_feed(size_t capacity, size_t max_bytes, uint64_t incarnation, std::string home_origin);
 
   // A put, del or expire. version: null for none (an expire's); value: the
-  // state after a put (its id must be id), empty otherwise; origin: empty
-  // for the home origin.
+  // state after a put, empty otherwise; origin: empty for the home origin.
+  // REQUIRES: a value's id is id (not read back: a writer publishes a
+  // record whose lines it has just filled, and reading them would wait for
+  // those stores to reach the cache).
   void publish(change_type type, std::string_view id, const crdt::stamp* version, session value,
                std::string_view origin);
   // Any change, kept as given (moved changes); its seq and cursor are set here.
@@ -65,11 +67,27 @@ class change_feed {
   static size_t bytes_of(const entry& e);
   change make_change(const entry& e) const;
   const entry& at(size_t i) const { return ring_[(head_ + i) % ring_.size()]; }  // i-th oldest
-  // REQUIRES: mu_ held. The entry a full ring drops to make room is moved
-  // into *spill, which the caller destroys after unlocking: releasing its
-  // record (often a cold line, and its last reference) stays out of the
-  // section every writer waits on. Further drops (the byte bound) happen here.
-  void push(entry e, entry* spill);
+  // What a dropped entry held that is costly to let go (its record, often
+  // a cold line and its last reference; a whole change): the caller
+  // destroys it after unlocking, out of the section every writer waits on.
+  struct released {
+    session value;
+    std::unique_ptr<change> whole;
+  };
+  // REQUIRES: mu_ held. The slot of a new newest entry, counted in the
+  // ring: when the ring is full and at capacity, the oldest is dropped to
+  // make room (what it held moved into *spill) and its slot is the one
+  // returned. The slot is filled in place — its strings keep their
+  // capacity, so a write with nobody watching allocates nothing here — and
+  // the caller sets every field (whole is null), then calls finish_push.
+  entry& claim(released* spill);
+  // REQUIRES: mu_ held; e the slot claim returned, filled. Counts its
+  // bytes, drops the oldest past the byte bound (here, under the lock),
+  // and hands the change to the subscribers.
+  void finish_push(entry& e);
+  // REQUIRES: mu_ held, count_ > 0. Drops the oldest entry; what it held
+  // goes into *spill if given, else is let go here.
+  void drop_oldest(released* spill);
 
   size_t capacity_;
   size_t max_bytes_;

@@ -36,12 +36,12 @@ bool touch_due(const detail::packed_record* p, uint64_t now) { return now >= tou
 
 // Moves the updates' names and values into the delta (the requests are
 // the writer's own and are not read again).
-void put_entries(session_record& delta, section s, std::vector<entry_update>& ups, const stamp& ts,
+void put_entries(shard_delta& delta, section s, std::vector<entry_update>& ups, const stamp& ts,
                  const detail::packed_record* current) {
   for (auto& u : ups) {
     // Removing an entry this node never saw is a no-op (add wins).
     if (!u.value && (current == nullptr || !detail::packed_find(current, s, u.name))) continue;
-    delta.map(s).insert_or_assign(std::move(u.name), crdt::entry{ts, std::move(u.value)});
+    delta.put(s, u.name, u.value, ts);
   }
 }
 
@@ -74,7 +74,8 @@ result<void> local_store::check_entries(std::vector<entry_update>& updates, bool
       if (!allow_removal) return errc::invalid_argument;
       continue;
     }
-    if (plain_json_string(*u.value) && u.value->size() <= limits().value_bytes) continue;  // already compact
+    if (plain_json_string(*u.value) && u.value->size() <= value_bytes_.load(std::memory_order_relaxed))
+      continue;  // already compact
     auto c = canonical_json(*u.value, limits());
     if (!c) return c.error();
     u.value = std::move(c).value();
@@ -99,6 +100,7 @@ result<session> local_store::apply_locked(shard& sh, const session_record* curre
 result<session> local_store::write_packed_locked(shard& sh, const detail::packed_record* p,
                                                  const session_record& delta, const store_limits* lim,
                                                  write_token* tok) {
+  sh.pool.prefetch(sizeof(detail::packed_record) + p->size);  // the new record is about as large
   if (auto m = crdt::merge_encoded(p->bytes(), delta, sh.scratch)) {
     if (lim != nullptr)
       if (auto c = check_limits(m->after, m->before, *lim); !c) return c.error();
@@ -184,23 +186,22 @@ result<session> local_store::create_locked(shard& sh, create_request& req, uint6
     return errc::session_quota_exceeded;
   }
 
-  session_record delta;
-  delta.id = req.id;
+  shard_delta delta(sh, req.id);
   if (cur && crdt::exists(*cur)) {
     // An expired session is replaced: a tombstone first hides its old registers.
     auto t = tick(now);
     if (!t) return t.error();
-    delta.tombstone = *t;
+    delta->tombstone = *t;
   }
   auto s = tick(now);
   if (!s) return s.error();
-  delta.created = *s;
-  delta.touched = *s;
-  delta.ttl_ts = *s;
-  delta.ttl_s = req.ttl_s.value_or(default_ttl_s_.load());
+  delta->created = *s;
+  delta->touched = *s;
+  delta->ttl_ts = *s;
+  delta->ttl_s = req.ttl_s.value_or(default_ttl_s_.load());
   if (req.last_worker_id) {
-    delta.worker_ts = *s;
-    delta.worker = *req.last_worker_id;
+    delta->worker_ts = *s;
+    delta->worker = *req.last_worker_id;
   }
   put_entries(delta, section::metadata, req.metadata, *s, nullptr);
   put_entries(delta, section::variables, req.variables, *s, nullptr);
@@ -209,7 +210,7 @@ result<session> local_store::create_locked(shard& sh, create_request& req, uint6
     publish(change_type::expire, req.id, nullptr, {});
     ++(global ? gp_expired_ : expired_);
   }
-  auto r = apply_locked(sh, cur ? &*cur : nullptr, delta, change_type::put, tok);
+  auto r = apply_locked(sh, cur ? &*cur : nullptr, *delta, change_type::put, tok);
   if (r) {
     *created = true;
     if (global) {
@@ -317,10 +318,9 @@ result<session> local_store::touch_impl(std::string_view id, bool only_if_due, w
     }
     auto s = tick(now);
     if (!s) return s.error();
-    session_record delta;
-    delta.id = detail::packed_id(p);
-    delta.touched = *s;
-    r = write_packed_locked(sh, p, delta, nullptr, &tok);
+    shard_delta delta(sh, detail::packed_id(p));
+    delta->touched = *s;
+    r = write_packed_locked(sh, p, *delta, nullptr, &tok);
   }
   return commit(std::move(r), tok, ctx);
 }
@@ -355,23 +355,22 @@ result<session> local_store::patch(std::string_view id, patch_request req, write
       return errc::version_mismatch;
     auto s = tick(now);
     if (!s) return s.error();
-    session_record delta;
-    delta.id = detail::packed_id(p);
-    delta.touched = *s;
+    shard_delta delta(sh, detail::packed_id(p));
+    delta->touched = *s;
     if (req.ttl_s) {
-      delta.ttl_ts = *s;
-      delta.ttl_s = *req.ttl_s;
+      delta->ttl_ts = *s;
+      delta->ttl_s = *req.ttl_s;
     }
     if (req.last_worker_id) {
-      delta.worker_ts = *s;
-      delta.worker = *req.last_worker_id;
+      delta->worker_ts = *s;
+      delta->worker = *req.last_worker_id;
     }
     put_entries(delta, section::metadata, req.metadata, *s, p);
     put_entries(delta, section::variables, req.variables, *s, p);
     put_entries(delta, section::programs, req.programs, *s, p);
     store_limits lim = limits();
     if (req.limits.max_programs) lim.programs = std::min<size_t>(lim.programs, req.limits.max_programs);
-    r = write_packed_locked(sh, p, delta, &lim, &tok);
+    r = write_packed_locked(sh, p, *delta, &lim, &tok);
   }
   return commit(std::move(r), tok, ctx);
 }

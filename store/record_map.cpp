@@ -31,13 +31,46 @@ void record_map::prefetch_record(const shard& sh, const hashed_id& k) {
   __builtin_prefetch(b - sizeof(size_t));
 }
 
+shard_delta::~shard_delta() {
+  d_.id.clear();
+  d_.tombstone = d_.created = d_.touched = d_.ttl_ts = d_.worker_ts = {};
+  d_.ttl_s = 0;
+  d_.worker.clear();
+  for (auto& m : d_.sections) {
+    while (!m.empty()) {
+      auto n = m.extract(m.begin());
+      if (spare_.size() >= spare_max) continue;  // n frees its node
+      n.mapped().value.reset();
+      spare_.push_back(std::move(n));
+    }
+  }
+}
+
+void shard_delta::put(section s, std::string& name, std::optional<std::string>& value, const crdt::stamp& ts) {
+  auto& m = d_.map(s);
+  if (spare_.empty()) {
+    m.insert_or_assign(std::move(name), crdt::entry{ts, std::move(value)});
+    return;
+  }
+  auto n = std::move(spare_.back());
+  spare_.pop_back();
+  n.key() = std::move(name);
+  n.mapped().ts = ts;
+  n.mapped().value = std::move(value);
+  auto r = m.insert(std::move(n));
+  if (r.inserted) return;
+  r.position->second = std::move(r.node.mapped());  // a name given twice: the later wins
+  r.node.mapped().value.reset();
+  spare_.push_back(std::move(r.node));
+}
+
 record_map::~record_map() {
   for (auto& sh : shards_)
     for (auto* p : sh.set) detail::release(p);
 }
 
 void record_map::put(shard& sh, const hashed_id& k, detail::packed_record* p) {
-  if (auto* old = sh.set.put(k.hash, p)) retire(sh, old);
+  if (auto* old = sh.set.put(k.hash, k.id, p)) retire(sh, old);
 }
 
 void record_map::erase(shard& sh, std::string_view id) {

@@ -12,6 +12,7 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "store/packed.hpp"
 #include "store/reclaim.hpp"
@@ -34,10 +35,38 @@ struct shard {
   // A writer's buffer for the record it splices (crdt::merge_encoded), under
   // the unique lock; trimmed back after a large record (local_store).
   std::string scratch;
+  // A writer's delta (through shard_delta), under the unique lock: kept
+  // so its strings keep their capacity (an id past the string's inline 15
+  // bytes costs an allocation and a free on every write otherwise).
+  crdt::session_record delta;
+  // Map nodes of delta's entries from earlier writes, their values freed:
+  // an entry put through shard_delta::put takes one instead of a new node.
+  std::vector<crdt::entry_map::node_type> spare_nodes;
   // Under the unique lock: whether this shard's records are in the local
   // store's Merkle index (local_store::build_index); a write into an
   // indexed shard keeps the index in step, one into another does not.
   bool indexed = false;
+};
+
+// The shard's delta for one write, under the shard's unique lock, its id
+// set; empty again (its strings' capacity and up to spare_max of its map
+// nodes kept, every value freed) when this goes.
+class shard_delta {
+ public:
+  static constexpr size_t spare_max = 16;
+  shard_delta(shard& sh, std::string_view id) : d_(sh.delta), spare_(sh.spare_nodes) { d_.id.assign(id); }
+  ~shard_delta();
+  shard_delta(const shard_delta&) = delete;
+  shard_delta& operator=(const shard_delta&) = delete;
+  crdt::session_record& operator*() { return d_; }
+  crdt::session_record* operator->() { return &d_; }
+  // delta.map(s).insert_or_assign(name, {ts, value}), in a kept node when
+  // there is one. Moves from name and value.
+  void put(section s, std::string& name, std::optional<std::string>& value, const crdt::stamp& ts);
+
+ private:
+  crdt::session_record& d_;
+  std::vector<crdt::entry_map::node_type>& spare_;
 };
 
 class record_map {
@@ -53,8 +82,9 @@ class record_map {
   shard& shard_for(std::string_view id) { return shards_[shard_index(id_hash64(id))]; }
   shard& shard_for(const hashed_id& k) { return shards_[shard_index(k.hash)]; }
   shard& at(size_t i) { return shards_[i]; }
-  // Replaces (or inserts) the record p, whose id is k; takes p's
-  // reference and retires the one it replaces. REQUIRES: unique lock on sh.
+  // Replaces (or inserts) the record p, whose id is k (k.id is compared,
+  // p's own bytes are not read); takes p's reference and retires the one it
+  // replaces. REQUIRES: unique lock on sh; k.id == detail::packed_id(p).
   static void put(shard& sh, const hashed_id& k, detail::packed_record* p);
   // REQUIRES: unique lock on sh.
   static void erase(shard& sh, std::string_view id);

@@ -55,7 +55,7 @@ void record_table::rehash(size_t cap) {
   }
 }
 
-detail::packed_record* record_table::put(uint64_t hash, detail::packed_record* p) {
+detail::packed_record* record_table::put(uint64_t hash, std::string_view id, detail::packed_record* p) {
   const auto addr = reinterpret_cast<uint64_t>(p);
   SM_ASSERT(addr > removed && (addr & ~addr_mask) == 0);  // a user-space address fits in 48 bits
   slots* a = a_.load(std::memory_order_relaxed);
@@ -64,7 +64,6 @@ detail::packed_record* record_table::put(uint64_t hash, detail::packed_record* p
     a = a_.load(std::memory_order_relaxed);
   }
   const uint64_t tag = tag_of(hash);
-  const std::string_view id = detail::packed_id(p);
   size_t reuse = SIZE_MAX;
   size_t i = hash & a->mask;
   for (;; i = (i + 1) & a->mask) {

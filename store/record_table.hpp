@@ -71,9 +71,12 @@ class record_table {
     if (a != nullptr) __builtin_prefetch(&a->at(hash & a->mask));
   }
 
-  // Puts p (whose id hashes to hash) in place of the record with its id;
-  // returns that record, or nullptr if there was none.
-  detail::packed_record* put(uint64_t hash, detail::packed_record* p);
+  // Puts p, whose id is id (hashing to hash), in place of the record with
+  // that id; returns that record, or nullptr if there was none. The id is
+  // the caller's, not read back from p: a writer puts a record whose lines
+  // it has just filled, and a read of them waits for those stores to reach
+  // the cache. REQUIRES: id == detail::packed_id(p).
+  detail::packed_record* put(uint64_t hash, std::string_view id, detail::packed_record* p);
   // Takes out the record with this id; returns it, or nullptr.
   detail::packed_record* erase(uint64_t hash, std::string_view id);
   // Room for n records without growing.

@@ -48,7 +48,7 @@ TEST_CASE("record_table: random puts, erases and finds agree with a map") {
     if (op < 5) {
       auto* p = make_record(id);
       all.push_back(p);
-      auto* old = t.put(h, p);
+      auto* old = t.put(h, id, p);
       auto it = model.find(id);
       CHECK(old == (it == model.end() ? nullptr : it->second));
       model[id] = p;

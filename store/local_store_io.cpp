@@ -115,7 +115,7 @@ bool local_store::apply_recovered(std::string_view payload) {
     // a record with no tombstone is itself (normalize has nothing to drop),
     // and it is canonical (inspect: our own encoder's bytes): it is packed
     // as read, not decoded, merged and encoded again.
-    insert_new_locked(sh, detail::make_packed(payload, h));
+    insert_new_locked(sh, detail::make_packed(payload, h, 1, &sh.pool));
     return true;
   }
   auto delta = crdt::decode(payload, {}, false);  // inspect checked it
@@ -134,7 +134,8 @@ bool local_store::apply_recovered(std::string_view payload) {
   const bool is = crdt::exists(next);
   count_live(delta->id, was, is);
   tombstones_ += static_cast<int>(!is) - static_cast<int>(was_tomb);
-  swap_locked(sh, delta->id, detail::make_packed(crdt::encode(next)));
+  const std::string enc = crdt::encode(next);
+  swap_locked(sh, delta->id, detail::make_packed(enc, crdt::trusted_header(enc), 1, &sh.pool));
   return true;
 }
 
@@ -157,6 +158,7 @@ bool local_store::apply_snapshot(const std::vector<std::string_view>& records) {
     std::array<size_t, record_map::shard_count> per_shard{};  // packed records, to reserve for
   };
   auto check = [&](size_t b, size_t e, part& out) {
+    record_arena::cache arena;  // this thread's: its leftover blocks go back to the arena at the end
     for (size_t i = b; i < e; ++i) {
       auto f = crdt::inspect(records[i]);
       if (!f) {
@@ -165,7 +167,7 @@ bool local_store::apply_snapshot(const std::vector<std::string_view>& records) {
       }
       out.max_hlc = std::max(out.max_hlc, f->max_stamp.hlc);
       if (!f->header.tombstone.is_bottom()) continue;
-      packed[i] = detail::make_packed(records[i], f->header);
+      packed[i] = detail::make_packed(records[i], f->header, 1, &arena);
       ++out.per_shard[record_map::shard_index(id_hash64(detail::packed_id(packed[i])))];
     }
   };

@@ -18,40 +18,82 @@ packed_record* make_packed(std::string_view encoded, uint32_t refs) {
 }
 
 packed_record* make_packed(std::string_view encoded, const crdt::packed_header& h, uint32_t refs) {
-  return make_packed(encoded, h, refs, nullptr);
+  return make_packed(encoded, h, refs, static_cast<store::record_pool*>(nullptr));
 }
 
-packed_record* make_packed(std::string_view encoded, const crdt::packed_header& h, uint32_t refs,
-                           store::record_pool* pool) {
-  SM_ASSERT(refs >= 1);
-  SM_ASSERT(encoded.size() <= UINT32_MAX);
-  SM_ASSERT(h.maps_offset <= UINT16_MAX);
+namespace {
+
+// Packs the record into mem, a block of `usable` bytes (arena: an arena block).
+packed_record* pack(void* mem, size_t usable, bool arena, std::string_view encoded, const crdt::packed_header& h,
+                    uint32_t refs) {
   const size_t bytes = sizeof(packed_record) + encoded.size();
-  size_t usable = 0;
-  void* mem = pool != nullptr ? pool->take(bytes, &usable) : nullptr;
-  if (mem == nullptr) {
-    mem = std::malloc(bytes);
-    if (mem == nullptr) throw std::bad_alloc();
-    usable = malloc_usable_size(mem);  // the size word malloc just wrote: a hot line
-  }
   SM_ASSERT(usable >= bytes);
   const bool exists = !h.created.is_bottom() && h.created > h.tombstone;
+  // A malloc slack that would read as arena_slack is stored as unknown.
+  const size_t slack = usable - bytes;
+  const uint8_t s = arena ? packed_record::arena_slack
+                          : static_cast<uint8_t>(slack < packed_record::arena_slack ? slack : packed_record::unknown_slack);
   auto* p = new (mem) packed_record{{refs},
                                     static_cast<uint32_t>(encoded.size()),
                                     std::max(h.touched, h.created).physical_ms(),
                                     h.ttl_s,
                                     static_cast<uint16_t>(h.maps_offset),
-                                    static_cast<uint8_t>(std::min<size_t>(usable - bytes, packed_record::unknown_slack)),
+                                    s,
                                     static_cast<uint8_t>(exists),
                                     {0}};
   std::memcpy(p->data(), encoded.data(), encoded.size());
   return p;
 }
 
+packed_record* pack_malloc(std::string_view encoded, const crdt::packed_header& h, uint32_t refs) {
+  void* mem = std::malloc(sizeof(packed_record) + encoded.size());
+  if (mem == nullptr) throw std::bad_alloc();
+  return pack(mem, malloc_usable_size(mem), false, encoded, h, refs);  // the size word malloc just wrote: a hot line
+}
+
+void check_packable(std::string_view encoded, const crdt::packed_header& h, uint32_t refs) {
+  SM_ASSERT(refs >= 1);
+  SM_ASSERT(encoded.size() <= UINT32_MAX - sizeof(packed_record));
+  SM_ASSERT(h.maps_offset <= UINT16_MAX);
+}
+
+}  // namespace
+
+packed_record* make_packed(std::string_view encoded, const crdt::packed_header& h, uint32_t refs,
+                           store::record_pool* pool) {
+  check_packable(encoded, h, refs);
+  if (pool == nullptr) return pack_malloc(encoded, h, refs);
+  const size_t bytes = sizeof(packed_record) + encoded.size();
+  if (void* mem = pool->arena().take(bytes))
+    return pack(mem, store::record_arena::block_size(bytes), true, encoded, h, refs);
+  size_t usable = 0;
+  if (void* mem = pool->take(bytes, &usable)) return pack(mem, usable, false, encoded, h, refs);
+  return pack_malloc(encoded, h, refs);
+}
+
+packed_record* make_packed(std::string_view encoded, const crdt::packed_header& h, uint32_t refs,
+                           store::record_arena::cache* arena) {
+  check_packable(encoded, h, refs);
+  const size_t bytes = sizeof(packed_record) + encoded.size();
+  if (void* mem = arena != nullptr ? arena->take(bytes) : nullptr)
+    return pack(mem, store::record_arena::block_size(bytes), true, encoded, h, refs);
+  return pack_malloc(encoded, h, refs);
+}
+
 void release(packed_record* p) { release_to(p, nullptr); }
 
 void release_to(packed_record* p, store::record_pool* pool) {
   if (p->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    if (p->in_arena()) {
+      const size_t bytes = sizeof(packed_record) + p->size;
+      p->~packed_record();
+      if (pool != nullptr) {
+        pool->arena().give(p, bytes);
+      } else {
+        store::record_arena::give_shared(p, bytes);
+      }
+      return;
+    }
     const size_t usable = packed_footprint(p) - sizeof(size_t);
     p->~packed_record();
     if (pool != nullptr) pool->give(p, usable);
@@ -60,6 +102,7 @@ void release_to(packed_record* p, store::record_pool* pool) {
 }
 
 size_t packed_footprint(const packed_record* p) {
+  if (p->in_arena()) return store::record_arena::block_size(sizeof(packed_record) + p->size);
   const size_t usable = p->slack != packed_record::unknown_slack
                             ? sizeof(packed_record) + p->size + p->slack
                             : malloc_usable_size(const_cast<packed_record*>(p));

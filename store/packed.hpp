@@ -19,6 +19,8 @@
 #include "crdt/record.hpp"
 #include "sessionmesh/session.hpp"
 
+#include "store/record_arena.hpp"
+
 namespace sessionmesh::store {
 class record_pool;
 }
@@ -34,7 +36,8 @@ struct packed_record {
   // The block's usable bytes past the record (malloc rounding, or a pool
   // block a little larger), so its footprint needs no call into malloc
   // (which reads a word on a line the write has not touched); unknown_slack
-  // when it does not fit (a large block).
+  // when it does not fit (a large block); arena_slack for a block of the
+  // record arena (store/record_arena.hpp), whose size follows from size.
   uint8_t slack;
   uint8_t exists_;  // 1: created after the last delete
   // crdt::digest_bytes(bytes()) | 1 (never 0: the Merkle index's
@@ -42,6 +45,8 @@ struct packed_record {
   mutable std::atomic<uint64_t> digest;
 
   static constexpr uint8_t unknown_slack = 0xff;
+  static constexpr uint8_t arena_slack = 0xfe;
+  bool in_arena() const { return slack == arena_slack; }
   bool exists() const { return exists_ != 0; }
   uint32_t maps_offset() const { return maps_offset_; }
   uint64_t expires_at_ms() const { return crdt::expiry_ms(last_accessed_ms, ttl_s); }
@@ -60,10 +65,15 @@ packed_record* make_packed(std::string_view encoded, uint32_t refs = 1);
 // very bytes, or crdt::merge_encoded's): recovery reads each header once.
 // Only its stamps, ttl and maps offset are used.
 packed_record* make_packed(std::string_view encoded, const crdt::packed_header& h, uint32_t refs = 1);
-// The same in a block of `pool` when one fits (the caller holds the pool's
-// shard lock), else from malloc.
+// The same in a block of `pool` (its record arena cache first, then its
+// spare malloc blocks) when one fits (the caller holds the pool's shard
+// lock), else from malloc.
 packed_record* make_packed(std::string_view encoded, const crdt::packed_header& h, uint32_t refs,
                            store::record_pool* pool);
+// The same in a block of a record arena cache the caller owns (a loading
+// thread's), else from malloc.
+packed_record* make_packed(std::string_view encoded, const crdt::packed_header& h, uint32_t refs,
+                           store::record_arena::cache* arena);
 // The record's digest, computed on the first call and kept. Any thread:
 // racing first calls store the same value.
 inline uint64_t digest_of(const packed_record* p) {
@@ -77,10 +87,11 @@ inline uint64_t digest_of(const packed_record* p) {
 inline void retain(packed_record* p) { p->refs.fetch_add(1, std::memory_order_relaxed); }
 void release(packed_record* p);
 // release, the block given to `pool` when this was the last reference (the
-// caller holds the pool's shard lock).
+// caller holds the pool's shard lock). Without a pool, an arena block goes
+// back to the arena's shared lists and a malloc block to free().
 void release_to(packed_record* p, store::record_pool* pool);
 // Bytes a packed record takes on the heap (for memory accounting): its
-// block's usable size and malloc's size word.
+// block's usable size and malloc's size word; an arena block's size.
 size_t packed_footprint(const packed_record* p);
 
 // The id of an encoded record, read without a full header parse:

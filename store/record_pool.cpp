@@ -32,9 +32,12 @@ void* record_pool::take(size_t bytes, size_t* usable) {
 }
 
 void record_pool::prefetch(size_t bytes) const {
-  const size_t i = pick(bytes);
-  if (i == max_blocks) return;
-  const auto* p = static_cast<const char*>(blocks_[i].p);
+  const char* p = static_cast<const char*>(arena_.peek(bytes));
+  if (p == nullptr) {
+    const size_t i = pick(bytes);
+    if (i == max_blocks) return;
+    p = static_cast<const char*>(blocks_[i].p);
+  }
   for (size_t off = 0; off < bytes && off < 512; off += 64) __builtin_prefetch(p + off, 1);
 }
 

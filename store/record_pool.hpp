@@ -13,11 +13,15 @@
 // malloc's: free() of a taken one stays correct.
 // Under AddressSanitizer it keeps nothing (every block freed at once), so a
 // use after release is still reported.
+// It also holds the shard's record arena cache (store/record_arena.hpp):
+// records up to record_arena::max_block come from there first.
 // Thread: the owning shard's unique lock.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+
+#include "store/record_arena.hpp"
 
 namespace sessionmesh::store {
 
@@ -48,7 +52,10 @@ class record_pool {
   // A block of at least `bytes` usable bytes (and at most max_slack more),
   // its usable size in *usable; or nullptr: then the caller mallocs.
   void* take(size_t bytes, size_t* usable);
-  // Asks for the lines of the block take(bytes) would return now (up to
+  // The shard's record arena cache.
+  record_arena::cache& arena() { return arena_; }
+  // Asks for the lines of the block a record of `bytes` would be written
+  // into now (the arena's, else the one take(bytes) would return; up to
   // 512 bytes of it), for writing, without waiting: a block the pool kept
   // was last touched a batch of writes ago, and a record written into it
   // would otherwise wait for each line in turn. A hint: nothing changes.
@@ -57,8 +64,9 @@ class record_pool {
   // REQUIRES: usable == malloc_usable_size(block) (the caller knows it:
   // asking malloc would read a word on a line no one else touches).
   void give(void* block, size_t usable);
-  // Heap bytes the kept blocks take (malloc's usable size and header).
-  size_t bytes() const { return bytes_; }
+  // Heap bytes the kept blocks take (malloc's usable size and header; the
+  // arena cache's block sizes).
+  size_t bytes() const { return bytes_ + arena_.bytes(); }
   size_t size() const { return n_; }
 
  private:
@@ -68,6 +76,7 @@ class record_pool {
   };
   // The index of the block take(bytes) takes, or max_blocks for none.
   size_t pick(size_t bytes) const;
+  record_arena::cache arena_;
   block blocks_[max_blocks] = {};
   size_t n_ = 0;
   size_t bytes_ = 0;

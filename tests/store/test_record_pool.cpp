@@ -90,7 +90,8 @@ TEST_CASE("patches of one session reuse the record blocks the store dropped") {
   CHECK(stats.memory_usage_bytes < (size_t{1} << 20));
 }
 
-TEST_CASE("a packed record's footprint is its block's usable size and malloc's size word, from malloc or the pool") {
+TEST_CASE("a packed record's footprint is its block's usable size and malloc's size word, from malloc or the pool; "
+          "an arena block's size") {
   for (size_t value : {0, 1, 200, 1000, 300000}) {  // the last one above malloc's mmap threshold
     crdt::session_record r;
     r.id = "sess-footprint";
@@ -102,7 +103,15 @@ TEST_CASE("a packed record's footprint is its block's usable size and malloc's s
     record_pool pool;
     detail::release_to(p, &pool);  // the pool keeps the block (unless it is too large, or under ASan)
     auto* q = detail::make_packed(bytes, crdt::trusted_header(bytes), 1, &pool);
-    CHECK(detail::packed_footprint(q) == malloc_usable_size(q) + sizeof(size_t));
+    const size_t record = sizeof(detail::packed_record) + bytes.size();
+    // From the pool's arena cache when the record fits a block of it.
+    CHECK(q->in_arena() == (store::record_arena::enabled && record <= store::record_arena::max_block));
+    if (q->in_arena()) {
+      CHECK(detail::packed_footprint(q) == store::record_arena::block_size(record));
+    } else {
+      CHECK(detail::packed_footprint(q) == malloc_usable_size(q) + sizeof(size_t));
+    }
+    CHECK(q->bytes() == bytes);
     detail::release(q);
   }
 }

@@ -1,0 +1,153 @@
+#include "store/record_arena.hpp"
+
+#include <sys/mman.h>
+
+#include <mutex>
+
+#include "sessionmesh/result.hpp"
+
+namespace sessionmesh::store {
+
+namespace {
+
+using list = record_arena::free_list;
+
+// The arena's shared state. Never destroyed: records may outlive every
+// store (a session handle kept past close), and their blocks come back here.
+struct shared_state {
+  std::mutex mu;
+  std::array<list, record_arena::classes> lists{};
+  char* cur = nullptr;  // the chunk being carved, up to end
+  char* end = nullptr;
+  size_t mapped = 0;
+  size_t shared_bytes = 0;
+};
+
+shared_state& state() {
+  static auto* s = new shared_state;
+  return *s;
+}
+
+// A free block's first word links it to the next.
+void*& next_of(void* block) { return *static_cast<void**>(block); }
+
+size_t class_of(size_t bytes) { return (bytes + record_arena::granule - 1) / record_arena::granule - 1; }
+
+// A chunk_bytes chunk aligned to its size (so it can be one huge page), or
+// nullptr.
+char* map_chunk() {
+  constexpr size_t c = record_arena::chunk_bytes;
+  void* m = mmap(nullptr, 2 * c, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) return nullptr;
+  const auto at = reinterpret_cast<uintptr_t>(m);
+  const uintptr_t aligned = (at + c - 1) & ~uintptr_t{c - 1};
+  if (aligned > at) munmap(m, aligned - at);
+  if (const uintptr_t tail = at + 2 * c - (aligned + c); tail != 0) munmap(reinterpret_cast<void*>(aligned + c), tail);
+  (void)madvise(reinterpret_cast<void*>(aligned), c, MADV_HUGEPAGE);  // a hint: plain pages where THP is off
+  return reinterpret_cast<char*>(aligned);
+}
+
+void push(list& l, void* block) {
+  next_of(block) = l.head;
+  l.head = block;
+  ++l.n;
+}
+
+void* pop(list& l) {
+  void* b = l.head;
+  l.head = next_of(b);
+  --l.n;
+  return b;
+}
+
+// Moves up to n blocks of class k into l: from the shared list, else carved
+// from the chunk (a new one when the chunk has no room for one block).
+// REQUIRES: st.mu held.
+void refill(shared_state& st, size_t k, list& l, size_t n) {
+  const size_t size = (k + 1) * record_arena::granule;
+  list& from = st.lists[k];
+  for (; n != 0 && from.head != nullptr; --n) {
+    push(l, pop(from));
+    st.shared_bytes -= size;
+  }
+  for (; n != 0; --n) {
+    if (static_cast<size_t>(st.end - st.cur) < size) {
+      char* c = map_chunk();
+      if (c == nullptr) return;
+      st.cur = c;  // what was left of the old chunk (under max_block) stays unused
+      st.end = c + record_arena::chunk_bytes;
+      st.mapped += record_arena::chunk_bytes;
+    }
+    push(l, st.cur);
+    st.cur += size;
+  }
+}
+
+}  // namespace
+
+record_arena::cache::~cache() {
+  auto& st = state();
+  std::lock_guard lk(st.mu);
+  for (size_t k = 0; k < classes; ++k) {
+    while (lists_[k].head != nullptr) {
+      push(st.lists[k], pop(lists_[k]));
+      st.shared_bytes += (k + 1) * granule;
+    }
+  }
+}
+
+void* record_arena::cache::take(size_t bytes) {
+  if (!enabled || bytes == 0 || bytes > max_block) return nullptr;
+  const size_t k = class_of(bytes);
+  list& l = lists_[k];
+  if (l.head == nullptr) {
+    auto& st = state();
+    std::lock_guard lk(st.mu);
+    refill(st, k, l, batch);
+    if (l.head == nullptr) return nullptr;
+  }
+  return pop(l);
+}
+
+const void* record_arena::cache::peek(size_t bytes) const {
+  if (!enabled || bytes == 0 || bytes > max_block) return nullptr;
+  return lists_[class_of(bytes)].head;
+}
+
+void record_arena::cache::give(void* block, size_t bytes) {
+  SM_ASSERT(enabled && bytes != 0 && bytes <= max_block);
+  const size_t k = class_of(bytes);
+  list& l = lists_[k];
+  push(l, block);
+  if (l.n > keep_max) {  // half goes back, so a writer that frees as much as it takes stays here
+    auto& st = state();
+    std::lock_guard lk(st.mu);
+    while (l.n > keep_max / 2) {
+      push(st.lists[k], pop(l));
+      st.shared_bytes += (k + 1) * granule;
+    }
+  }
+}
+
+size_t record_arena::cache::bytes() const {
+  size_t b = 0;
+  for (size_t k = 0; k < classes; ++k) b += lists_[k].n * (k + 1) * granule;
+  return b;
+}
+
+void record_arena::give_shared(void* block, size_t bytes) {
+  SM_ASSERT(enabled && bytes != 0 && bytes <= max_block);
+  const size_t k = class_of(bytes);
+  auto& st = state();
+  std::lock_guard lk(st.mu);
+  push(st.lists[k], block);
+  st.shared_bytes += (k + 1) * granule;
+}
+
+record_arena::stats_t record_arena::stats() {
+  auto& st = state();
+  std::lock_guard lk(st.mu);
+  return {st.mapped, st.shared_bytes};
+}
+
+}  // namespace sessionmesh::store

@@ -3,6 +3,8 @@
 #include <sys/mman.h>
 
 #include <mutex>
+#include <utility>
+#include <vector>
 
 #include "sessionmesh/result.hpp"
 
@@ -17,8 +19,11 @@ using list = record_arena::free_list;
 struct shared_state {
   std::mutex mu;
   std::array<list, record_arena::classes> lists{};
-  char* cur = nullptr;  // the chunk being carved, up to end
+  char* cur = nullptr;  // the chunk being carved into class blocks, up to end
   char* end = nullptr;
+  char* large_cur = nullptr;  // the chunk being carved into large blocks
+  char* large_end = nullptr;
+  std::vector<std::pair<size_t, list>> large;  // free large blocks by exact size
   size_t mapped = 0;
   size_t shared_bytes = 0;
 };
@@ -135,13 +140,45 @@ size_t record_arena::cache::bytes() const {
   return b;
 }
 
-void record_arena::give_shared(void* block, size_t bytes) {
-  SM_ASSERT(enabled && bytes != 0 && bytes <= max_block);
-  const size_t k = class_of(bytes);
+void* record_arena::take_shared(size_t bytes) {
+  if (!enabled || bytes == 0 || bytes > chunk_bytes) return nullptr;
   auto& st = state();
   std::lock_guard lk(st.mu);
-  push(st.lists[k], block);
-  st.shared_bytes += (k + 1) * granule;
+  if (bytes <= max_block) {
+    list one;
+    refill(st, class_of(bytes), one, 1);
+    return one.head;
+  }
+  for (auto& [size, l] : st.large) {
+    if (size == bytes && l.head != nullptr) {
+      st.shared_bytes -= bytes;
+      return pop(l);
+    }
+  }
+  constexpr size_t align = 64;
+  const size_t need = (bytes + align - 1) / align * align;
+  if (static_cast<size_t>(st.large_end - st.large_cur) < need) {
+    char* c = map_chunk();
+    if (c == nullptr) return nullptr;
+    st.large_cur = c;  // the rest of the old one stays unused
+    st.large_end = c + chunk_bytes;
+    st.mapped += chunk_bytes;
+  }
+  void* b = st.large_cur;
+  st.large_cur += need;
+  return b;
+}
+
+void record_arena::give_shared(void* block, size_t bytes) {
+  SM_ASSERT(enabled && bytes != 0 && bytes <= chunk_bytes);
+  auto& st = state();
+  std::lock_guard lk(st.mu);
+  st.shared_bytes += bytes <= max_block ? block_size(bytes) : bytes;
+  if (bytes <= max_block) return push(st.lists[class_of(bytes)], block);
+  for (auto& [size, l] : st.large)
+    if (size == bytes) return push(l, block);
+  st.large.emplace_back(bytes, list{});
+  push(st.large.back().second, block);
 }
 
 record_arena::stats_t record_arena::stats() {

@@ -82,12 +82,19 @@ class record_arena {
     std::array<free_list, classes> lists_{};
   };
 
-  // A block released with no cache at hand (any thread).
+  // A block of `bytes` with no cache at hand (any thread; under the
+  // arena's mutex): a size class's block up to max_block; past it, up to
+  // chunk_bytes, a block of exactly that size (64-byte aligned, from
+  // chunks of their own, kept on a list per size when given back: the
+  // record tables' slot arrays, whose sizes are few). nullptr: past
+  // chunk_bytes, the arena disabled, or no memory (the caller allocates).
+  static void* take_shared(size_t bytes);
+  // Gives back a block taken from this arena for `bytes` (any thread).
   static void give_shared(void* block, size_t bytes);
 
   struct stats_t {
     size_t mapped = 0;  // bytes of chunks mapped (the arena's peak)
-    size_t shared = 0;  // bytes of blocks on the shared lists
+    size_t shared = 0;  // bytes of blocks on the shared lists (both kinds)
   };
   static stats_t stats();
 };

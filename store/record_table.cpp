@@ -3,11 +3,14 @@
 #include <new>
 
 #include "sessionmesh/result.hpp"
+#include "store/record_arena.hpp"
 
 namespace sessionmesh::store {
 
 namespace {
 constexpr size_t min_capacity = 16;
+// Whether a slot array of this many bytes comes from the record arena.
+bool in_arena(size_t bytes) { return record_arena::enabled && bytes <= record_arena::chunk_bytes; }
 // In use (live and removed) at most 4/5 of the slots.
 bool over_full(size_t used, size_t cap) { return used * 5 > cap * 4; }
 // A new array holds the live records at most half full: twice the slots
@@ -22,13 +25,30 @@ size_t capacity_for(size_t live) {
 
 record_table::slots* record_table::make(size_t cap) {
   SM_ASSERT(cap >= min_capacity && (cap & (cap - 1)) == 0);
-  void* mem = ::operator new(alloc_bytes(cap));
+  // From the record arena when it fits a chunk: slot arrays on huge pages
+  // too, so a lookup's walk to the slot hits the TLB as its walk to the
+  // record does.
+  const size_t bytes = alloc_bytes(cap);
+  void* mem = nullptr;
+  if (in_arena(bytes)) {
+    mem = record_arena::take_shared(bytes);
+    if (mem == nullptr) throw std::bad_alloc();
+  } else {
+    mem = ::operator new(bytes);
+  }
   auto* a = new (mem) slots{cap - 1};
   for (size_t i = 0; i < cap; ++i) new (&a->at(i)) std::atomic<uint64_t>(empty);
   return a;
 }
 
-void record_table::free_slots(void* a, void*) { ::operator delete(a); }
+void record_table::free_slots(void* a, void*) {
+  const size_t bytes = alloc_bytes(static_cast<slots*>(a)->mask + 1);
+  if (in_arena(bytes)) {
+    record_arena::give_shared(a, bytes);
+  } else {
+    ::operator delete(a);
+  }
+}
 
 record_table::~record_table() {
   if (auto* a = a_.load(std::memory_order_relaxed)) free_slots(a, nullptr);

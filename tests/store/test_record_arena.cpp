@@ -112,3 +112,37 @@ TEST_CASE("record_arena: threads taking, giving and sharing blocks never get one
   work(seed, uint8_t{0x5e});
   t.join();
 }
+
+TEST_CASE("record_arena: large blocks of exact sizes, disjoint, kept per size and reused") {
+  if (!record_arena::enabled) {
+    CHECK(record_arena::take_shared(100000) == nullptr);
+    return;
+  }
+  CHECK(record_arena::take_shared(0) == nullptr);
+  CHECK(record_arena::take_shared(record_arena::chunk_bytes + 1) == nullptr);  // the caller allocates
+  const size_t sizes[] = {8 + 8 * 1024, 8 + 8 * 65536, 8 + 8 * 131072, record_arena::chunk_bytes, 100};
+  std::vector<std::pair<char*, size_t>> got;
+  for (int round = 0; round < 2; ++round) {
+    for (size_t bytes : sizes) {
+      auto* b = static_cast<char*>(record_arena::take_shared(bytes));
+      REQUIRE(b != nullptr);
+      if (bytes > record_arena::max_block) CHECK(reinterpret_cast<uintptr_t>(b) % 64 == 0);
+      std::memset(b, 0x7f, bytes);
+      got.emplace_back(b, bytes);
+    }
+  }
+  std::set<std::pair<char*, size_t>> sorted(got.begin(), got.end());
+  for (auto it = sorted.begin(); std::next(it) != sorted.end(); ++it)
+    CHECK(it->first + it->second <= std::next(it)->first);
+  const auto before = record_arena::stats();
+  for (auto& [b, bytes] : got) record_arena::give_shared(b, bytes);
+  CHECK(record_arena::stats().shared > before.shared);
+  std::set<char*> given;
+  for (auto& g : got) given.insert(g.first);
+  for (size_t bytes : sizes) {  // the same sizes again: from the lists, nothing newly mapped
+    void* b = record_arena::take_shared(bytes);
+    CHECK(given.count(static_cast<char*>(b)) == 1);
+    record_arena::give_shared(b, bytes);
+  }
+  CHECK(record_arena::stats().mapped == before.mapped);
+}

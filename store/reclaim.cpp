@@ -114,8 +114,14 @@ size_t retired_list::reclaim() {
   // later; a reader that began earlier (still in its guard) may hold it.
   // Frees in place, the kept ones closed up in order (std::stable_partition
   // would allocate a buffer on every reclaim).
+  // The release writes each object's first line (a reference count, a
+  // free list's link), untouched since it was retired: asked for a few
+  // items ahead, so the misses overlap instead of coming one by one.
+  constexpr size_t ahead = 4;
   size_t freed = 0, kept = 0;
-  for (auto& it : items_) {
+  for (size_t i = 0; i < items_.size(); ++i) {
+    if (i + ahead < items_.size()) __builtin_prefetch(items_[i + ahead].p, 1);
+    auto& it = items_[i];
     if (it.epoch > oldest) {
       items_[kept++] = it;
       continue;

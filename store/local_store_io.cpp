@@ -85,6 +85,7 @@ result<std::unique_ptr<local_store>> local_store::open(const store_options& opti
   std::unique_ptr<local_store> st(new local_store(options, fs, incarnation));
   if (options.data_dir) {
     const std::string& dir = *options.data_dir;
+    const record_arena::plain_pages_while_loading plain;
     auto rep = recover(
         fs, dir, [&](std::string_view payload) { return st->apply_recovered(payload); },
         [&](const std::vector<std::string_view>& records) { return st->apply_snapshot(records); });

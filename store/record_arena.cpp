@@ -26,6 +26,8 @@ struct shared_state {
   std::vector<std::pair<size_t, list>> large;  // free large blocks by exact size
   size_t mapped = 0;
   size_t shared_bytes = 0;
+  size_t loading = 0;             // plain_pages_while_loading alive
+  std::vector<char*> not_advised;  // chunks mapped meanwhile
 };
 
 shared_state& state() {
@@ -38,9 +40,14 @@ void*& next_of(void* block) { return *static_cast<void**>(block); }
 
 size_t class_of(size_t bytes) { return (bytes + record_arena::granule - 1) / record_arena::granule - 1; }
 
-// A chunk_bytes chunk aligned to its size (so it can be one huge page), or
-// nullptr.
-char* map_chunk() {
+void advise(char* chunk) {
+  (void)madvise(chunk, record_arena::chunk_bytes, MADV_HUGEPAGE);  // a hint: plain pages where THP is off
+}
+
+// A chunk_bytes chunk aligned to its size (so it can be one huge page),
+// asked for huge pages unless a load is under way; or nullptr.
+// REQUIRES: st.mu held.
+char* map_chunk(shared_state& st) {
   constexpr size_t c = record_arena::chunk_bytes;
   void* m = mmap(nullptr, 2 * c, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (m == MAP_FAILED) return nullptr;
@@ -48,8 +55,14 @@ char* map_chunk() {
   const uintptr_t aligned = (at + c - 1) & ~uintptr_t{c - 1};
   if (aligned > at) munmap(m, aligned - at);
   if (const uintptr_t tail = at + 2 * c - (aligned + c); tail != 0) munmap(reinterpret_cast<void*>(aligned + c), tail);
-  (void)madvise(reinterpret_cast<void*>(aligned), c, MADV_HUGEPAGE);  // a hint: plain pages where THP is off
-  return reinterpret_cast<char*>(aligned);
+  auto* chunk = reinterpret_cast<char*>(aligned);
+  if (st.loading != 0) {
+    st.not_advised.push_back(chunk);
+  } else {
+    advise(chunk);
+  }
+  st.mapped += c;
+  return chunk;
 }
 
 void push(list& l, void* block) {
@@ -77,11 +90,10 @@ void refill(shared_state& st, size_t k, list& l, size_t n) {
   }
   for (; n != 0; --n) {
     if (static_cast<size_t>(st.end - st.cur) < size) {
-      char* c = map_chunk();
+      char* c = map_chunk(st);
       if (c == nullptr) return;
       st.cur = c;  // what was left of the old chunk (under max_block) stays unused
       st.end = c + record_arena::chunk_bytes;
-      st.mapped += record_arena::chunk_bytes;
     }
     push(l, st.cur);
     st.cur += size;
@@ -158,11 +170,10 @@ void* record_arena::take_shared(size_t bytes) {
   constexpr size_t align = 64;
   const size_t need = (bytes + align - 1) / align * align;
   if (static_cast<size_t>(st.large_end - st.large_cur) < need) {
-    char* c = map_chunk();
+    char* c = map_chunk(st);
     if (c == nullptr) return nullptr;
     st.large_cur = c;  // the rest of the old one stays unused
     st.large_end = c + chunk_bytes;
-    st.mapped += chunk_bytes;
   }
   void* b = st.large_cur;
   st.large_cur += need;
@@ -179,6 +190,21 @@ void record_arena::give_shared(void* block, size_t bytes) {
     if (size == bytes) return push(l, block);
   st.large.emplace_back(bytes, list{});
   push(st.large.back().second, block);
+}
+
+record_arena::plain_pages_while_loading::plain_pages_while_loading() {
+  auto& st = state();
+  std::lock_guard lk(st.mu);
+  ++st.loading;
+}
+
+record_arena::plain_pages_while_loading::~plain_pages_while_loading() {
+  auto& st = state();
+  std::lock_guard lk(st.mu);
+  if (--st.loading != 0) return;
+  for (char* c : st.not_advised) advise(c);
+  st.not_advised.clear();
+  st.not_advised.shrink_to_fit();
 }
 
 record_arena::stats_t record_arena::stats() {

@@ -92,6 +92,20 @@ class record_arena {
   // Gives back a block taken from this arena for `bytes` (any thread).
   static void give_shared(void* block, size_t bytes);
 
+  // While one lives (a store recovering its data directory), new chunks
+  // are mapped on plain pages and only asked for huge pages when the last
+  // one goes (the kernel's khugepaged then collapses them in the
+  // background): a huge page's first fault can take milliseconds (the
+  // kernel finding and zeroing 2 MiB; on a VM, the host backing it), which
+  // a restart would wait for hundreds of times. Any thread.
+  class plain_pages_while_loading {
+   public:
+    plain_pages_while_loading();
+    ~plain_pages_while_loading();
+    plain_pages_while_loading(const plain_pages_while_loading&) = delete;
+    plain_pages_while_loading& operator=(const plain_pages_while_loading&) = delete;
+  };
+
   struct stats_t {
     size_t mapped = 0;  // bytes of chunks mapped (the arena's peak)
     size_t shared = 0;  // bytes of blocks on the shared lists (both kinds)

@@ -5,7 +5,10 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <string>
 #include <random>
 #include <set>
 #include <thread>
@@ -145,4 +148,47 @@ TEST_CASE("record_arena: large blocks of exact sizes, disjoint, kept per size an
     record_arena::give_shared(b, bytes);
   }
   CHECK(record_arena::stats().mapped == before.mapped);
+}
+
+namespace {
+
+// The VmFlags of the mapping holding addr (/proc/self/smaps), or "".
+std::string vm_flags(const void* addr) {
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool in = false;
+  const auto a = reinterpret_cast<uintptr_t>(addr);
+  while (std::getline(smaps, line)) {
+    unsigned long lo = 0, hi = 0;
+    const size_t dash = line.find('-'), space = line.find(' ');
+    if (dash != std::string::npos && space != std::string::npos && dash < space &&
+        std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2) {
+      in = a >= lo && a < hi;
+      continue;
+    }
+    if (in && line.rfind("VmFlags:", 0) == 0) return line;
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("record_arena: chunks mapped while a store loads ask for huge pages only once the load is over") {
+  if (!record_arena::enabled) return;
+  const size_t odd = record_arena::chunk_bytes - 192;  // a size no other test takes: a new chunk
+  void* during = nullptr;
+  {
+    const record_arena::plain_pages_while_loading loading;
+    during = record_arena::take_shared(odd);
+    REQUIRE(during != nullptr);
+    const std::string f = vm_flags(during);
+    REQUIRE(!f.empty());
+    CHECK(f.find(" hg") == std::string::npos);  // MADV_HUGEPAGE not yet asked
+  }
+  CHECK(vm_flags(during).find(" hg") != std::string::npos);
+  void* after = record_arena::take_shared(odd);
+  REQUIRE(after != nullptr);
+  CHECK(vm_flags(after).find(" hg") != std::string::npos);
+  record_arena::give_shared(during, odd);
+  record_arena::give_shared(after, odd);
 }

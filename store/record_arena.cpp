@@ -78,6 +78,21 @@ void* pop(list& l) {
   return b;
 }
 
+// Makes a free large block the region class blocks are carved from (what
+// was left of the old region stays unused), so the slot arrays a table
+// outgrew (a size no table may ask for again) become records. Whether
+// there was one. REQUIRES: st.mu held.
+bool recycle_large(shared_state& st) {
+  for (auto& [size, l] : st.large) {
+    if (l.head == nullptr) continue;
+    st.shared_bytes -= size;
+    st.cur = static_cast<char*>(pop(l));
+    st.end = st.cur + size;
+    return true;
+  }
+  return false;
+}
+
 // Moves up to n blocks of class k into l: from the shared list, else carved
 // from the chunk (a new one when the chunk has no room for one block).
 // REQUIRES: st.mu held.
@@ -89,7 +104,7 @@ void refill(shared_state& st, size_t k, list& l, size_t n) {
     st.shared_bytes -= size;
   }
   for (; n != 0; --n) {
-    if (static_cast<size_t>(st.end - st.cur) < size) {
+    if (static_cast<size_t>(st.end - st.cur) < size && !recycle_large(st)) {
       char* c = map_chunk(st);
       if (c == nullptr) return;
       st.cur = c;  // what was left of the old chunk (under max_block) stays unused

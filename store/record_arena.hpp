@@ -86,7 +86,8 @@ class record_arena {
   // arena's mutex): a size class's block up to max_block; past it, up to
   // chunk_bytes, a block of exactly that size (64-byte aligned, from
   // chunks of their own, kept on a list per size when given back: the
-  // record tables' slot arrays, whose sizes are few). nullptr: past
+  // record tables' slot arrays, whose sizes are few; a kept one also
+  // becomes room for class blocks when their region runs out). nullptr: past
   // chunk_bytes, the arena disabled, or no memory (the caller allocates).
   static void* take_shared(size_t bytes);
   // Gives back a block taken from this arena for `bytes` (any thread).

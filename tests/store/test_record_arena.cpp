@@ -192,3 +192,22 @@ TEST_CASE("record_arena: chunks mapped while a store loads ask for huge pages on
   record_arena::give_shared(during, odd);
   record_arena::give_shared(after, odd);
 }
+
+TEST_CASE("record_arena: a large block given back becomes room for class blocks") {
+  if (!record_arena::enabled) return;
+  const size_t size = 8 + 8 * 16384;  // a table's slot array
+  auto* big = static_cast<char*>(record_arena::take_shared(size));
+  REQUIRE(big != nullptr);
+  record_arena::give_shared(big, size);
+  record_arena::cache c;
+  std::vector<void*> taken;
+  bool inside = false;
+  for (int i = 0; i < 4000 && !inside; ++i) {  // past whatever region and kept large blocks came first
+    auto* b = static_cast<char*>(c.take(record_arena::max_block));
+    REQUIRE(b != nullptr);
+    taken.push_back(b);
+    inside = b >= big && b < big + size;
+  }
+  CHECK(inside);
+  for (void* b : taken) c.give(b, record_arena::max_block);
+}

@@ -31,18 +31,9 @@ class record_pool {
   static constexpr size_t max_bytes = size_t{64} << 10;
   // A block taken may be up to this much larger than asked for.
   static constexpr size_t max_slack = 64;
-  // False under AddressSanitizer: every block given goes back to malloc.
-#if defined(__SANITIZE_ADDRESS__)
-  static constexpr bool keeps_blocks = false;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-  static constexpr bool keeps_blocks = false;
-#else
-  static constexpr bool keeps_blocks = true;
-#endif
-#else
-  static constexpr bool keeps_blocks = true;
-#endif
+  // False under AddressSanitizer (as the record arena is off there): every
+  // block given goes back to malloc.
+  static constexpr bool keeps_blocks = record_arena::enabled;
 
   record_pool() = default;
   ~record_pool();

@@ -111,28 +111,32 @@ void change_feed::finish_push(entry& e) {
 }
 
 void change_feed::publish(change_type type, std::string_view id, const crdt::stamp* version, session value,
-                          std::string_view origin) {
+                          std::string_view origin, record_pool* release_into) {
   const bool own_id = !value.valid();
   const bool home = origin == home_origin_;
   released spill;  // destroyed after the unlock
-  std::lock_guard lk(mu_);
-  entry& e = claim(&spill);
-  e.seq = ++last_seq_;
-  e.type = type;
-  e.has_version = version != nullptr;
-  e.version = version != nullptr ? *version : crdt::stamp{};
-  if (own_id) {
-    e.id.assign(id);
-  } else {
-    e.id.clear();
+  {
+    std::lock_guard lk(mu_);
+    entry& e = claim(&spill);
+    e.seq = ++last_seq_;
+    e.type = type;
+    e.has_version = version != nullptr;
+    e.version = version != nullptr ? *version : crdt::stamp{};
+    if (own_id) {
+      e.id.assign(id);
+    } else {
+      e.id.clear();
+    }
+    e.value = std::move(value);
+    if (home) {
+      e.origin.clear();
+    } else {
+      e.origin.assign(origin);
+    }
+    finish_push(e);
   }
-  e.value = std::move(value);
-  if (home) {
-    e.origin.clear();
-  } else {
-    e.origin.assign(origin);
-  }
-  finish_push(e);
+  if (release_into != nullptr && spill.value.valid())
+    detail::release_to(detail::session_access::take(spill.value), release_into);
 }
 
 void change_feed::publish(change c) {

@@ -30,6 +30,8 @@
 
 namespace sessionmesh::store {
 
+class record_pool;
+
 class change_feed {
  public:
   // home_origin: the origin of a change published with an empty one.
@@ -37,11 +39,16 @@ class change_feed {
 
   // A put, del or expire. version: null for none (an expire's); value: the
   // state after a put, empty otherwise; origin: empty for the home origin.
+  // release_into: where the record of a change dropped to make room goes
+  // if this was its last reference (a writer's shard pool, under that
+  // shard's lock: any shard's pool takes any record's block, and the
+  // arena's shared lists, which every writer would otherwise lock, stay
+  // out of it); null: let go as any handle is.
   // REQUIRES: a value's id is id (not read back: a writer publishes a
   // record whose lines it has just filled, and reading them would wait for
   // those stores to reach the cache).
   void publish(change_type type, std::string_view id, const crdt::stamp* version, session value,
-               std::string_view origin);
+               std::string_view origin, record_pool* release_into = nullptr);
   // Any change, kept as given (moved changes); its seq and cursor are set here.
   void publish(change c);
   std::string current_cursor() const;

@@ -223,8 +223,10 @@ class local_store final : public session_store {
   int64_t namespace_count(const std::string& key);
   // Publishes a change on the feed unless it is of a global program
   // (change_feed::publish: version null for none, origin empty for ours).
+  // release_into: the pool of the shard whose lock the caller holds
+  // (change_feed::publish).
   void publish(change_type type, std::string_view id, const crdt::stamp* version, session value,
-               std::string_view origin = {});
+               std::string_view origin = {}, record_pool* release_into = nullptr);
   result<list_page> list_records(std::string_view full_prefix, size_t strip, size_t limit,
                                  std::string_view cursor);
   // only_if_due: a read's lazy touch, which never waits for the disk (a

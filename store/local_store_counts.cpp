@@ -77,9 +77,9 @@ uint64_t local_store::expired_in_namespace(std::string_view ns) {
 }
 
 void local_store::publish(change_type type, std::string_view id, const crdt::stamp* version, session value,
-                          std::string_view origin) {
+                          std::string_view origin, record_pool* release_into) {
   if (is_global_record(id)) return;
-  feed_.publish(type, id, version, std::move(value), origin);
+  feed_.publish(type, id, version, std::move(value), origin, release_into);
 }
 
 }  // namespace sessionmesh::store

@@ -165,14 +165,14 @@ result<local_store::applied> local_store::apply_remote_deferred(std::string_view
     if (is || was) {
       if (is) {
         const crdt::stamp v = crdt::content_version(next);
-        publish(change_type::put, d->id, &v, out, origin);
+        publish(change_type::put, d->id, &v, out, origin, &sh.pool);
       } else {
         const auto type = next.tombstone.node == 0 ? change_type::expire : change_type::del;
         if (type == change_type::expire) {
           ++(is_global_record(d->id) ? gp_expired_ : expired_);
           count_expired(d->id);
         }
-        publish(type, d->id, &next.tombstone, {}, origin);
+        publish(type, d->id, &next.tombstone, {}, origin, &sh.pool);
       }
     }
   }

@@ -90,6 +90,15 @@ void release(packed_record* p);
 // caller holds the pool's shard lock). Without a pool, an arena block goes
 // back to the arena's shared lists and a malloc block to free().
 void release_to(packed_record* p, store::record_pool* pool);
+// The store's access to a handle's reference: take() empties s and hands
+// its reference (of a record, or null) to the caller, to release_to a pool.
+struct session_access {
+  static packed_record* take(session& s) noexcept {
+    auto* p = const_cast<packed_record*>(s.p_);
+    s.p_ = nullptr;
+    return p;
+  }
+};
 // Bytes a packed record takes on the heap (for memory accounting): its
 // block's usable size and malloc's size word; an arena block's size.
 size_t packed_footprint(const packed_record* p);

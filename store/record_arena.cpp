@@ -14,11 +14,23 @@ namespace {
 
 using list = record_arena::free_list;
 
+// A class's shared blocks: whole batches (chains of exactly cache::batch
+// blocks, linked through their first words; a batch's first block links
+// the next batch through its second word), so a cache trades one batch
+// with a few stores under the mutex instead of a walk over blocks no one
+// has touched since they were freed; and the loose blocks given one at a
+// time, fewer than a batch (a batch once they make one).
+struct class_lists {
+  void* batches = nullptr;
+  size_t n_batches = 0;
+  list loose;
+};
+
 // The arena's shared state. Never destroyed: records may outlive every
 // store (a session handle kept past close), and their blocks come back here.
 struct shared_state {
   std::mutex mu;
-  std::array<list, record_arena::classes> lists{};
+  std::array<class_lists, record_arena::classes> lists{};
   char* cur = nullptr;  // the chunk being carved into class blocks, up to end
   char* end = nullptr;
   char* large_cur = nullptr;  // the chunk being carved into large blocks
@@ -35,8 +47,10 @@ shared_state& state() {
   return *s;
 }
 
-// A free block's first word links it to the next.
+// A free block's first word links it to the next; a shared batch's first
+// block's second word, to the next batch.
 void*& next_of(void* block) { return *static_cast<void**>(block); }
+void*& next_batch_of(void* block) { return static_cast<void**>(block)[1]; }
 
 size_t class_of(size_t bytes) { return (bytes + record_arena::granule - 1) / record_arena::granule - 1; }
 
@@ -93,25 +107,82 @@ bool recycle_large(shared_state& st) {
   return false;
 }
 
-// Moves up to n blocks of class k into l: from the shared list, else carved
-// from the chunk (a new one when the chunk has no room for one block).
+// A run of blocks carved from the class region, not linked yet: the
+// caller links them after unlocking (the first store to a fresh line, or
+// a huge page's first fault, waits outside the section).
+struct carved {
+  char* at = nullptr;
+  size_t n = 0;
+};
+
+// Links a carved run of blocks of `size` bytes onto l.
+void link(list& l, carved c, size_t size) {
+  for (size_t i = c.n; i != 0; --i) push(l, c.at + (i - 1) * size);
+}
+
+// Adds a chain of exactly batch blocks to the shared batches of class k.
 // REQUIRES: st.mu held.
-void refill(shared_state& st, size_t k, list& l, size_t n) {
+void push_batch(shared_state& st, size_t k, void* head) {
+  class_lists& cl = st.lists[k];
+  next_batch_of(head) = cl.batches;
+  cl.batches = head;
+  ++cl.n_batches;
+  st.shared_bytes += record_arena::cache::batch * (k + 1) * record_arena::granule;
+}
+
+// Gives l (empty) up to n blocks of class k, n <= batch, with a few
+// stores: a shared batch when n is a batch and there is one; else the
+// loose blocks, all at once (a batch broken up into loose ones when there
+// are none and n is less); what is still missing is carved from the region
+// (a new one, a kept large block or a new chunk, when it has no room for
+// one block) and returned, to be linked after unlocking.
+// REQUIRES: st.mu held; l empty.
+carved refill(shared_state& st, size_t k, list& l, size_t n) {
   const size_t size = (k + 1) * record_arena::granule;
-  list& from = st.lists[k];
-  for (; n != 0 && from.head != nullptr; --n) {
-    push(l, pop(from));
-    st.shared_bytes -= size;
-  }
-  for (; n != 0; --n) {
-    if (static_cast<size_t>(st.end - st.cur) < size && !recycle_large(st)) {
-      char* c = map_chunk(st);
-      if (c == nullptr) return;
-      st.cur = c;  // what was left of the old chunk (under max_block) stays unused
-      st.end = c + record_arena::chunk_bytes;
+  class_lists& cl = st.lists[k];
+  if (cl.batches != nullptr && (n == record_arena::cache::batch || cl.loose.head == nullptr)) {
+    void* b = cl.batches;
+    cl.batches = next_batch_of(b);
+    --cl.n_batches;
+    if (n == record_arena::cache::batch) {
+      st.shared_bytes -= n * size;
+      l = {b, n};
+      return {};
     }
-    push(l, st.cur);
-    st.cur += size;
+    cl.loose = {b, record_arena::cache::batch};  // its blocks are loose now (still counted as shared)
+  }
+  if (n >= cl.loose.n) {
+    l = cl.loose;
+    cl.loose = {};
+  } else {
+    for (size_t i = 0; i < n; ++i) push(l, pop(cl.loose));
+  }
+  st.shared_bytes -= l.n * size;
+  n -= l.n;
+  if (n == 0) return {};
+  if (static_cast<size_t>(st.end - st.cur) < size && !recycle_large(st)) {
+    char* c = map_chunk(st);
+    if (c == nullptr) return {};
+    st.cur = c;  // what was left of the old chunk (under max_block) stays unused
+    st.end = c + record_arena::chunk_bytes;
+  }
+  const size_t fit = std::min(n, static_cast<size_t>(st.end - st.cur) / size);
+  carved out{st.cur, fit};
+  st.cur += fit * size;
+  return out;
+}
+
+// Adds one block to the loose blocks of class k (a batch when they make
+// one). REQUIRES: st.mu held.
+void give_loose(shared_state& st, size_t k, void* block) {
+  const size_t size = (k + 1) * record_arena::granule;
+  list& loose = st.lists[k].loose;
+  push(loose, block);
+  st.shared_bytes += size;
+  if (loose.n == record_arena::cache::batch) {
+    st.shared_bytes -= loose.n * size;  // push_batch counts them again
+    push_batch(st, k, loose.head);
+    loose = {};
   }
 }
 
@@ -120,12 +191,8 @@ void refill(shared_state& st, size_t k, list& l, size_t n) {
 record_arena::cache::~cache() {
   auto& st = state();
   std::lock_guard lk(st.mu);
-  for (size_t k = 0; k < classes; ++k) {
-    while (lists_[k].head != nullptr) {
-      push(st.lists[k], pop(lists_[k]));
-      st.shared_bytes += (k + 1) * granule;
-    }
-  }
+  for (size_t k = 0; k < classes; ++k)
+    while (lists_[k].head != nullptr) give_loose(st, k, pop(lists_[k]));
 }
 
 void* record_arena::cache::take(size_t bytes) {
@@ -134,8 +201,12 @@ void* record_arena::cache::take(size_t bytes) {
   list& l = lists_[k];
   if (l.head == nullptr) {
     auto& st = state();
-    std::lock_guard lk(st.mu);
-    refill(st, k, l, batch);
+    carved c;
+    {
+      std::lock_guard lk(st.mu);
+      c = refill(st, k, l, batch);
+    }
+    link(l, c, (k + 1) * granule);
     if (l.head == nullptr) return nullptr;
   }
   return pop(l);
@@ -151,13 +222,18 @@ void record_arena::cache::give(void* block, size_t bytes) {
   const size_t k = class_of(bytes);
   list& l = lists_[k];
   push(l, block);
-  if (l.n > keep_max) {  // half goes back, so a writer that frees as much as it takes stays here
+  if (l.n > keep_max) {  // a batch goes back, so a writer that frees as much as it takes stays here
+    // The batch is split off here, over blocks this cache touched lately;
+    // the mutex is held for a few stores.
+    void* head = l.head;
+    void* last = head;
+    for (size_t i = 1; i < batch; ++i) last = next_of(last);
+    l.head = next_of(last);
+    l.n -= batch;
+    next_of(last) = nullptr;
     auto& st = state();
     std::lock_guard lk(st.mu);
-    while (l.n > keep_max / 2) {
-      push(st.lists[k], pop(l));
-      st.shared_bytes += (k + 1) * granule;
-    }
+    push_batch(st, k, head);
   }
 }
 
@@ -173,8 +249,8 @@ void* record_arena::take_shared(size_t bytes) {
   std::lock_guard lk(st.mu);
   if (bytes <= max_block) {
     list one;
-    refill(st, class_of(bytes), one, 1);
-    return one.head;
+    const carved c = refill(st, class_of(bytes), one, 1);
+    return c.n != 0 ? c.at : one.head;
   }
   for (auto& [size, l] : st.large) {
     if (size == bytes && l.head != nullptr) {
@@ -199,8 +275,8 @@ void record_arena::give_shared(void* block, size_t bytes) {
   SM_ASSERT(enabled && bytes != 0 && bytes <= chunk_bytes);
   auto& st = state();
   std::lock_guard lk(st.mu);
-  st.shared_bytes += bytes <= max_block ? block_size(bytes) : bytes;
-  if (bytes <= max_block) return push(st.lists[class_of(bytes)], block);
+  if (bytes <= max_block) return give_loose(st, class_of(bytes), block);
+  st.shared_bytes += bytes;
   for (auto& [size, l] : st.large)
     if (size == bytes) return push(l, block);
   st.large.emplace_back(bytes, list{});

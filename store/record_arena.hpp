@@ -13,8 +13,12 @@
 // follows from the record's size, so a record needs no size word before it.
 // A cache (one per shard, inside its record_pool, under the shard's lock;
 // or one per loading thread) keeps a bounded list per class and trades
-// batches with the arena's shared lists under the arena's mutex; a block
-// released where no cache is at hand goes straight to the shared lists.
+// whole batches with the arena's shared lists under the arena's mutex: a
+// batch is a chain kept whole, so a trade is a few stores, not a walk over
+// blocks no one has touched since they were freed (the section every
+// writer may wait on stays short). A block released where no cache is at
+// hand goes to the shared lists alone; such blocks make a batch once there
+// are enough of them.
 // Chunks are kept for the process's life and their blocks reused (as
 // Redis's allocator keeps its pages): the arena's mapped bytes are its peak,
 // not its current use (stats()).

@@ -18,6 +18,7 @@ namespace sessionmesh {
 
 namespace detail {
 struct packed_record;
+struct session_access;  // the store's own access to a handle's reference
 }
 
 // session_view: a session's accessors over a record someone else keeps
@@ -69,6 +70,7 @@ class session : public session_view {
   }
 
  private:
+  friend struct detail::session_access;
   void drop() noexcept;  // gives back the reference held
 };
 

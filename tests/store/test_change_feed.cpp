@@ -11,6 +11,7 @@
 #include "crdt/codec.hpp"
 #include "store/change_feed.hpp"
 #include "store/packed.hpp"
+#include "store/record_pool.hpp"
 #include "tests/test_seed.hpp"
 
 using namespace sessionmesh;
@@ -127,4 +128,24 @@ TEST_CASE("change_feed: reads from every cursor agree with a model, across growt
   CHECK(dropped_by_bytes);  // the byte bound, not only the count, was exercised
   CHECK_FALSE(feed.read("0000000000abcdef-x", 1).has_value());
   CHECK_FALSE(feed.read("00000000000abcde-1", 1).has_value());  // another incarnation
+}
+
+TEST_CASE("change_feed: a change dropped to make room gives its record to the writer's pool when it held the last "
+          "reference") {
+  store::change_feed feed(1, 1 << 20, 0xabcdef, "home");
+  store::record_pool pool;
+  const crdt::stamp v{crdt::hlc_make(1000, 1), 7};
+  session kept = record_of("kept", 10);
+  feed.publish(change_type::put, "kept", &v, kept, "home", &pool);
+  feed.publish(change_type::put, "a", &v, record_of("a", 10), "home", &pool);  // drops "kept": still held here
+  CHECK(pool.size() == 0);
+  CHECK(kept.id() == "kept");
+  feed.publish(change_type::put, "b", &v, record_of("b", 10), "home", &pool);  // drops "a": its last reference
+  CHECK(pool.size() == (store::record_pool::keeps_blocks ? 1u : 0u));
+  feed.publish(change_type::put, "c", &v, record_of("c", 10), "home");  // no pool: "b" goes back to malloc
+  CHECK(pool.size() == (store::record_pool::keeps_blocks ? 1u : 0u));
+  auto b = feed.read(feed.cursor_of(3), 10);
+  REQUIRE(b);
+  REQUIRE(b->changes.size() == 1);
+  CHECK(b->changes[0].id == "c");
 }

@@ -81,6 +81,37 @@ TEST_CASE("record_arena: a cache keeps at most keep_max blocks a class; the rest
   for (void* b : again) record_arena::give_shared(b, 200);
 }
 
+TEST_CASE("record_arena: caches trade whole batches with the shared lists; blocks given one at a time make one") {
+  if (!record_arena::enabled) return;
+  constexpr size_t bytes = 2990;  // a class no other test takes
+  const size_t size = record_arena::block_size(bytes), batch = record_arena::cache::batch;
+  std::vector<void*> blocks;
+  record_arena::cache c;
+  for (size_t i = 0; i < 3 * batch; ++i) blocks.push_back(c.take(bytes));  // three whole batches: none left in c
+  const size_t given = record_arena::cache::keep_max + 1;
+  const size_t shared0 = record_arena::stats().shared;
+  for (size_t i = 0; i < given; ++i) c.give(blocks[i], bytes);
+  // One past keep_max: the newest batch went back whole, the rest stayed.
+  CHECK(record_arena::stats().shared == shared0 + batch * size);
+  record_arena::cache d;
+  for (size_t i = 0; i < batch; ++i) CHECK(d.take(bytes) == blocks[given - 1 - i]);  // newest first
+  CHECK(record_arena::stats().shared == shared0);  // d took the whole batch
+  // Loose blocks: given one at a time, shared one at a time.
+  for (size_t i = given; i < given + batch - 1; ++i) record_arena::give_shared(blocks[i], bytes);
+  CHECK(record_arena::stats().shared == shared0 + (batch - 1) * size);
+  CHECK(record_arena::take_shared(bytes) == blocks[given + batch - 2]);
+  record_arena::give_shared(blocks[given + batch - 2], bytes);
+  record_arena::give_shared(blocks[given - 1], bytes);  // d's: the loose blocks make a batch
+  CHECK(record_arena::stats().shared == shared0 + batch * size);
+  record_arena::cache e;
+  CHECK(e.take(bytes) == blocks[given - 1]);  // taken whole by a cache: its first block, the last given
+  CHECK(record_arena::stats().shared == shared0);
+  for (size_t i = 0; i < batch - 1; ++i) CHECK(e.take(bytes) == blocks[given + batch - 2 - i]);
+  for (size_t i = given + batch - 1; i < blocks.size(); ++i) c.give(blocks[i], bytes);
+  for (size_t i = given - batch; i < given - 1; ++i) d.give(blocks[i], bytes);
+  for (size_t i = given - 1; i < given + batch - 1; ++i) e.give(blocks[i], bytes);
+}
+
 TEST_CASE("record_arena: threads taking, giving and sharing blocks never get one another's") {
   if (!record_arena::enabled) return;
   const uint64_t seed = sessionmesh::testing::test_seed("record_arena threads");

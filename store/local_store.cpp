@@ -24,8 +24,8 @@ namespace {
 // Success, built once (a default error_code calls system_category()).
 const std::error_code no_error;
 
-// A shard's splice buffer is kept up to this size (a record spliced beyond
-// it gets its buffer freed after the write).
+// A thread's splice buffer (writer_scratch::merged) is kept up to this
+// size (a record spliced beyond it gets its buffer freed after the write).
 constexpr size_t scratch_keep_bytes = 64 * 1024;
 
 // A recorded touch is due once it would move last_accessed by more than
@@ -36,7 +36,7 @@ bool touch_due(const detail::packed_record* p, uint64_t now) { return now >= tou
 
 // Moves the updates' names and values into the delta (the requests are
 // the writer's own and are not read again).
-void put_entries(shard_delta& delta, section s, std::vector<entry_update>& ups, const stamp& ts,
+void put_entries(writer_delta& delta, section s, std::vector<entry_update>& ups, const stamp& ts,
                  const detail::packed_record* current) {
   for (auto& u : ups) {
     // Removing an entry this node never saw is a no-op (add wins).
@@ -101,13 +101,14 @@ result<session> local_store::write_packed_locked(shard& sh, const detail::packed
                                                  const session_record& delta, const store_limits* lim,
                                                  write_token* tok) {
   sh.pool.prefetch(sizeof(detail::packed_record) + p->size);  // the new record is about as large
-  if (auto m = crdt::merge_encoded(p->bytes(), delta, sh.scratch)) {
+  std::string& merged = writer_scratch::mine().merged;
+  if (auto m = crdt::merge_encoded(p->bytes(), delta, merged)) {
     if (lim != nullptr)
       if (auto c = check_limits(m->after, m->before, *lim); !c) return c.error();
     // The short way leaves created and the tombstone as they were.
-    auto r = install_locked(sh, delta, change_type::put, sh.scratch, {true, p->exists(), p->exists()},
+    auto r = install_locked(sh, delta, change_type::put, merged, {true, p->exists(), p->exists()},
                             m->content_version, tok, &m->header);
-    if (sh.scratch.capacity() > scratch_keep_bytes) std::string().swap(sh.scratch);
+    if (merged.capacity() > scratch_keep_bytes) std::string().swap(merged);
     return r;
   }
   session_record cur = detail::decode_packed(p);
@@ -137,7 +138,7 @@ result<session> local_store::install_locked(shard& sh, const session_record& del
   session out(p);
   swap_locked(sh, delta.id, p);
 
-  publish(type, delta.id, &version, feed_holds ? session(p) : session{});
+  publish(type, delta.id, &version, feed_holds ? session(p) : session{}, {}, &sh.pool);
   if (sink_ && type != change_type::expire) tok->seq = sink_(delta.id, crdt::encode(delta));
   return out;
 }
@@ -186,7 +187,7 @@ result<session> local_store::create_locked(shard& sh, create_request& req, uint6
     return errc::session_quota_exceeded;
   }
 
-  shard_delta delta(sh, req.id);
+  writer_delta delta(req.id);
   if (cur && crdt::exists(*cur)) {
     // An expired session is replaced: a tombstone first hides its old registers.
     auto t = tick(now);
@@ -207,7 +208,7 @@ result<session> local_store::create_locked(shard& sh, create_request& req, uint6
   put_entries(delta, section::variables, req.variables, *s, nullptr);
   put_entries(delta, section::programs, req.programs, *s, nullptr);
   if (cur && crdt::exists(*cur)) {
-    publish(change_type::expire, req.id, nullptr, {});
+    publish(change_type::expire, req.id, nullptr, {}, {}, &sh.pool);
     ++(global ? gp_expired_ : expired_);
   }
   auto r = apply_locked(sh, cur ? &*cur : nullptr, *delta, change_type::put, tok);
@@ -318,7 +319,7 @@ result<session> local_store::touch_impl(std::string_view id, bool only_if_due, w
     }
     auto s = tick(now);
     if (!s) return s.error();
-    shard_delta delta(sh, detail::packed_id(p));
+    writer_delta delta(detail::packed_id(p));
     delta->touched = *s;
     r = write_packed_locked(sh, p, *delta, nullptr, &tok);
   }
@@ -355,7 +356,7 @@ result<session> local_store::patch(std::string_view id, patch_request req, write
       return errc::version_mismatch;
     auto s = tick(now);
     if (!s) return s.error();
-    shard_delta delta(sh, detail::packed_id(p));
+    writer_delta delta(detail::packed_id(p));
     delta->touched = *s;
     if (req.ttl_s) {
       delta->ttl_ts = *s;

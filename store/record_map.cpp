@@ -1,6 +1,7 @@
 #include "store/record_map.hpp"
 
 #include <algorithm>
+#include <memory>
 #include <mutex>
 
 namespace sessionmesh::store {
@@ -31,29 +32,58 @@ void record_map::prefetch_record(const shard& sh, const hashed_id& k) {
   __builtin_prefetch(b - sizeof(size_t));
 }
 
-shard_delta::~shard_delta() {
-  d_.id.clear();
-  d_.tombstone = d_.created = d_.touched = d_.ttl_ts = d_.worker_ts = {};
-  d_.ttl_s = 0;
-  d_.worker.clear();
-  for (auto& m : d_.sections) {
-    while (!m.empty()) {
-      auto n = m.extract(m.begin());
-      if (spare_.size() >= spare_max) continue;  // n frees its node
-      n.mapped().value.reset();
-      spare_.push_back(std::move(n));
-    }
-  }
+namespace {
+// The thread's scratch: a plain pointer (one load from the thread's block,
+// no initialization check), owned by `scratch_owner`, which frees it when
+// the thread exits.
+thread_local writer_scratch* thread_scratch [[gnu::tls_model("initial-exec")]] = nullptr;
+struct scratch_owner {
+  std::unique_ptr<writer_scratch> s;
+  ~scratch_owner() { thread_scratch = nullptr; }
+};
+thread_local scratch_owner owner;
+}  // namespace
+
+writer_scratch& writer_scratch::mine() {
+  if (thread_scratch != nullptr) [[likely]]
+    return *thread_scratch;
+  owner.s = std::make_unique<writer_scratch>();
+  thread_scratch = owner.s.get();
+  return *thread_scratch;
 }
 
-void shard_delta::put(section s, std::string& name, std::optional<std::string>& value, const crdt::stamp& ts) {
-  auto& m = d_.map(s);
-  if (spare_.empty()) {
+writer_delta::writer_delta(std::string_view id) : s_(writer_scratch::mine()) {
+  SM_ASSERT(!s_.in_use);  // one write at a time on a thread
+  s_.in_use = true;
+  s_.delta.id.assign(id);
+}
+
+writer_delta::~writer_delta() {
+  auto& d = s_.delta;
+  d.id.clear();
+  d.tombstone = d.created = d.touched = d.ttl_ts = d.worker_ts = {};
+  d.ttl_s = 0;
+  d.worker.clear();
+  for (auto& m : d.sections) {
+    while (!m.empty()) {
+      auto n = m.extract(m.begin());
+      if (s_.spare_nodes.size() >= spare_max) continue;  // n frees its node
+      n.mapped().value.reset();
+      s_.spare_nodes.push_back(std::move(n));
+    }
+  }
+  s_.in_use = false;
+}
+
+void writer_delta::put(section s, std::string& name, std::optional<std::string>& value, const crdt::stamp& ts) {
+  auto& m = s_.delta.map(s);
+  auto& spare = s_.spare_nodes;
+  if (spare.empty()) {
     m.insert_or_assign(std::move(name), crdt::entry{ts, std::move(value)});
     return;
   }
-  auto n = std::move(spare_.back());
-  spare_.pop_back();
+  auto n = std::move(spare.back());
+  spare.pop_back();
   n.key() = std::move(name);
   n.mapped().ts = ts;
   n.mapped().value = std::move(value);
@@ -61,7 +91,7 @@ void shard_delta::put(section s, std::string& name, std::optional<std::string>& 
   if (r.inserted) return;
   r.position->second = std::move(r.node.mapped());  // a name given twice: the later wins
   r.node.mapped().value.reset();
-  spare_.push_back(std::move(r.node));
+  spare.push_back(std::move(r.node));
 }
 
 record_map::~record_map() {

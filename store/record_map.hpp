@@ -32,41 +32,52 @@ struct shard {
   record_pool pool;               // before retired: outlives it (reclaim gives blocks to it)
   reclaim::retired_list retired;  // before set: outlives it
   record_table set{retired};
-  // A writer's buffer for the record it splices (crdt::merge_encoded), under
-  // the unique lock; trimmed back after a large record (local_store).
-  std::string scratch;
-  // A writer's delta (through shard_delta), under the unique lock: kept
-  // so its strings keep their capacity (an id past the string's inline 15
-  // bytes costs an allocation and a free on every write otherwise).
-  crdt::session_record delta;
-  // Map nodes of delta's entries from earlier writes, their values freed:
-  // an entry put through shard_delta::put takes one instead of a new node.
-  std::vector<crdt::entry_map::node_type> spare_nodes;
   // Under the unique lock: whether this shard's records are in the local
   // store's Merkle index (local_store::build_index); a write into an
   // indexed shard keeps the index in step, one into another does not.
   bool indexed = false;
 };
 
-// The shard's delta for one write, under the shard's unique lock, its id
-// set; empty again (its strings' capacity and up to spare_max of its map
-// nodes kept, every value freed) when this goes.
-class shard_delta {
+// A writing thread's reusable buffers (writer_scratch::mine()): the record
+// a write splices (crdt::merge_encoded's output) and the write's delta
+// (through writer_delta). One per thread, not per shard: the buffers of a
+// shard that two cores write would travel between them on almost every
+// write (in a two-thread patch benchmark, about a tenth of the time went
+// there); a thread's stay in its core's cache. They carry nothing from one
+// write to the next: the delta is emptied when its writer_delta goes and
+// the buffer is overwritten by each splice (trimmed back after a large
+// record by local_store).
+// Thread: its own thread's; one writer_delta at a time (asserted).
+struct writer_scratch {
+  std::string merged;
+  crdt::session_record delta;
+  // Map nodes of delta's entries from earlier writes, their values freed:
+  // an entry put through writer_delta::put takes one instead of a new node.
+  std::vector<crdt::entry_map::node_type> spare_nodes;
+  bool in_use = false;  // a writer_delta holds delta
+  // This thread's (made on its first write, freed when it exits).
+  static writer_scratch& mine();
+};
+
+// The delta of one write, its id set, in this thread's writer_scratch (its
+// strings keep their capacity: an id past the string's inline 15 bytes
+// would cost an allocation and a free on every write); empty again (up to
+// spare_max of its map nodes kept, every value freed) when this goes.
+class writer_delta {
  public:
   static constexpr size_t spare_max = 16;
-  shard_delta(shard& sh, std::string_view id) : d_(sh.delta), spare_(sh.spare_nodes) { d_.id.assign(id); }
-  ~shard_delta();
-  shard_delta(const shard_delta&) = delete;
-  shard_delta& operator=(const shard_delta&) = delete;
-  crdt::session_record& operator*() { return d_; }
-  crdt::session_record* operator->() { return &d_; }
+  explicit writer_delta(std::string_view id);
+  ~writer_delta();
+  writer_delta(const writer_delta&) = delete;
+  writer_delta& operator=(const writer_delta&) = delete;
+  crdt::session_record& operator*() { return s_.delta; }
+  crdt::session_record* operator->() { return &s_.delta; }
   // delta.map(s).insert_or_assign(name, {ts, value}), in a kept node when
   // there is one. Moves from name and value.
   void put(section s, std::string& name, std::optional<std::string>& value, const crdt::stamp& ts);
 
  private:
-  crdt::session_record& d_;
-  std::vector<crdt::entry_map::node_type>& spare_;
+  writer_scratch& s_;
 };
 
 class record_map {

@@ -2,13 +2,14 @@
 
 #include "store/packed.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 
 namespace sessionmesh::store {
 
 change_feed::change_feed(size_t capacity, size_t max_bytes, uint64_t incarnation, std::string home_origin)
-    : capacity_(capacity == 0 ? 1 : capacity),
+    : capacity_(std::clamp<size_t>(capacity, 1, max_capacity)),
       max_bytes_(max_bytes),
       incarnation_(incarnation),
       home_origin_(std::move(home_origin)) {}
@@ -34,8 +35,8 @@ size_t change_feed::bytes_of(const entry& e) {
 }
 
 size_t change_feed::bytes() const {
-  std::lock_guard lk(mu_);
-  return bytes_;
+  std::lock_guard lk(hot_.mu);
+  return hot_.bytes;
 }
 
 std::string change_feed::cursor_of(uint64_t seq) const {
@@ -65,8 +66,8 @@ change change_feed::make_change(const entry& e) const {
 }
 
 void change_feed::drop_oldest(released* spill) {
-  entry& old = ring_[head_];
-  bytes_ -= old.bytes;
+  entry& old = ring_[hot_.head];
+  hot_.bytes -= old.bytes;
   if (spill != nullptr) {
     spill->value = std::move(old.value);
     spill->whole = std::move(old.whole);
@@ -74,36 +75,36 @@ void change_feed::drop_oldest(released* spill) {
     old.value = session{};
     old.whole.reset();
   }
-  head_ = head_ + 1 == ring_.size() ? 0 : head_ + 1;
-  --count_;
+  hot_.head = hot_.head + 1 == ring_.size() ? 0 : hot_.head + 1;
+  --hot_.count;
 }
 
 change_feed::entry& change_feed::claim(released* spill) {
-  if (count_ == ring_.size()) {
+  if (hot_.count == ring_.size()) {
     if (ring_.size() < capacity_) {
       std::vector<entry> bigger(std::min(capacity_, std::max<size_t>(16, ring_.size() * 2)));
-      for (size_t i = 0; i < count_; ++i) bigger[i] = std::move(ring_[(head_ + i) % ring_.size()]);
+      for (size_t i = 0; i < hot_.count; ++i) bigger[i] = std::move(ring_[(hot_.head + i) % ring_.size()]);
       ring_ = std::move(bigger);
-      head_ = 0;
+      hot_.head = 0;
     } else {
       drop_oldest(spill);
     }
   }
-  size_t i = head_ + count_;
+  size_t i = hot_.head + hot_.count;
   if (i >= ring_.size()) i -= ring_.size();
-  ++count_;
+  ++hot_.count;
   return ring_[i];
 }
 
 void change_feed::finish_push(entry& e) {
   e.bytes = bytes_of(e);
-  bytes_ += e.bytes;
-  while (count_ > 1 && bytes_ > max_bytes_) drop_oldest(nullptr);
+  hot_.bytes += e.bytes;
+  while (hot_.count > 1 && hot_.bytes > max_bytes_) drop_oldest(nullptr);
   // The next publish into a full ring drops the oldest change and releases
   // its record: a line no one has touched for a whole ring of writes. Ask
   // for it now, so it arrives while this write finishes.
-  if (count_ == capacity_)
-    if (const auto* r = ring_[head_].value.raw()) __builtin_prefetch(r, 1);
+  if (hot_.count == capacity_)
+    if (const auto* r = ring_[hot_.head].value.raw()) __builtin_prefetch(r, 1);
   if (!subs_.empty()) {
     const change c = make_change(e);
     for (auto& [_, fn] : subs_) fn(c);
@@ -116,9 +117,9 @@ void change_feed::publish(change_type type, std::string_view id, const crdt::sta
   const bool home = origin == home_origin_;
   released spill;  // destroyed after the unlock
   {
-    std::lock_guard lk(mu_);
+    std::lock_guard lk(hot_.mu);
     entry& e = claim(&spill);
-    e.seq = ++last_seq_;
+    e.seq = ++hot_.last_seq;
     e.type = type;
     e.has_version = version != nullptr;
     e.version = version != nullptr ? *version : crdt::stamp{};
@@ -142,9 +143,9 @@ void change_feed::publish(change_type type, std::string_view id, const crdt::sta
 void change_feed::publish(change c) {
   auto whole = std::make_unique<change>(std::move(c));
   released spill;  // destroyed after the unlock
-  std::lock_guard lk(mu_);
+  std::lock_guard lk(hot_.mu);
   entry& e = claim(&spill);
-  e.seq = ++last_seq_;
+  e.seq = ++hot_.last_seq;
   e.type = whole->type;
   e.has_version = false;
   e.version = {};
@@ -156,8 +157,8 @@ void change_feed::publish(change c) {
 }
 
 std::string change_feed::current_cursor() const {
-  std::lock_guard lk(mu_);
-  return cursor_of(last_seq_);
+  std::lock_guard lk(hot_.mu);
+  return cursor_of(hot_.last_seq);
 }
 
 result<change_batch> change_feed::read(std::string_view cursor, size_t max) const {
@@ -169,29 +170,29 @@ result<change_batch> change_feed::read(std::string_view cursor, size_t max) cons
   if (r1.ptr != cursor.data() + dash || r2.ptr != cursor.data() + cursor.size() || r1.ec != std::errc{} ||
       r2.ec != std::errc{})
     return errc::cursor_expired;
-  std::lock_guard lk(mu_);
-  if (inc != incarnation_ || seq > last_seq_) return errc::cursor_expired;
-  const uint64_t first = count_ == 0 ? last_seq_ + 1 : at(0).seq;
+  std::lock_guard lk(hot_.mu);
+  if (inc != incarnation_ || seq > hot_.last_seq) return errc::cursor_expired;
+  const uint64_t first = hot_.count == 0 ? hot_.last_seq + 1 : at(0).seq;
   if (seq + 1 < first) return errc::cursor_expired;  // fell off the ring
   change_batch b;
-  for (size_t i = static_cast<size_t>(seq + 1 - first); i < count_ && b.changes.size() < max; ++i)
+  for (size_t i = static_cast<size_t>(seq + 1 - first); i < hot_.count && b.changes.size() < max; ++i)
     b.changes.push_back(make_change(at(i)));
   b.next_cursor = b.changes.empty() ? cursor_of(seq) : b.changes.back().cursor;
   return b;
 }
 
 subscription change_feed::subscribe(std::function<void(const change&)> fn) {
-  std::lock_guard lk(mu_);
+  std::lock_guard lk(hot_.mu);
   const uint64_t id = next_sub_++;
   subs_.emplace(id, std::move(fn));
   return subscription([this, id] {
-    std::lock_guard lk2(mu_);
+    std::lock_guard lk2(hot_.mu);
     subs_.erase(id);
   });
 }
 
 size_t change_feed::subscribers() const {
-  std::lock_guard lk(mu_);
+  std::lock_guard lk(hot_.mu);
   return subs_.size();
 }
 

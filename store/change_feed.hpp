@@ -73,7 +73,7 @@ class change_feed {
   static size_t bytes_of(const change& c);
   static size_t bytes_of(const entry& e);
   change make_change(const entry& e) const;
-  const entry& at(size_t i) const { return ring_[(head_ + i) % ring_.size()]; }  // i-th oldest
+  const entry& at(size_t i) const { return ring_[(hot_.head + i) % ring_.size()]; }  // i-th oldest
   // What a dropped entry held that is costly to let go (its record, often
   // a cold line and its last reference; a whole change): the caller
   // destroys it after unlocking, out of the section every writer waits on.
@@ -81,33 +81,44 @@ class change_feed {
     session value;
     std::unique_ptr<change> whole;
   };
-  // REQUIRES: mu_ held. The slot of a new newest entry, counted in the
+  // REQUIRES: hot_.mu held. The slot of a new newest entry, counted in the
   // ring: when the ring is full and at capacity, the oldest is dropped to
   // make room (what it held moved into *spill) and its slot is the one
   // returned. The slot is filled in place — its strings keep their
   // capacity, so a write with nobody watching allocates nothing here — and
   // the caller sets every field (whole is null), then calls finish_push.
   entry& claim(released* spill);
-  // REQUIRES: mu_ held; e the slot claim returned, filled. Counts its
+  // REQUIRES: hot_.mu held; e the slot claim returned, filled. Counts its
   // bytes, drops the oldest past the byte bound (here, under the lock),
   // and hands the change to the subscribers.
   void finish_push(entry& e);
-  // REQUIRES: mu_ held, count_ > 0. Drops the oldest entry; what it held
+  // REQUIRES: hot_.mu held, hot_.count > 0. Drops the oldest entry; what it held
   // goes into *spill if given, else is let go here.
   void drop_oldest(released* spill);
 
-  size_t capacity_;
+  // Read by every publish, written rarely (growth, subscribe; under mu_).
+  size_t capacity_;  // at most max_capacity
   size_t max_bytes_;
   uint64_t incarnation_;
   std::string home_origin_;
-  mutable adaptive_mutex mu_;  // every write publishes: a short section, taken by all writers
   std::vector<entry> ring_;  // circular: count_ entries from head_; grows by doubling up to capacity_
-  size_t head_ = 0;
-  size_t count_ = 0;
-  size_t bytes_ = 0;
-  uint64_t last_seq_ = 0;
   uint64_t next_sub_ = 1;
   std::map<uint64_t, std::function<void(const change&)>> subs_;
+  // Written by every publish: the lock and the ring's ends on one line of
+  // their own, so a publish moves one line from the last writer's core,
+  // not three (they used to straddle three, with fields read by all).
+  struct alignas(64) hot_fields {
+    adaptive_mutex mu;  // every write publishes: a short section, taken by all writers
+    uint32_t head = 0;
+    uint32_t count = 0;
+    size_t bytes = 0;
+    uint64_t last_seq = 0;
+  };
+  static_assert(sizeof(hot_fields) == 64, "the lock and the ring's ends fill one line");
+  mutable hot_fields hot_;
+
+ public:
+  static constexpr size_t max_capacity = size_t{1} << 31;  // a larger capacity is this one
 };
 
 }  // namespace sessionmesh::store

@@ -4,12 +4,18 @@
 // section of a few hundred instructions the sleep and the wake (two
 // futex calls and a context switch) cost far more than the wait would.
 // Lockable: use with std::lock_guard and std::unique_lock.
+// adaptive_shared_mutex: a std::shared_mutex that a thread finding it held
+// retries for a few microseconds (spin_tries, a pause between) before it
+// sleeps: a shard's writers hold it for about a microsecond, and the
+// futex wait and wake of a sleep cost more than that (on a VM, a wake is
+// an interrupt to the other vCPU). SharedLockable: std::shared_lock too.
 // Thread: thread-safe.
 #pragma once
 
 #include <pthread.h>
 
 #include <cerrno>
+#include <shared_mutex>
 
 #include "sessionmesh/result.hpp"
 
@@ -45,6 +51,38 @@ class adaptive_mutex {
 
  private:
   pthread_mutex_t m_;
+};
+
+class adaptive_shared_mutex {
+ public:
+  static constexpr int spin_tries = 100;
+
+  void lock() {
+    for (int i = 0; i < spin_tries; ++i) {
+      if (m_.try_lock()) return;
+      relax();
+    }
+    m_.lock();
+  }
+  bool try_lock() { return m_.try_lock(); }
+  void unlock() { m_.unlock(); }
+  void lock_shared() {
+    for (int i = 0; i < spin_tries; ++i) {
+      if (m_.try_lock_shared()) return;
+      relax();
+    }
+    m_.lock_shared();
+  }
+  bool try_lock_shared() { return m_.try_lock_shared(); }
+  void unlock_shared() { m_.unlock_shared(); }
+
+ private:
+  static void relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+  std::shared_mutex m_;
 };
 
 }  // namespace sessionmesh::store

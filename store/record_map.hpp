@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "store/adaptive_mutex.hpp"
 #include "store/packed.hpp"
 #include "store/reclaim.hpp"
 #include "store/record_pool.hpp"
@@ -28,7 +29,7 @@ struct hashed_id {
 };
 
 struct shard {
-  mutable std::shared_mutex mu;
+  mutable adaptive_shared_mutex mu;
   record_pool pool;               // before retired: outlives it (reclaim gives blocks to it)
   reclaim::retired_list retired;  // before set: outlives it
   record_table set{retired};

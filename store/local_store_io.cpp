@@ -136,7 +136,7 @@ bool local_store::apply_recovered(std::string_view payload) {
   count_live(delta->id, was, is);
   tombstones_ += static_cast<int>(!is) - static_cast<int>(was_tomb);
   const std::string enc = crdt::encode(next);
-  swap_locked(sh, delta->id, detail::make_packed(enc, crdt::trusted_header(enc), 1, &sh.pool));
+  swap_locked(sh, delta->id, detail::make_packed(enc, 1, &sh.pool));
   return true;
 }
 

@@ -158,7 +158,7 @@ result<local_store::applied> local_store::apply_remote_deferred(std::string_view
     count_live(d->id, was, is);
     if (const int t = static_cast<int>(!is) - static_cast<int>(cur && !was); t != 0) tombstones_ += t;
     const std::string enc = crdt::encode(next);
-    auto* np = detail::make_packed(enc, crdt::trusted_header(enc), 1, &sh.pool);
+    auto* np = detail::make_packed(enc, 1, &sh.pool);
     detail::retain(np);
     session out(np);
     swap_locked(sh, d->id, np);

@@ -13,8 +13,8 @@
 
 namespace sessionmesh::detail {
 
-packed_record* make_packed(std::string_view encoded, uint32_t refs) {
-  return make_packed(encoded, crdt::trusted_header(encoded), refs);
+packed_record* make_packed(std::string_view encoded, uint32_t refs, store::record_pool* pool) {
+  return make_packed(encoded, crdt::trusted_header(encoded), refs, pool);
 }
 
 packed_record* make_packed(std::string_view encoded, const crdt::packed_header& h, uint32_t refs) {

@@ -59,8 +59,9 @@ struct packed_record {
 // Copies the encoding into a new packed_record holding `refs` references
 // (a writer that hands out several adopts them all: no atomic increment on
 // a record whose lines are still on their way to the cache).
+// In a block of `pool` when given (as below).
 // REQUIRES: encoded is a valid encoding; refs >= 1.
-packed_record* make_packed(std::string_view encoded, uint32_t refs = 1);
+packed_record* make_packed(std::string_view encoded, uint32_t refs = 1, store::record_pool* pool = nullptr);
 // The same with its header already known (read_header or inspect of these
 // very bytes, or crdt::merge_encoded's): recovery reads each header once.
 // Only its stamps, ttl and maps offset are used.

@@ -57,30 +57,24 @@ class adaptive_shared_mutex {
  public:
   static constexpr int spin_tries = 100;
 
-  void lock() {
-    for (int i = 0; i < spin_tries; ++i) {
-      if (m_.try_lock()) return;
-      relax();
-    }
-    m_.lock();
-  }
+  void lock() { acquire([this] { return m_.try_lock(); }, [this] { m_.lock(); }); }
   bool try_lock() { return m_.try_lock(); }
   void unlock() { m_.unlock(); }
-  void lock_shared() {
-    for (int i = 0; i < spin_tries; ++i) {
-      if (m_.try_lock_shared()) return;
-      relax();
-    }
-    m_.lock_shared();
-  }
+  void lock_shared() { acquire([this] { return m_.try_lock_shared(); }, [this] { m_.lock_shared(); }); }
   bool try_lock_shared() { return m_.try_lock_shared(); }
   void unlock_shared() { m_.unlock_shared(); }
 
  private:
-  static void relax() {
+  // try_ spin_tries times, a pause between; then wait_ (sleeps).
+  template <class Try, class Wait>
+  static void acquire(Try try_, Wait wait_) {
+    for (int i = 0; i < spin_tries; ++i) {
+      if (try_()) return;
 #if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
+      __builtin_ia32_pause();
 #endif
+    }
+    wait_();
   }
   std::shared_mutex m_;
 };

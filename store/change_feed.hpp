@@ -96,12 +96,12 @@ class change_feed {
   // goes into *spill if given, else is let go here.
   void drop_oldest(released* spill);
 
-  // Read by every publish, written rarely (growth, subscribe; under mu_).
+  // Read by every publish, written rarely (growth, subscribe; under hot_.mu).
   size_t capacity_;  // at most max_capacity
   size_t max_bytes_;
   uint64_t incarnation_;
   std::string home_origin_;
-  std::vector<entry> ring_;  // circular: count_ entries from head_; grows by doubling up to capacity_
+  std::vector<entry> ring_;  // circular: hot_.count entries from hot_.head; grows by doubling up to capacity_
   uint64_t next_sub_ = 1;
   std::map<uint64_t, std::function<void(const change&)>> subs_;
   // Written by every publish: the lock and the ring's ends on one line of

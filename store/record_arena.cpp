@@ -22,7 +22,6 @@ using list = record_arena::free_list;
 // time, fewer than a batch (a batch once they make one).
 struct class_lists {
   void* batches = nullptr;
-  size_t n_batches = 0;
   list loose;
 };
 
@@ -53,6 +52,7 @@ void*& next_of(void* block) { return *static_cast<void**>(block); }
 void*& next_batch_of(void* block) { return static_cast<void**>(block)[1]; }
 
 size_t class_of(size_t bytes) { return (bytes + record_arena::granule - 1) / record_arena::granule - 1; }
+size_t size_of_class(size_t k) { return (k + 1) * record_arena::granule; }
 
 void advise(char* chunk) {
   (void)madvise(chunk, record_arena::chunk_bytes, MADV_HUGEPAGE);  // a hint: plain pages where THP is off
@@ -126,8 +126,7 @@ void push_batch(shared_state& st, size_t k, void* head) {
   class_lists& cl = st.lists[k];
   next_batch_of(head) = cl.batches;
   cl.batches = head;
-  ++cl.n_batches;
-  st.shared_bytes += record_arena::cache::batch * (k + 1) * record_arena::granule;
+  st.shared_bytes += record_arena::cache::batch * size_of_class(k);
 }
 
 // Gives l (empty) up to n blocks of class k, n <= batch, with a few
@@ -138,12 +137,11 @@ void push_batch(shared_state& st, size_t k, void* head) {
 // one block) and returned, to be linked after unlocking.
 // REQUIRES: st.mu held; l empty.
 carved refill(shared_state& st, size_t k, list& l, size_t n) {
-  const size_t size = (k + 1) * record_arena::granule;
+  const size_t size = size_of_class(k);
   class_lists& cl = st.lists[k];
   if (cl.batches != nullptr && (n == record_arena::cache::batch || cl.loose.head == nullptr)) {
     void* b = cl.batches;
     cl.batches = next_batch_of(b);
-    --cl.n_batches;
     if (n == record_arena::cache::batch) {
       st.shared_bytes -= n * size;
       l = {b, n};
@@ -175,7 +173,7 @@ carved refill(shared_state& st, size_t k, list& l, size_t n) {
 // Adds one block to the loose blocks of class k (a batch when they make
 // one). REQUIRES: st.mu held.
 void give_loose(shared_state& st, size_t k, void* block) {
-  const size_t size = (k + 1) * record_arena::granule;
+  const size_t size = size_of_class(k);
   list& loose = st.lists[k].loose;
   push(loose, block);
   st.shared_bytes += size;
@@ -206,7 +204,7 @@ void* record_arena::cache::take(size_t bytes) {
       std::lock_guard lk(st.mu);
       c = refill(st, k, l, batch);
     }
-    link(l, c, (k + 1) * granule);
+    link(l, c, size_of_class(k));
     if (l.head == nullptr) return nullptr;
   }
   return pop(l);
@@ -239,7 +237,7 @@ void record_arena::cache::give(void* block, size_t bytes) {
 
 size_t record_arena::cache::bytes() const {
   size_t b = 0;
-  for (size_t k = 0; k < classes; ++k) b += lists_[k].n * (k + 1) * granule;
+  for (size_t k = 0; k < classes; ++k) b += lists_[k].n * size_of_class(k);
   return b;
 }
 

@@ -39,7 +39,8 @@ packed_record* pack(void* mem, size_t usable, bool arena, std::string_view encod
                                     h.ttl_s,
                                     static_cast<uint16_t>(h.maps_offset),
                                     s,
-                                    static_cast<uint8_t>(exists)};
+                                    static_cast<uint8_t>(exists),
+                                    {0}};
   std::memcpy(p->data(), encoded.data(), encoded.size());
   return p;
 }

@@ -1,14 +1,10 @@
 // packed_record: one session's canonical encoding in a single allocation,
 // with an intrusive reference count and the few fields the read path needs
-// (liveness, expiry, where the maps start) decoded once at packing time: a
-// 24-byte header before the bytes. The digest is not kept: digest_of hashes
-// the bytes on each call (a store that keeps no Merkle index, one that
-// never replicates, never asks; one that does asks about twice per write,
-// the old record's and the new one's, tens of ns for a few hundred bytes;
-// kept, it cost 8 bytes a record, a whole 16-byte arena class for half of
-// the sizes).
+// (liveness, expiry, where the maps start) decoded once at packing time, and
+// its digest, hashed on first use (digest_of) and kept: a store that keeps
+// no Merkle index (it never replicates) never hashes its records.
 // The store's maps hold one reference; every `session` handle holds one.
-// Immutable after make_packed().
+// Immutable after make_packed(), but for the digest's cache.
 // Thread: refcount is atomic; the bytes are read-only.
 #pragma once
 
@@ -44,6 +40,9 @@ struct packed_record {
   // record arena (store/record_arena.hpp), whose size follows from size.
   uint8_t slack;
   uint8_t exists_;  // 1: created after the last delete
+  // crdt::digest_bytes(bytes()) | 1 (never 0: the Merkle index's
+  // "absent"), or 0 until digest_of first computes it.
+  mutable std::atomic<uint64_t> digest;
 
   static constexpr uint8_t unknown_slack = 0xff;
   static constexpr uint8_t arena_slack = 0xfe;
@@ -56,7 +55,6 @@ struct packed_record {
   const char* data() const { return reinterpret_cast<const char*>(this + 1); }
   std::string_view bytes() const { return {data(), size}; }
 };
-static_assert(sizeof(packed_record) == 24, "the header before the bytes: 24 bytes");
 
 // Copies the encoding into a new packed_record holding `refs` references
 // (a writer that hands out several adopts them all: no atomic increment on
@@ -77,9 +75,16 @@ packed_record* make_packed(std::string_view encoded, const crdt::packed_header& 
 // thread's), else from malloc.
 packed_record* make_packed(std::string_view encoded, const crdt::packed_header& h, uint32_t refs,
                            store::record_arena::cache* arena);
-// The record's digest: crdt::digest_bytes(bytes()) | 1 (never 0: the
-// Merkle index's "absent"), hashed on each call. Any thread.
-inline uint64_t digest_of(const packed_record* p) { return crdt::digest_bytes(p->bytes()) | 1; }
+// The record's digest, computed on the first call and kept. Any thread:
+// racing first calls store the same value.
+inline uint64_t digest_of(const packed_record* p) {
+  uint64_t d = p->digest.load(std::memory_order_relaxed);
+  if (d == 0) {
+    d = crdt::digest_bytes(p->bytes()) | 1;
+    p->digest.store(d, std::memory_order_relaxed);
+  }
+  return d;
+}
 inline void retain(packed_record* p) { p->refs.fetch_add(1, std::memory_order_relaxed); }
 void release(packed_record* p);
 // release, the block given to `pool` when this was the last reference (the

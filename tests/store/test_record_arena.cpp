@@ -99,7 +99,8 @@ TEST_CASE("record_arena: caches trade whole batches with the shared lists; block
   std::vector<void*> blocks;
   record_arena::cache c;
   // Three batches at least, and until c holds none: a refill carved short at
-  // the end of a chunk leaves c more than it was asked for.
+  // the end of a chunk shifts c's refills, so after three batches' takes c
+  // may still hold blocks.
   for (size_t i = 0; i < 3 * batch || c.peek(bytes) != nullptr; ++i) blocks.push_back(c.take(bytes));
   const size_t given = record_arena::cache::keep_max + 1;
   const size_t shared0 = record_arena::stats().shared;

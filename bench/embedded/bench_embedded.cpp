@@ -1,11 +1,12 @@
 // bench/embedded: the embedded store against a raw absl::flat_hash_map
 // <std::string, std::string> doing the same lookups and overwrites, in the
-// same run. 1,000,000 sessions, one 256-byte variable each.
+// same run. 1,000,000 sessions, one 256-byte variable each (VALUE_BYTES:
+// another size, 2 to 4,000 bytes, the JSON string's quotes included).
 // Prints ns/op (median of 3 runs) on 1 and 2 threads and heap bytes per
 // session (mallinfo2 deltas and the record arena's mapped chunks), with
 // ratios.
 //
-//   build/bench/bench_embedded [SESSIONS]
+//   build/bench/bench_embedded [SESSIONS] [VALUE_BYTES]
 #include <absl/container/flat_hash_map.h>
 #include <malloc.h>
 
@@ -73,7 +74,12 @@ double median3(const std::function<double()>& f) {
 // Over 80 lines on purpose: the benchmark's rows in the order they print.
 int main(int argc, char** argv) {
   const size_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1'000'000;
-  const std::string value = bench::json_value('x'), value2 = bench::json_value('y');
+  const size_t value_bytes = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 256;
+  if (value_bytes < 2 || value_bytes > 4000) {
+    std::fprintf(stderr, "VALUE_BYTES must be 2 to 4000\n");
+    return 2;
+  }
+  const std::string value = bench::json_value('x', value_bytes), value2 = bench::json_value('y', value_bytes);
   const std::vector<std::string> keys = bench::session_ids(n);
   const std::vector<uint32_t> order = bench::shuffled_order(n);
   std::atomic<size_t> sink{0};
@@ -193,7 +199,7 @@ int main(int argc, char** argv) {
   }
   const auto stats = s.stats();
 
-  std::printf("sessionmesh embedded bench: %zu sessions, one 256-byte variable each (median of 3)\n", n);
+  std::printf("sessionmesh embedded bench: %zu sessions, one %zu-byte variable each (median of 3)\n", n, value_bytes);
   std::printf("%-34s %14s %14s %8s\n", "", "sessionmesh", "raw flat_hash", "ratio");
   std::printf("%-34s %11.0f ns %11.0f ns %7.2fx\n", "get, 1 thread", sm_get[0], raw_get[0], sm_get[0] / raw_get[0]);
   std::printf("%-34s %11.0f ns %11.0f ns %7.2fx\n", "get, 2 threads (ns/op/thread)", sm_get[1], raw_get[1],

@@ -33,6 +33,7 @@ inline std::vector<uint32_t> shuffled_order(size_t n) {
 }
 
 // A JSON string of 256 bytes: 254 copies of c between quotes.
-inline std::string json_value(char c) { return "\"" + std::string(254, c) + "\""; }
+// A JSON string of `bytes` bytes, quotes included (bytes >= 2).
+inline std::string json_value(char c, size_t bytes = 256) { return "\"" + std::string(bytes - 2, c) + "\""; }
 
 }  // namespace bench

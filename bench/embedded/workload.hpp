@@ -32,8 +32,8 @@ inline std::vector<uint32_t> shuffled_order(size_t n) {
   return order;
 }
 
-// A JSON string of 256 bytes: 254 copies of c between quotes.
-// A JSON string of `bytes` bytes, quotes included (bytes >= 2).
+// A JSON string of `bytes` bytes (256 unless told): bytes - 2 copies of c
+// between quotes. REQUIRES: bytes >= 2.
 inline std::string json_value(char c, size_t bytes = 256) { return "\"" + std::string(bytes - 2, c) + "\""; }
 
 }  // namespace bench

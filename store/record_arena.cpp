@@ -51,7 +51,7 @@ shared_state& state() {
 void*& next_of(void* block) { return *static_cast<void**>(block); }
 void*& next_batch_of(void* block) { return static_cast<void**>(block)[1]; }
 
-size_t class_of(size_t bytes) { return (bytes + record_arena::granule - 1) / record_arena::granule - 1; }
+size_t class_of(size_t bytes) { return record_arena::block_size(bytes) / record_arena::granule - 1; }
 size_t size_of_class(size_t k) { return (k + 1) * record_arena::granule; }
 
 void advise(char* chunk) {

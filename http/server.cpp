@@ -27,6 +27,7 @@
 #include "http/tls.hpp"
 #include "http/watch.hpp"
 #include "http/wire.hpp"
+#include "store/thread_name.hpp"
 
 namespace sessionmesh::http {
 
@@ -687,7 +688,11 @@ result<void> server::start() {
   }
   s.bound_port = s.acceptor->local_endpoint().port();
   s.accept();
-  for (auto& c : s.ctxs) s.threads.emplace_back([ctx = c.get()] { ctx->run(); });
+  for (size_t i = 0; i < s.ctxs.size(); ++i)
+    s.threads.emplace_back([ctx = s.ctxs[i].get(), i] {
+      store::name_this_thread("sm-http-" + std::to_string(i));
+      ctx->run();
+    });
   return {};
 }
 

@@ -15,6 +15,7 @@
 #include <chrono>
 
 #include "store/file_io.hpp"
+#include "store/thread_name.hpp"
 
 namespace sessionmesh::node {
 
@@ -131,7 +132,10 @@ result<void> cluster::start() {
   d_->start(local_.now_physical_ms());
   settle();
   tick();
-  thread_ = std::thread([this] { io_->ctx.run(); });
+  thread_ = std::thread([this] {
+    store::name_this_thread("sm-cluster");
+    io_->ctx.run();
+  });
   return {};
 }
 

@@ -15,6 +15,7 @@
 
 #include "http/json_render.hpp"
 #include "store/file_io.hpp"
+#include "store/thread_name.hpp"
 
 namespace sessionmesh::node {
 
@@ -140,6 +141,7 @@ migrator::answer migrator::start(std::string_view body) {
   report_.phase = "starting";
   t0_ = std::chrono::steady_clock::now();
   thread_ = std::thread([this, seeds = std::move(seeds), seeds_text, join_timeout_ms] {
+    store::name_this_thread("sm-migrator");
     run(seeds, seeds_text, join_timeout_ms);
   });
   return {202, "", report_.to_json()};

@@ -1,6 +1,7 @@
 #include "store/file_writer.hpp"
 
 #include "sessionmesh/errc.hpp"
+#include "store/thread_name.hpp"
 
 namespace sessionmesh::store {
 
@@ -37,6 +38,7 @@ uint64_t file_writer::written() const {
 }
 
 void file_writer::run() {
+  name_this_thread("sm-file-writer");
   std::unique_lock lk(mu_);
   for (;;) {
     cv_.wait(lk, [&] { return stop_ || !pending_.empty(); });

@@ -8,6 +8,7 @@
 #include "store/local_store.hpp"
 #include "store/recovery.hpp"
 #include "sessionmesh/telemetry.hpp"
+#include "store/thread_name.hpp"
 
 namespace sessionmesh::store {
 
@@ -176,7 +177,10 @@ bool local_store::apply_snapshot(const std::vector<std::string_view>& records) {
   const size_t half = records.size() / 2;
   const bool two = options_.background_threads && records.size() >= parallel_min;
   if (two) {
-    std::thread t([&] { check(half, records.size(), second); });
+    std::thread t([&] {
+      name_this_thread("sm-recovery");
+      check(half, records.size(), second);
+    });
     check(0, half, first);
     t.join();
   } else {
@@ -339,6 +343,7 @@ result<uint64_t> local_store::snapshot_now() {
 }
 
 void local_store::maintenance_loop() {
+  name_this_thread("sm-maintenance");
   std::unique_lock lk(maint_mu_);
   uint64_t reap_ms = reap_ms_;
   auto next_reap = std::chrono::steady_clock::now() + std::chrono::milliseconds(reap_ms);

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "store/framing.hpp"
+#include "store/thread_name.hpp"
 
 namespace sessionmesh::store {
 
@@ -195,6 +196,7 @@ bool wal::failed() const {
 }
 
 void wal::syncer_loop() {
+  name_this_thread("sm-wal-sync");
   std::unique_lock lk(mu_);
   while (!closed_) {
     const fsync_mode m = mode();

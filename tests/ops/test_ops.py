@@ -2,7 +2,8 @@
 Prometheus rules and dashboard name only metrics a node exports, the
 Kubernetes manifest uses only flags `serve --help` lists and paths a node
 answers, the systemd unit and sample config `meson install` puts in place
-start a node, the Dockerfile installs the libraries the binary links.
+start a node, the Dockerfile installs the libraries the binary links, and
+the node's threads are named.
 
   python3 tests/ops/test_ops.py BUILD/sessionmesh SOURCE_ROOT
 """
@@ -122,6 +123,16 @@ def main():
     check(pkgs and not need, f"the runtime stage installs every library package the binary links ({need} missing)")
     for f in re.findall(r'"(--[a-z0-9-]+)=', df):
         check(f in FLAGS, f"the image's default command uses serve flag {f}")
+
+    # 5. Threads carry names an operator can tell apart (`top -H`, `ps -L`, perf).
+    names = set()
+    for t in os.listdir(f"/proc/{a.proc.pid}/task"):
+        try:
+            names.add(open(f"/proc/{a.proc.pid}/task/{t}/comm").read().strip())
+        except OSError:
+            pass  # the thread ended meanwhile
+    for want in ("sm-http-0", "sm-cluster", "sm-wal-sync", "sm-maintenance", "sm-file-writer"):
+        check(want in names, f"a replicated node on a data dir has a thread named {want} ({sorted(names)})")
 
     for x in (a, b):
         x.term()

@@ -131,7 +131,7 @@ def main():
             names.add(open(f"/proc/{a.proc.pid}/task/{t}/comm").read().strip())
         except OSError:
             pass  # the thread ended meanwhile
-    for want in ("sm-http-0", "sm-cluster", "sm-wal-sync", "sm-maintenance", "sm-file-writer", "sm-arena"):
+    for want in ("sm-http-0", "sm-cluster", "sm-wal-sync", "sm-maintenance", "sm-file-writer"):
         check(want in names, f"a replicated node on a data dir has a thread named {want} ({sorted(names)})")
 
     for x in (a, b):

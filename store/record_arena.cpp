@@ -1,11 +1,12 @@
 #include "store/record_arena.hpp"
 
+#include <sys/mman.h>
+
 #include <mutex>
 #include <utility>
 #include <vector>
 
 #include "sessionmesh/result.hpp"
-#include "store/chunk_supply.hpp"
 
 namespace sessionmesh::store {
 
@@ -34,7 +35,10 @@ struct shared_state {
   char* large_cur = nullptr;  // the chunk being carved into large blocks
   char* large_end = nullptr;
   std::vector<std::pair<size_t, list>> large;  // free large blocks by exact size
+  size_t mapped = 0;
   size_t shared_bytes = 0;
+  size_t loading = 0;             // plain_pages_while_loading alive
+  std::vector<char*> not_advised;  // chunks mapped meanwhile
 };
 
 shared_state& state() {
@@ -50,9 +54,30 @@ void*& next_batch_of(void* block) { return static_cast<void**>(block)[1]; }
 size_t class_of(size_t bytes) { return record_arena::block_size(bytes) / record_arena::granule - 1; }
 size_t size_of_class(size_t k) { return (k + 1) * record_arena::granule; }
 
-// A chunk_bytes chunk aligned to its size (chunk_supply.hpp: huge pages
-// without waiting for one), or nullptr. REQUIRES: st.mu held.
-char* map_chunk(shared_state&) { return chunk_supply::take(); }
+void advise(char* chunk) {
+  (void)madvise(chunk, record_arena::chunk_bytes, MADV_HUGEPAGE);  // a hint: plain pages where THP is off
+}
+
+// A chunk_bytes chunk aligned to its size (so it can be one huge page),
+// asked for huge pages unless a load is under way; or nullptr.
+// REQUIRES: st.mu held.
+char* map_chunk(shared_state& st) {
+  constexpr size_t c = record_arena::chunk_bytes;
+  void* m = mmap(nullptr, 2 * c, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) return nullptr;
+  const auto at = reinterpret_cast<uintptr_t>(m);
+  const uintptr_t aligned = (at + c - 1) & ~uintptr_t{c - 1};
+  if (aligned > at) munmap(m, aligned - at);
+  if (const uintptr_t tail = at + 2 * c - (aligned + c); tail != 0) munmap(reinterpret_cast<void*>(aligned + c), tail);
+  auto* chunk = reinterpret_cast<char*>(aligned);
+  if (st.loading != 0) {
+    st.not_advised.push_back(chunk);
+  } else {
+    advise(chunk);
+  }
+  st.mapped += c;
+  return chunk;
+}
 
 void push(list& l, void* block) {
   next_of(block) = l.head;
@@ -256,18 +281,25 @@ void record_arena::give_shared(void* block, size_t bytes) {
   push(st.large.back().second, block);
 }
 
-record_arena::plain_pages_while_loading::plain_pages_while_loading() { chunk_supply::load_begin(); }
+record_arena::plain_pages_while_loading::plain_pages_while_loading() {
+  auto& st = state();
+  std::lock_guard lk(st.mu);
+  ++st.loading;
+}
 
-record_arena::plain_pages_while_loading::~plain_pages_while_loading() { chunk_supply::load_end(); }
+record_arena::plain_pages_while_loading::~plain_pages_while_loading() {
+  auto& st = state();
+  std::lock_guard lk(st.mu);
+  if (--st.loading != 0) return;
+  for (char* c : st.not_advised) advise(c);
+  st.not_advised.clear();
+  st.not_advised.shrink_to_fit();
+}
 
 record_arena::stats_t record_arena::stats() {
   auto& st = state();
-  size_t shared = 0;
-  {
-    std::lock_guard lk(st.mu);
-    shared = st.shared_bytes;
-  }
-  return {chunk_supply::mapped(), chunk_supply::ready_bytes(), shared};
+  std::lock_guard lk(st.mu);
+  return {st.mapped, st.shared_bytes};
 }
 
 }  // namespace sessionmesh::store

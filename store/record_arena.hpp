@@ -1,8 +1,7 @@
 // record_arena: the blocks of packed records up to max_block bytes, carved
-// from 2 MiB chunks backed by huge pages (chunk_supply.hpp: a chunk made
-// ready on a thread of its own, so no writer waits for a huge page's first
-// fault; where transparent huge pages are off, they are plain pages and
-// all else holds).
+// from 2 MiB chunks the kernel is asked to back with huge pages
+// (MADV_HUGEPAGE; where transparent huge pages are off, they are plain
+// pages and all else holds).
 //
 // Why: a read of a random session among a million waits for the record's
 // line, and with 4 KiB pages first for the page walk that finds it (the
@@ -32,8 +31,6 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "store/chunk_supply.hpp"
-
 namespace sessionmesh::store {
 
 class record_arena {
@@ -41,7 +38,7 @@ class record_arena {
   static constexpr size_t granule = 16;
   static constexpr size_t max_block = 4096;
   static constexpr size_t classes = max_block / granule;
-  static constexpr size_t chunk_bytes = chunk_supply::chunk_bytes;
+  static constexpr size_t chunk_bytes = size_t{2} << 20;
   // False under AddressSanitizer (the one place that tells; record_pool
   // keeps no blocks there either).
 #if defined(__SANITIZE_ADDRESS__)
@@ -103,11 +100,11 @@ class record_arena {
   static void give_shared(void* block, size_t bytes);
 
   // While one lives (a store recovering its data directory), new chunks
-  // are mapped on plain pages and only made huge when the last one goes
-  // (chunk_supply's load_begin/load_end): a huge page's first fault can
-  // take milliseconds (the kernel finding and zeroing 2 MiB; on a VM, the
-  // host backing it), which a restart would wait for hundreds of times.
-  // Any thread.
+  // are mapped on plain pages and only asked for huge pages when the last
+  // one goes (the kernel's khugepaged then collapses them in the
+  // background): a huge page's first fault can take milliseconds (the
+  // kernel finding and zeroing 2 MiB; on a VM, the host backing it), which
+  // a restart would wait for hundreds of times. Any thread.
   class plain_pages_while_loading {
    public:
     plain_pages_while_loading();
@@ -118,7 +115,6 @@ class record_arena {
 
   struct stats_t {
     size_t mapped = 0;  // bytes of chunks mapped (the arena's peak)
-    size_t ready = 0;   // bytes of the chunk kept ready for it (chunk_supply.hpp), resident too
     size_t shared = 0;  // bytes of blocks on the shared lists (both kinds)
   };
   static stats_t stats();

@@ -30,11 +30,10 @@ using clk = std::chrono::steady_clock;
 
 namespace {
 
-// malloc's bytes in use and the record arena's mapped chunks, the one kept
-// ready included (records up to 4 KiB live there, outside malloc).
+// malloc's bytes in use and the record arena's mapped chunks (records up
+// to 4 KiB live there, outside malloc).
 size_t heap_used() {
-  const auto a = store::record_arena::stats();
-  return mallinfo2().uordblks + mallinfo2().hblkhd + a.mapped + a.ready;
+  return mallinfo2().uordblks + mallinfo2().hblkhd + store::record_arena::stats().mapped;
 }
 
 // Runs fn(thread, begin, end) over n items on t threads; returns ns per item.

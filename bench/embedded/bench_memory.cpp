@@ -28,8 +28,7 @@ namespace {
 // 2 MiB chunks, count as used).
 size_t heap_used() {
   const auto m = mallinfo2();
-  const auto a = store::record_arena::stats();  // the chunk kept ready counts too
-  return m.uordblks + m.hblkhd + a.mapped + a.ready;
+  return m.uordblks + m.hblkhd + store::record_arena::stats().mapped;
 }
 
 }  // namespace

@@ -18,7 +18,6 @@
 #include "tests/test_seed.hpp"
 
 using sessionmesh::store::record_arena;
-namespace chunk_supply = sessionmesh::store::chunk_supply;
 
 TEST_CASE("record_arena: classes of granule bytes up to max_block, aligned, disjoint, reused last in first out") {
   record_arena::cache c;
@@ -232,11 +231,9 @@ TEST_CASE("record_arena: chunks mapped while a store loads ask for huge pages on
     REQUIRE(!f.empty());
     CHECK(f.find(" hg") == std::string::npos);  // MADV_HUGEPAGE not yet asked
   }
-  chunk_supply::quiesce();  // the supply's thread asks once the load is over
   CHECK(vm_flags(during).find(" hg") != std::string::npos);
-  void* after = record_arena::take_shared(odd);  // the chunk kept ready, or one made huge after
+  void* after = record_arena::take_shared(odd);
   REQUIRE(after != nullptr);
-  chunk_supply::quiesce();
   CHECK(vm_flags(after).find(" hg") != std::string::npos);
   record_arena::give_shared(during, odd);
   record_arena::give_shared(after, odd);

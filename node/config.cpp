@@ -113,6 +113,8 @@ const std::vector<setting_spec>& settings() {
       {"max-clock-offset-ms", "500", "refuse remote clocks further ahead than this", false, false},
       {"replicas", "all", "nodes that hold each session: all (full replication) or R, 1 to 16 (placement)", false, false},
       {"http-threads", "0", "HTTP I/O threads (0: one per core but one)", false, false},
+      {"huge-pages", "on", "on|off: ask the kernel for huge pages for session records (on: faster reads; off: no "
+                           "write waits for the kernel compacting memory)", false, false},
       {"max-body-bytes", "4194304", "largest request body; past it 413 (1024 to 12582912)", false, true},
       {"max-value-bytes", "1048576", "largest JSON value (a variable, program or metadata entry); past it 413 (1 to max-body-bytes)", false, true},
       {"max-entries", "1024", "live entries per map (metadata, variables, programs) of a session; past it 413 (1 to 100000)", false, true},
@@ -228,6 +230,9 @@ result<node_config> resolve_config(const std::map<std::string, std::string>& cli
   if (!parse_u64(v["max-global-programs"], c.max_global_programs))
     return bad("max-global-programs", "an integer (0: no limit)");
   if (!parse_bool(v["strict-quota"], c.strict_quota)) return bad("strict-quota", "true or false");
+  if (v["huge-pages"] == "on") c.huge_pages = true;
+  else if (v["huge-pages"] == "off") c.huge_pages = false;
+  else return bad("huge-pages", "on or off");
   c.api_token_file = v["api-token-file"];
   c.tls.cert = v["tls-cert"];
   c.tls.key = v["tls-key"];

@@ -36,6 +36,7 @@ struct node_config {
   uint32_t default_ttl_s = 3600;
   uint64_t max_sessions = 10000;
   bool strict_quota = false;
+  bool huge_pages = true;
   uint32_t global_program_ttl_s = 3600;
   uint64_t max_global_programs = 10000;
   std::string api_token_file, admin_token_file, cluster_key_file;

@@ -43,6 +43,7 @@ store_options store_options_of(const node_config& cfg) {
   o.default_ttl_s = cfg.default_ttl_s;
   o.max_sessions = cfg.max_sessions;
   o.strict_quota = cfg.strict_quota;
+  o.huge_pages = cfg.huge_pages;
   o.global_program_ttl_s = cfg.global_program_ttl_s;
   o.max_global_programs = cfg.max_global_programs;
   o.reaper_interval_ms = cfg.reaper_interval_s * 1000;

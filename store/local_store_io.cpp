@@ -84,6 +84,7 @@ result<std::unique_ptr<local_store>> local_store::open(const store_options& opti
   std::random_device rd;
   const uint64_t incarnation = (uint64_t{rd()} << 32) ^ rd() ^ system_ms();
   std::unique_ptr<local_store> st(new local_store(options, fs, incarnation));
+  record_arena::set_huge_pages(options.huge_pages);
   if (options.data_dir) {
     const std::string& dir = *options.data_dir;
     const record_arena::plain_pages_while_loading plain;

@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <atomic>
 #include <mutex>
 #include <utility>
 #include <vector>
@@ -54,7 +55,10 @@ void*& next_batch_of(void* block) { return static_cast<void**>(block)[1]; }
 size_t class_of(size_t bytes) { return record_arena::block_size(bytes) / record_arena::granule - 1; }
 size_t size_of_class(size_t k) { return (k + 1) * record_arena::granule; }
 
+std::atomic<bool> huge_pages{true};
+
 void advise(char* chunk) {
+  if (!huge_pages.load(std::memory_order_relaxed)) return;
   (void)madvise(chunk, record_arena::chunk_bytes, MADV_HUGEPAGE);  // a hint: plain pages where THP is off
 }
 
@@ -295,6 +299,8 @@ record_arena::plain_pages_while_loading::~plain_pages_while_loading() {
   st.not_advised.clear();
   st.not_advised.shrink_to_fit();
 }
+
+void record_arena::set_huge_pages(bool on) { huge_pages.store(on, std::memory_order_relaxed); }
 
 record_arena::stats_t record_arena::stats() {
   auto& st = state();

@@ -113,6 +113,10 @@ class record_arena {
     plain_pages_while_loading& operator=(const plain_pages_while_loading&) = delete;
   };
 
+  // Whether chunks mapped from now on are asked for huge pages (true at
+  // start; store_options::huge_pages). Any thread.
+  static void set_huge_pages(bool on);
+
   struct stats_t {
     size_t mapped = 0;  // bytes of chunks mapped (the arena's peak)
     size_t shared = 0;  // bytes of blocks on the shared lists (both kinds)

@@ -18,7 +18,8 @@ check "help lists serve flags" 0 "$bin" --help
 for f in --config --node-id --data-dir --in-memory --http --gossip --advertise --seeds --adapter --fsync \
          --default-ttl --max-sessions --strict-quota --api-token-file --admin-token-file --cluster-key-file \
          --log-level --log-format --max-connections --max-connections-per-address --max-body-bytes --max-value-bytes --max-entries --max-programs --max-session-bytes --alert-p99-ms \
-         --alert-quota-percent --alert-fsync-ms --alert-lag-writes --alert-suspect-peers --alert-disk-free-percent; do
+         --alert-quota-percent --alert-fsync-ms --alert-lag-writes --alert-suspect-peers --alert-disk-free-percent \
+         --huge-pages; do
   grep -q -- "$f" <<<"$LAST_OUT" || { echo "FAIL help lacks $f"; fail=1; }
 done
 check "unknown flag exits 2" 2 "$bin" serve --bogus
@@ -31,6 +32,8 @@ check "a value limit above the body limit exits 2" 2 "$bin" serve --max-body-byt
 check "a programs limit of 0 exits 2" 2 "$bin" serve --max-programs 0
 check "a per-address cap out of range exits 2" 2 "$bin" serve --max-connections-per-address 2000000
 grep -q -- "--max-connections-per-address" <<<"$LAST_OUT" || { echo "FAIL reason does not name the flag: $LAST_OUT"; fail=1; }
+check "huge pages neither on nor off exits 2" 2 "$bin" serve --huge-pages maybe
+grep -q -- "--huge-pages" <<<"$LAST_OUT" || { echo "FAIL reason does not name the flag: $LAST_OUT"; fail=1; }
 SESSIONMESH_LOG_LEVEL=loud check "bad env exits 2" 2 "$bin" serve
 grep -q SESSIONMESH_LOG_LEVEL <<<"$LAST_OUT" || { echo "FAIL env reason does not name the variable"; fail=1; }
 printf 'fsync = "never"\n' > "$tmp/bad.toml"

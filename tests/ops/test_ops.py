@@ -134,6 +134,16 @@ def main():
     for want in ("sm-http-0", "sm-cluster", "sm-wal-sync", "sm-maintenance", "sm-file-writer"):
         check(want in names, f"a replicated node on a data dir has a thread named {want} ({sorted(names)})")
 
+    # 6. --huge-pages: on (the default) the record arena's chunks are asked for huge pages, off never.
+    def asked_huge(pid):
+        return any(l.startswith("VmFlags:") and " hg" in l for l in open(f"/proc/{pid}/smaps"))
+    check(asked_huge(a.proc.pid), "a node asks for huge pages for its records by default (VmFlags hg)")
+    plain = Node("opsd", extra=["--huge-pages", "off"], adapter="local")
+    plain.req("POST", "/v1/sessions", {"id": "plain1"})
+    check(plain.req("GET", "/v1/sessions/plain1")[0] == 200 and not asked_huge(plain.proc.pid),
+          "a node started with --huge-pages off asks for none")
+    plain.term()
+
     for x in (a, b):
         x.term()
     if failures:

@@ -239,6 +239,21 @@ TEST_CASE("record_arena: chunks mapped while a store loads ask for huge pages on
   record_arena::give_shared(after, odd);
 }
 
+TEST_CASE("record_arena: with huge pages off, chunks mapped after are not asked for them") {
+  if (!record_arena::enabled) return;
+  const size_t odd = record_arena::chunk_bytes - 320;  // a size no other test takes: a new chunk each
+  record_arena::set_huge_pages(false);
+  void* off = record_arena::take_shared(odd);
+  record_arena::set_huge_pages(true);
+  void* on = record_arena::take_shared(odd);
+  REQUIRE(off != nullptr);
+  REQUIRE(on != nullptr);
+  CHECK(vm_flags(off).find(" hg") == std::string::npos);
+  CHECK(vm_flags(on).find(" hg") != std::string::npos);
+  // Not given back: free large blocks become room for class blocks, ahead
+  // of the one the next test looks for.
+}
+
 TEST_CASE("record_arena: a large block given back becomes room for class blocks") {
   if (!record_arena::enabled) return;
   const size_t size = 8 + 8 * 16384;  // a table's slot array

@@ -230,10 +230,7 @@ result<node_config> resolve_config(const std::map<std::string, std::string>& cli
   if (!parse_u64(v["max-global-programs"], c.max_global_programs))
     return bad("max-global-programs", "an integer (0: no limit)");
   if (!parse_bool(v["strict-quota"], c.strict_quota)) return bad("strict-quota", "true or false");
-  const std::string& hp = v["huge-pages"];  // a TOML boolean reads as true or false
-  if (hp == "on" || hp == "true") c.huge_pages = true;
-  else if (hp == "off" || hp == "false") c.huge_pages = false;
-  else return bad("huge-pages", "on or off");
+  if (!parse_bool(v["huge-pages"], c.huge_pages)) return bad("huge-pages", "on or off");  // a TOML boolean too
   c.api_token_file = v["api-token-file"];
   c.tls.cert = v["tls-cert"];
   c.tls.key = v["tls-key"];

@@ -44,12 +44,12 @@ struct store_options {
   uint64_t wal_segment_bytes = 64ull << 20;
   // Whether the record arena asks the kernel for transparent huge pages
   // (MADV_HUGEPAGE) for the chunks it maps from now on: reads and writes of
-  // random sessions skip most page walks (10–15% faster), but where the
-  // kernel compacts memory to find a huge page (THP defrag "madvise", the
-  // default) the write that first touches a new 2 MiB chunk can wait tens
-  // of milliseconds for it. false: plain pages, no such wait (the system's
-  // own THP setting still applies). The arena is the process's: the store
-  // opened last decides.
+  // random sessions skip most page walks (get 4–29% faster, BENCHMARKS.md
+  // session 25), but where the kernel compacts memory to find a huge page
+  // (THP defrag "madvise", the default) the write that first touches a new
+  // 2 MiB chunk can wait tens of milliseconds for it. false: plain pages,
+  // no such wait (the system's own THP setting still applies). The arena
+  // is the process's: the store opened last decides.
   bool huge_pages = true;
   // false: no maintenance thread (the deterministic simulator calls
   // cleanup_expired and snapshots itself).

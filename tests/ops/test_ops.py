@@ -2,8 +2,9 @@
 Prometheus rules and dashboard name only metrics a node exports, the
 Kubernetes manifest uses only flags `serve --help` lists and paths a node
 answers, the systemd unit and sample config `meson install` puts in place
-start a node, the Dockerfile installs the libraries the binary links, and
-the node's threads are named.
+start a node, the Dockerfile installs the libraries the binary links, the
+node's threads are named, and `--huge-pages off` keeps its records off
+huge pages.
 
   python3 tests/ops/test_ops.py BUILD/sessionmesh SOURCE_ROOT
 """
